@@ -1,0 +1,3 @@
+from callyard.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The admin HTTP API (`/admin/...`), the HTTP twin of the admin CLI."""

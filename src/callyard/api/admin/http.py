@@ -1,0 +1,114 @@
+"""Routes of the admin API; authenticated by the admin key."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, status
+
+from callyard.api.admin.schemas import (
+    AllowedIps,
+    CompanyCreate,
+    CompanyOut,
+    Credentials,
+    ErrorOut,
+    Expiry,
+    ExtensionCreate,
+    ExtensionNumbers,
+    ExtensionOut,
+    Modules,
+)
+from callyard.errors import InvalidInput
+from callyard.services.companies import CompanyService
+from callyard.services.extensions import ExtensionService, expand_range
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "missing or wrong admin key"},
+    404: {"model": ErrorOut, "description": "no such company or extension"},
+    409: {"model": ErrorOut, "description": "already exists"},
+    422: {"model": ErrorOut, "description": "invalid input"},
+}
+
+
+def extension_numbers(numbers: list[str], range_spec: str | None) -> list[str]:
+    """Numbers given one by one and/or as a range, in order, without duplicates."""
+    combined = list(numbers) + (expand_range(range_spec) if range_spec else [])
+    if not combined:
+        raise InvalidInput("number", "give numbers or a range")
+    return list(dict.fromkeys(combined))
+
+
+def router(admin_key: str, companies: CompanyService, extensions: ExtensionService) -> APIRouter:
+    """The `/admin` routes."""
+
+    def require_key(
+        authorization: Annotated[str | None, Header()] = None,
+        x_admin_key: Annotated[str | None, Header()] = None,
+    ) -> None:
+        given = x_admin_key or (authorization or "").removeprefix("Bearer ").strip()
+        if not given or not hmac.compare_digest(given.encode(), admin_key.encode()):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong admin key")
+
+    routes = APIRouter(
+        prefix="/admin", tags=["admin"], dependencies=[Depends(require_key)], responses=ERRORS
+    )
+
+    @routes.post("/companies", status_code=201, response_model=Credentials)
+    async def create_company(body: CompanyCreate) -> Credentials:
+        """Create a company; the access key is returned this once."""
+        created = await companies.create(body.name, body.appid, body.accesskey)
+        return Credentials.model_validate(created)
+
+    @routes.get("/companies", response_model=list[CompanyOut])
+    async def list_companies() -> list[CompanyOut]:
+        return [CompanyOut.model_validate(c) for c in await companies.list_all()]
+
+    @routes.get("/companies/{code}", response_model=CompanyOut)
+    async def get_company(code: int) -> CompanyOut:
+        return CompanyOut.model_validate(await companies.get(code))
+
+    @routes.post("/companies/{code}/rotate-key", response_model=Credentials)
+    async def rotate_key(code: int) -> Credentials:
+        """Replace the access key; the old one stops working at once."""
+        return Credentials.model_validate(await companies.rotate_accesskey(code))
+
+    @routes.put("/companies/{code}/allowed-ips", response_model=CompanyOut)
+    async def allow_ips(code: int, body: AllowedIps) -> CompanyOut:
+        """Addresses allowed to call the API (`ret` 604 otherwise); empty allows all."""
+        view = await companies.allow_ips(code, body.cidrs, replace=body.replace)
+        return CompanyOut.model_validate(view)
+
+    @routes.put("/companies/{code}/expiry", response_model=CompanyOut)
+    async def expire(code: int, body: Expiry) -> CompanyOut:
+        """When the company's authorization ends (`ret` 602 after); null for never."""
+        return CompanyOut.model_validate(await companies.set_expiry(code, body.at))
+
+    @routes.patch("/companies/{code}/modules", response_model=CompanyOut)
+    async def modules(code: int, body: Modules) -> CompanyOut:
+        """License or unlicense API modules (`ret` 603 when unlicensed)."""
+        view = await companies.set_modules(code, enable=body.enable, disable=body.disable)
+        return CompanyOut.model_validate(view)
+
+    @routes.post("/companies/{code}/extensions", status_code=201, response_model=list[ExtensionOut])
+    async def create_extensions(code: int, body: ExtensionCreate) -> list[ExtensionOut]:
+        """Create extensions, all or none."""
+        numbers = extension_numbers(body.numbers, body.range)
+        created = await extensions.create(code, numbers, body.password)
+        return [ExtensionOut.model_validate(e) for e in created]
+
+    @routes.get("/companies/{code}/extensions", response_model=list[ExtensionOut])
+    async def list_extensions(code: int) -> list[ExtensionOut]:
+        return [ExtensionOut.model_validate(e) for e in await extensions.list_all(code)]
+
+    @routes.post("/companies/{code}/extensions/enable", response_model=list[ExtensionOut])
+    async def enable_extensions(code: int, body: ExtensionNumbers) -> list[ExtensionOut]:
+        views = await extensions.set_enabled(code, body.numbers, enabled=True)
+        return [ExtensionOut.model_validate(e) for e in views]
+
+    @routes.post("/companies/{code}/extensions/disable", response_model=list[ExtensionOut])
+    async def disable_extensions(code: int, body: ExtensionNumbers) -> list[ExtensionOut]:
+        views = await extensions.set_enabled(code, body.numbers, enabled=False)
+        return [ExtensionOut.model_validate(e) for e in views]
+
+    return routes

@@ -1,0 +1,89 @@
+"""The HTTP application: every dialect, the admin API, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from callyard import __version__
+from callyard.api.admin import http as admin_http
+from callyard.api.dialects.sip_api import http as sip_http
+from callyard.api.dialects.sip_api.envelope import TimeFormat
+from callyard.api.dialects.sip_api.handlers import Deps
+from callyard.container import Container
+from callyard.errors import Conflict, InvalidInput, NotFound
+
+log = logging.getLogger("callyard.api")
+
+
+def create_app(container: Container, admin_key: str) -> FastAPI:
+    """A FastAPI app over an opened container."""
+    app = FastAPI(
+        title="callyard",
+        version=__version__,
+        description="Open-source cloud call center: App.Sip_* API and admin API.",
+    )
+    sip_api = sip_http.SipApi(
+        Deps(
+            auth=container.auth,
+            extensions=container.extensions,
+            groups=container.groups,
+            times=TimeFormat(container.settings.timezone),
+        ),
+        container.clock,
+        container.metrics,
+    )
+    app.include_router(sip_http.router(sip_api))
+    app.include_router(admin_http.router(admin_key, container.companies, container.extensions))
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> JSONResponse:
+        """200 when the database answers."""
+        try:
+            async with container.db.transaction() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check failed", extra={"error": str(exc)})
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        return Response(container.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    _error_handlers(app)
+    return app
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return _error(422, f"invalid {exc.field}: {exc.reason}")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _error(422, f"invalid {where or 'request'}: {first.get('msg')}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> PlainTextResponse | JSONResponse:
+        log.exception("request failed", extra={"path": request.url.path})
+        return _error(500, "internal server error")

@@ -1,0 +1,1 @@
+"""The App.Sip_* dialect: `POST /` form-data with `service=App.Sip_<Module>.<Action>`."""

@@ -1,0 +1,183 @@
+"""The App.Sip_* services: each translates its form into a service call and back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from callyard.api.dialects.sip_api.envelope import TimeFormat
+from callyard.api.dialects.sip_api.schemas import (
+    AddExtgroupForm,
+    EditExtnumberForm,
+    ExtensionListForm,
+    Form,
+    GetGroupExtForm,
+    GetSipnumberInfoForm,
+    GroupFilterForm,
+    GroupForm,
+    LoginForm,
+    MembershipForm,
+    TokenForm,
+)
+from callyard.services.auth import AuthService, Caller
+from callyard.services.companies import Module
+from callyard.services.extensions import ExtensionService
+from callyard.services.groups import GroupService
+
+F = TypeVar("F", bound=Form)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The services this dialect calls."""
+
+    auth: AuthService
+    extensions: ExtensionService
+    groups: GroupService
+    times: TimeFormat
+
+
+@dataclass(frozen=True)
+class Context:
+    client_ip: str
+    token: str
+    _caller: Caller | None
+
+    @property
+    def caller(self) -> Caller:
+        assert self._caller is not None, "service declared without a token"
+        return self._caller
+
+
+@dataclass(frozen=True)
+class Done:
+    """`data.status` 0 with `desc`, and `result` when there is one."""
+
+    desc: str
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class Bare:
+    """`data` is the result itself (GetGroupExt)."""
+
+    data: Any
+
+
+Reply = Done | Bare
+Handler = Callable[[Deps, Context, F], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Service(Generic[F]):
+    form: type[F]
+    module: Module
+    handler: Handler[F]
+    needs_token: bool = True
+
+
+async def login(deps: Deps, ctx: Context, form: LoginForm) -> Reply:
+    session = await deps.auth.login(form.appid, form.accesskey, ctx.client_ip)
+    return Done(
+        "Authorization successful",
+        {
+            "companycode": str(session.caller.company_code),
+            "companyname": session.caller.company_name,
+            "token": session.token,
+            "authtime": deps.times(session.authorized_at),
+            "authmodel": "",
+        },
+    )
+
+
+async def logout(deps: Deps, ctx: Context, form: TokenForm) -> Reply:
+    await deps.auth.logout(ctx.token, ctx.client_ip)
+    return Done("logout successful")
+
+
+async def add_group(deps: Deps, ctx: Context, form: AddExtgroupForm) -> Reply:
+    await deps.groups.add(ctx.caller, form.name, enabled=form.status == 1)
+    return Done("Extension group added successfully")
+
+
+async def delete_group(deps: Deps, ctx: Context, form: GroupForm) -> Reply:
+    await deps.groups.delete(ctx.caller, form.name)
+    return Done("successfully deleted")
+
+
+async def group_info(deps: Deps, ctx: Context, form: GroupFilterForm) -> Reply:
+    groups = await deps.groups.info(ctx.caller, form.name or None)
+    return Done(
+        "get success",
+        [{"id": g.id, "name": g.name, "status": g.status.value} for g in groups],
+    )
+
+
+async def check_in(deps: Deps, ctx: Context, form: MembershipForm) -> Reply:
+    await deps.groups.check_in(ctx.caller, form.name, form.extnumber)
+    return Done("Added successfully")
+
+
+async def check_out(deps: Deps, ctx: Context, form: MembershipForm) -> Reply:
+    await deps.groups.check_out(ctx.caller, form.name, form.extnumber)
+    return Done("successfully deleted")
+
+
+async def set_state(deps: Deps, ctx: Context, form: EditExtnumberForm) -> Reply:
+    await deps.groups.set_state(ctx.caller, form.name, form.extnumber, form.state)
+    return Done("Successfully modified")
+
+
+async def group_extensions(deps: Deps, ctx: Context, form: GetGroupExtForm) -> Reply:
+    members = await deps.groups.members(ctx.caller, form.name or None, form.extnumber or None)
+    return Bare(
+        [
+            {
+                "name": m.group,
+                "extnumber": m.number,
+                "status": "answer" if m.answered else "hangup",
+                "priority": m.priority,
+                "linkcount": m.call_seconds,
+                "date": deps.times(m.updated_at),
+                "state": m.state.value,
+            }
+            for m in members
+        ]
+    )
+
+
+async def extension_info(deps: Deps, ctx: Context, form: GetSipnumberInfoForm) -> Reply:
+    extensions = await deps.extensions.info(ctx.caller, form.status, form.extnumber or None)
+    return Done(
+        "get success",
+        [
+            {
+                "extnumber": e.number,
+                "password": e.password,
+                "status": e.status.value,
+                "register": "reg" if e.registered else "nreg",
+            }
+            for e in extensions
+        ],
+    )
+
+
+async def valid_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Reply:
+    codes = await deps.extensions.valid_status(ctx.caller, form.extnumber)
+    return Done("get success", [{"extnumber": n, "code": c.value} for n, c in codes])
+
+
+SERVICES: dict[str, Service[Any]] = {
+    "App.Sip_Auth.Login": Service(LoginForm, Module.AUTH, login, needs_token=False),
+    "App.Sip_Auth.Logout": Service(TokenForm, Module.AUTH, logout),
+    "App.Sip_Extgroup.AddExtgroup": Service(AddExtgroupForm, Module.EXTGROUP, add_group),
+    "App.Sip_Extgroup.DelExtgroup": Service(GroupForm, Module.EXTGROUP, delete_group),
+    "App.Sip_Extgroup.GetExtgroupInfo": Service(GroupFilterForm, Module.EXTGROUP, group_info),
+    "App.Sip_Extgroup.AddExtnumber": Service(MembershipForm, Module.EXTGROUP, check_in),
+    "App.Sip_Extgroup.DelExtnumber": Service(MembershipForm, Module.EXTGROUP, check_out),
+    "App.Sip_Extgroup.EditExtnumber": Service(EditExtnumberForm, Module.EXTGROUP, set_state),
+    "App.Sip_Extgroup.GetGroupExt": Service(GetGroupExtForm, Module.EXTGROUP, group_extensions),
+    "App.Sip_Sipnum.GetSipnumberInfo": Service(GetSipnumberInfoForm, Module.SIPNUM, extension_info),
+    "App.Sip_Status.GetSipValidStatus": Service(ExtensionListForm, Module.STATUS, valid_status),
+}

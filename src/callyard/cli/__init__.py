@@ -1,0 +1,1 @@
+"""The `callyard` command."""

@@ -1,0 +1,73 @@
+"""Entry point of the `callyard` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from callyard import logs
+from callyard.cli import admin
+from callyard.cli.common import DataDir, DbUrl, emit, run, settings
+from callyard.cli.serve import serve
+from callyard.container import Container
+from callyard.store import migrate
+
+app = typer.Typer(
+    name="callyard",
+    help="callyard: open-source cloud call center.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db = typer.Typer(help="Database schema.")
+app.add_typer(admin.companies, name="company")
+app.add_typer(admin.extensions, name="extension")
+app.add_typer(db, name="db")
+
+
+@app.command("serve")
+def serve_command(
+    http: Annotated[
+        str | None, typer.Option("--http", help="HOST:PORT [env CALLYARD_HTTP; 127.0.0.1:8080]")
+    ] = None,
+    sip: Annotated[
+        str | None, typer.Option("--sip", help="HOST:PORT [env CALLYARD_SIP; 127.0.0.1:5060]")
+    ] = None,
+    data_dir: DataDir = None,
+    db_url: DbUrl = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create or refresh a demo company and print its keys")
+    ] = False,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="debug, info, warning, error")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="IANA zone for API times [env CALLYARD_TIMEZONE; UTC]"),
+    ] = None,
+) -> None:
+    """Start the HTTP API (and, once it exists, the SIP switch)."""
+    config = settings(data_dir, db_url, http=http, sip=sip, log_level=log_level, timezone=timezone)
+    logs.configure(config.log_level)
+    serve(config, demo)
+
+
+@db.command("upgrade")
+def db_upgrade(data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """Apply schema migrations up to the current version."""
+
+    async def op(c: Container) -> dict[str, str | None]:
+        return {"revision": await migrate.upgrade(c.db)}
+
+    emit(run(settings(data_dir, db_url), op))
+
+
+@app.command("admin-key")
+def admin_key(data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """Print the admin API key (created in the data dir if there is none)."""
+    emit({"admin_key": settings(data_dir, db_url).resolve_admin_key()})
+
+
+def main() -> None:
+    app()

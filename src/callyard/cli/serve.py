@@ -1,0 +1,119 @@
+"""`callyard serve`: the server, optionally with a demo company."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from callyard.api.app import create_app
+from callyard.config import Settings
+from callyard.container import Container
+from callyard.errors import Conflict
+from callyard.services.companies import CompanyCredentials
+
+log = logging.getLogger("callyard.serve")
+
+DEMO_COMPANY = "demo"
+DEMO_EXTENSIONS = 5
+
+
+async def ensure_demo(container: Container) -> CompanyCredentials:
+    """The demo company with a fresh access key, created with extensions on first use."""
+    existing = await container.companies.find_by_name(DEMO_COMPANY)
+    if existing is not None:
+        return await container.companies.rotate_accesskey(existing.code)
+    created = await container.companies.create(DEMO_COMPANY)
+    numbers = [f"{created.companycode}{i:04d}" for i in range(1, DEMO_EXTENSIONS + 1)]
+    try:
+        await container.extensions.create(created.companycode, numbers)
+    except Conflict:
+        log.warning("demo extensions already taken", extra={"numbers": numbers})
+    return created
+
+
+def demo_banner(credentials: CompanyCredentials, http: str) -> str:
+    url = f"http://{http}"
+    login = " ".join(
+        [
+            "curl -s",
+            shlex.quote(url),
+            "-F service=App.Sip_Auth.Login",
+            f"-F appid={shlex.quote(credentials.appid)}",
+            f"-F accesskey={shlex.quote(credentials.accesskey)}",
+        ]
+    )
+    return "\n".join(
+        [
+            "",
+            "callyard demo company (the access key is new at every --demo start)",
+            f"  companycode: {credentials.companycode}",
+            f"  appid:       {credentials.appid}",
+            f"  accesskey:   {credentials.accesskey}",
+            f"  API:         {url}",
+            "  log in:",
+            f"    {login}",
+            "",
+        ]
+    )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+async def _serve(settings: Settings, demo: bool) -> None:
+    container = await Container.open(settings)
+    try:
+        admin_key = settings.resolve_admin_key()
+        if demo:
+            print(demo_banner(await ensure_demo(container), settings.http), flush=True)
+        host, port = settings.http_address
+        config = uvicorn.Config(
+            create_app(container, admin_key),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        log.info(
+            "callyard listening",
+            extra={
+                "http": settings.http,
+                "data_dir": str(settings.data_dir),
+                "db": _safe_url(settings),
+            },
+        )
+        await server.serve()
+    finally:
+        await container.close()
+        log.info("callyard stopped")
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def serve(settings: Settings, demo: bool) -> None:
+    """Run until SIGTERM or SIGINT, then finish in-flight requests and close the store."""
+    options: dict[str, Any] = {}
+    factory = _loop_factory()
+    if factory is not None:
+        options["loop_factory"] = factory
+    with asyncio.Runner(**options) as runner:
+        runner.run(_serve(settings, demo))

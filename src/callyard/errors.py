@@ -1,0 +1,44 @@
+"""Failures that services raise and dialects translate into their own envelopes."""
+
+from __future__ import annotations
+
+from callyard.codes import Code, Ret
+
+
+class CallyardError(Exception):
+    """Base of every failure callyard reports to a client."""
+
+
+class InvalidInput(CallyardError):
+    """A request field is missing or malformed (the primary API's `ret` 400)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class AccessDenied(CallyardError):
+    """Authentication or licensing refused the request (`ret` 600-604)."""
+
+    def __init__(self, ret: Ret, detail: str = "") -> None:
+        super().__init__(detail or ret.message)
+        self.ret = ret
+        self.detail = detail
+
+
+class BusinessError(CallyardError):
+    """The request was valid but cannot be carried out (`data.status` 1 with a code)."""
+
+    def __init__(self, code: Code, desc: str) -> None:
+        super().__init__(desc)
+        self.code = code
+        self.desc = desc
+
+
+class NotFound(CallyardError):
+    """An administrative operation named something that does not exist."""
+
+
+class Conflict(CallyardError):
+    """An administrative operation would duplicate something unique."""

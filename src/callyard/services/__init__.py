@@ -1,0 +1,1 @@
+"""Use cases. Dialects and the admin API call these; they hold every business rule."""

@@ -1,0 +1,189 @@
+"""Companies (tenants): credentials, IP allow-lists, licence expiry and modules."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select
+
+from callyard.clock import Clock
+from callyard.errors import Conflict, InvalidInput
+from callyard.security import hash_secret, new_accesskey, new_appid
+from callyard.store.database import Database, IntegrityError
+from callyard.store.lookups import company_by_code
+from callyard.store.models import Company
+
+FIRST_COMPANY_CODE = 1001
+_APPID = re.compile(r"^[A-Za-z0-9_.-]{4,64}$")
+
+
+class Module(StrEnum):
+    """Licensable parts of the API (`ret` 603 when disabled for a company)."""
+
+    AUTH = "auth"
+    EXTGROUP = "extgroup"
+    SIPNUM = "sipnum"
+    STATUS = "status"
+    CALL = "call"
+    CDR = "cdr"
+    YCCALL = "yccall"
+    VOICECODE = "voicecode"
+
+
+ALWAYS_LICENSED = frozenset({Module.AUTH})
+
+
+@dataclass(frozen=True)
+class CompanyView:
+    code: int
+    name: str
+    appid: str
+    authorized_at: datetime
+    expires_at: datetime | None
+    allowed_cidrs: list[str]
+    disabled_modules: list[str]
+
+    @classmethod
+    def of(cls, row: Company) -> CompanyView:
+        return cls(
+            code=row.code,
+            name=row.name,
+            appid=row.appid,
+            authorized_at=row.authorized_at,
+            expires_at=row.expires_at,
+            allowed_cidrs=list(row.allowed_cidrs),
+            disabled_modules=list(row.disabled_modules),
+        )
+
+
+@dataclass(frozen=True)
+class CompanyCredentials:
+    """The only moment an access key is seen in clear: at creation or rotation."""
+
+    companycode: int
+    companyname: str
+    appid: str
+    accesskey: str
+
+
+def parse_cidrs(cidrs: list[str]) -> list[str]:
+    """Normalise CIDRs (a bare address is a /32 or /128); reject malformed ones."""
+    normalised = []
+    for cidr in cidrs:
+        try:
+            normalised.append(str(ipaddress.ip_network(cidr.strip(), strict=False)))
+        except ValueError as exc:
+            raise InvalidInput("cidr", f"{cidr!r} is not an IP network") from exc
+    return normalised
+
+
+def parse_modules(names: list[str]) -> list[Module]:
+    modules = []
+    for name in names:
+        try:
+            modules.append(Module(name.strip().lower()))
+        except ValueError as exc:
+            known = ", ".join(m.value for m in Module)
+            raise InvalidInput("module", f"unknown module {name!r} (known: {known})") from exc
+    return modules
+
+
+class CompanyService:
+    """Administrative operations on companies."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def create(
+        self, name: str, appid: str | None = None, accesskey: str | None = None
+    ) -> CompanyCredentials:
+        name = name.strip()
+        if not name or len(name) > 128:
+            raise InvalidInput("name", "must be 1 to 128 characters")
+        appid = appid or new_appid()
+        if not _APPID.match(appid):
+            raise InvalidInput("appid", "must be 4 to 64 letters, digits, '_', '.' or '-'")
+        accesskey = accesskey or new_accesskey()
+        if len(accesskey) < 8 or len(accesskey) > 128:
+            raise InvalidInput("accesskey", "must be 8 to 128 characters")
+        accesskey_hash = hash_secret(accesskey)
+        for _attempt in range(5):
+            try:
+                async with self._db.transaction() as session:
+                    if await session.scalar(select(Company.id).where(Company.appid == appid)):
+                        raise Conflict(f"appid {appid!r} is already in use")
+                    highest = await session.scalar(select(func.max(Company.code)))
+                    code = max(FIRST_COMPANY_CODE, (highest or 0) + 1)
+                    session.add(
+                        Company(
+                            code=code,
+                            name=name,
+                            appid=appid,
+                            accesskey_hash=accesskey_hash,
+                            authorized_at=self._clock.now(),
+                            expires_at=None,
+                            allowed_cidrs=[],
+                            disabled_modules=[],
+                        )
+                    )
+                return CompanyCredentials(code, name, appid, accesskey)
+            except IntegrityError:
+                continue  # another process took the same code: pick the next one
+        raise Conflict("could not allocate a company code")
+
+    async def rotate_accesskey(self, code: int) -> CompanyCredentials:
+        accesskey = new_accesskey()
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, code)
+            company.accesskey_hash = hash_secret(accesskey)
+            return CompanyCredentials(company.code, company.name, company.appid, accesskey)
+
+    async def allow_ips(self, code: int, cidrs: list[str], *, replace: bool) -> CompanyView:
+        networks = parse_cidrs(cidrs)
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, code)
+            current = [] if replace else list(company.allowed_cidrs)
+            company.allowed_cidrs = current + [n for n in networks if n not in current]
+            return CompanyView.of(company)
+
+    async def set_expiry(self, code: int, expires_at: datetime | None) -> CompanyView:
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise InvalidInput("at", "needs a timezone")
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, code)
+            company.expires_at = expires_at
+            return CompanyView.of(company)
+
+    async def set_modules(self, code: int, *, enable: list[str], disable: list[str]) -> CompanyView:
+        to_enable, to_disable = parse_modules(enable), parse_modules(disable)
+        if set(to_enable) & set(to_disable):
+            raise InvalidInput("module", "cannot enable and disable the same module")
+        if ALWAYS_LICENSED & set(to_disable):
+            raise InvalidInput("module", "the auth module cannot be disabled")
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, code)
+            disabled = [m for m in company.disabled_modules if m not in to_enable]
+            disabled += [m.value for m in to_disable if m.value not in disabled]
+            company.disabled_modules = sorted(disabled)
+            return CompanyView.of(company)
+
+    async def get(self, code: int) -> CompanyView:
+        async with self._db.transaction() as session:
+            return CompanyView.of(await company_by_code(session, code))
+
+    async def find_by_name(self, name: str) -> CompanyView | None:
+        async with self._db.transaction() as session:
+            row = await session.scalar(
+                select(Company).where(Company.name == name).order_by(Company.code)
+            )
+            return CompanyView.of(row) if row else None
+
+    async def list_all(self) -> list[CompanyView]:
+        async with self._db.transaction() as session:
+            rows = await session.scalars(select(Company).order_by(Company.code))
+            return [CompanyView.of(row) for row in rows]

@@ -1,0 +1,218 @@
+"""Extensions (agent seats): administration and the API's views of them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import IntEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callyard.clock import Clock
+from callyard.codes import Code
+from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
+from callyard.security import new_sip_password
+from callyard.services.auth import Caller
+from callyard.services.presence import Presence
+from callyard.store.database import Database
+from callyard.store.lookups import company_by_code
+from callyard.store.models import Extension
+
+EXTENSION_NUMBER = re.compile(r"^[0-9]{2,20}$")
+MAX_RANGE = 10_000
+_PASSWORD = re.compile(r"^[\x21-\x7e]{6,64}$")
+
+
+class StatusFilter(IntEnum):
+    """GetSipnumberInfo's `status` parameter."""
+
+    ENABLED = 1
+    DISABLED = 2
+    ALL = 3
+
+
+@dataclass(frozen=True)
+class ExtensionView:
+    number: str
+    password: str
+    enabled: bool
+    registered: bool
+
+    @property
+    def status(self) -> Code:
+        return Code.EXTENSION_ENABLED if self.enabled else Code.EXTENSION_DISABLED
+
+
+def check_number(number: str, field: str = "extnumber") -> str:
+    number = number.strip()
+    if not EXTENSION_NUMBER.match(number):
+        raise InvalidInput(field, f"{number!r} is not an extension number (2 to 20 digits)")
+    return number
+
+
+def expand_range(spec: str) -> list[str]:
+    """`1001-1050` to its numbers; leading zeros keep their width."""
+    first, sep, last = spec.partition("-")
+    if not sep:
+        raise InvalidInput("range", f"expected FIRST-LAST, got {spec!r}")
+    first, last = check_number(first, "range"), check_number(last, "range")
+    if len(first) != len(last) or int(last) < int(first):
+        raise InvalidInput("range", f"{spec!r} is not an ascending range of equal-width numbers")
+    count = int(last) - int(first) + 1
+    if count > MAX_RANGE:
+        raise InvalidInput("range", f"{count} extensions at once; at most {MAX_RANGE}")
+    width = len(first)
+    return [str(n).zfill(width) for n in range(int(first), int(last) + 1)]
+
+
+def split_numbers(text: str, limit: int = 500) -> list[str]:
+    """A comma-separated list of extension numbers, duplicates removed, order kept."""
+    numbers = [check_number(part) for part in text.split(",") if part.strip()]
+    if not numbers:
+        raise InvalidInput("extnumber", "no extension number given")
+    if len(numbers) > limit:
+        raise InvalidInput("extnumber", f"{len(numbers)} extensions; at most {limit} at once")
+    return list(dict.fromkeys(numbers))
+
+
+async def resolve_extension(
+    session: AsyncSession, caller: Caller, number: str, *, require_enabled: bool = False
+) -> Extension:
+    """The caller's extension `number`, or the documented 1011/1012/1013 failure."""
+    extension = await session.scalar(select(Extension).where(Extension.number == number))
+    if extension is None:
+        raise BusinessError(Code.EXTENSION_NOT_FOUND, f"Extension {number} does not exist")
+    if extension.company_id != caller.company_id:
+        raise BusinessError(
+            Code.EXTENSION_ILLEGAL, f"Extension {number} is not owned by the company"
+        )
+    if require_enabled and not extension.enabled:
+        raise BusinessError(Code.EXTENSION_DISABLED, f"Extension {number} is disabled")
+    return extension
+
+
+class ExtensionService:
+    """Extensions of a company."""
+
+    def __init__(self, db: Database, clock: Clock, presence: Presence) -> None:
+        self._db = db
+        self._clock = clock
+        self._presence = presence
+
+    def _view(self, row: Extension) -> ExtensionView:
+        return ExtensionView(
+            row.number, row.password, row.enabled, self._presence.is_registered(row.number)
+        )
+
+    # administration
+
+    async def create(
+        self, company_code: int, numbers: list[str], password: str | None = None
+    ) -> list[ExtensionView]:
+        """Create extensions; all or none. Without a password each gets a random one."""
+        numbers = [check_number(n, "number") for n in numbers]
+        if not numbers:
+            raise InvalidInput("number", "no extension number given")
+        if password is not None and not _PASSWORD.match(password):
+            raise InvalidInput("password", "must be 6 to 64 printable characters without spaces")
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, company_code)
+            taken = set(
+                await session.scalars(select(Extension.number).where(Extension.number.in_(numbers)))
+            )
+            if taken:
+                shown = ", ".join(sorted(taken)[:10])
+                raise Conflict(f"{len(taken)} extension number(s) already exist: {shown}")
+            rows = [
+                Extension(
+                    company_id=company.id,
+                    number=number,
+                    password=password or new_sip_password(),
+                    enabled=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for number in dict.fromkeys(numbers)
+            ]
+            session.add_all(rows)
+        return [self._view(row) for row in rows]
+
+    async def set_enabled(
+        self, company_code: int, numbers: list[str], enabled: bool
+    ) -> list[ExtensionView]:
+        numbers = [check_number(n, "number") for n in numbers]
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, company_code)
+            rows = list(
+                await session.scalars(
+                    select(Extension).where(
+                        Extension.company_id == company.id, Extension.number.in_(numbers)
+                    )
+                )
+            )
+            missing = set(numbers) - {row.number for row in rows}
+            if missing:
+                raise NotFound(
+                    f"company {company_code} has no extension {', '.join(sorted(missing))}"
+                )
+            for row in rows:
+                row.enabled = enabled
+                row.updated_at = now
+        return [self._view(row) for row in sorted(rows, key=lambda r: r.number)]
+
+    async def list_all(self, company_code: int) -> list[ExtensionView]:
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, company_code)
+            rows = await session.scalars(
+                select(Extension)
+                .where(Extension.company_id == company.id)
+                .order_by(Extension.number)
+            )
+            return [self._view(row) for row in rows]
+
+    # API
+
+    async def info(
+        self, caller: Caller, status: StatusFilter, number: str | None
+    ) -> list[ExtensionView]:
+        """GetSipnumberInfo: the caller's extensions by status, or one of them."""
+        async with self._db.transaction() as session:
+            if number:
+                rows = [await resolve_extension(session, caller, number)]
+            else:
+                rows = list(
+                    await session.scalars(
+                        select(Extension)
+                        .where(Extension.company_id == caller.company_id)
+                        .order_by(Extension.number)
+                    )
+                )
+        if status is StatusFilter.ENABLED:
+            rows = [row for row in rows if row.enabled]
+        elif status is StatusFilter.DISABLED:
+            rows = [row for row in rows if not row.enabled]
+        return [self._view(row) for row in rows]
+
+    async def valid_status(self, caller: Caller, numbers: list[str]) -> list[tuple[str, Code]]:
+        """GetSipValidStatus: one code per number (1016, 1013, 1012 or 1011)."""
+        async with self._db.transaction() as session:
+            rows = {
+                row.number: row
+                for row in await session.scalars(
+                    select(Extension).where(Extension.number.in_(numbers))
+                )
+            }
+        result = []
+        for number in numbers:
+            row = rows.get(number)
+            if row is None:
+                code = Code.EXTENSION_NOT_FOUND
+            elif row.company_id != caller.company_id:
+                code = Code.EXTENSION_ILLEGAL
+            else:
+                code = Code.EXTENSION_ENABLED if row.enabled else Code.EXTENSION_DISABLED
+            result.append((number, code))
+        return result

@@ -1,0 +1,209 @@
+"""Extension groups (queues) and the extensions checked in to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callyard.clock import Clock
+from callyard.codes import Code, GroupStatus
+from callyard.errors import BusinessError, InvalidInput
+from callyard.services.auth import Caller
+from callyard.services.extensions import resolve_extension
+from callyard.services.presence import Presence
+from callyard.store.database import Database, IntegrityError
+from callyard.store.models import Extension, ExtensionGroup, GroupMember
+
+MAX_GROUP_NAME = 64
+
+
+class AgentState(StrEnum):
+    """Idle/busy of an extension within a group, set through the API."""
+
+    IDLE = "idle"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: int
+    name: str
+    status: GroupStatus
+
+
+@dataclass(frozen=True)
+class MemberView:
+    group: str
+    number: str
+    answered: bool
+    priority: int
+    call_seconds: int
+    updated_at: datetime | None
+    state: AgentState
+
+
+def check_group_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("name", "extension group name is empty")
+    if len(name) > MAX_GROUP_NAME:
+        raise InvalidInput("name", f"extension group name longer than {MAX_GROUP_NAME} characters")
+    return name
+
+
+async def _group(session: AsyncSession, caller: Caller, name: str) -> ExtensionGroup:
+    group = await session.scalar(
+        select(ExtensionGroup).where(
+            ExtensionGroup.company_id == caller.company_id, ExtensionGroup.name == name
+        )
+    )
+    if group is None:
+        raise BusinessError(Code.QUEUE_ILLEGAL, f"Extension group {name} does not exist")
+    return group
+
+
+async def _membership(
+    session: AsyncSession, group: ExtensionGroup, extension: Extension
+) -> GroupMember:
+    member = await session.get(GroupMember, (group.id, extension.id))
+    if member is None:
+        raise BusinessError(
+            Code.QUEUE_EXCEPTION,
+            f"Extension {extension.number} is not checked in to group {group.name}",
+        )
+    return member
+
+
+class GroupService:
+    """Extension groups of a company."""
+
+    def __init__(self, db: Database, clock: Clock, presence: Presence) -> None:
+        self._db = db
+        self._clock = clock
+        self._presence = presence
+
+    async def add(self, caller: Caller, name: str, enabled: bool) -> None:
+        name = check_group_name(name)
+        duplicate = BusinessError(Code.ABNORMAL_OPERATION, f"Extension group {name} already exists")
+        try:
+            async with self._db.transaction() as session:
+                if await session.scalar(
+                    select(ExtensionGroup.id).where(
+                        ExtensionGroup.company_id == caller.company_id,
+                        ExtensionGroup.name == name,
+                    )
+                ):
+                    raise duplicate
+                session.add(
+                    ExtensionGroup(
+                        company_id=caller.company_id,
+                        name=name,
+                        enabled=enabled,
+                        created_at=self._clock.now(),
+                    )
+                )
+        except IntegrityError as exc:  # a concurrent AddExtgroup won the race
+            raise duplicate from exc
+
+    async def delete(self, caller: Caller, name: str) -> None:
+        name = check_group_name(name)
+        async with self._db.transaction() as session:
+            group = await _group(session, caller, name)
+            await session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
+            await session.delete(group)
+
+    async def info(self, caller: Caller, name: str | None) -> list[GroupView]:
+        async with self._db.transaction() as session:
+            if name:
+                groups = [await _group(session, caller, check_group_name(name))]
+            else:
+                groups = list(
+                    await session.scalars(
+                        select(ExtensionGroup)
+                        .where(ExtensionGroup.company_id == caller.company_id)
+                        .order_by(ExtensionGroup.id)
+                    )
+                )
+        return [
+            GroupView(g.id, g.name, GroupStatus.ENABLED if g.enabled else GroupStatus.DISABLED)
+            for g in groups
+        ]
+
+    async def check_in(self, caller: Caller, name: str, number: str) -> None:
+        name = check_group_name(name)
+        now = self._clock.now()
+        already = BusinessError(
+            Code.QUEUE_CHECKED_IN, f"Extension {number} is already checked in to group {name}"
+        )
+        try:
+            async with self._db.transaction() as session:
+                group = await _group(session, caller, name)
+                if not group.enabled:
+                    raise BusinessError(Code.QUEUE_EXCEPTION, f"Extension group {name} is disabled")
+                extension = await resolve_extension(session, caller, number, require_enabled=True)
+                if await session.get(GroupMember, (group.id, extension.id)):
+                    raise already
+                session.add(
+                    GroupMember(
+                        group_id=group.id,
+                        extension_id=extension.id,
+                        state=AgentState.IDLE.value,
+                        priority=1,
+                        checked_in_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError as exc:
+            raise already from exc
+
+    async def check_out(self, caller: Caller, name: str, number: str) -> None:
+        name = check_group_name(name)
+        async with self._db.transaction() as session:
+            group = await _group(session, caller, name)
+            extension = await resolve_extension(session, caller, number)
+            await session.delete(await _membership(session, group, extension))
+
+    async def set_state(self, caller: Caller, name: str, number: str, state: AgentState) -> None:
+        name = check_group_name(name)
+        async with self._db.transaction() as session:
+            group = await _group(session, caller, name)
+            extension = await resolve_extension(session, caller, number)
+            member = await _membership(session, group, extension)
+            member.state = state.value
+            member.updated_at = self._clock.now()
+
+    async def members(
+        self, caller: Caller, name: str | None, number: str | None
+    ) -> list[MemberView]:
+        """GetGroupExt: check-ins of the caller's groups, optionally of one group or extension."""
+        async with self._db.transaction() as session:
+            query = (
+                select(ExtensionGroup.name, Extension.number, GroupMember)
+                .join(ExtensionGroup, ExtensionGroup.id == GroupMember.group_id)
+                .join(Extension, Extension.id == GroupMember.extension_id)
+                .where(ExtensionGroup.company_id == caller.company_id)
+                .order_by(ExtensionGroup.id, Extension.number)
+            )
+            if name:
+                group = await _group(session, caller, check_group_name(name))
+                query = query.where(GroupMember.group_id == group.id)
+            if number:
+                extension = await resolve_extension(session, caller, number)
+                query = query.where(GroupMember.extension_id == extension.id)
+            rows = (await session.execute(query)).all()
+        return [
+            MemberView(
+                group=group_name,
+                number=ext_number,
+                answered=self._presence.is_answered(ext_number),
+                priority=member.priority,
+                call_seconds=0,
+                updated_at=member.updated_at,
+                state=AgentState(member.state),
+            )
+            for group_name, ext_number, member in rows
+        ]

@@ -1,0 +1,1 @@
+"""Persistent storage: SQLAlchemy tables, sessions and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Helpers for testing callyard and the systems built on it."""
