@@ -41,9 +41,7 @@ class Settings:
     token_ttl_seconds: int = 12 * 3600
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: object
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read `CALLYARD_*` variables, then apply the given non-None overrides."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}

@@ -10,6 +10,7 @@ from callyard.config import Settings
 from callyard.metrics import Metrics
 from callyard.services.auth import AuthService
 from callyard.services.companies import CompanyService
+from callyard.services.directory import Directory
 from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
 from callyard.services.presence import NoSwitch, Presence
@@ -26,6 +27,7 @@ class Container:
     db: Database
     metrics: Metrics
     presence: Presence
+    directory: Directory
     companies: CompanyService
     auth: AuthService
     extensions: ExtensionService
@@ -52,15 +54,17 @@ class Container:
         except BaseException:
             await db.close()
             raise
+        directory = Directory(db, clock)
         return cls(
             settings=settings,
             clock=clock,
             db=db,
             metrics=Metrics(),
             presence=presence,
-            companies=CompanyService(db, clock),
-            auth=AuthService(db, clock, timedelta(seconds=settings.token_ttl_seconds)),
-            extensions=ExtensionService(db, clock, presence),
+            directory=directory,
+            companies=CompanyService(db, clock, directory),
+            auth=AuthService(db, clock, directory, timedelta(seconds=settings.token_ttl_seconds)),
+            extensions=ExtensionService(db, clock, presence, directory),
             groups=GroupService(db, clock, presence),
         )
 

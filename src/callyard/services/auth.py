@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -14,6 +15,7 @@ from callyard.codes import Code, Ret
 from callyard.errors import AccessDenied, BusinessError
 from callyard.security import VerifiedSecrets, new_token, token_digest
 from callyard.services.companies import ALWAYS_LICENSED, Module
+from callyard.services.directory import CompanyEntry, Directory
 from callyard.store.database import Database
 from callyard.store.models import ApiToken, Company
 
@@ -42,7 +44,7 @@ def _networks(
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
-def ip_allowed(allowed_cidrs: list[str], client_ip: str) -> bool:
+def ip_allowed(allowed_cidrs: Sequence[str], client_ip: str) -> bool:
     """An empty allow-list admits every address."""
     if not allowed_cidrs:
         return True
@@ -58,8 +60,11 @@ def ip_allowed(allowed_cidrs: list[str], client_ip: str) -> bool:
 class AuthService:
     """Tokens for the App.Sip_* style APIs."""
 
-    def __init__(self, db: Database, clock: Clock, token_ttl: timedelta) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, directory: Directory, token_ttl: timedelta
+    ) -> None:
         self._db = db
+        self._directory = directory
         self._clock = clock
         self._token_ttl = token_ttl
         self._verified = VerifiedSecrets()
@@ -71,7 +76,7 @@ class AuthService:
             company = await session.scalar(select(Company).where(Company.appid == appid))
             if company is None:
                 raise AccessDenied(Ret.APPID_NOT_AUTHORIZED, f"appid {appid} is not authorized")
-            self._check_company(company, client_ip, Module.AUTH, now)
+            self._check_company(CompanyEntry.of(company), client_ip, Module.AUTH, now)
             if not self._verified.verify(accesskey, company.accesskey_hash):
                 raise BusinessError(Code.OPERATION_FAILED, "Authorization failed: wrong accesskey")
             token = new_token()
@@ -95,30 +100,24 @@ class AuthService:
     async def logout(self, token: str, client_ip: str) -> None:
         """Invalidate a token at once."""
         await self.authorize(token, client_ip, Module.AUTH)
-        async with self._db.transaction() as session:
-            await session.execute(
-                delete(ApiToken).where(ApiToken.token_hash == token_digest(token))
-            )
+        digest = token_digest(token)
+        async with self._directory.changing() as session:
+            await session.execute(delete(ApiToken).where(ApiToken.token_hash == digest))
 
     async def authorize(self, token: str, client_ip: str, module: Module) -> Caller:
         """The caller a token stands for, after token, licence, IP and module checks."""
         now = self._clock.now()
-        async with self._db.transaction() as session:
-            row = (
-                await session.execute(
-                    select(ApiToken.expires_at, Company)
-                    .join(Company, Company.id == ApiToken.company_id)
-                    .where(ApiToken.token_hash == token_digest(token))
-                )
-            ).first()
-        if row is None or row[0] <= now:
+        entry = await self._directory.token(token_digest(token))
+        company = await self._directory.company(entry.company_id) if entry else None
+        if entry is None or company is None or entry.expires_at <= now:
             raise AccessDenied(Ret.TOKEN_INVALID)
-        company: Company = row[1]
         self._check_company(company, client_ip, module, now)
         return Caller(company.id, company.code, company.name)
 
     @staticmethod
-    def _check_company(company: Company, client_ip: str, module: Module, now: datetime) -> None:
+    def _check_company(
+        company: CompanyEntry, client_ip: str, module: Module, now: datetime
+    ) -> None:
         if company.expires_at is not None and company.expires_at <= now:
             raise AccessDenied(
                 Ret.APPID_EXPIRED,

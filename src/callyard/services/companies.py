@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from callyard.clock import Clock
 from callyard.errors import Conflict, InvalidInput
 from callyard.security import hash_secret, new_accesskey, new_appid
+from callyard.services.directory import Directory
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
 from callyard.store.models import Company
@@ -95,9 +96,10 @@ def parse_modules(names: list[str]) -> list[Module]:
 class CompanyService:
     """Administrative operations on companies."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, directory: Directory) -> None:
         self._db = db
         self._clock = clock
+        self._directory = directory
 
     async def create(
         self, name: str, appid: str | None = None, accesskey: str | None = None
@@ -138,14 +140,14 @@ class CompanyService:
 
     async def rotate_accesskey(self, code: int) -> CompanyCredentials:
         accesskey = new_accesskey()
-        async with self._db.transaction() as session:
+        async with self._directory.changing() as session:
             company = await company_by_code(session, code)
             company.accesskey_hash = hash_secret(accesskey)
             return CompanyCredentials(company.code, company.name, company.appid, accesskey)
 
     async def allow_ips(self, code: int, cidrs: list[str], *, replace: bool) -> CompanyView:
         networks = parse_cidrs(cidrs)
-        async with self._db.transaction() as session:
+        async with self._directory.changing() as session:
             company = await company_by_code(session, code)
             current = [] if replace else list(company.allowed_cidrs)
             company.allowed_cidrs = current + [n for n in networks if n not in current]
@@ -154,7 +156,7 @@ class CompanyService:
     async def set_expiry(self, code: int, expires_at: datetime | None) -> CompanyView:
         if expires_at is not None and expires_at.tzinfo is None:
             raise InvalidInput("at", "needs a timezone")
-        async with self._db.transaction() as session:
+        async with self._directory.changing() as session:
             company = await company_by_code(session, code)
             company.expires_at = expires_at
             return CompanyView.of(company)
@@ -165,7 +167,7 @@ class CompanyService:
             raise InvalidInput("module", "cannot enable and disable the same module")
         if ALWAYS_LICENSED & set(to_disable):
             raise InvalidInput("module", "the auth module cannot be disabled")
-        async with self._db.transaction() as session:
+        async with self._directory.changing() as session:
             company = await company_by_code(session, code)
             disabled = [m for m in company.disabled_modules if m not in to_enable]
             disabled += [m.value for m in to_disable if m.value not in disabled]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -14,6 +15,7 @@ from callyard.codes import Code
 from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
 from callyard.security import new_sip_password
 from callyard.services.auth import Caller
+from callyard.services.directory import Directory, ExtensionEntry, entry_of
 from callyard.services.presence import Presence
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
@@ -76,17 +78,24 @@ def split_numbers(text: str, limit: int = 500) -> list[str]:
     return list(dict.fromkeys(numbers))
 
 
+def owned_extension(entry: ExtensionEntry | None, caller: Caller, number: str) -> ExtensionEntry:
+    """The documented 1012 (no such extension) or 1011 (another company's) failures."""
+    if entry is None:
+        raise BusinessError(Code.EXTENSION_NOT_FOUND, f"Extension {number} does not exist")
+    if entry.company_id != caller.company_id:
+        raise BusinessError(
+            Code.EXTENSION_ILLEGAL, f"Extension {number} is not owned by the company"
+        )
+    return entry
+
+
 async def resolve_extension(
     session: AsyncSession, caller: Caller, number: str, *, require_enabled: bool = False
 ) -> Extension:
     """The caller's extension `number`, or the documented 1011/1012/1013 failure."""
     extension = await session.scalar(select(Extension).where(Extension.number == number))
-    if extension is None:
-        raise BusinessError(Code.EXTENSION_NOT_FOUND, f"Extension {number} does not exist")
-    if extension.company_id != caller.company_id:
-        raise BusinessError(
-            Code.EXTENSION_ILLEGAL, f"Extension {number} is not owned by the company"
-        )
+    owned_extension(entry_of(extension) if extension else None, caller, number)
+    assert extension is not None
     if require_enabled and not extension.enabled:
         raise BusinessError(Code.EXTENSION_DISABLED, f"Extension {number} is disabled")
     return extension
@@ -95,12 +104,15 @@ async def resolve_extension(
 class ExtensionService:
     """Extensions of a company."""
 
-    def __init__(self, db: Database, clock: Clock, presence: Presence) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, presence: Presence, directory: Directory
+    ) -> None:
         self._db = db
         self._clock = clock
         self._presence = presence
+        self._directory = directory
 
-    def _view(self, row: Extension) -> ExtensionView:
+    def _view(self, row: Extension | ExtensionEntry) -> ExtensionView:
         return ExtensionView(
             row.number, row.password, row.enabled, self._presence.is_registered(row.number)
         )
@@ -117,7 +129,7 @@ class ExtensionService:
         if password is not None and not _PASSWORD.match(password):
             raise InvalidInput("password", "must be 6 to 64 printable characters without spaces")
         now = self._clock.now()
-        async with self._db.transaction() as session:
+        async with self._directory.changing() as session:
             company = await company_by_code(session, company_code)
             taken = set(
                 await session.scalars(select(Extension.number).where(Extension.number.in_(numbers)))
@@ -144,7 +156,7 @@ class ExtensionService:
     ) -> list[ExtensionView]:
         numbers = [check_number(n, "number") for n in numbers]
         now = self._clock.now()
-        async with self._db.transaction() as session:
+        async with self._directory.changing() as session:
             company = await company_by_code(session, company_code)
             rows = list(
                 await session.scalars(
@@ -179,40 +191,28 @@ class ExtensionService:
         self, caller: Caller, status: StatusFilter, number: str | None
     ) -> list[ExtensionView]:
         """GetSipnumberInfo: the caller's extensions by status, or one of them."""
-        async with self._db.transaction() as session:
-            if number:
-                rows = [await resolve_extension(session, caller, number)]
-            else:
-                rows = list(
-                    await session.scalars(
-                        select(Extension)
-                        .where(Extension.company_id == caller.company_id)
-                        .order_by(Extension.number)
-                    )
-                )
-        if status is StatusFilter.ENABLED:
-            rows = [row for row in rows if row.enabled]
-        elif status is StatusFilter.DISABLED:
-            rows = [row for row in rows if not row.enabled]
-        return [self._view(row) for row in rows]
+        if number:
+            entries: Iterable[ExtensionEntry] = [
+                owned_extension(await self._directory.extension(number), caller, number)
+            ]
+        else:
+            entries = await self._directory.extensions_of(caller.company_id)
+        wanted = {
+            StatusFilter.ENABLED: (True,),
+            StatusFilter.DISABLED: (False,),
+            StatusFilter.ALL: (True, False),
+        }[status]
+        return [self._view(e) for e in entries if e.enabled in wanted]
 
     async def valid_status(self, caller: Caller, numbers: list[str]) -> list[tuple[str, Code]]:
         """GetSipValidStatus: one code per number (1016, 1013, 1012 or 1011)."""
-        async with self._db.transaction() as session:
-            rows = {
-                row.number: row
-                for row in await session.scalars(
-                    select(Extension).where(Extension.number.in_(numbers))
-                )
-            }
         result = []
         for number in numbers:
-            row = rows.get(number)
-            if row is None:
-                code = Code.EXTENSION_NOT_FOUND
-            elif row.company_id != caller.company_id:
-                code = Code.EXTENSION_ILLEGAL
-            else:
-                code = Code.EXTENSION_ENABLED if row.enabled else Code.EXTENSION_DISABLED
+            try:
+                entry = owned_extension(await self._directory.extension(number), caller, number)
+            except BusinessError as exc:
+                result.append((number, exc.code))
+                continue
+            code = Code.EXTENSION_ENABLED if entry.enabled else Code.EXTENSION_DISABLED
             result.append((number, code))
         return result

@@ -127,3 +127,16 @@ class GroupMember(Base):
     priority: Mapped[int] = mapped_column(Integer, default=1)
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StoreRevision(Base):
+    """A counter bumped by every change to companies, extensions or tokens.
+
+    Servers cache those in memory and reload when the counter moves, so changes
+    made by the CLI or by another server process are seen within a poll interval.
+    """
+
+    __tablename__ = "store_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -120,9 +120,17 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_group_members_extension_id"), ["extension_id"], unique=False
         )
+    revision_table = op.create_table(
+        "store_revision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_store_revision")),
+    )
+    op.bulk_insert(revision_table, [{"id": 1, "value": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("store_revision")
     with op.batch_alter_table("group_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_group_members_extension_id"))
 

@@ -1,0 +1,198 @@
+"""An in-memory read model of companies, extensions and tokens for the hot path.
+
+Every request needs its token's company, and most need the company's extensions;
+reading those from the database each time would cost more than the rest of the
+request. The directory keeps them in memory and drops everything when the store's
+revision counter moves: at once for changes made in this process, within
+`poll_interval` for changes made by the CLI or another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callyard.clock import Clock
+from callyard.store.database import Database
+from callyard.store.models import ApiToken, Company, Extension, StoreRevision
+
+REVISION_ROW = 1
+
+
+@dataclass(frozen=True)
+class CompanyEntry:
+    id: int
+    code: int
+    name: str
+    authorized_at: datetime
+    expires_at: datetime | None
+    allowed_cidrs: tuple[str, ...]
+    disabled_modules: frozenset[str]
+
+    @classmethod
+    def of(cls, row: Company) -> CompanyEntry:
+        return cls(
+            row.id,
+            row.code,
+            row.name,
+            row.authorized_at,
+            row.expires_at,
+            tuple(row.allowed_cidrs),
+            frozenset(row.disabled_modules),
+        )
+
+
+@dataclass(frozen=True)
+class ExtensionEntry:
+    company_id: int
+    number: str
+    password: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class TokenEntry:
+    company_id: int
+    expires_at: datetime
+
+
+async def bump_revision(session: AsyncSession) -> None:
+    """Mark, inside a write transaction, that cached directory data is stale."""
+    await session.execute(
+        update(StoreRevision)
+        .where(StoreRevision.id == REVISION_ROW)
+        .values(value=StoreRevision.value + 1)
+    )
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Directory:
+    """Cached look-ups, each falling back to the database on a miss."""
+
+    def __init__(self, db: Database, clock: Clock, poll_interval: float = 0.5) -> None:
+        self._db = db
+        self._clock = clock
+        self._poll_interval = poll_interval
+        self._revision: int | None = None
+        self._checked_at = float("-inf")
+        self._generation = 0
+        self._checking = asyncio.Lock()
+        self._companies: dict[int, CompanyEntry] = {}
+        self._company_extensions: dict[int, tuple[ExtensionEntry, ...]] = {}
+        self._extensions: dict[str, ExtensionEntry] = {}
+        self._tokens: dict[str, TokenEntry] = {}
+
+    @asynccontextmanager
+    async def changing(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction that marks cached data stale, in the store and here."""
+        async with self._db.transaction() as session:
+            await bump_revision(session)
+            yield session
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget everything; call after this process committed a change."""
+        self._generation += 1
+        for cache in (self._companies, self._company_extensions, self._extensions, self._tokens):
+            cache.clear()
+        self._checked_at = float("-inf")
+
+    def _recent(self) -> bool:
+        return self._clock.monotonic() - self._checked_at < self._poll_interval
+
+    async def _check_revision(self, session: AsyncSession) -> None:
+        if self._recent():
+            return
+        async with self._checking:
+            if self._recent():
+                return
+            revision = await session.scalar(
+                select(StoreRevision.value).where(StoreRevision.id == REVISION_ROW)
+            )
+            if revision != self._revision:
+                self.invalidate()
+                self._revision = revision
+            self._checked_at = self._clock.monotonic()
+
+    async def _get(
+        self,
+        cache: dict[K, V],
+        key: K,
+        load: Callable[[AsyncSession], Awaitable[V | None]],
+    ) -> V | None:
+        if self._recent() or self._checking.locked():
+            # While one request re-reads the revision, the others keep using the cache.
+            hit = cache.get(key)
+            if hit is not None:
+                return hit
+        async with self._db.transaction() as session:
+            await self._check_revision(session)
+            hit = cache.get(key)
+            if hit is not None:
+                return hit
+            generation = self._generation
+            value = await load(session)
+        if value is not None and generation == self._generation:
+            cache[key] = value
+        return value
+
+    async def token(self, token_hash: str) -> TokenEntry | None:
+        """The company and expiry of a token, by its digest."""
+
+        async def load(session: AsyncSession) -> TokenEntry | None:
+            row = (
+                await session.execute(
+                    select(ApiToken.company_id, ApiToken.expires_at).where(
+                        ApiToken.token_hash == token_hash
+                    )
+                )
+            ).first()
+            return TokenEntry(row[0], row[1]) if row else None
+
+        return await self._get(self._tokens, token_hash, load)
+
+    def forget_token(self, token_hash: str) -> None:
+        self._tokens.pop(token_hash, None)
+
+    async def company(self, company_id: int) -> CompanyEntry | None:
+        async def load(session: AsyncSession) -> CompanyEntry | None:
+            row = await session.get(Company, company_id)
+            return CompanyEntry.of(row) if row else None
+
+        return await self._get(self._companies, company_id, load)
+
+    async def extensions_of(self, company_id: int) -> tuple[ExtensionEntry, ...]:
+        """A company's extensions, ordered by number."""
+
+        async def load(session: AsyncSession) -> tuple[ExtensionEntry, ...]:
+            rows = await session.scalars(
+                select(Extension)
+                .where(Extension.company_id == company_id)
+                .order_by(Extension.number)
+            )
+            return tuple(entry_of(row) for row in rows)
+
+        return await self._get(self._company_extensions, company_id, load) or ()
+
+    async def extension(self, number: str) -> ExtensionEntry | None:
+        """Any company's extension by number (numbers are unique platform-wide)."""
+
+        async def load(session: AsyncSession) -> ExtensionEntry | None:
+            row = await session.scalar(select(Extension).where(Extension.number == number))
+            return entry_of(row) if row else None
+
+        return await self._get(self._extensions, number, load)
+
+
+def entry_of(row: Extension) -> ExtensionEntry:
+    return ExtensionEntry(row.company_id, row.number, row.password, row.enabled)
