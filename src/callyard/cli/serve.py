@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shlex
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -62,6 +64,31 @@ def demo_banner(credentials: CompanyCredentials, http: str) -> str:
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a stop signal ends in a normal exit after shutdown.
+
+    uvicorn re-raises the captured signal once it has drained, which would kill the
+    process before callyard closes its store; here the signal only asks to stop.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop, sig)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self, sig: signal.Signals) -> None:
+        log.info("stopping", extra={"signal": sig.name})
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
         import uvloop
@@ -88,7 +115,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
             timeout_graceful_shutdown=10,
             server_header=False,
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         log.info(
             "callyard listening",
             extra={
