@@ -13,7 +13,9 @@ AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 async def test_admin_key_is_required(http: httpx.AsyncClient) -> None:
     assert (await http.get("/admin/companies")).status_code == 401
     assert (await http.get("/admin/companies", headers={"X-Admin-Key": "wrong"})).status_code == 401
-    assert (await http.get("/admin/companies", headers={"X-Admin-Key": ADMIN_KEY})).status_code == 200
+    assert (
+        await http.get("/admin/companies", headers={"X-Admin-Key": ADMIN_KEY})
+    ).status_code == 200
     assert (await http.get("/admin/companies", headers=AUTH)).status_code == 200
 
 
@@ -29,10 +31,13 @@ async def test_company_lifecycle(http: httpx.AsyncClient, sip: SipClient) -> Non
     token = await sip.login("acme-app", credentials["accesskey"])
 
     shown = (await http.get(f"/admin/companies/{code}", headers=AUTH)).json()
-    assert shown["name"] == "Acme Lending" and "accesskey" not in str(shown)
+    assert shown["name"] == "Acme Lending"
+    assert "accesskey" not in str(shown)
 
     ips = await http.put(
-        f"/admin/companies/{code}/allowed-ips", json={"cidrs": ["10.0.0.1", "192.0.2.0/24"]}, headers=AUTH
+        f"/admin/companies/{code}/allowed-ips",
+        json={"cidrs": ["10.0.0.1", "192.0.2.0/24"]},
+        headers=AUTH,
     )
     assert ips.json()["allowed_cidrs"] == ["10.0.0.1/32", "192.0.2.0/24"]
     info = {"service": "App.Sip_Sipnum.GetSipnumberInfo", "token": token, "status": 3}
@@ -56,7 +61,11 @@ async def test_company_lifecycle(http: httpx.AsyncClient, sip: SipClient) -> Non
     assert rotated["accesskey"] != credentials["accesskey"]
     await http.put(f"/admin/companies/{code}/expiry", json={"at": None}, headers=AUTH)
     old = await sip.call(
-        {"service": "App.Sip_Auth.Login", "appid": "acme-app", "accesskey": credentials["accesskey"]}
+        {
+            "service": "App.Sip_Auth.Login",
+            "appid": "acme-app",
+            "accesskey": credentials["accesskey"],
+        }
     )
     assert old["data"]["errors"]["code"] == "1003"
     await sip.login("acme-app", rotated["accesskey"])
@@ -89,7 +98,8 @@ async def test_extensions(http: httpx.AsyncClient) -> None:
     again = await http.post(
         f"/admin/companies/{code}/extensions", json={"numbers": ["1001", "7000"]}, headers=AUTH
     )
-    assert again.status_code == 409 and "1001" in again.json()["error"]
+    assert again.status_code == 409
+    assert "1001" in again.json()["error"]
     listed_after = (await http.get(f"/admin/companies/{code}/extensions", headers=AUTH)).json()
     assert "7000" not in [e["number"] for e in listed_after]  # all or none
 
@@ -146,7 +156,8 @@ async def test_openapi_documents_the_admin_api(http: httpx.AsyncClient) -> None:
 
 async def test_health_and_metrics(http: httpx.AsyncClient, sip: SipClient) -> None:
     health = await http.get("/healthz")
-    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
     await sip.call({"service": "App.Sip_Auth.Login", "appid": "nobody", "accesskey": "nothing1"})
     metrics = (await http.get("/metrics")).text
     assert (

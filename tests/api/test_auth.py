@@ -25,7 +25,8 @@ async def test_login_returns_the_documented_result(
     reply = await sip.call(
         {"service": LOGIN, "appid": created.appid, "accesskey": created.accesskey}
     )
-    assert reply["ret"] == 200 and reply["msg"] == ""
+    assert reply["ret"] == 200
+    assert reply["msg"] == ""
     data = reply["data"]
     assert data["status"] == 0
     assert data["desc"] == "Authorization successful"
@@ -49,7 +50,11 @@ async def test_each_login_gets_its_own_working_token(tenant: Tenant, sip: SipCli
 
 async def test_unknown_appid_is_601(sip: SipClient) -> None:
     reply = await sip.call({"service": LOGIN, "appid": "nobody", "accesskey": "whatever1"})
-    assert reply == {"ret": 601, "data": [], "msg": "appid is not authorized: appid nobody is not authorized"}
+    assert reply == {
+        "ret": 601,
+        "data": [],
+        "msg": "appid is not authorized: appid nobody is not authorized",
+    }
 
 
 async def test_wrong_accesskey_is_authorization_failed(tenant: Tenant, sip: SipClient) -> None:
@@ -65,7 +70,8 @@ async def test_missing_login_fields_are_400(sip: SipClient) -> None:
     reply = await sip.call({"service": LOGIN, "appid": "x"})
     assert reply == {"ret": 400, "data": [], "msg": "Illegal request: missing parameter accesskey"}
     reply = await sip.call({"service": LOGIN, "appid": "", "accesskey": "y"})
-    assert reply["ret"] == 400 and reply["msg"].endswith("missing parameter appid")
+    assert reply["ret"] == 400
+    assert reply["msg"].endswith("missing parameter appid")
 
 
 async def test_accesskey_is_stored_only_as_a_hash(container: Container, tenant: Tenant) -> None:
@@ -97,7 +103,8 @@ async def test_logout_invalidates_the_token(tenant: Tenant, sip: SipClient) -> N
     # The seed's own example has a stray space before the service name.
     reply = await sip.call({"service": " App.Sip_Auth.Logout", "token": tenant.token})
     assert reply["ret"] == 200
-    assert reply["data"]["status"] == 0 and reply["data"]["desc"] == "logout successful"
+    assert reply["data"]["status"] == 0
+    assert reply["data"]["desc"] == "logout successful"
     after = await sip.call({"service": INFO, "token": tenant.token, "status": 1, "extnumber": ""})
     assert after["ret"] == 600
     assert (await sip.call({"service": "App.Sip_Auth.Logout", "token": tenant.token}))["ret"] == 600

@@ -17,7 +17,8 @@ async def test_info_lists_by_status(container: Container, sip: SipClient, tenant
         reply = await sip.call(
             {"service": INFO, "token": tenant.token, "status": status, "extnumber": ""}
         )
-        assert reply["ret"] == 200 and reply["data"]["status"] == 0
+        assert reply["ret"] == 200
+        assert reply["data"]["status"] == 0
         assert reply["data"]["desc"] == "get success"
         return [(e["extnumber"], e["status"]) for e in reply["data"]["result"]]
 
@@ -33,7 +34,12 @@ async def test_info_fields_are_the_documented_ones(sip: SipClient, tenant: Tenan
         {"service": INFO, "token": tenant.token, "status": 3, "extnumber": tenant.extensions[0]}
     )
     assert reply["data"]["result"] == [
-        {"extnumber": tenant.extensions[0], "password": "secret123", "status": 1016, "register": "nreg"}
+        {
+            "extnumber": tenant.extensions[0],
+            "password": "secret123",
+            "status": 1016,
+            "register": "nreg",
+        }
     ]
 
 
@@ -67,7 +73,8 @@ async def test_valid_status_gives_a_code_per_extension(
     await container.extensions.set_enabled(tenant.code, [second], False)
     asked = f"{first}, {second},{other.extensions[0]},4444,{first}"
     reply = await sip.call({"service": VALID, "token": tenant.token, "extnumber": asked})
-    assert reply["ret"] == 200 and reply["data"]["status"] == 0
+    assert reply["ret"] == 200
+    assert reply["data"]["status"] == 0
     assert reply["data"]["result"] == [
         {"extnumber": first, "code": 1016},
         {"extnumber": second, "code": 1013},
@@ -92,5 +99,7 @@ async def test_new_extensions_show_up_without_a_new_token(
     container: Container, sip: SipClient, tenant: Tenant
 ) -> None:
     await container.extensions.create(tenant.code, ["8100"], "another1")
-    reply = await sip.call({"service": INFO, "token": tenant.token, "status": 1, "extnumber": "8100"})
+    reply = await sip.call(
+        {"service": INFO, "token": tenant.token, "status": 1, "extnumber": "8100"}
+    )
     assert reply["data"]["result"][0]["extnumber"] == "8100"

@@ -56,7 +56,9 @@ async def test_add_and_list_groups(sip: SipClient, tenant: Tenant) -> None:
     result = reply["data"]["result"]
     assert [(g["name"], g["status"]) for g in result] == [("sales", 1042), ("support", 1043)]
     assert all(isinstance(g["id"], int) for g in result)
-    one = await sip.call({"service": S + "GetExtgroupInfo", "token": tenant.token, "name": "support"})
+    one = await sip.call(
+        {"service": S + "GetExtgroupInfo", "token": tenant.token, "name": "support"}
+    )
     assert [g["name"] for g in one["data"]["result"]] == ["support"]
 
 
@@ -95,7 +97,8 @@ async def test_add_group_bad_input_is_400(
     sip: SipClient, tenant: Tenant, fields: dict[str, Any], message: str
 ) -> None:
     reply = await sip.call({"service": S + "AddExtgroup", "token": tenant.token, **fields})
-    assert reply["ret"] == 400 and reply["data"] == []
+    assert reply["ret"] == 400
+    assert reply["data"] == []
     assert reply["msg"].startswith("Illegal request: " + message), reply
 
 
@@ -114,9 +117,7 @@ async def test_delete_group_removes_its_check_ins(sip: SipClient, tenant: Tenant
     assert members["data"] == []
 
 
-async def test_check_in_edit_and_list(
-    sip: SipClient, tenant: Tenant, clock: ManualClock
-) -> None:
+async def test_check_in_edit_and_list(sip: SipClient, tenant: Tenant, clock: ManualClock) -> None:
     await add_group(sip, tenant)
     first, second, _ = tenant.extensions
     ok(await check_in(sip, tenant, "sales", first), "Added successfully")
@@ -133,7 +134,8 @@ async def test_check_in_edit_and_list(
     )
     ok(reply, "Successfully modified")
     members = await sip.call({"service": S + "GetGroupExt", "token": tenant.token, "name": "sales"})
-    assert members["ret"] == 200 and members["msg"] == ""
+    assert members["ret"] == 200
+    assert members["msg"] == ""
     assert members["data"] == [
         {
             "name": "sales",
@@ -172,7 +174,9 @@ async def test_one_extension_in_several_groups(sip: SipClient, tenant: Tenant) -
     ext = tenant.extensions[0]
     ok(await check_in(sip, tenant, "sales", ext), "Added successfully")
     ok(await check_in(sip, tenant, "support", ext), "Added successfully")
-    members = await sip.call({"service": S + "GetGroupExt", "token": tenant.token, "extnumber": ext})
+    members = await sip.call(
+        {"service": S + "GetGroupExt", "token": tenant.token, "extnumber": ext}
+    )
     assert [m["name"] for m in members["data"]] == ["sales", "support"]
 
 
@@ -205,13 +209,20 @@ async def test_check_out(sip: SipClient, tenant: Tenant) -> None:
 async def test_edit_requires_check_in_and_a_valid_state(sip: SipClient, tenant: Tenant) -> None:
     await add_group(sip, tenant)
     ext = tenant.extensions[0]
-    edit = {"service": S + "EditExtnumber", "token": tenant.token, "name": "sales", "extnumber": ext}
+    edit = {
+        "service": S + "EditExtnumber",
+        "token": tenant.token,
+        "name": "sales",
+        "extnumber": ext,
+    }
     failed(await sip.call({**edit, "state": "idle"}), 1210)
     ok(await check_in(sip, tenant, "sales", ext), "Added successfully")
     reply = await sip.call({**edit, "state": "away"})
-    assert reply["ret"] == 400 and "invalid parameter state" in reply["msg"]
+    assert reply["ret"] == 400
+    assert "invalid parameter state" in reply["msg"]
     reply = await sip.call(edit)
-    assert reply["ret"] == 400 and reply["msg"].endswith("missing parameter state")
+    assert reply["ret"] == 400
+    assert reply["msg"].endswith("missing parameter state")
 
 
 @pytest.mark.parametrize("service", ["AddExtnumber", "DelExtnumber", "EditExtnumber"])
@@ -241,7 +252,9 @@ async def test_companies_cannot_touch_each_others_groups(
     assert listed["data"]["result"] == []
     members = await sip.call({"service": S + "GetGroupExt", "token": other.token})
     assert members["data"] == []
-    failed(await sip.call({"service": S + "DelExtgroup", "token": other.token, "name": "sales"}), 1211)
+    failed(
+        await sip.call({"service": S + "DelExtgroup", "token": other.token, "name": "sales"}), 1211
+    )
     failed(await check_in(sip, other, "sales", other.extensions[0]), 1211)
     edit = {
         "service": S + "EditExtnumber",
@@ -259,6 +272,9 @@ async def test_companies_cannot_touch_each_others_groups(
     assert [(m["extnumber"], m["state"]) for m in mine["data"]] == [(tenant.extensions[0], "idle")]
     theirs = await sip.call({"service": S + "GetExtgroupInfo", "token": other.token})
     assert [g["name"] for g in theirs["data"]["result"]] == ["sales"]
-    assert theirs["data"]["result"][0]["id"] != (
-        await sip.call({"service": S + "GetExtgroupInfo", "token": tenant.token})
-    )["data"]["result"][0]["id"]
+    assert (
+        theirs["data"]["result"][0]["id"]
+        != (await sip.call({"service": S + "GetExtgroupInfo", "token": tenant.token}))["data"][
+            "result"
+        ][0]["id"]
+    )

@@ -31,7 +31,8 @@ def server(tmp_path: Path, db_url: str) -> Iterator[Server]:
 def demo_credentials(server: Server) -> tuple[str, str, str]:
     found = re.search(r"appid:\s+(\S+)\s+accesskey:\s+(\S+)", server.stdout)
     code = re.search(r"companycode:\s+(\d+)", server.stdout)
-    assert found and code, server.stdout
+    assert found, server.stdout
+    assert code, server.stdout
     return code.group(1), found.group(1), found.group(2)
 
 
@@ -49,7 +50,9 @@ def php(server: Server, fields: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_printed_curl_line_logs_in(server: Server) -> None:
     line = next(ln for ln in server.stdout.splitlines() if ln.strip().startswith("curl "))
-    result = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=30, check=True)
+    result = subprocess.run(
+        shlex.split(line), capture_output=True, text=True, timeout=30, check=True
+    )
     reply = json.loads(result.stdout)
     assert reply["ret"] == 200
     assert re.fullmatch(r"[0-9a-f]{32}", reply["data"]["result"]["token"])
@@ -62,49 +65,123 @@ def test_php_clients_drive_every_service(server: Server) -> None:
     token = login["data"]["result"]["token"]
     ext = f"{code}0001"
 
-    info = php(server, {"service": "App.Sip_Sipnum.GetSipnumberInfo", "token": token, "status": 3, "extnumber": ""})
-    assert [e["extnumber"] for e in info["data"]["result"]] == [f"{code}000{i}" for i in range(1, 6)]
+    info = php(
+        server,
+        {
+            "service": "App.Sip_Sipnum.GetSipnumberInfo",
+            "token": token,
+            "status": 3,
+            "extnumber": "",
+        },
+    )
+    assert [e["extnumber"] for e in info["data"]["result"]] == [
+        f"{code}000{i}" for i in range(1, 6)
+    ]
     assert {e["register"] for e in info["data"]["result"]} == {"nreg"}
 
     steps: list[tuple[dict[str, Any], str]] = [
-        ({"service": "App.Sip_Extgroup.AddExtgroup", "name": "abcdefg", "status": 1}, "Extension group added successfully"),
-        ({"service": "App.Sip_Extgroup.AddExtnumber", "name": "abcdefg", "extnumber": ext}, "Added successfully"),
-        ({"service": "App.Sip_Extgroup.EditExtnumber", "name": "abcdefg", "extnumber": ext, "state": "busy"}, "Successfully modified"),
+        (
+            {"service": "App.Sip_Extgroup.AddExtgroup", "name": "abcdefg", "status": 1},
+            "Extension group added successfully",
+        ),
+        (
+            {"service": "App.Sip_Extgroup.AddExtnumber", "name": "abcdefg", "extnumber": ext},
+            "Added successfully",
+        ),
+        (
+            {
+                "service": "App.Sip_Extgroup.EditExtnumber",
+                "name": "abcdefg",
+                "extnumber": ext,
+                "state": "busy",
+            },
+            "Successfully modified",
+        ),
     ]
     for fields, desc in steps:
         reply = php(server, {**fields, "token": token})
-        assert reply["ret"] == 200 and reply["data"]["status"] == 0, reply
+        assert reply["ret"] == 200, reply
+        assert reply["data"]["status"] == 0, reply
         assert reply["data"]["desc"] == desc
 
-    groups = php(server, {"service": "App.Sip_Extgroup.GetExtgroupInfo", "token": token, "name": "abcdefg"})
+    groups = php(
+        server, {"service": "App.Sip_Extgroup.GetExtgroupInfo", "token": token, "name": "abcdefg"}
+    )
     assert [(g["name"], g["status"]) for g in groups["data"]["result"]] == [("abcdefg", 1042)]
-    members = php(server, {"service": "App.Sip_Extgroup.GetGroupExt", "token": token, "name": "abcdefg", "extnumber": ext})
-    assert [(m["extnumber"], m["state"], m["status"]) for m in members["data"]] == [(ext, "busy", "hangup")]
-    valid = php(server, {"service": "App.Sip_Status.GetSipValidStatus", "token": token, "extnumber": f"{ext},123"})
-    assert valid["data"]["result"] == [{"extnumber": ext, "code": 1016}, {"extnumber": "123", "code": 1012}]
-    again = php(server, {"service": "App.Sip_Extgroup.AddExtnumber", "token": token, "name": "abcdefg", "extnumber": ext})
+    members = php(
+        server,
+        {
+            "service": "App.Sip_Extgroup.GetGroupExt",
+            "token": token,
+            "name": "abcdefg",
+            "extnumber": ext,
+        },
+    )
+    assert [(m["extnumber"], m["state"], m["status"]) for m in members["data"]] == [
+        (ext, "busy", "hangup")
+    ]
+    valid = php(
+        server,
+        {"service": "App.Sip_Status.GetSipValidStatus", "token": token, "extnumber": f"{ext},123"},
+    )
+    assert valid["data"]["result"] == [
+        {"extnumber": ext, "code": 1016},
+        {"extnumber": "123", "code": 1012},
+    ]
+    again = php(
+        server,
+        {
+            "service": "App.Sip_Extgroup.AddExtnumber",
+            "token": token,
+            "name": "abcdefg",
+            "extnumber": ext,
+        },
+    )
     assert again["data"]["errors"]["code"] == "1218"
 
-    out = php(server, {"service": "App.Sip_Extgroup.DelExtnumber", "token": token, "name": "abcdefg", "extnumber": ext})
+    out = php(
+        server,
+        {
+            "service": "App.Sip_Extgroup.DelExtnumber",
+            "token": token,
+            "name": "abcdefg",
+            "extnumber": ext,
+        },
+    )
     assert out["data"]["desc"] == "successfully deleted"
-    deleted = php(server, {"service": "App.Sip_Extgroup.DelExtgroup", "token": token, "name": "abcdefg"})
+    deleted = php(
+        server, {"service": "App.Sip_Extgroup.DelExtgroup", "token": token, "name": "abcdefg"}
+    )
     assert deleted["data"]["desc"] == "successfully deleted"
 
     logout = php(server, {"service": " App.Sip_Auth.Logout", "token": token})
     assert logout["data"]["desc"] == "logout successful"
-    after = php(server, {"service": "App.Sip_Sipnum.GetSipnumberInfo", "token": token, "status": 3, "extnumber": ""})
+    after = php(
+        server,
+        {
+            "service": "App.Sip_Sipnum.GetSipnumberInfo",
+            "token": token,
+            "status": 3,
+            "extnumber": "",
+        },
+    )
     assert after["ret"] == 600
 
 
 def test_cli_changes_reach_the_running_server(server: Server, db_url: str) -> None:
     code, appid, accesskey = demo_credentials(server)
-    token = php(server, {"service": "App.Sip_Auth.Login", "appid": appid, "accesskey": accesskey})["data"]["result"]["token"]
+    token = php(server, {"service": "App.Sip_Auth.Login", "appid": appid, "accesskey": accesskey})[
+        "data"
+    ]["result"]["token"]
     ext = f"{code}0002"
     out = callyard("extension", "disable", "--company", code, ext, "--db-url", db_url)
     assert out[0]["enabled"] is False
 
     def status() -> int:
-        reply = php(server, {"service": "App.Sip_Status.GetSipValidStatus", "token": token, "extnumber": ext})
+        reply = php(
+            server,
+            {"service": "App.Sip_Status.GetSipValidStatus", "token": token, "extnumber": ext},
+        )
         code_: int = reply["data"]["result"][0]["code"]
         return code_
 
@@ -114,7 +191,9 @@ def test_cli_changes_reach_the_running_server(server: Server, db_url: str) -> No
         time.sleep(0.1)
     callyard("company", "expire", code, "--at", "2001-01-01 00:00:00", "--db-url", db_url)
     deadline = time.monotonic() + 5
-    while php(server, {"service": "App.Sip_Extgroup.GetExtgroupInfo", "token": token})["ret"] != 602:
+    while (
+        php(server, {"service": "App.Sip_Extgroup.GetExtgroupInfo", "token": token})["ret"] != 602
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
@@ -125,7 +204,12 @@ def test_admin_api_with_the_key_from_the_data_dir(server: Server) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     created = httpx.post(server.url + "/admin/companies", json={"name": "second"}, headers=headers)
     assert created.status_code == 201
-    assert httpx.get(server.url + "/admin/companies", headers={"Authorization": "Bearer no"}).status_code == 401
+    assert (
+        httpx.get(
+            server.url + "/admin/companies", headers={"Authorization": "Bearer no"}
+        ).status_code
+        == 401
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -146,7 +230,9 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
         assert (tmp_path / "env-data" / "callyard.db").exists()
     finally:
         port_server.stop()
-    created = callyard("company", "create", "--name", "jkt", env={"CALLYARD_DATA_DIR": str(tmp_path / "env-data")})
+    created = callyard(
+        "company", "create", "--name", "jkt", env={"CALLYARD_DATA_DIR": str(tmp_path / "env-data")}
+    )
     assert created["companycode"] == 1001
 
 
@@ -157,10 +243,13 @@ def test_demo_restart_keeps_data_and_refreshes_the_key(tmp_path: Path) -> None:
     try:
         keys = re.findall(r"accesskey:\s+(\S+)", first.stdout + second.stdout)
         codes = re.findall(r"companycode:\s+(\d+)", first.stdout + second.stdout)
-        assert len(keys) == 2 and keys[0] != keys[1]
+        assert len(keys) == 2
+        assert keys[0] != keys[1]
         assert codes[0] == codes[1]
         _, appid, accesskey = demo_credentials(second)
-        reply = php(second, {"service": "App.Sip_Auth.Login", "appid": appid, "accesskey": accesskey})
+        reply = php(
+            second, {"service": "App.Sip_Auth.Login", "appid": appid, "accesskey": accesskey}
+        )
         assert reply["ret"] == 200
     finally:
         second.stop()

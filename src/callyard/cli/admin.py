@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from callyard.api.admin.http import extension_numbers
 from callyard.api.admin.schemas import CompanyOut, Credentials, ExtensionOut
 from callyard.cli.common import DataDir, DbUrl, emit, fail, run, settings
 from callyard.container import Container
+from callyard.services.extensions import extension_numbers
 
 companies = typer.Typer(help="Companies: credentials, IP allow-list, expiry, modules.")
 extensions = typer.Typer(help="Extensions (agent seats).")

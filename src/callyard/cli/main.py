@@ -9,7 +9,6 @@ import typer
 from callyard import logs
 from callyard.cli import admin
 from callyard.cli.common import DataDir, DbUrl, emit, run, settings
-from callyard.cli.serve import serve
 from callyard.container import Container
 from callyard.store import migrate
 
@@ -50,6 +49,8 @@ def serve_command(
     """Start the HTTP API (and, once it exists, the SIP switch)."""
     config = settings(data_dir, db_url, http=http, sip=sip, log_level=log_level, timezone=timezone)
     logs.configure(config.log_level)
+    from callyard.cli.serve import serve  # the web stack loads only for the server
+
     serve(config, demo)
 
 

@@ -72,7 +72,7 @@ class AuthService:
     async def login(self, appid: str, accesskey: str, client_ip: str) -> LoginSession:
         """Exchange credentials for a token valid for the configured time (12 h)."""
         now = self._clock.now()
-        async with self._db.transaction() as session:
+        async with self._db.writing() as session:
             company = await session.scalar(select(Company).where(Company.appid == appid))
             if company is None:
                 raise AccessDenied(Ret.APPID_NOT_AUTHORIZED, f"appid {appid} is not authorized")

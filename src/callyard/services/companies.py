@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -116,7 +116,7 @@ class CompanyService:
         accesskey_hash = hash_secret(accesskey)
         for _attempt in range(5):
             try:
-                async with self._db.transaction() as session:
+                async with self._db.writing() as session:
                     if await session.scalar(select(Company.id).where(Company.appid == appid)):
                         raise Conflict(f"appid {appid!r} is already in use")
                     highest = await session.scalar(select(func.max(Company.code)))
@@ -158,7 +158,7 @@ class CompanyService:
             raise InvalidInput("at", "needs a timezone")
         async with self._directory.changing() as session:
             company = await company_by_code(session, code)
-            company.expires_at = expires_at
+            company.expires_at = expires_at.astimezone(UTC) if expires_at else None
             return CompanyView.of(company)
 
     async def set_modules(self, code: int, *, enable: list[str], disable: list[str]) -> CompanyView:

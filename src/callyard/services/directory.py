@@ -95,7 +95,7 @@ class Directory:
     @asynccontextmanager
     async def changing(self) -> AsyncIterator[AsyncSession]:
         """A write transaction that marks cached data stale, in the store and here."""
-        async with self._db.transaction() as session:
+        async with self._db.writing() as session:
             await bump_revision(session)
             yield session
         self.invalidate()

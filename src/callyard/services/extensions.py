@@ -68,6 +68,14 @@ def expand_range(spec: str) -> list[str]:
     return [str(n).zfill(width) for n in range(int(first), int(last) + 1)]
 
 
+def extension_numbers(numbers: list[str], range_spec: str | None) -> list[str]:
+    """Numbers given one by one and/or as a range, in order, without duplicates."""
+    combined = list(numbers) + (expand_range(range_spec) if range_spec else [])
+    if not combined:
+        raise InvalidInput("number", "give numbers or a range")
+    return list(dict.fromkeys(combined))
+
+
 def split_numbers(text: str, limit: int = 500) -> list[str]:
     """A comma-separated list of extension numbers, duplicates removed, order kept."""
     numbers = [check_number(part) for part in text.split(",") if part.strip()]

@@ -90,7 +90,7 @@ class GroupService:
         name = check_group_name(name)
         duplicate = BusinessError(Code.ABNORMAL_OPERATION, f"Extension group {name} already exists")
         try:
-            async with self._db.transaction() as session:
+            async with self._db.writing() as session:
                 if await session.scalar(
                     select(ExtensionGroup.id).where(
                         ExtensionGroup.company_id == caller.company_id,
@@ -111,7 +111,7 @@ class GroupService:
 
     async def delete(self, caller: Caller, name: str) -> None:
         name = check_group_name(name)
-        async with self._db.transaction() as session:
+        async with self._db.writing() as session:
             group = await _group(session, caller, name)
             await session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
             await session.delete(group)
@@ -140,7 +140,7 @@ class GroupService:
             Code.QUEUE_CHECKED_IN, f"Extension {number} is already checked in to group {name}"
         )
         try:
-            async with self._db.transaction() as session:
+            async with self._db.writing() as session:
                 group = await _group(session, caller, name)
                 if not group.enabled:
                     raise BusinessError(Code.QUEUE_EXCEPTION, f"Extension group {name} is disabled")
@@ -162,14 +162,14 @@ class GroupService:
 
     async def check_out(self, caller: Caller, name: str, number: str) -> None:
         name = check_group_name(name)
-        async with self._db.transaction() as session:
+        async with self._db.writing() as session:
             group = await _group(session, caller, name)
             extension = await resolve_extension(session, caller, number)
             await session.delete(await _membership(session, group, extension))
 
     async def set_state(self, caller: Caller, name: str, number: str, state: AgentState) -> None:
         name = check_group_name(name)
-        async with self._db.transaction() as session:
+        async with self._db.writing() as session:
             group = await _group(session, caller, name)
             extension = await resolve_extension(session, caller, number)
             member = await _membership(session, group, extension)

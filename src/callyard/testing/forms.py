@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 
-FormValue = str | int
+FormValue = object
 
 
 def php_multipart(fields: Mapping[str, FormValue]) -> tuple[bytes, str]:

@@ -19,9 +19,8 @@ from callyard.api.admin.schemas import (
     ExtensionOut,
     Modules,
 )
-from callyard.errors import InvalidInput
 from callyard.services.companies import CompanyService
-from callyard.services.extensions import ExtensionService, expand_range
+from callyard.services.extensions import ExtensionService, extension_numbers
 
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "missing or wrong admin key"},
@@ -29,14 +28,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorOut, "description": "already exists"},
     422: {"model": ErrorOut, "description": "invalid input"},
 }
-
-
-def extension_numbers(numbers: list[str], range_spec: str | None) -> list[str]:
-    """Numbers given one by one and/or as a range, in order, without duplicates."""
-    combined = list(numbers) + (expand_range(range_spec) if range_spec else [])
-    if not combined:
-        raise InvalidInput("number", "give numbers or a range")
-    return list(dict.fromkeys(combined))
 
 
 def router(admin_key: str, companies: CompanyService, extensions: ExtensionService) -> APIRouter:
