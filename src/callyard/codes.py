@@ -7,6 +7,7 @@ numeric code.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Self
 
 
 class _MessageEnum(IntEnum):
@@ -19,6 +20,11 @@ class _MessageEnum(IntEnum):
         member._value_ = value
         member.message = message
         return member
+
+    @classmethod
+    def lookup(cls, value: int) -> Self:
+        """The member with this code; ValueError if there is none."""
+        return cls(value)  # type: ignore[call-arg]
 
 
 class Ret(_MessageEnum):
@@ -124,3 +130,11 @@ class CallMethod(IntEnum):
     API_DOUBLE_CALL = 4
     PREDICTIVE = 5
     IVR_GROUP_CALL = 6
+
+
+class VoiceCodeResult(_MessageEnum):
+    """`code` of the voice verification-code API (seed 000)."""
+
+    SUCCESS = 1, "successful request"
+    SYSTEM_ERROR = 1000, "system error"
+    PARAMETER_ERROR = 1001, "Parameter error"
