@@ -8,7 +8,7 @@ from callyard.codes import Code, GroupStatus, HangupCode, Ret, VoiceCodeResult
 def test_tables_hold_the_documented_codes() -> None:
     assert [r.value for r in Ret] == [200, 400, 500, 600, 601, 602, 603, 604]
     assert Code.lookup(1218).message == "checked in"
-    assert Code.EXTENSION_ILLEGAL == 1011
+    assert Code.EXTENSION_ILLEGAL.value == 1011
     assert HangupCode.lookup(10041).message == "Called hang up"
     assert len(Code) == 34
     assert len(HangupCode) == 25
