@@ -149,6 +149,13 @@ async def test_openapi_documents_the_admin_api(http: httpx.AsyncClient) -> None:
         "/admin/companies/{code}/modules",
         "/admin/companies/{code}/extensions",
         "/admin/companies/{code}/extensions/disable",
+        "/admin/companies/{code}/trunks",
+        "/admin/companies/{code}/trunks/{name}",
+        "/admin/companies/{code}/numbers",
+        "/admin/companies/{code}/numbers/enable",
+        "/admin/companies/{code}/numbers/disable",
+        "/admin/companies/{code}/cdrs",
+        "/recordings/{company}/{filename}",
         "/",
     ):
         assert path in paths, path

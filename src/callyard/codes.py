@@ -6,7 +6,7 @@ numeric code.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Self
 
 
@@ -130,6 +130,15 @@ class CallMethod(IntEnum):
     API_DOUBLE_CALL = 4
     PREDICTIVE = 5
     IVR_GROUP_CALL = 6
+
+
+class CallType(StrEnum):
+    """`type` of a call record. The seed's example shows only `callout`; the others are
+    callyard's (docs/compat.md)."""
+
+    CALLOUT = "callout"
+    CALLIN = "callin"
+    LOCAL = "local"
 
 
 class VoiceCodeResult(_MessageEnum):

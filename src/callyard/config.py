@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from callyard.errors import InvalidInput
 
@@ -14,6 +15,8 @@ DEFAULT_HTTP = "127.0.0.1:8080"
 DEFAULT_SIP = "127.0.0.1:5060"
 DEFAULT_DATA_DIR = "./callyard-data"
 ADMIN_KEY_FILE = "admin.key"
+RECORDING_KEY_FILE = "recording.key"
+DEFAULT_RETENTION_DAYS = 90
 
 
 def parse_hostport(value: str, option: str) -> tuple[str, int]:
@@ -25,6 +28,14 @@ def parse_hostport(value: str, option: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise InvalidInput(option, f"port {port} out of range")
     return host.strip("[]"), port
+
+
+def check_public_url(value: str) -> str:
+    """An absolute http(s) URL without query or fragment; no trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise InvalidInput("--public-url", f"expected http(s)://HOST[:PORT][/PATH], got {value!r}")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,13 @@ class Settings:
     log_level: str = "info"
     timezone: str = "UTC"
     token_ttl_seconds: int = 12 * 3600
+    public_url: str | None = None
+    recording_retention_days: int = DEFAULT_RETENTION_DAYS
+    recording_secret: str | None = None
+    advertise_ip: str | None = None
+    rtp_ports: str = "20000-29999"
+    ring_timeout_seconds: float = 60.0  # a customer (or a mobile) that does not answer
+    agent_ring_timeout_seconds: float = 30.0  # an agent's phone that does not answer
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -52,6 +70,10 @@ class Settings:
             ("admin_key", "CALLYARD_ADMIN_KEY"),
             ("log_level", "CALLYARD_LOG_LEVEL"),
             ("timezone", "CALLYARD_TIMEZONE"),
+            ("advertise_ip", "CALLYARD_ADVERTISE_IP"),
+            ("rtp_ports", "CALLYARD_RTP_PORTS"),
+            ("public_url", "CALLYARD_PUBLIC_URL"),
+            ("recording_secret", "CALLYARD_RECORDING_SECRET"),
         ):
             if env.get(var):
                 values[name] = env[var]
@@ -59,17 +81,39 @@ class Settings:
             values["data_dir"] = Path(env["CALLYARD_DATA_DIR"])
         if env.get("CALLYARD_TOKEN_TTL"):
             values["token_ttl_seconds"] = int(env["CALLYARD_TOKEN_TTL"])
+        if env.get("CALLYARD_RING_TIMEOUT"):
+            values["ring_timeout_seconds"] = float(env["CALLYARD_RING_TIMEOUT"])
+        if env.get("CALLYARD_AGENT_RING_TIMEOUT"):
+            values["agent_ring_timeout_seconds"] = float(env["CALLYARD_AGENT_RING_TIMEOUT"])
+        if env.get("CALLYARD_RECORDING_RETENTION_DAYS"):
+            text = env["CALLYARD_RECORDING_RETENTION_DAYS"]
+            if not text.strip().isdigit():
+                raise InvalidInput("CALLYARD_RECORDING_RETENTION_DAYS", f"{text!r} is not a number")
+            values["recording_retention_days"] = int(text)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("data_dir"), str):
             values["data_dir"] = Path(str(values["data_dir"]))
         settings = replace(cls(), **values)  # type: ignore[arg-type]
         parse_hostport(settings.http, "--http")
         parse_hostport(settings.sip, "--sip")
+        if settings.public_url is not None:
+            settings = replace(settings, public_url=check_public_url(settings.public_url))
+        if settings.recording_retention_days < 1:
+            raise InvalidInput("CALLYARD_RECORDING_RETENTION_DAYS", "must be at least 1 day")
         return settings
 
     @property
     def http_address(self) -> tuple[str, int]:
         return parse_hostport(self.http, "--http")
+
+    @property
+    def sip_address(self) -> tuple[str, int]:
+        return parse_hostport(self.sip, "--sip")
+
+    @property
+    def recording_url(self) -> str:
+        """Base of recording download links: the public URL, else the HTTP address."""
+        return self.public_url or f"http://{self.http}"
 
     @property
     def database_url(self) -> str:
@@ -83,14 +127,24 @@ class Settings:
 
     def resolve_admin_key(self) -> str:
         """The admin API key: from the environment, else from (or created in) the data dir."""
-        if self.admin_key:
-            return self.admin_key
+        return self.admin_key or self._key_file(ADMIN_KEY_FILE)
+
+    def resolve_recording_secret(self) -> str:
+        """The HMAC key of recording links: from the environment, else from (or created
+        in) the data dir, so that links stay valid across restarts."""
+        return self.recording_secret or self._key_file(RECORDING_KEY_FILE)
+
+    def _key_file(self, name: str) -> str:
+        """A secret kept in the data dir (mode 0600), created on first use."""
         self.ensure_data_dir()
-        path = self.data_dir / ADMIN_KEY_FILE
+        path = self.data_dir / name
         if path.exists():
             return path.read_text().strip()
         key = secrets.token_hex(24)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            return path.read_text().strip()
         with os.fdopen(fd, "w") as handle:
             handle.write(key + "\n")
         return key

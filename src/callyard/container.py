@@ -9,13 +9,20 @@ from callyard.clock import Clock, SystemClock
 from callyard.config import Settings
 from callyard.metrics import Metrics
 from callyard.services.auth import AuthService
+from callyard.services.calls import CallService
+from callyard.services.cdrs import CdrService
 from callyard.services.companies import CompanyService
 from callyard.services.directory import Directory
 from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
+from callyard.services.numbers import NumberService
 from callyard.services.presence import NoSwitch, Presence
+from callyard.services.recordings import RecordingService
+from callyard.services.trunks import TrunkService
 from callyard.store import migrate
 from callyard.store.database import Database
+from callyard.switch.relay import parse_port_range
+from callyard.switch.switch import Switch
 
 
 @dataclass
@@ -28,10 +35,16 @@ class Container:
     metrics: Metrics
     presence: Presence
     directory: Directory
+    switch: Switch | None
     companies: CompanyService
     auth: AuthService
     extensions: ExtensionService
     groups: GroupService
+    trunks: TrunkService
+    numbers: NumberService
+    cdrs: CdrService
+    recordings: RecordingService
+    calls: CallService
 
     @classmethod
     async def open(
@@ -41,6 +54,7 @@ class Container:
         clock: Clock | None = None,
         presence: Presence | None = None,
         upgrade_schema: bool = True,
+        with_switch: bool = False,
     ) -> Container:
         """Connect to the store (migrating it to the current schema) and build the services."""
         clock = clock or SystemClock()
@@ -55,6 +69,29 @@ class Container:
             await db.close()
             raise
         directory = Directory(db, clock)
+        trunks = TrunkService(db, clock)
+        numbers = NumberService(db, clock)
+        cdrs = CdrService(db)
+        recordings = RecordingService(
+            settings.data_dir,
+            settings.resolve_recording_secret,
+            clock,
+            settings.recording_url,
+            cdrs,
+            retention=timedelta(days=settings.recording_retention_days),
+        )
+        switch = None
+        if with_switch:
+            switch = Switch(
+                db,
+                directory,
+                clock,
+                settings.sip_address,
+                settings.advertise_ip,
+                parse_port_range(settings.rtp_ports),
+                settings.data_dir / "captures",
+            )
+            presence = switch
         return cls(
             settings=settings,
             clock=clock,
@@ -62,11 +99,29 @@ class Container:
             metrics=Metrics(),
             presence=presence,
             directory=directory,
+            switch=switch,
             companies=CompanyService(db, clock, directory),
             auth=AuthService(db, clock, directory, timedelta(seconds=settings.token_ttl_seconds)),
             extensions=ExtensionService(db, clock, presence, directory),
             groups=GroupService(db, clock, presence),
+            trunks=trunks,
+            numbers=numbers,
+            cdrs=cdrs,
+            recordings=recordings,
+            calls=CallService(
+                switch,
+                directory,
+                trunks,
+                numbers,
+                cdrs,
+                recordings,
+                clock,
+                settings.ring_timeout_seconds,
+                settings.agent_ring_timeout_seconds,
+            ),
         )
 
     async def close(self) -> None:
+        if self.switch is not None:
+            await self.switch.stop()
         await self.db.close()

@@ -42,3 +42,7 @@ class NotFound(CallyardError):
 
 class Conflict(CallyardError):
     """An administrative operation would duplicate something unique."""
+
+
+class Forbidden(CallyardError):
+    """A signed link was altered, made for another file, or has expired."""

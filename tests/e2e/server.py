@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
@@ -42,6 +42,7 @@ class Server:
 
     def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
+        self.sip_port = free_port(socket.SOCK_DGRAM)
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.stdout_path = data_dir.parent / f"serve-{self.port}.out"
@@ -54,6 +55,8 @@ class Server:
                 "serve",
                 "--http",
                 f"127.0.0.1:{self.port}",
+                "--sip",
+                f"127.0.0.1:{self.sip_port}",
                 "--data-dir",
                 str(data_dir),
                 *args,

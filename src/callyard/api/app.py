@@ -11,12 +11,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from callyard import __version__
+from callyard.api import recordings as recordings_http
 from callyard.api.admin import http as admin_http
 from callyard.api.dialects.sip_api import http as sip_http
-from callyard.api.dialects.sip_api.envelope import TimeFormat
 from callyard.api.dialects.sip_api.handlers import Deps
 from callyard.container import Container
-from callyard.errors import Conflict, InvalidInput, NotFound
+from callyard.errors import Conflict, Forbidden, InvalidInput, NotFound
+from callyard.timefmt import TimeFormat
 
 log = logging.getLogger("callyard.api")
 
@@ -28,18 +29,32 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
         version=__version__,
         description="Open-source cloud call center: App.Sip_* API and admin API.",
     )
+    times = TimeFormat(container.settings.timezone)
     sip_api = sip_http.SipApi(
         Deps(
             auth=container.auth,
             extensions=container.extensions,
             groups=container.groups,
-            times=TimeFormat(container.settings.timezone),
+            recordings=container.recordings,
+            calls=container.calls,
+            times=times,
         ),
         container.clock,
         container.metrics,
     )
     app.include_router(sip_http.router(sip_api))
-    app.include_router(admin_http.router(admin_key, container.companies, container.extensions))
+    app.include_router(
+        admin_http.router(
+            admin_key,
+            companies=container.companies,
+            extensions=container.extensions,
+            trunks=container.trunks,
+            numbers=container.numbers,
+            cdrs=container.cdrs,
+            times=times,
+        )
+    )
+    app.include_router(recordings_http.router(container.recordings))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
@@ -68,6 +83,10 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return _error(404, str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return _error(403, str(exc))
 
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from callyard import logs
-from callyard.cli import admin
+from callyard.cli import admin, carriers, records
 from callyard.cli.common import DataDir, DbUrl, emit, run, settings
 from callyard.container import Container
 from callyard.store import migrate
@@ -22,6 +22,10 @@ app = typer.Typer(
 db = typer.Typer(help="Database schema.")
 app.add_typer(admin.companies, name="company")
 app.add_typer(admin.extensions, name="extension")
+app.add_typer(carriers.trunks, name="trunk")
+app.add_typer(carriers.numbers, name="number")
+app.add_typer(records.cdrs, name="cdr")
+app.add_typer(records.recordings, name="recordings")
 app.add_typer(db, name="db")
 
 
@@ -41,13 +45,45 @@ def serve_command(
     log_level: Annotated[
         str | None, typer.Option("--log-level", help="debug, info, warning, error")
     ] = None,
+    advertise_ip: Annotated[
+        str | None,
+        typer.Option(
+            "--advertise-ip",
+            help="Address for SIP Contact and SDP when it differs from --sip's "
+            "[env CALLYARD_ADVERTISE_IP]",
+        ),
+    ] = None,
+    rtp_ports: Annotated[
+        str | None,
+        typer.Option(
+            "--rtp-ports", help="UDP range for media [env CALLYARD_RTP_PORTS; 20000-29999]"
+        ),
+    ] = None,
     timezone: Annotated[
         str | None,
         typer.Option("--timezone", help="IANA zone for API times [env CALLYARD_TIMEZONE; UTC]"),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="Base URL of recording download links "
+            "[env CALLYARD_PUBLIC_URL; http://<--http address>]",
+        ),
+    ] = None,
 ) -> None:
-    """Start the HTTP API (and, once it exists, the SIP switch)."""
-    config = settings(data_dir, db_url, http=http, sip=sip, log_level=log_level, timezone=timezone)
+    """Start the HTTP API and the SIP switch."""
+    config = settings(
+        data_dir,
+        db_url,
+        http=http,
+        sip=sip,
+        log_level=log_level,
+        timezone=timezone,
+        advertise_ip=advertise_ip,
+        rtp_ports=rtp_ports,
+        public_url=public_url,
+    )
     logs.configure(config.log_level)
     from callyard.cli.serve import serve  # the web stack loads only for the server
 

@@ -22,6 +22,7 @@ log = logging.getLogger("callyard.serve")
 
 DEMO_COMPANY = "demo"
 DEMO_EXTENSIONS = 5
+PURGE_INTERVAL = 3600.0
 
 
 async def ensure_demo(container: Container) -> CompanyCredentials:
@@ -98,9 +99,24 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+async def purge_recordings_periodically(
+    container: Container, interval: float = PURGE_INTERVAL
+) -> None:
+    """Apply the recording retention now, then every `interval` seconds, until cancelled."""
+    while True:
+        try:
+            await container.recordings.purge()
+        except Exception:
+            log.exception("recording purge failed")
+        await asyncio.sleep(interval)
+
+
 async def _serve(settings: Settings, demo: bool) -> None:
-    container = await Container.open(settings)
+    container = await Container.open(settings, with_switch=True)
+    purger = asyncio.create_task(purge_recordings_periodically(container))
     try:
+        if container.switch is not None:
+            await container.switch.start()
         admin_key = settings.resolve_admin_key()
         if demo:
             print(demo_banner(await ensure_demo(container), settings.http), flush=True)
@@ -126,6 +142,9 @@ async def _serve(settings: Settings, demo: bool) -> None:
         )
         await server.serve()
     finally:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
         await container.close()
         log.info("callyard stopped")
 

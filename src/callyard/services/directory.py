@@ -100,6 +100,14 @@ class Directory:
             yield session
         self.invalidate()
 
+    async def revision(self) -> int:
+        """The store's change counter."""
+        async with self._db.transaction() as session:
+            value = await session.scalar(
+                select(StoreRevision.value).where(StoreRevision.id == REVISION_ROW)
+            )
+        return int(value or 0)
+
     def invalidate(self) -> None:
         """Forget everything; call after this process committed a change."""
         self._generation += 1

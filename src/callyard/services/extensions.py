@@ -16,7 +16,7 @@ from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
 from callyard.security import new_sip_password
 from callyard.services.auth import Caller
 from callyard.services.directory import Directory, ExtensionEntry, entry_of
-from callyard.services.presence import Presence
+from callyard.services.presence import Presence, Registration
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
 from callyard.store.models import Extension
@@ -121,9 +121,8 @@ class ExtensionService:
         self._directory = directory
 
     def _view(self, row: Extension | ExtensionEntry) -> ExtensionView:
-        return ExtensionView(
-            row.number, row.password, row.enabled, self._presence.is_registered(row.number)
-        )
+        registered = self._presence.registration(row.number) is not None
+        return ExtensionView(row.number, row.password, row.enabled, registered)
 
     # administration
 
@@ -211,6 +210,19 @@ class ExtensionService:
             StatusFilter.ALL: (True, False),
         }[status]
         return [self._view(e) for e in entries if e.enabled in wanted]
+
+    async def registration_status(
+        self, caller: Caller, numbers: list[str]
+    ) -> list[tuple[str, Code, Registration | None]]:
+        """GetSipRegisterStatus: 1017 registered or 1014 not, else 1013, 1012 or 1011."""
+        result: list[tuple[str, Code, Registration | None]] = []
+        for number, code in await self.valid_status(caller, numbers):
+            registration = None
+            if code is Code.EXTENSION_ENABLED:
+                registration = self._presence.registration(number)
+                code = Code.EXTENSION_REGISTERED if registration else Code.EXTENSION_NOT_REGISTERED
+            result.append((number, code, registration))
+        return result
 
     async def valid_status(self, caller: Caller, numbers: list[str]) -> list[tuple[str, Code]]:
         """GetSipValidStatus: one code per number (1016, 1013, 1012 or 1011)."""

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A live SIP registration of an extension."""
+
+    client_ip: str
+    client_port: int
+    server_ip: str
+    user_agent: str
+    registered_at: datetime
 
 
 class Presence(Protocol):
     """What services ask the switch about an extension."""
 
-    def is_registered(self, number: str) -> bool:
-        """Whether the extension has a live SIP registration."""
+    def registration(self, number: str) -> Registration | None:
+        """The extension's live registration, if it has one."""
         ...
 
     def is_answered(self, number: str) -> bool:
@@ -20,8 +33,8 @@ class Presence(Protocol):
 class NoSwitch:
     """Presence when no switch runs: nothing is registered, nothing is in a call."""
 
-    def is_registered(self, number: str) -> bool:
-        return False
+    def registration(self, number: str) -> Registration | None:
+        return None
 
     def is_answered(self, number: str) -> bool:
         return False

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -127,6 +128,76 @@ class GroupMember(Base):
     priority: Mapped[int] = mapped_column(Integer, default=1)
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Trunk(Base):
+    """A SIP trunk of one company to a carrier; its first (by id) carries outbound calls."""
+
+    __tablename__ = "trunks"
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    password: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CallerNumber(Base):
+    """A caller-ID number of a company's pool. Numbers are unique across all companies."""
+
+    __tablename__ = "caller_numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(21), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CallRecordRow(Base):
+    """A finished call (CDR): the fields of the seed's call-record callback."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (
+        Index("ix_call_records_company_id_id", "company_id", "id"),
+        Index("ix_call_records_company_id_recordfilename", "company_id", "recordfilename"),
+        Index("ix_call_records_starttime", "starttime"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(64), unique=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    companycode: Mapped[int] = mapped_column(Integer)
+    callmethod: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(16))
+    extnumber: Mapped[str] = mapped_column(String(64))
+    destnumber: Mapped[str] = mapped_column(String(64))
+    disnumber: Mapped[str] = mapped_column(String(64))
+    crmid: Mapped[str] = mapped_column(String(255))
+    chengshudu: Mapped[str] = mapped_column(String(255))
+    memberid: Mapped[str] = mapped_column(String(255))
+    customuuid: Mapped[str] = mapped_column(String(255))
+    userkey: Mapped[str] = mapped_column(String(32))
+    starttime: Mapped[datetime] = mapped_column(UTCDateTime())
+    answertime: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    endtime: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration: Mapped[int] = mapped_column(Integer)
+    billsec: Mapped[int] = mapped_column(Integer)
+    hangupcause: Mapped[int] = mapped_column(Integer)
+    hangupdirection: Mapped[int] = mapped_column(Integer)
+    recordfilename: Mapped[str] = mapped_column(String(255))
+    downloadip: Mapped[str] = mapped_column(String(255))
+    # Set when the retention purge deleted the recording; the name stays for history.
+    recording_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class StoreRevision(Base):

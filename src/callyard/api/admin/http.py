@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 
 from callyard.api.admin.schemas import (
     AllowedIps,
+    CdrOut,
     CompanyCreate,
     CompanyOut,
     Credentials,
@@ -18,19 +19,37 @@ from callyard.api.admin.schemas import (
     ExtensionNumbers,
     ExtensionOut,
     Modules,
+    NumberCreate,
+    NumberList,
+    NumberOut,
+    TrunkCreate,
+    TrunkOut,
 )
+from callyard.services.cdrs import MAX_LIST, CdrService, seed_payload
 from callyard.services.companies import CompanyService
 from callyard.services.extensions import ExtensionService, extension_numbers
+from callyard.services.numbers import NumberService
+from callyard.services.trunks import TrunkService
+from callyard.timefmt import TimeFormat
 
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "missing or wrong admin key"},
-    404: {"model": ErrorOut, "description": "no such company or extension"},
+    404: {"model": ErrorOut, "description": "no such company, extension, trunk or number"},
     409: {"model": ErrorOut, "description": "already exists"},
     422: {"model": ErrorOut, "description": "invalid input"},
 }
 
 
-def router(admin_key: str, companies: CompanyService, extensions: ExtensionService) -> APIRouter:
+def router(
+    admin_key: str,
+    *,
+    companies: CompanyService,
+    extensions: ExtensionService,
+    trunks: TrunkService,
+    numbers: NumberService,
+    cdrs: CdrService,
+    times: TimeFormat,
+) -> APIRouter:
     """The `/admin` routes."""
 
     def require_key(
@@ -101,5 +120,49 @@ def router(admin_key: str, companies: CompanyService, extensions: ExtensionServi
     async def disable_extensions(code: int, body: ExtensionNumbers) -> list[ExtensionOut]:
         views = await extensions.set_enabled(code, body.numbers, enabled=False)
         return [ExtensionOut.model_validate(e) for e in views]
+
+    @routes.post("/companies/{code}/trunks", status_code=201, response_model=TrunkOut)
+    async def add_trunk(code: int, body: TrunkCreate) -> TrunkOut:
+        """Add a SIP trunk; the company's first trunk carries its outbound calls."""
+        view = await trunks.add(code, body.name, body.host, body.port, body.username, body.password)
+        return TrunkOut.model_validate(view)
+
+    @routes.get("/companies/{code}/trunks", response_model=list[TrunkOut])
+    async def list_trunks(code: int) -> list[TrunkOut]:
+        return [TrunkOut.model_validate(t) for t in await trunks.list_all(code)]
+
+    @routes.delete("/companies/{code}/trunks/{name}", status_code=204)
+    async def remove_trunk(code: int, name: str) -> None:
+        await trunks.remove(code, name)
+
+    @routes.post("/companies/{code}/numbers", status_code=201, response_model=NumberOut)
+    async def add_number(code: int, body: NumberCreate) -> NumberOut:
+        """Add a caller-ID number to the company's pool (unique across companies)."""
+        return NumberOut.model_validate(await numbers.add(code, body.number, body.enabled))
+
+    @routes.get("/companies/{code}/numbers", response_model=list[NumberOut])
+    async def list_numbers(code: int) -> list[NumberOut]:
+        return [NumberOut.model_validate(n) for n in await numbers.list_all(code)]
+
+    @routes.post("/companies/{code}/numbers/enable", response_model=list[NumberOut])
+    async def enable_numbers(code: int, body: NumberList) -> list[NumberOut]:
+        views = await numbers.set_enabled(code, body.numbers, enabled=True)
+        return [NumberOut.model_validate(n) for n in views]
+
+    @routes.post("/companies/{code}/numbers/disable", response_model=list[NumberOut])
+    async def disable_numbers(code: int, body: NumberList) -> list[NumberOut]:
+        """Disabled numbers are not picked at random; naming one in a call is 1019."""
+        views = await numbers.set_enabled(code, body.numbers, enabled=False)
+        return [NumberOut.model_validate(n) for n in views]
+
+    @routes.get("/companies/{code}/cdrs", response_model=list[CdrOut])
+    async def list_cdrs(
+        code: int,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[CdrOut]:
+        """Call records, most recently recorded first, as the call-record callback has them."""
+        rows = await cdrs.list_for_company(code, limit, offset)
+        return [CdrOut.model_validate(seed_payload(row, times)) for row in rows]
 
     return routes

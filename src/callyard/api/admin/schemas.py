@@ -69,3 +69,64 @@ class ExtensionOut(Out):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class TrunkCreate(BaseModel):
+    name: str
+    host: str = Field(description="Hostname or IP address of the carrier's SIP server")
+    port: int = 5060
+    username: str | None = Field(default=None, description="Digest user; with password")
+    password: str | None = None
+
+
+class TrunkOut(Out):
+    """The password is shown: the admin needs it to check the carrier's settings."""
+
+    id: int
+    company_code: int
+    name: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+class NumberCreate(BaseModel):
+    number: str = Field(description="Caller ID: optional '+', then 3 to 20 digits")
+    enabled: bool = True
+
+
+class NumberList(BaseModel):
+    numbers: list[str] = Field(min_length=1)
+
+
+class NumberOut(Out):
+    number: str
+    enabled: bool
+
+
+class CdrOut(BaseModel):
+    """A call record, exactly as the call-record callback sends it."""
+
+    callmethod: int
+    starttime: str
+    answertime: str = Field(description='"" when the call was not answered')
+    endtime: str
+    duration: int
+    billsec: int
+    crmid: str
+    hangupdirection: int
+    chengshudu: str
+    hangupcause: int
+    memberid: str
+    disnumber: str
+    destnumber: str
+    downloadip: str
+    recordfilename: str
+    companycode: int
+    type: str
+    id: int
+    extnumber: str
+    uuid: str
+    userkey: str
+    customuuid: str

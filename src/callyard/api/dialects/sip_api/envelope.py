@@ -1,10 +1,8 @@
-"""The `{ret, data, msg}` envelope of the App.Sip_* API and its value formats."""
+"""The `{ret, data, msg}` envelope of the App.Sip_* API."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from callyard.codes import Code, Ret
 
@@ -45,15 +43,3 @@ def interface_error(ret: Ret, detail: str = "") -> Json:
     """`ret` 400-604: `data` empty, `msg` says what went wrong."""
     msg = ret.message if not detail else f"{ret.message}: {detail}"
     return {"ret": ret.value, "data": [], "msg": msg}
-
-
-class TimeFormat:
-    """`YYYY-MM-DD HH:MM:SS` in the server's configured time zone."""
-
-    def __init__(self, timezone: str) -> None:
-        self._zone = ZoneInfo(timezone)
-
-    def __call__(self, moment: datetime | None) -> str | None:
-        if moment is None:
-            return None
-        return moment.astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S")

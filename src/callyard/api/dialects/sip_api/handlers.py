@@ -6,24 +6,31 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from callyard.api.dialects.sip_api.envelope import TimeFormat
 from callyard.api.dialects.sip_api.schemas import (
     AddExtgroupForm,
+    CallForm,
+    DoubleCallForm,
     EditExtnumberForm,
     ExtensionListForm,
     Form,
     GetGroupExtForm,
+    GetRecodeFileForm,
     GetSipnumberInfoForm,
     GroupFilterForm,
     GroupForm,
     LoginForm,
+    MakeCallForm,
     MembershipForm,
     TokenForm,
 )
+from callyard.codes import CallType
 from callyard.services.auth import AuthService, Caller
+from callyard.services.calls import CallService, CustomFields
 from callyard.services.companies import Module
 from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
+from callyard.services.recordings import RecordingService
+from callyard.timefmt import TimeFormat
 
 F = TypeVar("F", bound=Form)
 
@@ -35,6 +42,8 @@ class Deps:
     auth: AuthService
     extensions: ExtensionService
     groups: GroupService
+    recordings: RecordingService
+    calls: CallService
     times: TimeFormat
 
 
@@ -168,6 +177,74 @@ async def valid_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Rep
     return Done("get success", [{"extnumber": n, "code": c.value} for n, c in codes])
 
 
+async def register_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Reply:
+    statuses = await deps.extensions.registration_status(ctx.caller, form.extnumber)
+    return Done(
+        "get success",
+        [
+            {
+                "extnumber": number,
+                "code": code.value,
+                "clientip": registration.client_ip if registration else None,
+                "serverip": registration.server_ip if registration else None,
+            }
+            for number, code, registration in statuses
+        ],
+    )
+
+
+async def recording_link(deps: Deps, ctx: Context, form: GetRecodeFileForm) -> Reply:
+    downurl, expires_at = await deps.recordings.download(ctx.caller, form.filename)
+    return Done(
+        "get success",
+        {"downurl": downurl, "expiredtime": f"Expiration time:{deps.times(expires_at)}"},
+    )
+
+
+def _custom(form: CallForm) -> CustomFields:
+    return CustomFields(form.userid, form.chengshudu, form.memberid, form.customuuid)
+
+
+async def make_call(deps: Deps, ctx: Context, form: MakeCallForm) -> Reply:
+    await deps.calls.make_call(
+        ctx.caller, form.extnumber, form.destnumber, form.disnumber or None, _custom(form)
+    )
+    return Done("Call command sent successfully")
+
+
+async def double_call(deps: Deps, ctx: Context, form: DoubleCallForm) -> Reply:
+    await deps.calls.double_call(
+        ctx.caller,
+        form.extnumber,
+        form.anumber,
+        form.bnumber,
+        form.disnumber or None,
+        _custom(form),
+    )
+    return Done("The double call command is sent successfully")
+
+
+async def call_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Reply:
+    statuses = await deps.calls.call_status(ctx.caller, form.extnumber)
+    return Done(
+        "get success",
+        [
+            {
+                "extnumber": s.number,
+                "status": s.status.value,
+                "caller": s.call.extnumber if s.call else None,
+                "callee": s.call.destnumber if s.call else None,
+                "disnumber": s.call.disnumber if s.call else None,
+                "direction": CallType.CALLOUT.value if s.call else None,
+                "channel": s.call.order.call_id if s.call else None,
+                "idleduration": s.idle_seconds,
+                "callduration": s.call_seconds,
+            }
+            for s in statuses
+        ],
+    )
+
+
 SERVICES: dict[str, Service[Any]] = {
     "App.Sip_Auth.Login": Service(LoginForm, Module.AUTH, login, needs_token=False),
     "App.Sip_Auth.Logout": Service(TokenForm, Module.AUTH, logout),
@@ -180,4 +257,11 @@ SERVICES: dict[str, Service[Any]] = {
     "App.Sip_Extgroup.GetGroupExt": Service(GetGroupExtForm, Module.EXTGROUP, group_extensions),
     "App.Sip_Sipnum.GetSipnumberInfo": Service(GetSipnumberInfoForm, Module.SIPNUM, extension_info),
     "App.Sip_Status.GetSipValidStatus": Service(ExtensionListForm, Module.STATUS, valid_status),
+    "App.Sip_Cdr.GetRecodeFile": Service(GetRecodeFileForm, Module.CDR, recording_link),
+    "App.Sip_Call.MakeCall": Service(MakeCallForm, Module.CALL, make_call),
+    "App.Sip_Call.DoubleCall": Service(DoubleCallForm, Module.CALL, double_call),
+    "App.Sip_Status.GetSipCallStatus": Service(ExtensionListForm, Module.STATUS, call_status),
+    "App.Sip_Status.GetSipRegisterStatus": Service(
+        ExtensionListForm, Module.STATUS, register_status
+    ),
 }

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from callyard.errors import InvalidInput
+from callyard.services.calls import check_phone_number
 from callyard.services.extensions import StatusFilter, check_number, split_numbers
 from callyard.services.groups import MAX_GROUP_NAME, AgentState
 
@@ -100,6 +101,41 @@ class GetSipnumberInfoForm(TokenForm):
 
 class ExtensionListForm(TokenForm):
     extnumber: Annotated[list[str], BeforeValidator(_extension_list)]
+
+
+def _phone_number(value: str) -> str:
+    try:
+        return check_phone_number(value, "number")
+    except InvalidInput as exc:
+        raise ValueError(exc.reason) from exc
+
+
+PhoneNumber = Annotated[str, Field(min_length=1), AfterValidator(_phone_number)]
+Custom = Annotated[str, Field(max_length=128)]
+
+
+class CallForm(TokenForm):
+    """Fields MakeCall and DoubleCall share."""
+
+    extnumber: ExtNumber
+    disnumber: Annotated[str, Field(max_length=33)] = ""
+    userid: Custom = ""
+    chengshudu: Custom = ""
+    memberid: Custom = ""
+    customuuid: Custom = ""
+
+
+class MakeCallForm(CallForm):
+    destnumber: PhoneNumber
+
+
+class DoubleCallForm(CallForm):
+    anumber: PhoneNumber
+    bnumber: PhoneNumber
+
+
+class GetRecodeFileForm(TokenForm):
+    filename: Annotated[str, Field(min_length=1, max_length=255)]
 
 
 def describe(error: ValidationError) -> InvalidInput:

@@ -1,0 +1,318 @@
+"""Calls placed through the API: click-to-call (MakeCall) and two-way calls (DoubleCall).
+
+The service checks everything the seeds document before anything rings, hands the
+switch a Bridge command, and turns the switch's events into the call record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from callyard.clock import Clock
+from callyard.codes import CallMethod, CallType, Code, HangupCode
+from callyard.errors import BusinessError, InvalidInput
+from callyard.services.auth import Caller
+from callyard.services.cdrs import CallRecord, CdrService
+from callyard.services.directory import Directory
+from callyard.services.extensions import owned_extension
+from callyard.services.numbers import NumberService
+from callyard.services.recordings import RecordingService
+from callyard.services.trunks import TrunkService, TrunkView
+from callyard.switch.commands import Bridge, Target
+from callyard.switch.events import (
+    CallBridged,
+    CallEnded,
+    CallEvent,
+    LegAnswered,
+    SwitchEvent,
+)
+from callyard.switch.recording import captures_to_wav
+from callyard.switch.switch import Switch
+
+log = logging.getLogger("callyard.calls")
+
+PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
+
+
+def check_phone_number(value: str, field_name: str) -> str:
+    value = value.strip()
+    if not PHONE_NUMBER.match(value):
+        raise InvalidInput(field_name, f"{value!r} is not a phone number (3 to 32 digits)")
+    return value
+
+
+@dataclass(frozen=True)
+class CustomFields:
+    """The API's custom parameters; they travel with the call into events and the record."""
+
+    userid: str = ""
+    chengshudu: str = ""
+    memberid: str = ""
+    customuuid: str = ""
+
+
+@dataclass
+class LiveCall:
+    order: Bridge
+    caller: Caller
+    method: CallMethod
+    extnumber: str
+    destnumber: str
+    disnumber: str
+    custom: CustomFields
+    started_wall: datetime
+    started_at: float
+    bridged_at: float | None = None
+    status: Code = Code.CALL_RINGING
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True)
+class CallStatus:
+    """GetSipCallStatus of one extension."""
+
+    number: str
+    status: Code
+    call: LiveCall | None = None
+    idle_seconds: int | None = None
+    call_seconds: int | None = None
+
+
+class CallService:
+    """MakeCall and DoubleCall."""
+
+    def __init__(
+        self,
+        switch: Switch | None,
+        directory: Directory,
+        trunks: TrunkService,
+        numbers: NumberService,
+        cdrs: CdrService,
+        recordings: RecordingService,
+        clock: Clock,
+        ring_timeout: float = 60.0,
+        agent_ring_timeout: float = 30.0,
+    ) -> None:
+        self._switch = switch
+        self._ring_timeout = ring_timeout
+        self._agent_ring_timeout = agent_ring_timeout
+        self._directory = directory
+        self._trunks = trunks
+        self._numbers = numbers
+        self._cdrs = cdrs
+        self._recordings = recordings
+        self._clock = clock
+        self.live: dict[str, LiveCall] = {}
+        self._idle_since: dict[str, float] = {}  # extension -> when its last call ended
+        self._tasks: set[asyncio.Task[None]] = set()
+        if switch is not None:
+            switch.subscribe(self._on_event)
+
+    def _running_switch(self) -> Switch:
+        if self._switch is None:
+            raise BusinessError(Code.SERVER_CONNECTION_FAILED, "The switch is not running")
+        return self._switch
+
+    async def _extension(self, caller: Caller, number: str) -> None:
+        entry = owned_extension(await self._directory.extension(number), caller, number)
+        if not entry.enabled:
+            raise BusinessError(Code.EXTENSION_DISABLED, f"Extension {number} is disabled")
+
+    async def _trunk(self, caller: Caller) -> TrunkView:
+        trunk = await self._trunks.for_company(caller.company_id)
+        if trunk is None:
+            raise BusinessError(Code.OPERATION_FAILED, "The company has no SIP trunk configured")
+        return trunk
+
+    def _busy(self, switch: Switch, number: str) -> None:
+        if switch.call_of(number) is not None:
+            raise BusinessError(Code.CALL_CALLING, f"Extension {number} is already in a call")
+
+    async def make_call(
+        self,
+        caller: Caller,
+        extnumber: str,
+        destnumber: str,
+        disnumber: str | None,
+        custom: CustomFields,
+    ) -> str:
+        """Ring the agent's phone; when answered, dial `destnumber` through the trunk."""
+        destnumber = check_phone_number(destnumber, "destnumber")
+        await self._extension(caller, extnumber)
+        switch = self._running_switch()
+        registration = switch.registrar.binding(extnumber)
+        if registration is None:
+            raise BusinessError(
+                Code.EXTENSION_NOT_REGISTERED, f"Extension {extnumber} is not registered"
+            )
+        self._busy(switch, extnumber)
+        trunk = await self._trunk(caller)
+        shown = await self._numbers.pick(caller, disnumber)
+        order = Bridge(
+            call_id=str(uuid.uuid4()),
+            first=Target(registration.target, extnumber, destnumber, self._agent_ring_timeout),
+            second=_via_trunk(trunk, destnumber, shown, self._ring_timeout),
+        )
+        self._start(order, caller, CallMethod.API_CALL, extnumber, destnumber, shown, custom)
+        return order.call_id
+
+    async def double_call(
+        self,
+        caller: Caller,
+        extnumber: str,
+        anumber: str,
+        bnumber: str,
+        disnumber: str | None,
+        custom: CustomFields,
+    ) -> str:
+        """Call the employee's mobile `anumber`; when answered, call the customer `bnumber`."""
+        anumber = check_phone_number(anumber, "anumber")
+        bnumber = check_phone_number(bnumber, "bnumber")
+        await self._extension(caller, extnumber)
+        switch = self._running_switch()
+        self._busy(switch, extnumber)
+        trunk = await self._trunk(caller)
+        shown = await self._numbers.pick(caller, disnumber)
+        order = Bridge(
+            call_id=str(uuid.uuid4()),
+            first=_via_trunk(trunk, anumber, shown, self._ring_timeout),
+            second=_via_trunk(trunk, bnumber, shown, self._ring_timeout),
+        )
+        self._start(order, caller, CallMethod.API_DOUBLE_CALL, extnumber, bnumber, shown, custom)
+        return order.call_id
+
+    def _start(
+        self,
+        order: Bridge,
+        caller: Caller,
+        method: CallMethod,
+        extnumber: str,
+        destnumber: str,
+        disnumber: str,
+        custom: CustomFields,
+    ) -> None:
+        switch = self._running_switch()
+        self.live[order.call_id] = LiveCall(
+            order,
+            caller,
+            method,
+            extnumber,
+            destnumber,
+            disnumber,
+            custom,
+            self._clock.now(),
+            self._clock.monotonic(),
+        )
+        switch.bridge(order)
+
+    async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
+        """GetSipCallStatus: 1201 idle, 1202 ringing, 1203 off-hook, 1204 calling, from live
+        state; 1014 unregistered, 1013 disabled, 1012/1011 for numbers not the caller's."""
+        result = []
+        now = self._clock.monotonic()
+        for number in numbers:
+            try:
+                entry = owned_extension(await self._directory.extension(number), caller, number)
+            except BusinessError as exc:
+                result.append(CallStatus(number, exc.code))
+                continue
+            if not entry.enabled:
+                result.append(CallStatus(number, Code.EXTENSION_DISABLED))
+                continue
+            call = next((c for c in self.live.values() if c.extnumber == number), None)
+            if call is not None:
+                talking = int(now - call.bridged_at) if call.bridged_at is not None else 0
+                result.append(CallStatus(number, call.status, call, None, talking))
+                continue
+            registration = self._switch.registrar.binding(number) if self._switch else None
+            if registration is None:
+                result.append(CallStatus(number, Code.EXTENSION_NOT_REGISTERED))
+                continue
+            since = self._idle_since.get(number)
+            idle = int(now - since) if since is not None else None
+            result.append(CallStatus(number, Code.CALL_IDLE, None, idle, None))
+        return result
+
+    def _on_event(self, event: SwitchEvent) -> None:
+        call = self.live.get(event.call_id) if isinstance(event, CallEvent) else None
+        if call is None:
+            return
+        if isinstance(event, LegAnswered) and event.leg == "agent":
+            call.status = Code.CALL_OFF_HOOK
+        elif isinstance(event, CallBridged):
+            call.bridged_at = event.at
+            call.status = Code.CALL_CALLING
+        elif isinstance(event, CallEnded):
+            self._idle_since[call.extnumber] = event.at
+            task = asyncio.create_task(self._finish(event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _finish(self, ended: CallEnded) -> None:
+        call = self.live.get(ended.call_id)
+        if call is None:
+            return
+        try:
+            await self._write_record(call, ended)
+        except Exception:
+            log.exception("writing the call record failed", extra={"call_id": ended.call_id})
+        finally:
+            call.finished.set()
+            self.live.pop(ended.call_id, None)
+
+    async def _write_record(self, call: LiveCall, ended: CallEnded) -> None:
+        def wall(at: float) -> datetime:
+            return call.started_wall + timedelta(seconds=max(0.0, at - call.started_at))
+
+        endtime = wall(ended.at)
+        answertime = wall(call.bridged_at) if call.bridged_at is not None else None
+        recordfilename = ""
+        if ended.captures and call.bridged_at is not None:
+            path, recordfilename = self._recordings.path_for(
+                call.caller.company_code, call.order.call_id, call.started_wall
+            )
+            from_agent, from_customer = (Path(p) for p in ended.captures)
+            seconds = await asyncio.to_thread(captures_to_wav, from_agent, from_customer, path)
+            for capture in (from_agent, from_customer):
+                with contextlib.suppress(FileNotFoundError):
+                    capture.unlink()
+            if seconds == 0:
+                recordfilename = ""
+        await self._cdrs.record(
+            CallRecord(
+                uuid=call.order.call_id,
+                company_id=call.caller.company_id,
+                companycode=call.caller.company_code,
+                callmethod=call.method,
+                type=CallType.CALLOUT.value,
+                extnumber=call.extnumber,
+                destnumber=call.destnumber,
+                disnumber=call.disnumber,
+                crmid=call.custom.userid,
+                chengshudu=call.custom.chengshudu,
+                memberid=call.custom.memberid,
+                customuuid=call.custom.customuuid,
+                starttime=call.started_wall,
+                answertime=answertime,
+                endtime=endtime,
+                duration=round((endtime - call.started_wall).total_seconds()),
+                billsec=round((endtime - answertime).total_seconds()) if answertime else 0,
+                hangupcause=HangupCode.lookup(ended.cause),
+                hangupdirection=HangupCode.lookup(ended.direction),
+                recordfilename=recordfilename,
+                downloadip=self._recordings.download_host if recordfilename else "",
+            )
+        )
+
+
+def _via_trunk(trunk: TrunkView, number: str, caller_id: str, ring_timeout: float) -> Target:
+    return Target(
+        (trunk.host, trunk.port), number, caller_id, ring_timeout, trunk.username, trunk.password
+    )

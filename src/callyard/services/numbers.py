@@ -1,0 +1,137 @@
+"""Caller-ID numbers: each company's pool of numbers shown to the called party."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from callyard.clock import Clock
+from callyard.codes import Code
+from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
+from callyard.services.auth import Caller
+from callyard.store.database import Database, IntegrityError
+from callyard.store.lookups import company_by_code
+from callyard.store.models import CallerNumber
+
+CALLER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+@dataclass(frozen=True)
+class NumberView:
+    number: str
+    enabled: bool
+
+
+def check_caller_number(number: str) -> str:
+    number = number.strip()
+    if not CALLER_NUMBER.match(number):
+        raise InvalidInput("number", f"{number!r} is not a caller ID (optional '+', 3-20 digits)")
+    return number
+
+
+class NumberService:
+    """Caller-ID numbers of a company: administration, and the choice for each call."""
+
+    def __init__(self, db: Database, clock: Clock, rng: random.Random | None = None) -> None:
+        self._db = db
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    async def add(self, company_code: int, number: str, enabled: bool = True) -> NumberView:
+        """Add a number to the company's pool; numbers are unique across the platform."""
+        number = check_caller_number(number)
+        now = self._clock.now()
+        duplicate = Conflict(f"caller ID {number} already exists")
+        try:
+            async with self._db.writing() as session:
+                company = await company_by_code(session, company_code)
+                if await session.scalar(
+                    select(CallerNumber.id).where(CallerNumber.number == number)
+                ):
+                    raise duplicate
+                session.add(
+                    CallerNumber(
+                        company_id=company.id,
+                        number=number,
+                        enabled=enabled,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError as exc:  # a concurrent add won the race
+            raise duplicate from exc
+        return NumberView(number, enabled)
+
+    async def set_enabled(
+        self, company_code: int, numbers: list[str], enabled: bool
+    ) -> list[NumberView]:
+        """Enable or disable numbers of the company; all or none."""
+        numbers = [check_caller_number(n) for n in numbers]
+        if not numbers:
+            raise InvalidInput("number", "no caller ID given")
+        async with self._db.writing() as session:
+            company = await company_by_code(session, company_code)
+            rows = list(
+                await session.scalars(
+                    select(CallerNumber).where(
+                        CallerNumber.company_id == company.id, CallerNumber.number.in_(numbers)
+                    )
+                )
+            )
+            missing = set(numbers) - {row.number for row in rows}
+            if missing:
+                raise NotFound(
+                    f"company {company_code} has no caller ID {', '.join(sorted(missing))}"
+                )
+            now = self._clock.now()
+            for row in rows:
+                row.enabled = enabled
+                row.updated_at = now
+        return [NumberView(row.number, row.enabled) for row in sorted(rows, key=lambda r: r.number)]
+
+    async def list_all(self, company_code: int) -> list[NumberView]:
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, company_code)
+            rows = await session.scalars(
+                select(CallerNumber)
+                .where(CallerNumber.company_id == company.id)
+                .order_by(CallerNumber.number)
+            )
+            return [NumberView(row.number, row.enabled) for row in rows]
+
+    async def pick(self, caller: Caller, disnumber: str | None) -> str:
+        """The caller ID of a call: `disnumber` if the company may show it, else (blank) a
+        random enabled number of the company. Fails with 1020, 1021 or 1019."""
+        wanted = (disnumber or "").strip()
+        async with self._db.transaction() as session:
+            if wanted:
+                row = await session.scalar(
+                    select(CallerNumber).where(CallerNumber.number == wanted)
+                )
+                if row is None:
+                    raise BusinessError(Code.NUMBER_NOT_FOUND, f"Caller ID {wanted} does not exist")
+                if row.company_id != caller.company_id:
+                    raise BusinessError(
+                        Code.NUMBER_ILLEGAL, f"Caller ID {wanted} is not owned by the company"
+                    )
+                if not row.enabled:
+                    raise BusinessError(Code.NUMBER_DISABLED, f"Caller ID {wanted} is disabled")
+                return row.number
+            pool = list(
+                await session.scalars(
+                    select(CallerNumber.number)
+                    .where(
+                        CallerNumber.company_id == caller.company_id,
+                        CallerNumber.enabled.is_(True),
+                    )
+                    .order_by(CallerNumber.id)
+                )
+            )
+        if not pool:
+            raise BusinessError(
+                Code.NUMBER_NOT_FOUND, "The company has no enabled caller ID number"
+            )
+        return self._rng.choice(pool)

@@ -1,0 +1,59 @@
+"""The closed vocabulary of events the switch reports, each with a monotonic timestamp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Registered:
+    at: float
+    number: str
+    company_id: int
+    source: tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Unregistered:
+    at: float
+    number: str
+    company_id: int
+    reason: str  # "unregistered", "expired", "disabled"
+
+
+@dataclass(frozen=True)
+class LegRinging:
+    """A leg of a call got a provisional answer with ringing (180/183)."""
+
+    at: float
+    call_id: str
+    leg: str  # "agent" or "customer"
+
+
+@dataclass(frozen=True)
+class LegAnswered:
+    at: float
+    call_id: str
+    leg: str
+
+
+@dataclass(frozen=True)
+class CallBridged:
+    """Both parties answered and media flows between them through the relay."""
+
+    at: float
+    call_id: str
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    at: float
+    call_id: str
+    cause: int  # a HangupCode
+    direction: int  # HangupCode.CALLER_HANGUP or CALLEE_HANGUP
+    sip_status: int | None  # the final response that ended an unanswered leg, if any
+    captures: tuple[str, str] | None  # relay capture files (from agent, from customer)
+
+
+CallEvent = LegRinging | LegAnswered | CallBridged | CallEnded
+SwitchEvent = Registered | Unregistered | LegRinging | LegAnswered | CallBridged | CallEnded

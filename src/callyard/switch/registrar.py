@@ -1,0 +1,225 @@
+"""The registrar: digest-authenticated REGISTER, bindings that expire, throttling.
+
+Pure logic over plain values; `sip_stack` adapts sippy's messages to it. An unknown
+extension, a disabled one and a wrong password all get the same 401-then-403 answer,
+computed the same way, so that a scanner cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from callyard.switch.digest import DigestAuthority, Verdict, parse_authorization
+from callyard.switch.events import Registered, SwitchEvent, Unregistered
+
+log = logging.getLogger("callyard.switch.registrar")
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the registrar needs to know of an extension."""
+
+    number: str
+    company_id: int
+    password: str
+    enabled: bool
+
+
+AccountLookup = Callable[[str], Account | None]
+
+
+@dataclass(frozen=True)
+class RegisterRequest:
+    """The parts of a REGISTER the registrar looks at."""
+
+    user: str
+    contact: str | None  # the first Contact URI, "*", or None for a query
+    expires: int | None  # Contact's expires parameter, else the Expires header
+    authorization: str | None
+    source: Address
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A live registration."""
+
+    number: str
+    company_id: int
+    contact: str
+    source: Address
+    expires_at: float  # monotonic
+    registered_at: datetime
+    user_agent: str
+
+    @property
+    def target(self) -> Address:
+        """Where to send requests: the Contact when it names the address the REGISTER came
+        from (the phone is reachable as it says), else that source address (NAT)."""
+        found = _CONTACT_HOSTPORT.match(self.contact)
+        if found and found.group(1) == self.source[0]:
+            return (found.group(1), int(found.group(2) or 5060))
+        return self.source
+
+
+_CONTACT_HOSTPORT = re.compile(r"^sips?:(?:[^@;>]*@)?([^:;>]+)(?::(\d+))?")
+
+
+@dataclass
+class Throttle:
+    """Blocks an address after `limit` failed authentications within `window` seconds."""
+
+    clock: Callable[[], float]
+    limit: int = 10
+    window: float = 60.0
+    block: float = 300.0
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    _blocked_until: dict[str, float] = field(default_factory=dict)
+
+    def blocked(self, ip: str) -> bool:
+        until = self._blocked_until.get(ip)
+        if until is None:
+            return False
+        if self.clock() >= until:
+            del self._blocked_until[ip]
+            return False
+        return True
+
+    def failed(self, ip: str) -> None:
+        now = self.clock()
+        failures = self._failures.setdefault(ip, deque())
+        failures.append(now)
+        while failures and now - failures[0] > self.window:
+            failures.popleft()
+        if len(failures) >= self.limit:
+            self._blocked_until[ip] = now + self.block
+            failures.clear()
+            log.warning("registration throttled", extra={"ip": ip, "seconds": self.block})
+
+
+FORBIDDEN = Reply(403, "Forbidden")
+
+
+class Registrar:
+    """REGISTER handling and the table of bindings (one contact per extension)."""
+
+    def __init__(
+        self,
+        accounts: AccountLookup,
+        authority: DigestAuthority,
+        monotonic: Callable[[], float],
+        wall: Callable[[], datetime],
+        emit: Callable[[SwitchEvent], None],
+        *,
+        min_expires: int = 60,
+        max_expires: int = 3600,
+        default_expires: int = 3600,
+    ) -> None:
+        self._accounts = accounts
+        self._authority = authority
+        self._monotonic = monotonic
+        self._wall = wall
+        self._emit = emit
+        self.throttle = Throttle(monotonic)
+        self._min = min_expires
+        self._max = max_expires
+        self._default = default_expires
+        self._bindings: dict[str, Binding] = {}
+        self._lock = threading.Lock()
+
+    def _challenge(self, stale: bool = False) -> Reply:
+        return Reply(401, "Unauthorized", (("WWW-Authenticate", self._authority.challenge(stale)),))
+
+    def register(self, request: RegisterRequest) -> Reply:
+        """Answer one REGISTER."""
+        ip = request.source[0]
+        if self.throttle.blocked(ip):
+            return FORBIDDEN
+        creds = parse_authorization(request.authorization) if request.authorization else None
+        if creds is None:
+            return self._challenge()
+        account = self._accounts(request.user)
+        usable = account is not None and account.enabled and creds.username == request.user
+        verdict = self._authority.verify(
+            creds, account.password if usable and account else None, "REGISTER"
+        )
+        if verdict is Verdict.STALE:
+            return self._challenge(stale=True)
+        if verdict is Verdict.BAD or account is None:
+            self.throttle.failed(ip)
+            log.info("registration refused", extra={"user": request.user, "ip": ip})
+            return FORBIDDEN
+        return self._update(account, request)
+
+    def _update(self, account: Account, request: RegisterRequest) -> Reply:
+        number = account.number
+        if request.contact is None:
+            current = self.binding(number)
+            if current is None:
+                return Reply(200, "OK")
+            left = int(current.expires_at - self._monotonic())
+            return Reply(200, "OK", (("Contact", f"<{current.contact}>;expires={left}"),))
+        expires = self._default if request.expires is None else request.expires
+        if request.contact == "*" or expires == 0:
+            if request.contact == "*" and expires != 0:
+                return Reply(400, "Bad Request")
+            self._remove(number, "unregistered")
+            return Reply(200, "OK")
+        if expires < self._min:
+            return Reply(423, "Interval Too Brief", (("Min-Expires", str(self._min)),))
+        expires = min(expires, self._max)
+        binding = Binding(
+            number=number,
+            company_id=account.company_id,
+            contact=request.contact,
+            source=request.source,
+            expires_at=self._monotonic() + expires,
+            registered_at=self._wall(),
+            user_agent=request.user_agent,
+        )
+        with self._lock:
+            renewed = number in self._bindings
+            self._bindings[number] = binding
+        if not renewed:
+            self._emit(Registered(self._monotonic(), number, account.company_id, request.source))
+        return Reply(200, "OK", (("Contact", f"<{request.contact}>;expires={expires}"),))
+
+    def binding(self, number: str) -> Binding | None:
+        """The live binding of an extension, if any."""
+        binding = self._bindings.get(number)
+        if binding is None:
+            return None
+        if binding.expires_at <= self._monotonic():
+            self._remove(number, "expired")
+            return None
+        account = self._accounts(number)
+        if account is None or not account.enabled:
+            self._remove(number, "disabled")
+            return None
+        return binding
+
+    def expire(self) -> None:
+        """Drop bindings that ran out (called periodically)."""
+        for number in list(self._bindings):
+            self.binding(number)
+
+    def _remove(self, number: str, reason: str) -> None:
+        with self._lock:
+            binding = self._bindings.pop(number, None)
+        if binding is not None:
+            self._emit(Unregistered(self._monotonic(), number, binding.company_id, reason))

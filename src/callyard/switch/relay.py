@@ -1,0 +1,98 @@
+"""The media relay: RTPProxy embedded in the process (rtp.io), driven by its command protocol.
+
+One relay session per call, with two sides named by tags: `customer` (the far end,
+treated as the session's originator) and `agent`. Commands are answered in
+microseconds, so they are sent synchronously from the SIP thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("callyard.switch.relay")
+
+CUSTOMER = "customer"
+AGENT = "agent"
+
+
+class RelayError(RuntimeError):
+    """The relay refused a command (for example: no free ports)."""
+
+
+@dataclass(frozen=True)
+class RelayStats:
+    ttl: int
+    packets_from_customer: int
+    packets_from_agent: int
+    relayed: int
+    dropped: int
+
+
+def parse_port_range(spec: str) -> tuple[int, int]:
+    first, _, last = spec.partition("-")
+    low, high = int(first), int(last)
+    if not (1024 <= low < high <= 65535):
+        raise ValueError(f"bad RTP port range {spec!r}")
+    return low, high
+
+
+class MediaRelay:
+    """A running RTPProxy and the sessions callyard asked of it."""
+
+    def __init__(self, address: str, ports: tuple[int, int], record_dir: Path) -> None:
+        from rtp.io import rtpproxy
+
+        record_dir.mkdir(parents=True, exist_ok=True)
+        self.address = address
+        self.record_dir = record_dir
+        args = ["-F", "-l", address, "-m", str(ports[0]), "-M", str(ports[1])]
+        args += ["-r", str(record_dir), "-P", "-d", "WARN"]
+        self._proxy: Any = rtpproxy(extra_args=args, modules=())  # no accounting CSV in the cwd
+        self._socket: Any = self._proxy.rtpp_sock
+        self._lock = threading.Lock()
+
+    def _command(self, text: str) -> str:
+        with self._lock:
+            self._socket.sendall(text.encode() + b"\n")
+            reply: str = self._socket.recv(4096).decode().strip()
+        if reply.startswith("E"):
+            raise RelayError(f"relay refused {text.split()[0]}: {reply}")
+        return reply
+
+    def open(self, call_id: str) -> int:
+        """Start a session; returns the port to offer to the agent."""
+        return int(self._command(f"U {call_id} {self.address} 9 {CUSTOMER}").split()[0])
+
+    def agent_answered(self, call_id: str, address: str, port: int) -> int:
+        """Tell where the agent receives; returns the port to offer to the customer."""
+        return int(self._command(f"L {call_id} {address} {port} {CUSTOMER} {AGENT}").split()[0])
+
+    def customer_answered(self, call_id: str, address: str, port: int) -> None:
+        self._command(f"U {call_id} {address} {port} {CUSTOMER} {AGENT}")
+
+    def record(self, call_id: str) -> tuple[Path, Path]:
+        """Record both directions; returns the capture files (from customer, from agent)."""
+        self._command(f"R {call_id} {CUSTOMER} {AGENT}")
+        self._command(f"R {call_id} {AGENT} {CUSTOMER}")
+        prefix = self.record_dir / f"{call_id}={CUSTOMER}"
+        return prefix.with_name(prefix.name + ".o.rtp"), prefix.with_name(prefix.name + ".a.rtp")
+
+    def stats(self, call_id: str) -> RelayStats | None:
+        try:
+            fields = [int(v) for v in self._command(f"Q {call_id} {CUSTOMER} {AGENT}").split()]
+        except (RelayError, ValueError):
+            return None
+        return RelayStats(*fields[:5]) if len(fields) >= 5 else None
+
+    def close(self, call_id: str) -> None:
+        try:
+            self._command(f"D {call_id} {CUSTOMER} {AGENT}")
+        except RelayError:
+            log.debug("relay session already gone", extra={"call_id": call_id})
+
+    def shutdown(self) -> None:
+        self._proxy = None

@@ -1,0 +1,178 @@
+"""sippy's SIP stack in a thread of its own, adapted to callyard's registrar.
+
+sippy runs its own event loop (a singleton bound to the thread that first imports it),
+so every sippy import happens inside that thread and nothing else touches sippy objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from callyard.switch.commands import Bridge, Hangup
+from callyard.switch.events import SwitchEvent
+from callyard.switch.registrar import RegisterRequest, Registrar, Reply
+from callyard.switch.relay import MediaRelay
+
+log = logging.getLogger("callyard.switch.sip")
+
+ALLOWED = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail if the UDP port is taken; sippy binds with SO_REUSEPORT and would silently share it."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"SIP address {host}:{port} is in use: {exc.strerror}") from exc
+
+
+class SipStack:
+    """Listens for SIP on UDP and hands REGISTER to the registrar."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        advertise: str,
+        registrar: Registrar,
+        relay_factory: Callable[[], MediaRelay],
+        emit: Callable[[SwitchEvent], None],
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.advertise = advertise
+        self._registrar = registrar
+        self._relay_factory = relay_factory
+        self._emit = emit
+        self._calls: Any = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._ed: Any = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        check_port_free(self.host, self.port)
+        self._thread = threading.Thread(target=self._run, name="callyard-sip", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("SIP stack did not start")
+        if self._error is not None:
+            raise RuntimeError(f"SIP stack failed: {self._error}") from self._error
+        log.info("SIP listening", extra={"sip": f"{self.host}:{self.port}"})
+
+    def submit(self, command: Bridge | Hangup) -> None:
+        """Hand a call-control command to the SIP thread."""
+        if self._ed is None or self._calls is None:
+            raise RuntimeError("SIP stack is not running")
+        if isinstance(command, Bridge):
+            self._ed.callFromThread(self._calls.bridge, command)
+        else:
+            self._ed.callFromThread(self._calls.hangup, command.call_id)
+
+    def stop(self) -> None:
+        if self._ed is not None and self._thread is not None and self._thread.is_alive():
+            self._ed.callFromThread(self._calls.hangup_all)
+            self._ed.callFromThread(self._ed.breakLoop)
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        os.environ.setdefault("SIPLOG_BEND", "none")
+        try:
+            from sippy.Core.EventDispatcher import ED2
+            from sippy.SipConf import SipConf
+            from sippy.SipLogger import SipLogger
+            from sippy.SipTransactionManager import SipTransactionManager
+
+            from callyard.switch.calls import CallTable
+
+            SipConf.my_uaname = "callyard"
+            # What goes into From/Contact of the calls the switch places.
+            SipConf.my_address = self.advertise
+            SipConf.my_port = self.port
+            config: dict[str, Any] = {
+                "_sip_address": self.host,
+                "_sip_port": self.port,
+                "_sip_logger": SipLogger("callyard"),
+            }
+            config["_sip_tm"] = SipTransactionManager(config, self._on_request)
+            config["_uaname"] = "callyard"
+            self._calls = CallTable(config, self._relay_factory(), self._emit)
+            ED2.regTimer(self._registrar.expire, 1.0, -1)
+            self._ed = ED2
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        ED2.loop()
+
+    def _on_request(self, request: Any, transaction: Any) -> tuple[Any, None, None]:
+        method = request.getMethod()
+        try:
+            if method == "REGISTER":
+                return (
+                    self._reply(request, self._registrar.register(_register_request(request))),
+                    None,
+                    None,
+                )
+            if method in ("BYE", "CANCEL", "INFO", "UPDATE", "PRACK", "REFER", "NOTIFY") or (
+                request.getHFBody("to").getTag() is not None
+            ):
+                # In-dialog requests of a live call are taken by its UA before this point.
+                return (
+                    self._reply(request, Reply(481, "Call/Transaction Does Not Exist")),
+                    None,
+                    None,
+                )
+            if method == "OPTIONS":
+                return self._reply(request, Reply(200, "OK", (("Allow", ALLOWED),))), None, None
+            return self._reply(request, Reply(501, "Not Implemented")), None, None
+        except Exception:
+            log.exception("SIP request failed", extra={"method": method})
+            return self._reply(request, Reply(500, "Server Internal Error")), None, None
+
+    @staticmethod
+    def _reply(request: Any, reply: Reply) -> Any:
+        from sippy.SipGenericHF import SipGenericHF
+        from sippy.SipHeader import SipHeader
+
+        response = request.genResponse(reply.status, reply.reason)
+        for name, value in reply.headers:
+            response.appendHeader(SipHeader(name=name.lower(), body=SipGenericHF(value)))
+        return response
+
+
+def _register_request(request: Any) -> RegisterRequest:
+    contacts = request.getHFBodys("contact")
+    contact: str | None = None
+    expires: int | None = None
+    if contacts:
+        first = contacts[0]
+        if first.asterisk:
+            contact = "*"
+        else:
+            contact = str(first.getUrl())
+            param = first.address.getParam("expires")
+            if param is not None and str(param).isdigit():
+                expires = int(param)
+    if expires is None and request.countHFs("expires"):
+        expires = request.getHFBody("expires").getNum()
+    authorization = (
+        str(request.getHFBody("authorization")) if request.countHFs("authorization") else None
+    )
+    user_agent = str(request.getHFBody("user-agent")) if request.countHFs("user-agent") else ""
+    host, port = request.getSource()
+    return RegisterRequest(
+        user=str(request.getHFBody("to").getUrl().username or ""),
+        contact=contact,
+        expires=expires,
+        authorization=authorization,
+        source=(str(host), int(port)),
+        user_agent=user_agent,
+    )

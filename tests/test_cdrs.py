@@ -1,0 +1,217 @@
+"""Call records: storing (idempotent on uuid), listing, and the seed's callback payload."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from callyard.codes import CallMethod, CallType, HangupCode
+from callyard.container import Container
+from callyard.errors import InvalidInput, NotFound
+from callyard.services.auth import Caller
+from callyard.services.cdrs import StoredCallRecord, seed_payload
+from callyard.timefmt import TimeFormat
+from tests.conftest import ADMIN_KEY, Tenant
+from tests.factories import call_record, caller_of
+
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+SEED_KEYS = [
+    "callmethod",
+    "starttime",
+    "answertime",
+    "endtime",
+    "duration",
+    "billsec",
+    "crmid",
+    "hangupdirection",
+    "chengshudu",
+    "hangupcause",
+    "memberid",
+    "disnumber",
+    "destnumber",
+    "downloadip",
+    "recordfilename",
+    "companycode",
+    "type",
+    "id",
+    "extnumber",
+    "uuid",
+    "userkey",
+    "customuuid",
+]
+INT_KEYS = {
+    "callmethod",
+    "duration",
+    "billsec",
+    "hangupdirection",
+    "hangupcause",
+    "companycode",
+    "id",
+}
+START = datetime(2018, 3, 14, 4, 18, 21, tzinfo=UTC)
+
+
+async def test_record_and_list(container: Container, tenant: Tenant, other: Tenant) -> None:
+    caller = await caller_of(container, tenant.code)
+    first = call_record(caller, START)
+    second = call_record(caller, START + timedelta(minutes=1), recordfilename="x/y.wav")
+    first_id = await container.cdrs.record(first)
+    second_id = await container.cdrs.record(second)
+    theirs = await caller_of(container, other.code)
+    await container.cdrs.record(call_record(theirs, START))
+    assert second_id > first_id
+
+    listed = await container.cdrs.list_for_company(tenant.code)
+    assert listed == [
+        StoredCallRecord(second_id, second, None),
+        StoredCallRecord(first_id, first, None),
+    ]
+    assert [r.id for r in await container.cdrs.list_for_company(tenant.code, limit=1)] == [
+        second_id
+    ]
+    assert [r.id for r in await container.cdrs.list_for_company(tenant.code, 1, 1)] == [first_id]
+    assert await container.cdrs.list_for_company(tenant.code, 10, 2) == []
+    assert len(await container.cdrs.list_for_company(other.code)) == 1
+
+
+async def test_recording_a_uuid_twice_keeps_the_first(container: Container, tenant: Tenant) -> None:
+    caller = await caller_of(container, tenant.code)
+    original = call_record(caller, START)
+    first_id = await container.cdrs.record(original)
+    changed = call_record(caller, START, uuid=original.uuid, billsec=5, userkey="3")
+    assert await container.cdrs.record(changed) == first_id
+    assert await container.cdrs.record(original) == first_id
+    listed = await container.cdrs.list_for_company(tenant.code)
+    assert [r.record for r in listed] == [original]
+
+
+async def test_seed_payload_has_the_seeds_fields_and_types(
+    container: Container, tenant: Tenant
+) -> None:
+    caller = await caller_of(container, tenant.code)
+    rec = call_record(
+        caller,
+        START,
+        uuid="cda5c6c4-0a17-11e8-b177-e7cbf2bd1f36",
+        userkey="1",
+        recordfilename="20180314/cda5c6c4-0a17-11e8-b177-e7cbf2bd1f36.wav",
+        downloadip="120.76.152.137",
+    )
+    cdr_id = await container.cdrs.record(rec)
+    [row] = await container.cdrs.list_for_company(tenant.code)
+    payload = seed_payload(row, TimeFormat("Asia/Shanghai"))
+    assert list(payload) == SEED_KEYS
+    assert payload == {
+        "callmethod": 3,
+        "starttime": "2018-03-14 12:18:21",
+        "answertime": "2018-03-14 12:18:31",
+        "endtime": "2018-03-14 12:18:51",
+        "duration": 30,
+        "billsec": 20,
+        "crmid": "2001",
+        "hangupdirection": 10040,
+        "chengshudu": "0",
+        "hangupcause": 10001,
+        "memberid": "18533700187590656",
+        "disnumber": "02566823420",
+        "destnumber": "015029913692",
+        "downloadip": "120.76.152.137",
+        "recordfilename": "20180314/cda5c6c4-0a17-11e8-b177-e7cbf2bd1f36.wav",
+        "companycode": tenant.code,
+        "type": "callout",
+        "id": cdr_id,
+        "extnumber": "8001",
+        "uuid": "cda5c6c4-0a17-11e8-b177-e7cbf2bd1f36",
+        "userkey": "1",
+        "customuuid": "cust-1",
+    }
+    for key, value in payload.items():
+        assert type(value) is (int if key in INT_KEYS else str), key
+
+
+async def test_unanswered_call(container: Container, tenant: Tenant) -> None:
+    caller = await caller_of(container, tenant.code)
+    rec = call_record(
+        caller,
+        START,
+        answertime=None,
+        endtime=START + timedelta(seconds=14),
+        duration=14,
+        billsec=0,
+        hangupcause=HangupCode.REQUEST_TIMEOUT,
+        hangupdirection=HangupCode.CALLEE_HANGUP,
+        callmethod=CallMethod.API_DOUBLE_CALL,
+        type=CallType.LOCAL,
+        crmid="",
+    )
+    await container.cdrs.record(rec)
+    [row] = await container.cdrs.list_for_company(tenant.code)
+    payload = seed_payload(row, TimeFormat("UTC"))
+    assert payload["answertime"] == ""
+    assert payload["starttime"] == "2018-03-14 04:18:21"
+    assert payload["endtime"] == "2018-03-14 04:18:35"
+    assert (payload["duration"], payload["billsec"]) == (14, 0)
+    assert (payload["hangupcause"], payload["hangupdirection"]) == (10015, 10041)
+    assert (payload["callmethod"], payload["type"], payload["crmid"]) == (4, "local", "")
+    assert row.record.hangupcause is HangupCode.REQUEST_TIMEOUT
+    assert row.record.callmethod is CallMethod.API_DOUBLE_CALL
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"uuid": ""}, "uuid"),
+        ({"uuid": "../x"}, "uuid"),
+        ({"type": "outbound"}, "type"),
+        ({"hangupdirection": HangupCode.NORMAL}, "hangupdirection"),
+        ({"starttime": datetime(2018, 3, 14)}, "starttime"),
+        ({"endtime": START - timedelta(seconds=1)}, "endtime"),
+        ({"answertime": START + timedelta(hours=1)}, "answertime"),
+        ({"duration": -1}, "duration"),
+        ({"crmid": "x" * 256}, "crmid"),
+        ({"userkey": "1" * 33}, "userkey"),
+    ],
+)
+async def test_invalid_records_are_refused(changes: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        call_record(Caller(1, 1001, "acme"), START, **changes)
+    assert raised.value.field == field
+
+
+async def test_record_checks_the_company(container: Container, tenant: Tenant) -> None:
+    caller = await caller_of(container, tenant.code)
+    with pytest.raises(InvalidInput, match="companycode"):
+        await container.cdrs.record(call_record(caller, START, companycode=tenant.code + 1))
+    with pytest.raises(NotFound):
+        await container.cdrs.record(call_record(caller, START, company_id=caller.company_id + 99))
+    assert await container.cdrs.list_for_company(tenant.code) == []
+
+
+async def test_list_arguments(container: Container, tenant: Tenant) -> None:
+    for limit, offset in ((0, 0), (1001, 0), (10, -1)):
+        with pytest.raises(InvalidInput):
+            await container.cdrs.list_for_company(tenant.code, limit, offset)
+    with pytest.raises(NotFound):
+        await container.cdrs.list_for_company(4242)
+
+
+async def test_admin_api(http: httpx.AsyncClient, container: Container, tenant: Tenant) -> None:
+    caller = await caller_of(container, tenant.code)
+    ids = [
+        await container.cdrs.record(call_record(caller, START + timedelta(minutes=i)))
+        for i in range(3)
+    ]
+    base = f"/admin/companies/{tenant.code}/cdrs"
+    listed = (await http.get(base, headers=AUTH)).json()
+    assert [c["id"] for c in listed] == ids[::-1]
+    assert list(listed[0]) == SEED_KEYS
+    assert listed[-1]["starttime"] == "2018-03-14 04:18:21"  # the server's zone: UTC here
+    [row] = await container.cdrs.list_for_company(tenant.code, 1, 1)
+    page = (await http.get(base, params={"limit": 1, "offset": 1}, headers=AUTH)).json()
+    assert page == [seed_payload(row, TimeFormat("UTC"))]
+    assert (await http.get(base, params={"limit": 0}, headers=AUTH)).status_code == 422
+    assert (await http.get(base, params={"offset": -1}, headers=AUTH)).status_code == 422
+    assert (await http.get("/admin/companies/4242/cdrs", headers=AUTH)).status_code == 404
+    assert (await http.get(base)).status_code == 401
