@@ -86,9 +86,8 @@ class BridgedCall:
         from sippy.MsgBody import MsgBody
         from sippy.SipCallId import SipCallId
         from sippy.Time.Timeout import Timeout
-        from sippy.UA import UA
 
-        ua = UA(
+        ua = _user_agent_class()(
             self._config,
             self._leg_event,
             target.username,
@@ -196,6 +195,33 @@ class BridgedCall:
             )
         )
         self._done(self.call_id)
+
+
+_UA_CLASS: Any = None
+
+
+def _user_agent_class() -> Any:
+    """sippy's UA, except that a final error answer to an INVITE reaches the UA only after
+    the transaction has sent its ACK.
+
+    sippy hands the response to the UA first; on a 401/407 the UA then sends the
+    authenticated INVITE before the ACK of the challenge, which strict carriers reject.
+    Deferring to the next turn of the event loop puts the ACK first.
+    """
+    global _UA_CLASS
+    if _UA_CLASS is None:
+        from sippy.Core.EventDispatcher import ED2
+        from sippy.UA import UA
+
+        class OrderedUA(UA):  # type: ignore[misc]
+            def recvResponse(self, resp: Any, tr: Any) -> None:
+                if resp.getSCode()[0] >= 300:
+                    ED2.callFromThread(super().recvResponse, resp, tr)
+                    return
+                super().recvResponse(resp, tr)
+
+        _UA_CLASS = OrderedUA
+    return _UA_CLASS
 
 
 class CallTable:

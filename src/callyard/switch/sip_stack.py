@@ -88,9 +88,14 @@ class SipStack:
             from sippy.SipConf import SipConf
             from sippy.SipLogger import SipLogger
             from sippy.SipTransactionManager import SipTransactionManager
+            from sippy.Udp_server import Udp_server_opts
 
             from callyard.switch.calls import CallTable
 
+            # One sender thread: sippy's default three reorder messages (an INVITE's
+            # ACK after the next INVITE, a 180 after the 200). It also drops
+            # SO_REUSEPORT, so a second server cannot silently share the port.
+            Udp_server_opts.nworkers = 1
             SipConf.my_uaname = "callyard"
             # What goes into From/Contact of the calls the switch places.
             SipConf.my_address = self.advertise

@@ -1,0 +1,63 @@
+"""Tests marked `sip` start real SIP processes (baresip, SIPp) on loopback.
+
+They run only inside a network namespace whose only interface is loopback (scripts/test
+runs pytest under `unshare -n`) and with the tools installed (scripts/install --dev).
+Otherwise they are skipped locally, and fail in CI (where `CI` is set).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.sip.harness import (
+    BARESIP_MODULES,
+    G711A_PCAP,
+    TOOLS,
+    isolated_network,
+    missing_tools,
+    network_interfaces,
+)
+
+BARESIP_MODULES_USED = ("g711", "aufile", "aubridge", "sndfile", "account", "menu", "ctrl_tcp")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sip: starts real SIP processes (baresip, SIPp) on loopback; needs them installed "
+        "and an isolated network namespace (scripts/test)",
+    )
+
+
+def sip_unavailable() -> str | None:
+    """Why the SIP tests cannot run here, or None."""
+    missing = missing_tools(TOOLS)
+    missing += [
+        f"baresip module {name}"
+        for name in BARESIP_MODULES_USED
+        if not (BARESIP_MODULES / f"{name}.so").is_file()
+    ]
+    if not G711A_PCAP.is_file():
+        missing.append(str(G711A_PCAP))
+    if missing:
+        return f"missing {', '.join(missing)} (scripts/install --dev installs them)"
+    if not isolated_network():
+        return (
+            f"not in an isolated network namespace (interfaces: "
+            f"{', '.join(network_interfaces())}); scripts/test runs pytest under unshare -n"
+        )
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _sip_environment(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("sip") is None:
+        return
+    reason = sip_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"SIP tests cannot run in CI: {reason}")
+    pytest.skip(reason)

@@ -1,0 +1,299 @@
+"""Real calls through `callyard serve`: baresip as the agent's phone, SIPp as the carrier.
+
+Everything runs on the loopback of the test run's own network namespace.
+"""
+
+from __future__ import annotations
+
+import audioop
+import time
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from callyard.switch.digest import expected_response, parse_authorization
+from tests.e2e.server import Server, callyard
+from tests.sip.harness import Baresip, RegistrationFailed, Sipp, running, write_tone_wav
+
+pytestmark = pytest.mark.sip
+
+COMPANY = "1001"
+AGENT, SECOND_AGENT = "10010001", "10010002"
+CALLER_ID = "622150001"
+RING_SECONDS = 4
+
+
+@dataclass
+class Pbx:
+    """A running callyard with the demo company, logged in, and helpers to use it."""
+
+    server: Server
+    token: str
+    admin_key: str
+    workdir: Path
+
+    def api(self, service: str, **fields: str) -> dict[str, Any]:
+        reply = httpx.post(
+            self.server.url, data={"service": service, "token": self.token, **fields}
+        )
+        result: dict[str, Any] = reply.json()
+        return result
+
+    def cli(self, *args: str) -> Any:
+        return callyard(*args, "--data-dir", str(self.server.data_dir))
+
+    def password(self, number: str) -> str:
+        for extension in self.cli("extension", "list", "--company", COMPANY):
+            if extension["number"] == number:
+                return str(extension["password"])
+        raise AssertionError(f"no extension {number}")
+
+    def records(self) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{self.server.url}/admin/companies/{COMPANY}/cdrs",
+            headers={"Authorization": f"Bearer {self.admin_key}"},
+        )
+        assert response.status_code == 200, response.text
+        rows: list[dict[str, Any]] = response.json()
+        return rows
+
+    def record_of(self, customuuid: str, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for row in self.records():
+                if row["customuuid"] == customuuid:
+                    return row
+            time.sleep(0.2)
+        raise AssertionError(f"no call record for {customuuid}")
+
+    def carrier(self, scenario: str, **options: Any) -> Sipp:
+        return Sipp(scenario, self.workdir / scenario.removesuffix(".xml"), **options)
+
+    def phone(self, number: str, password: str | None = None, **options: Any) -> Baresip:
+        return Baresip(
+            self.workdir / f"phone-{number}-{time.monotonic_ns()}",
+            user=number,
+            password=password if password is not None else self.password(number),
+            port=self.server.sip_port,
+            regint=600,
+            **options,
+        )
+
+    def trunk_to(self, carrier: Sipp, **credentials: str) -> None:
+        for trunk in self.cli("trunk", "list", "--company", COMPANY):
+            self.cli("trunk", "remove", "--company", COMPANY, "--name", trunk["name"])
+        extra = [arg for key, value in credentials.items() for arg in (f"--{key}", value)]
+        self.cli(
+            "trunk", "add", "--company", COMPANY, "--name", "carrier",
+            "--host", "127.0.0.1", "--port", str(carrier.port), *extra,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def pbx(tmp_path: Path) -> Iterator[Pbx]:
+    server = Server(
+        tmp_path / "data",
+        "--demo",
+        "--rtp-ports",
+        "35000-35999",
+        env={
+            "CALLYARD_RING_TIMEOUT": str(RING_SECONDS),
+            "CALLYARD_AGENT_RING_TIMEOUT": str(RING_SECONDS),
+        },
+    )
+    try:
+        stdout = server.stdout
+        appid = stdout.split("appid:")[1].split()[0]
+        accesskey = stdout.split("accesskey:")[1].split()[0]
+        login = httpx.post(
+            server.url,
+            data={"service": "App.Sip_Auth.Login", "appid": appid, "accesskey": accesskey},
+        ).json()
+        admin_key = (server.data_dir / "admin.key").read_text().strip()
+        pbx = Pbx(server, login["data"]["result"]["token"], admin_key, tmp_path)
+        pbx.cli("number", "add", "--company", COMPANY, "--number", CALLER_ID)
+        yield pbx
+    finally:
+        server.stop()
+
+
+def make_call(pbx: Pbx, customuuid: str, ext: str = AGENT, **extra: str) -> dict[str, Any]:
+    return pbx.api(
+        "App.Sip_Call.MakeCall",
+        extnumber=ext,
+        destnumber="628123456789",
+        userid="emp-7",
+        chengshudu="90",
+        memberid="m-1",
+        customuuid=customuuid,
+        **extra,
+    )
+
+
+def failure_code(reply: dict[str, Any]) -> str:
+    assert reply["ret"] == 200, reply
+    assert reply["data"]["status"] == 1, reply
+    code: str = reply["data"]["errors"]["code"]
+    return code
+
+
+def test_registration_is_reported_and_refusals_look_alike(pbx: Pbx) -> None:
+    pbx.cli("extension", "disable", "--company", COMPANY, "10010003")
+    good = pbx.phone(AGENT)
+    wrong = pbx.phone(SECOND_AGENT, password="not-the-password")
+    unknown = pbx.phone("55550000", password="whatever1")
+    disabled = pbx.phone("10010003")
+    with running(good, wrong, unknown, disabled):
+        good.wait_registered()
+        failures = [p.wait_registration_failed() for p in (wrong, unknown, disabled)]
+        status = pbx.api("App.Sip_Status.GetSipRegisterStatus", extnumber=f"{AGENT},{SECOND_AGENT}")
+        info = pbx.api("App.Sip_Sipnum.GetSipnumberInfo", status="3", extnumber=AGENT)
+    assert {f.status for f in failures} == {403}
+    assert all(isinstance(f, RegistrationFailed) for f in failures)
+    assert status["data"]["result"] == [
+        {"extnumber": AGENT, "code": 1017, "clientip": "127.0.0.1", "serverip": "127.0.0.1"},
+        {"extnumber": SECOND_AGENT, "code": 1014, "clientip": None, "serverip": None},
+    ]
+    assert info["data"]["result"][0]["register"] == "reg"
+
+
+def stereo_levels(path: Path) -> tuple[float, int, int]:
+    """Duration, and the RMS of the agent (left) and customer (right) channels."""
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+        frames = wav.readframes(wav.getnframes())
+        duration = wav.getnframes() / 8000
+    left, right = audioop.tomono(frames, 2, 1, 0), audioop.tomono(frames, 2, 0, 1)
+    return duration, audioop.rms(left, 2), audioop.rms(right, 2)
+
+
+def test_make_call_is_bridged_recorded_and_billed(pbx: Pbx) -> None:
+    carrier = pbx.carrier("uas_answer_echo.xml", calls=1, recv_timeout_ms=3000)
+    pbx.trunk_to(carrier)
+    agent = pbx.phone(AGENT, audio=write_tone_wav(pbx.workdir / "voice.wav", seconds=30))
+    with running(carrier, agent):
+        agent.wait_registered()
+        reply = make_call(pbx, "cust-answer")
+        assert reply["data"]["desc"] == "Call command sent successfully"
+        agent.wait_established(timeout=10)
+        # While the call is up, the extension is busy.
+        time.sleep(1)
+        assert failure_code(make_call(pbx, "cust-again")) == "1204"
+        status = pbx.api("App.Sip_Status.GetSipCallStatus", extnumber=AGENT)["data"]["result"][0]
+        assert status["status"] == 1204
+        assert (status["caller"], status["callee"], status["disnumber"]) == (
+            AGENT, "628123456789", CALLER_ID,
+        )  # fmt: skip
+        agent.wait_closed(timeout=15)
+    record = pbx.record_of("cust-answer")
+    assert record["callmethod"] == 3
+    assert (record["hangupcause"], record["hangupdirection"]) == (10001, 10041)
+    assert 2 <= record["billsec"] <= 5
+    assert record["duration"] >= record["billsec"]
+    assert (record["extnumber"], record["destnumber"], record["disnumber"]) == (
+        AGENT, "628123456789", CALLER_ID,
+    )  # fmt: skip
+    assert (record["crmid"], record["chengshudu"], record["memberid"]) == ("emp-7", "90", "m-1")
+    assert record["answertime"]
+    assert record["recordfilename"].endswith(".wav")
+
+    link = pbx.api("App.Sip_Cdr.GetRecodeFile", filename=record["recordfilename"])
+    assert link["data"]["status"] == 0, link
+    url = link["data"]["result"]["downurl"]
+    assert link["data"]["result"]["expiredtime"].startswith("Expiration time:")
+    download = httpx.get(url)
+    assert download.status_code == 200
+    saved = pbx.workdir / "downloaded.wav"
+    saved.write_bytes(download.content)
+    duration, agent_rms, customer_rms = stereo_levels(saved)
+    assert abs(duration - record["billsec"]) <= 1.5
+    assert agent_rms > 300, "the agent's side of the recording is silent"
+    assert customer_rms > 300, "the customer's side of the recording is silent"
+    assert httpx.get(url.replace("sig=", "sig=0")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("scenario", "cause"),
+    [("uas_busy.xml", 10006), ("uas_decline.xml", 10003), ("uas_no_answer.xml", 10016)],
+)
+def test_unanswered_calls_get_their_hangup_cause(pbx: Pbx, scenario: str, cause: int) -> None:
+    carrier = pbx.carrier(scenario, calls=1)
+    pbx.trunk_to(carrier)
+    agent = pbx.phone(AGENT)
+    with running(carrier, agent):
+        agent.wait_registered()
+        assert make_call(pbx, f"cust-{cause}")["data"]["status"] == 0
+        agent.wait_established(timeout=10)
+        agent.wait_closed(timeout=RING_SECONDS + 10)
+    record = pbx.record_of(f"cust-{cause}")
+    assert (record["hangupcause"], record["hangupdirection"]) == (cause, 10041)
+    assert (record["billsec"], record["answertime"], record["recordfilename"]) == (0, "", "")
+
+
+def test_a_trunk_that_demands_digest_auth(pbx: Pbx) -> None:
+    carrier = pbx.carrier(
+        "uas_auth.xml", calls=1, recv_timeout_ms=1000, variables={"carrier_user": "trunkuser"}
+    )
+    pbx.trunk_to(carrier, username="trunkuser", password="trunkpass")
+    agent = pbx.phone(AGENT)
+    with running(carrier, agent):
+        agent.wait_registered()
+        assert make_call(pbx, "cust-auth")["data"]["status"] == 0
+        agent.wait_closed(timeout=15)
+    record = pbx.record_of("cust-auth")
+    assert record["hangupcause"] == 10001
+    assert record["billsec"] >= 1
+    authorized = [m for m in carrier.received("INVITE") if m.header("Proxy-Authorization")]
+    assert authorized, "the second INVITE carried no credentials"
+    creds = parse_authorization(authorized[0].header("Proxy-Authorization") or "")
+    assert creds is not None
+    assert creds.username == "trunkuser"
+    # The carrier cannot check the digest itself; check it here against the password.
+    assert creds.response == expected_response(creds, "trunkpass", "INVITE")
+
+
+def test_double_call_bridges_two_numbers(pbx: Pbx) -> None:
+    carrier = pbx.carrier("uas_answer_echo.xml", calls=2, recv_timeout_ms=2000)
+    pbx.trunk_to(carrier)
+    with running(carrier):
+        reply = pbx.api(
+            "App.Sip_Call.DoubleCall",
+            extnumber=AGENT,
+            anumber="628111111111",
+            bnumber="628222222222",
+            customuuid="cust-double",
+        )
+        assert reply["data"]["desc"] == "The double call command is sent successfully"
+        record = pbx.record_of("cust-double")
+    assert record["callmethod"] == 4
+    assert record["destnumber"] == "628222222222"
+    assert record["hangupcause"] == 10001
+    invited = [m.header("To") or "" for m in carrier.received("INVITE")]
+    assert any("628111111111" in to for to in invited)
+    assert any("628222222222" in to for to in invited)
+
+
+def test_call_errors_have_their_documented_codes(pbx: Pbx) -> None:
+    # Unregistered extension.
+    assert failure_code(make_call(pbx, "e1")) == "1014"
+    agent = pbx.phone(AGENT)
+    with running(agent):
+        agent.wait_registered()
+        # No trunk yet.
+        assert failure_code(make_call(pbx, "e2")) == "1003"
+        pbx.cli(
+            "trunk", "add", "--company", COMPANY, "--name", "t",
+            "--host", "127.0.0.1", "--port", "9",
+        )  # fmt: skip
+        # A caller ID that is not the company's, unknown, or disabled.
+        other = pbx.cli("company", "create", "--name", "other")
+        pbx.cli("number", "add", "--company", str(other["companycode"]), "--number", "7770001")
+        assert failure_code(make_call(pbx, "e3", disnumber="7770001")) == "1021"
+        assert failure_code(make_call(pbx, "e4", disnumber="7770002")) == "1020"
+        pbx.cli("number", "add", "--company", COMPANY, "--number", "622150009", "--disabled")
+        assert failure_code(make_call(pbx, "e5", disnumber="622150009")) == "1019"
