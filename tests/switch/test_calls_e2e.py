@@ -297,3 +297,46 @@ def test_call_errors_have_their_documented_codes(pbx: Pbx) -> None:
         assert failure_code(make_call(pbx, "e4", disnumber="7770002")) == "1020"
         pbx.cli("number", "add", "--company", COMPANY, "--number", "622150009", "--disabled")
         assert failure_code(make_call(pbx, "e5", disnumber="622150009")) == "1019"
+
+
+def test_phones_call_each_other_and_out_through_the_trunk(pbx: Pbx) -> None:
+    carrier = pbx.carrier("uas_answer_echo.xml", calls=1, recv_timeout_ms=2000)
+    pbx.trunk_to(carrier)
+    caller = pbx.phone(AGENT, audio=write_tone_wav(pbx.workdir / "caller.wav", seconds=3))
+    callee = pbx.phone(SECOND_AGENT)
+    with running(carrier, caller, callee):
+        caller.wait_registered()
+        callee.wait_registered()
+        # Method 1: extension to extension.
+        caller.dial(f"sip:{SECOND_AGENT}@127.0.0.1:{pbx.server.sip_port}")
+        callee.wait_established(timeout=10)
+        caller.wait_established(timeout=10)
+        caller.wait_closed(timeout=15)
+        # Method 2: an outside number, through the trunk with the pool's caller ID.
+        caller.dial(f"sip:628777000111@127.0.0.1:{pbx.server.sip_port}")
+        caller.wait_established(timeout=10)
+        caller.wait_closed(timeout=15)
+        # An extension that is not registered: the phone hears "unavailable".
+        pbx.cli("extension", "create", "--company", COMPANY, "--number", "10010099")
+        caller.dial(f"sip:10010099@127.0.0.1:{pbx.server.sip_port}")
+        closed = caller.wait_closed(timeout=10)
+    assert closed.status == 480
+    deadline = time.monotonic() + 10
+    while len(rows := pbx.records()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    by_destination = {row["destnumber"]: row for row in rows}
+    local = by_destination[SECOND_AGENT]
+    assert (local["callmethod"], local["type"], local["extnumber"]) == (1, "local", AGENT)
+    assert local["hangupcause"] == 10001
+    assert local["billsec"] >= 1
+    outside = by_destination["628777000111"]
+    assert (outside["callmethod"], outside["type"], outside["disnumber"]) == (
+        2,
+        "callout",
+        CALLER_ID,
+    )
+    assert outside["billsec"] >= 1
+    invite = carrier.received("INVITE")[0]
+    assert CALLER_ID in (invite.header("From") or "")
+    missing = by_destination["10010099"]
+    assert (missing["hangupcause"], missing["billsec"]) == (10008, 0)

@@ -11,9 +11,11 @@ import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from callyard.clock import Clock
 from callyard.codes import CallMethod, CallType, Code, HangupCode
@@ -30,6 +32,7 @@ from callyard.switch.events import (
     CallBridged,
     CallEnded,
     CallEvent,
+    IncomingCall,
     LegAnswered,
     SwitchEvent,
 )
@@ -60,7 +63,7 @@ class CustomFields:
 
 @dataclass
 class LiveCall:
-    order: Bridge
+    call_id: str
     caller: Caller
     method: CallMethod
     extnumber: str
@@ -132,7 +135,7 @@ class CallService:
         return trunk
 
     def _busy(self, switch: Switch, number: str) -> None:
-        if switch.call_of(number) is not None:
+        if switch.in_call(number):
             raise BusinessError(Code.CALL_CALLING, f"Extension {number} is already in a call")
 
     async def make_call(
@@ -160,7 +163,10 @@ class CallService:
             first=Target(registration.target, extnumber, destnumber, self._agent_ring_timeout),
             second=_via_trunk(trunk, destnumber, shown, self._ring_timeout),
         )
-        self._start(order, caller, CallMethod.API_CALL, extnumber, destnumber, shown, custom)
+        self._track(
+            order.call_id, caller, CallMethod.API_CALL, extnumber, destnumber, shown, custom
+        )
+        switch.bridge(order)
         return order.call_id
 
     async def double_call(
@@ -185,22 +191,24 @@ class CallService:
             first=_via_trunk(trunk, anumber, shown, self._ring_timeout),
             second=_via_trunk(trunk, bnumber, shown, self._ring_timeout),
         )
-        self._start(order, caller, CallMethod.API_DOUBLE_CALL, extnumber, bnumber, shown, custom)
+        self._track(
+            order.call_id, caller, CallMethod.API_DOUBLE_CALL, extnumber, bnumber, shown, custom
+        )
+        switch.bridge(order)
         return order.call_id
 
-    def _start(
+    def _track(
         self,
-        order: Bridge,
+        call_id: str,
         caller: Caller,
         method: CallMethod,
         extnumber: str,
         destnumber: str,
         disnumber: str,
-        custom: CustomFields,
-    ) -> None:
-        switch = self._running_switch()
-        self.live[order.call_id] = LiveCall(
-            order,
+        custom: CustomFields = CustomFields(),
+    ) -> LiveCall:
+        call = LiveCall(
+            call_id,
             caller,
             method,
             extnumber,
@@ -210,7 +218,58 @@ class CallService:
             self._clock.now(),
             self._clock.monotonic(),
         )
-        switch.bridge(order)
+        self.live[call_id] = call
+        return call
+
+    async def _route(self, incoming: IncomingCall) -> None:
+        """Decide where a registered phone's own call goes: another extension of its
+        company (method 1) or, for a phone number, the company's trunk (method 2)."""
+        switch = self._running_switch()
+        company = await self._directory.company(incoming.company_id)
+        if company is None:
+            switch.reject(incoming.call_id, 403, "Forbidden", HangupCode.CALL_FORBIDDEN)
+            return
+        caller = Caller(company.id, company.code, company.name)
+        dialed = incoming.dialed
+        extension = await self._directory.extension(dialed)
+        if extension is not None or not PHONE_NUMBER.match(dialed):
+            if extension is None or extension.company_id != caller.company_id:
+                self._track(incoming.call_id, caller, CallMethod.EXTENSION_TO_EXTENSION,
+                            incoming.caller, dialed, incoming.caller)  # fmt: skip
+                switch.reject(
+                    incoming.call_id, 404, "Not Found", HangupCode.EXTENSION_DOES_NOT_EXIST
+                )
+                return
+            self._track(incoming.call_id, caller, CallMethod.EXTENSION_TO_EXTENSION,
+                        incoming.caller, dialed, incoming.caller)  # fmt: skip
+            binding = switch.registrar.binding(dialed) if extension.enabled else None
+            if binding is None:
+                switch.reject(
+                    incoming.call_id, 480, "Temporarily Unavailable",
+                    HangupCode.EXTENSION_NOT_REGISTERED,
+                )  # fmt: skip
+                return
+            if switch.in_call(dialed):
+                switch.reject(incoming.call_id, 486, "Busy Here", HangupCode.USER_BUSY)
+                return
+            target = Target(binding.target, dialed, incoming.caller, self._agent_ring_timeout)
+            switch.connect(incoming.call_id, target)
+            return
+        trunk = await self._trunks.for_company(caller.company_id)
+        try:
+            shown = await self._numbers.pick(caller, None)
+        except BusinessError:
+            trunk = None
+        call = self._track(incoming.call_id, caller, CallMethod.EXTENSION_DIRECT_DIAL,
+                           incoming.caller, dialed, shown if trunk else "")  # fmt: skip
+        if trunk is None:
+            switch.reject(
+                incoming.call_id, 503, "Service Unavailable", HangupCode.OUTBOUND_LINE_FAILURE
+            )
+            return
+        switch.connect(
+            incoming.call_id, _via_trunk(trunk, dialed, call.disnumber, self._ring_timeout)
+        )
 
     async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
         """GetSipCallStatus: 1201 idle, 1202 ringing, 1203 off-hook, 1204 calling, from live
@@ -241,6 +300,9 @@ class CallService:
         return result
 
     def _on_event(self, event: SwitchEvent) -> None:
+        if isinstance(event, IncomingCall):
+            self._spawn(self._route(event))
+            return
         call = self.live.get(event.call_id) if isinstance(event, CallEvent) else None
         if call is None:
             return
@@ -251,9 +313,12 @@ class CallService:
             call.status = Code.CALL_CALLING
         elif isinstance(event, CallEnded):
             self._idle_since[call.extnumber] = event.at
-            task = asyncio.create_task(self._finish(event))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._finish(event))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _finish(self, ended: CallEnded) -> None:
         call = self.live.get(ended.call_id)
@@ -276,7 +341,7 @@ class CallService:
         recordfilename = ""
         if ended.captures and call.bridged_at is not None:
             path, recordfilename = self._recordings.path_for(
-                call.caller.company_code, call.order.call_id, call.started_wall
+                call.caller.company_code, call.call_id, call.started_wall
             )
             from_agent, from_customer = (Path(p) for p in ended.captures)
             seconds = await asyncio.to_thread(captures_to_wav, from_agent, from_customer, path)
@@ -287,11 +352,15 @@ class CallService:
                 recordfilename = ""
         await self._cdrs.record(
             CallRecord(
-                uuid=call.order.call_id,
+                uuid=call.call_id,
                 company_id=call.caller.company_id,
                 companycode=call.caller.company_code,
                 callmethod=call.method,
-                type=CallType.CALLOUT.value,
+                type=(
+                    CallType.LOCAL
+                    if call.method is CallMethod.EXTENSION_TO_EXTENSION
+                    else CallType.CALLOUT
+                ).value,
                 extnumber=call.extnumber,
                 destnumber=call.destnumber,
                 disnumber=call.disnumber,

@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from callyard.codes import HangupCode
 from callyard.switch import sdp
 from callyard.switch.causes import cause_of_failure
-from callyard.switch.commands import Bridge, Target
-from callyard.switch.events import CallBridged, CallEnded, LegAnswered, LegRinging, SwitchEvent
+from callyard.switch.commands import Bridge, Connect, Reject, Target
+from callyard.switch.events import (
+    CallBridged,
+    CallEnded,
+    IncomingCall,
+    LegAnswered,
+    LegRinging,
+    SwitchEvent,
+)
+from callyard.switch.registrar import Account
 from callyard.switch.relay import MediaRelay, RelayError
 
 log = logging.getLogger("callyard.switch.calls")
@@ -36,18 +46,20 @@ class State(Enum):
     ENDED = "ended"
 
 
-class BridgedCall:
-    """One click-to-call or two-way call."""
+class RelayedCall:
+    """What every call through the relay shares: its legs, ring timers and ending."""
 
     def __init__(
         self,
-        order: Bridge,
+        call_id: str,
+        record: bool,
         sip_config: dict[str, Any],
         relay: MediaRelay,
         emit: Callable[[SwitchEvent], None],
         done: Callable[[str], None],
     ) -> None:
-        self.order = order
+        self.call_id = call_id
+        self.record = record
         self.state = State.NEW
         self._config = sip_config
         self._relay = relay
@@ -58,28 +70,12 @@ class BridgedCall:
         self._timers: dict[str, Any] = {}
         self._captures: tuple[str, str] | None = None
 
-    @property
-    def call_id(self) -> str:
-        return self.order.call_id
-
-    def start(self) -> None:
-        try:
-            port = self._relay.open(self.call_id)
-        except RelayError:
-            log.exception("no relay session", extra={"call_id": self.call_id})
-            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
-            return
-        self._call(FIRST, self.order.first, sdp.build(self._relay.address, port))
-        self.state = State.FIRST_RINGING
-
     def hangup(self) -> None:
         """End the call from the API's side (or on shutdown)."""
         if self.state is State.ENDED:
             return
         cause = HangupCode.NORMAL if self.state is State.BRIDGED else HangupCode.CANCEL
         self._end(cause, HangupCode.CALLER_HANGUP)
-
-    # legs
 
     def _call(self, leg: str, target: Target, offer: str) -> None:
         from sippy.CCEvents import CCEventTry
@@ -117,39 +113,36 @@ class BridgedCall:
             self._heard_from.add(leg)
             code = event.getData()[0] if event.getData() else 180
             if code in (180, 183):
-                self._emit(LegRinging(now, self.call_id, leg))
+                self._ringing(leg, now)
         elif isinstance(event, CCEventConnect):
             self._heard_from.add(leg)
             self._cancel_timer(leg)
             body = event.getData()[2]
-            self._answered(leg, sdp.parse(str(body)) if body is not None else None, now)
+            media = sdp.parse(str(body)) if body is not None else None
+            if media is None:
+                log.warning("answer without audio", extra={"call_id": self.call_id, "leg": leg})
+                self._end(HangupCode.CALL_INVALID, HangupCode.CALLER_HANGUP)
+                return
+            self._emit(LegAnswered(now, self.call_id, leg))
+            self._answered(leg, media, now)
         elif isinstance(event, CCEventFail):
-            status = int(event.getData()[0])
-            self._failed(leg, status)
+            self._failed(leg, int(event.getData()[0]))
         elif isinstance(event, CCEventDisconnect):
             self._end(
                 HangupCode.NORMAL,
                 HangupCode.CALLER_HANGUP if leg == FIRST else HangupCode.CALLEE_HANGUP,
             )
 
-    def _answered(self, leg: str, media: sdp.MediaOffer | None, now: float) -> None:
-        if media is None:
-            log.warning("answer without audio", extra={"call_id": self.call_id, "leg": leg})
-            self._end(HangupCode.CALL_INVALID, HangupCode.CALLER_HANGUP)
-            return
-        self._emit(LegAnswered(now, self.call_id, leg))
-        if leg == FIRST:
-            self.state = State.FIRST_ANSWERED
-            port = self._relay.agent_answered(self.call_id, media.address, media.port)
-            codecs = sdp.common_codecs(media.payload_types) or (0, 8, 101)
-            self._call(SECOND, self.order.second, sdp.build(self._relay.address, port, codecs))
-            self.state = State.SECOND_RINGING
-            return
-        self._relay.customer_answered(self.call_id, media.address, media.port)
-        if self.order.record:
-            from_customer, from_agent = self._relay.record(self.call_id)
-            self._captures = (str(from_agent), str(from_customer))
+    def _ringing(self, leg: str, now: float) -> None:
+        self._emit(LegRinging(now, self.call_id, leg))
+
+    def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        raise NotImplementedError
+
+    def _bridged(self, now: float, from_agent: str, from_customer: str) -> None:
         self.state = State.BRIDGED
+        if self.record:
+            self._captures = (from_agent, from_customer)
         self._emit(CallBridged(now, self.call_id))
 
     def _failed(self, leg: str, status: int) -> None:
@@ -176,17 +169,21 @@ class BridgedCall:
         if timer is not None:
             timer.cancel()
 
+    def _release(self, leg: str, ua: Any, cause: HangupCode, status: int | None) -> None:
+        """Hang up (or cancel) one leg as the call ends."""
+        from sippy.CCEvents import CCEventDisconnect
+
+        ua.recvEvent(CCEventDisconnect())
+
     def _end(self, cause: HangupCode, direction: HangupCode, status: int | None = None) -> None:
         if self.state is State.ENDED:
             return
-        self.state = State.ENDED
-        from sippy.CCEvents import CCEventDisconnect
-
         for leg in list(self._timers):
             self._cancel_timer(leg)
-        for ua in self._legs.values():
+        for leg, ua in self._legs.items():
             ua.event_cb = None
-            ua.recvEvent(CCEventDisconnect())
+            self._release(leg, ua, cause, status)
+        self.state = State.ENDED
         self._legs.clear()
         self._relay.close(self.call_id)
         self._emit(
@@ -195,6 +192,147 @@ class BridgedCall:
             )
         )
         self._done(self.call_id)
+
+
+class BridgedCall(RelayedCall):
+    """Click-to-call and two-way calls: the switch calls `first`, then `second`."""
+
+    def __init__(self, order: Bridge, *args: Any) -> None:
+        super().__init__(order.call_id, order.record, *args)
+        self.order = order
+
+    def start(self) -> None:
+        try:
+            port = self._relay.open(self.call_id)
+        except RelayError:
+            log.exception("no relay session", extra={"call_id": self.call_id})
+            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+            return
+        self._call(FIRST, self.order.first, sdp.build(self._relay.address, port))
+        self.state = State.FIRST_RINGING
+
+    def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        if leg == FIRST:
+            self.state = State.FIRST_ANSWERED
+            port = self._relay.agent_answered(self.call_id, media.address, media.port)
+            codecs = sdp.common_codecs(media.payload_types) or (0, 8, 101)
+            self._call(SECOND, self.order.second, sdp.build(self._relay.address, port, codecs))
+            self.state = State.SECOND_RINGING
+            return
+        self._relay.customer_answered(self.call_id, media.address, media.port)
+        captures = self._relay.record(self.call_id) if self.record else None
+        from_customer, from_agent = captures or (Path(), Path())
+        self._bridged(now, str(from_agent), str(from_customer))
+
+
+# SIP answers to a phone whose call could not be put through, by hangup cause.
+_REFUSAL = {
+    HangupCode.USER_BUSY: (486, "Busy Here"),
+    HangupCode.REFUSED: (603, "Decline"),
+    HangupCode.NOT_FOUND: (404, "Not Found"),
+    HangupCode.NO_ANSWER: (480, "Temporarily Unavailable"),
+    HangupCode.OUTBOUND_LINE_FAILURE: (503, "Service Unavailable"),
+}
+
+
+class InboundCall(RelayedCall):
+    """A registered phone's own call: the phone is the first leg (its INVITE), the
+    switch calls the destination as the second, and answers the phone when it answers."""
+
+    def __init__(self, call_id: str, caller: Account, *args: Any) -> None:
+        super().__init__(call_id, True, *args)
+        self.caller = caller
+        self._offer: sdp.MediaOffer | None = None
+        self._relay_port = 0
+
+    def take(self, request: Any, transaction: Any) -> Any:
+        """Hand the phone's INVITE to a UA of its own; answers what sippy should send."""
+        ua = _user_agent_class()(self._config, self._leg_event)
+        self._legs[FIRST] = ua
+        return ua.recvRequest(request, transaction)
+
+    def _leg_event(self, event: Any, ua: Any) -> None:
+        from sippy.CCEvents import CCEventTry
+
+        if isinstance(event, CCEventTry) and self._leg_of(ua) == FIRST:
+            self._offered(event)
+            return
+        super()._leg_event(event, ua)
+
+    def _offered(self, event: Any) -> None:
+        _call_id, _cli, dialed, body, _auth, _name = event.getData()
+        self._offer = sdp.parse(str(body)) if body is not None else None
+        if self._offer is None:
+            self._refuse(488, "Not Acceptable Here", HangupCode.CALL_INVALID)
+            return
+        try:
+            self._relay_port = self._relay.open_from(
+                self.call_id, self._offer.address, self._offer.port
+            )
+        except RelayError:
+            log.exception("no relay session", extra={"call_id": self.call_id})
+            self._refuse(503, "Service Unavailable", HangupCode.SERVER_HANGUP)
+            return
+        self.state = State.FIRST_ANSWERED
+        self._emit(
+            IncomingCall(
+                time.monotonic(), self.call_id, self.caller.company_id, self.caller.number, dialed
+            )
+        )
+
+    def connect(self, target: Target) -> None:
+        """Call the destination services chose for this phone."""
+        if self.state is not State.FIRST_ANSWERED or self._offer is None:
+            return
+        codecs = sdp.common_codecs(self._offer.payload_types) or (0, 8, 101)
+        self._call(SECOND, target, sdp.build(self._relay.address, self._relay_port, codecs))
+        self.state = State.SECOND_RINGING
+
+    def _refuse(self, status: int, reason: str, cause: HangupCode) -> None:
+        from sippy.CCEvents import CCEventFail
+
+        ua = self._legs.pop(FIRST, None)
+        if ua is not None:
+            ua.event_cb = None
+            ua.recvEvent(CCEventFail((status, reason)))
+        self._end(cause, HangupCode.CALLEE_HANGUP, status)
+
+    def reject(self, status: int, reason: str, cause: HangupCode) -> None:
+        if self.state is not State.ENDED:
+            self._refuse(status, reason, cause)
+
+    def _ringing(self, leg: str, now: float) -> None:
+        from sippy.CCEvents import CCEventRing
+
+        super()._ringing(leg, now)
+        phone = self._legs.get(FIRST)
+        if leg == SECOND and phone is not None:
+            phone.recvEvent(CCEventRing((180, "Ringing", None)))
+
+    def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        from sippy.CCEvents import CCEventConnect
+        from sippy.MsgBody import MsgBody
+
+        port = self._relay.agent_answered(self.call_id, media.address, media.port)
+        codecs = sdp.common_codecs(media.payload_types) or (0, 8, 101)
+        body = MsgBody(sdp.build(self._relay.address, port, codecs))
+        body.needs_update = False
+        self._legs[FIRST].recvEvent(CCEventConnect((200, "OK", body)))
+        captures = self._relay.record(self.call_id) if self.record else None
+        # The phone is the relay session's originator: its capture is the agent's side.
+        from_phone, from_callee = captures or (Path(), Path())
+        self._bridged(now, str(from_phone), str(from_callee))
+
+    def _release(self, leg: str, ua: Any, cause: HangupCode, status: int | None) -> None:
+        from sippy.CCEvents import CCEventFail
+
+        if leg == FIRST and self.state is not State.BRIDGED:
+            code, reason = _REFUSAL.get(cause, (status or 480, "Temporarily Unavailable"))
+            if status is not None and status >= 400:
+                code, reason = status, "Call Failed"
+            ua.recvEvent(CCEventFail((code, reason)))
+            return
+        super()._release(leg, ua, cause, status)
 
 
 _UA_CLASS: Any = None
@@ -233,12 +371,30 @@ class CallTable:
         self._config = sip_config
         self._relay = relay
         self._emit = emit
-        self.calls: dict[str, BridgedCall] = {}
+        self.calls: dict[str, RelayedCall] = {}
 
     def bridge(self, order: Bridge) -> None:
         call = BridgedCall(order, self._config, self._relay, self._emit, self._forget)
         self.calls[order.call_id] = call
         call.start()
+
+    def incoming(self, request: Any, transaction: Any, caller: Account) -> Any:
+        """A phone's INVITE: answered by a UA of its own, routed once services decide."""
+        call = InboundCall(
+            str(uuid.uuid4()), caller, self._config, self._relay, self._emit, self._forget
+        )
+        self.calls[call.call_id] = call
+        return call.take(request, transaction)
+
+    def connect(self, command: Connect) -> None:
+        call = self.calls.get(command.call_id)
+        if isinstance(call, InboundCall):
+            call.connect(command.target)
+
+    def reject(self, command: Reject) -> None:
+        call = self.calls.get(command.call_id)
+        if isinstance(call, InboundCall):
+            call.reject(command.status, command.reason, HangupCode.lookup(command.cause))
 
     def hangup(self, call_id: str) -> None:
         call = self.calls.get(call_id)

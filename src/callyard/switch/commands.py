@@ -28,5 +28,27 @@ class Bridge:
 
 
 @dataclass(frozen=True)
+class Connect:
+    """Put a phone's incoming call through to `target`."""
+
+    call_id: str
+    target: Target
+    record: bool = True
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Refuse a phone's incoming call with a SIP final response."""
+
+    call_id: str
+    status: int
+    reason: str
+    cause: int  # the HangupCode the call record gets
+
+
+@dataclass(frozen=True)
 class Hangup:
     call_id: str
+
+
+Command = Bridge | Connect | Reject | Hangup

@@ -55,5 +55,18 @@ class CallEnded:
     captures: tuple[str, str] | None  # relay capture files (from agent, from customer)
 
 
-CallEvent = LegRinging | LegAnswered | CallBridged | CallEnded
-SwitchEvent = Registered | Unregistered | LegRinging | LegAnswered | CallBridged | CallEnded
+@dataclass(frozen=True)
+class IncomingCall:
+    """A registered phone dialed `dialed`; services answer with Connect or Reject."""
+
+    at: float
+    call_id: str
+    company_id: int
+    caller: str  # the calling extension
+    dialed: str
+
+
+CallEvent = IncomingCall | LegRinging | LegAnswered | CallBridged | CallEnded
+SwitchEvent = (
+    Registered | Unregistered | IncomingCall | LegRinging | LegAnswered | CallBridged | CallEnded
+)

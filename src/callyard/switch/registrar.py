@@ -142,29 +142,41 @@ class Registrar:
         self._bindings: dict[str, Binding] = {}
         self._lock = threading.Lock()
 
-    def _challenge(self, stale: bool = False) -> Reply:
-        return Reply(401, "Unauthorized", (("WWW-Authenticate", self._authority.challenge(stale)),))
+    def _challenge(self, method: str, stale: bool = False) -> Reply:
+        challenge = self._authority.challenge(stale)
+        if method == "REGISTER":
+            return Reply(401, "Unauthorized", (("WWW-Authenticate", challenge),))
+        return Reply(407, "Proxy Authentication Required", (("Proxy-Authenticate", challenge),))
+
+    def authenticate(
+        self, user: str, authorization: str | None, source: Address, method: str
+    ) -> Account | Reply:
+        """The extension a request comes from, or the challenge or refusal to send back."""
+        ip = source[0]
+        if self.throttle.blocked(ip):
+            return FORBIDDEN
+        creds = parse_authorization(authorization) if authorization else None
+        if creds is None:
+            return self._challenge(method)
+        account = self._accounts(user)
+        usable = account is not None and account.enabled and creds.username == user
+        verdict = self._authority.verify(
+            creds, account.password if usable and account else None, method
+        )
+        if verdict is Verdict.STALE:
+            return self._challenge(method, stale=True)
+        if verdict is Verdict.BAD or account is None:
+            self.throttle.failed(ip)
+            log.info("authentication refused", extra={"user": user, "ip": ip, "method": method})
+            return FORBIDDEN
+        return account
 
     def register(self, request: RegisterRequest) -> Reply:
         """Answer one REGISTER."""
-        ip = request.source[0]
-        if self.throttle.blocked(ip):
-            return FORBIDDEN
-        creds = parse_authorization(request.authorization) if request.authorization else None
-        if creds is None:
-            return self._challenge()
-        account = self._accounts(request.user)
-        usable = account is not None and account.enabled and creds.username == request.user
-        verdict = self._authority.verify(
-            creds, account.password if usable and account else None, "REGISTER"
-        )
-        if verdict is Verdict.STALE:
-            return self._challenge(stale=True)
-        if verdict is Verdict.BAD or account is None:
-            self.throttle.failed(ip)
-            log.info("registration refused", extra={"user": request.user, "ip": ip})
-            return FORBIDDEN
-        return self._update(account, request)
+        checked = self.authenticate(request.user, request.authorization, request.source, "REGISTER")
+        if isinstance(checked, Reply):
+            return checked
+        return self._update(checked, request)
 
     def _update(self, account: Account, request: RegisterRequest) -> Reply:
         number = account.number

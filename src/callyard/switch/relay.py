@@ -67,6 +67,11 @@ class MediaRelay:
         """Start a session; returns the port to offer to the agent."""
         return int(self._command(f"U {call_id} {self.address} 9 {CUSTOMER}").split()[0])
 
+    def open_from(self, call_id: str, address: str, port: int) -> int:
+        """Start a session for a party that offered media at address:port (a phone's
+        INVITE); returns the port to offer to the party it calls."""
+        return int(self._command(f"U {call_id} {address} {port} {CUSTOMER}").split()[0])
+
     def agent_answered(self, call_id: str, address: str, port: int) -> int:
         """Tell where the agent receives; returns the port to offer to the customer."""
         return int(self._command(f"L {call_id} {address} {port} {CUSTOMER} {AGENT}").split()[0])

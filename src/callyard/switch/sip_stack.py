@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from callyard.switch.commands import Bridge, Hangup
+from callyard.switch.commands import Bridge, Command, Connect, Reject
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay
@@ -66,12 +66,16 @@ class SipStack:
             raise RuntimeError(f"SIP stack failed: {self._error}") from self._error
         log.info("SIP listening", extra={"sip": f"{self.host}:{self.port}"})
 
-    def submit(self, command: Bridge | Hangup) -> None:
+    def submit(self, command: Command) -> None:
         """Hand a call-control command to the SIP thread."""
         if self._ed is None or self._calls is None:
             raise RuntimeError("SIP stack is not running")
         if isinstance(command, Bridge):
             self._ed.callFromThread(self._calls.bridge, command)
+        elif isinstance(command, Connect):
+            self._ed.callFromThread(self._calls.connect, command)
+        elif isinstance(command, Reject):
+            self._ed.callFromThread(self._calls.reject, command)
         else:
             self._ed.callFromThread(self._calls.hangup, command.call_id)
 
@@ -117,7 +121,7 @@ class SipStack:
         self._ready.set()
         ED2.loop()
 
-    def _on_request(self, request: Any, transaction: Any) -> tuple[Any, None, None]:
+    def _on_request(self, request: Any, transaction: Any) -> Any:
         method = request.getMethod()
         try:
             if method == "REGISTER":
@@ -135,12 +139,30 @@ class SipStack:
                     None,
                     None,
                 )
+            if method == "INVITE":
+                return self._invite(request, transaction)
             if method == "OPTIONS":
                 return self._reply(request, Reply(200, "OK", (("Allow", ALLOWED),))), None, None
             return self._reply(request, Reply(501, "Not Implemented")), None, None
         except Exception:
             log.exception("SIP request failed", extra={"method": method})
             return self._reply(request, Reply(500, "Server Internal Error")), None, None
+
+    def _invite(self, request: Any, transaction: Any) -> Any:
+        """A registered phone places a call: authenticate it, then let services route it."""
+        caller = str(request.getHFBody("from").getUrl().username or "")
+        authorization = (
+            str(request.getHFBody("proxy-authorization"))
+            if request.countHFs("proxy-authorization")
+            else None
+        )
+        host, port = request.getSource()
+        checked = self._registrar.authenticate(
+            caller, authorization, (str(host), int(port)), "INVITE"
+        )
+        if isinstance(checked, Reply):
+            return self._reply(request, checked), None, None
+        return self._calls.incoming(request, transaction, checked)
 
     @staticmethod
     def _reply(request: Any, reply: Reply) -> Any:

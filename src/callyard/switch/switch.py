@@ -10,13 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from callyard.clock import Clock
+from callyard.codes import HangupCode
 from callyard.services.directory import Directory
 from callyard.services.presence import Registration
 from callyard.store.database import Database
 from callyard.switch.accounts import AccountBook
-from callyard.switch.commands import Bridge, Hangup
+from callyard.switch.commands import Bridge, Connect, Hangup, Reject, Target
 from callyard.switch.digest import DigestAuthority
-from callyard.switch.events import CallEnded, SwitchEvent
+from callyard.switch.events import CallEnded, IncomingCall, SwitchEvent
 from callyard.switch.registrar import Registrar
 from callyard.switch.relay import MediaRelay
 from callyard.switch.sip_stack import SipStack
@@ -59,7 +60,7 @@ class Switch:
             lambda: MediaRelay(self.advertise_ip, rtp_ports, capture_dir or Path("captures")),
             self._emit,
         )
-        self.active: dict[str, Bridge] = {}  # calls in progress, by call id
+        self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
         self._watch: asyncio.Task[None] | None = None
 
     def subscribe(self, listener: Callable[[SwitchEvent], None]) -> None:
@@ -75,7 +76,9 @@ class Switch:
     def _deliver(self, event: SwitchEvent) -> None:
         log.info(type(event).__name__.lower(), extra={"event": event.__dict__})
         if isinstance(event, CallEnded):
-            self.active.pop(event.call_id, None)
+            self._busy.pop(event.call_id, None)
+        elif isinstance(event, IncomingCall):
+            self._busy[event.call_id] = {event.caller}
         for listener in self._listeners:
             listener(event)
 
@@ -94,18 +97,23 @@ class Switch:
 
     def bridge(self, order: Bridge) -> None:
         """Place a two-leg call; its progress arrives as events."""
-        self.active[order.call_id] = order
+        self._busy[order.call_id] = {order.first.user, order.second.user}
         self._stack.submit(order)
 
     def hangup(self, call_id: str) -> None:
         self._stack.submit(Hangup(call_id))
 
-    def call_of(self, number: str) -> Bridge | None:
-        """The call an extension is in, if any."""
-        for order in self.active.values():
-            if order.first.user == number or order.second.user == number:
-                return order
-        return None
+    def connect(self, call_id: str, target: Target, record: bool = True) -> None:
+        """Put a phone's incoming call through to `target`."""
+        self._busy.setdefault(call_id, set()).add(target.user)
+        self._stack.submit(Connect(call_id, target, record))
+
+    def reject(self, call_id: str, status: int, reason: str, cause: HangupCode) -> None:
+        self._stack.submit(Reject(call_id, status, reason, cause.value))
+
+    def in_call(self, number: str) -> bool:
+        """Whether a call in progress involves this extension (or number)."""
+        return any(number in numbers for numbers in self._busy.values())
 
     # Presence
 
@@ -122,4 +130,4 @@ class Switch:
         )
 
     def is_answered(self, number: str) -> bool:
-        return self.call_of(number) is not None
+        return self.in_call(number)

@@ -236,7 +236,7 @@ async def call_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Repl
                 "callee": s.call.destnumber if s.call else None,
                 "disnumber": s.call.disnumber if s.call else None,
                 "direction": CallType.CALLOUT.value if s.call else None,
-                "channel": s.call.order.call_id if s.call else None,
+                "channel": s.call.call_id if s.call else None,
                 "idleduration": s.idle_seconds,
                 "callduration": s.call_seconds,
             }
