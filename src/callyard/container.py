@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from callyard.bus import EventBus
 from callyard.clock import Clock, SystemClock
 from callyard.config import Settings
 from callyard.metrics import Metrics
@@ -23,6 +24,7 @@ from callyard.store import migrate
 from callyard.store.database import Database
 from callyard.switch.relay import parse_port_range
 from callyard.switch.switch import Switch
+from callyard.timefmt import TimeFormat
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Container:
     metrics: Metrics
     presence: Presence
     directory: Directory
+    bus: EventBus
     switch: Switch | None
     companies: CompanyService
     auth: AuthService
@@ -69,6 +72,7 @@ class Container:
             await db.close()
             raise
         directory = Directory(db, clock)
+        bus = EventBus()
         trunks = TrunkService(db, clock)
         numbers = NumberService(db, clock)
         cdrs = CdrService(db)
@@ -99,6 +103,7 @@ class Container:
             metrics=Metrics(),
             presence=presence,
             directory=directory,
+            bus=bus,
             switch=switch,
             companies=CompanyService(db, clock, directory),
             auth=AuthService(db, clock, directory, timedelta(seconds=settings.token_ttl_seconds)),
@@ -116,6 +121,8 @@ class Container:
                 cdrs,
                 recordings,
                 clock,
+                bus,
+                TimeFormat(settings.timezone),
                 settings.ring_timeout_seconds,
                 settings.agent_ring_timeout_seconds,
             ),

@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from callyard.bus import CallRecorded, CallStateChanged, EventBus
 from callyard.clock import Clock
 from callyard.codes import CallMethod, CallType, Code, HangupCode
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
-from callyard.services.cdrs import CallRecord, CdrService
+from callyard.services.cdrs import CallRecord, CdrService, StoredCallRecord, seed_payload
 from callyard.services.directory import Directory
 from callyard.services.extensions import owned_extension
 from callyard.services.numbers import NumberService
@@ -34,14 +35,17 @@ from callyard.switch.events import (
     CallEvent,
     IncomingCall,
     LegAnswered,
+    LegRinging,
     SwitchEvent,
 )
 from callyard.switch.recording import captures_to_wav
 from callyard.switch.switch import Switch
+from callyard.timefmt import TimeFormat
 
 log = logging.getLogger("callyard.calls")
 
 PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
+AGENT_LEG, CUSTOMER_LEG = "agent", "customer"
 
 
 def check_phone_number(value: str, field_name: str) -> str:
@@ -74,7 +78,32 @@ class LiveCall:
     started_at: float
     bridged_at: float | None = None
     status: Code = Code.CALL_RINGING
+    legs: list[str] = field(default_factory=list)  # legs that rang or answered, in order
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def b_uuid(self) -> str:
+        """The id of the customer (b) leg in call-state callbacks."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"callyard:{self.call_id}:b"))
+
+    def state_payload(self, leg: str, status: str) -> dict[str, str]:
+        """The seed's extension call-state callback for one leg."""
+        return {
+            "buuid": self.b_uuid,
+            "callee": self.destnumber,
+            "caller": self.extnumber,
+            "companycode": str(self.caller.company_code),
+            "customuuid": self.custom.customuuid,
+            "direction": "callout",
+            "disnumber": self.disnumber,
+            "extnumber": self.extnumber,
+            "isbleg": "true" if leg == CUSTOMER_LEG else "false",
+            "method": str(self.method.value),
+            "starttime": str(int(self.started_wall.timestamp())),
+            "status": status,
+            "type": "call",
+            "uuid": self.call_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -100,9 +129,13 @@ class CallService:
         cdrs: CdrService,
         recordings: RecordingService,
         clock: Clock,
+        bus: EventBus,
+        times: TimeFormat,
         ring_timeout: float = 60.0,
         agent_ring_timeout: float = 30.0,
     ) -> None:
+        self._bus = bus
+        self._times = times
         self._switch = switch
         self._ring_timeout = ring_timeout
         self._agent_ring_timeout = agent_ring_timeout
@@ -306,14 +339,25 @@ class CallService:
         call = self.live.get(event.call_id) if isinstance(event, CallEvent) else None
         if call is None:
             return
-        if isinstance(event, LegAnswered) and event.leg == "agent":
+        if isinstance(event, LegRinging | LegAnswered):
+            if event.leg not in call.legs:
+                call.legs.append(event.leg)
+            status = "ring" if isinstance(event, LegRinging) else "answer"
+            self._publish_state(call, event.leg, status)
+        if isinstance(event, LegAnswered) and event.leg == AGENT_LEG:
             call.status = Code.CALL_OFF_HOOK
         elif isinstance(event, CallBridged):
             call.bridged_at = event.at
             call.status = Code.CALL_CALLING
         elif isinstance(event, CallEnded):
             self._idle_since[call.extnumber] = event.at
+            for leg in call.legs or [AGENT_LEG]:
+                self._publish_state(call, leg, "hangup")
             self._spawn(self._finish(event))
+
+    def _publish_state(self, call: LiveCall, leg: str, status: str) -> None:
+        payload = call.state_payload(leg, status)
+        self._bus.publish(CallStateChanged(call.caller.company_id, call.call_id, payload))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -350,35 +394,36 @@ class CallService:
                     capture.unlink()
             if seconds == 0:
                 recordfilename = ""
-        await self._cdrs.record(
-            CallRecord(
-                uuid=call.call_id,
-                company_id=call.caller.company_id,
-                companycode=call.caller.company_code,
-                callmethod=call.method,
-                type=(
-                    CallType.LOCAL
-                    if call.method is CallMethod.EXTENSION_TO_EXTENSION
-                    else CallType.CALLOUT
-                ).value,
-                extnumber=call.extnumber,
-                destnumber=call.destnumber,
-                disnumber=call.disnumber,
-                crmid=call.custom.userid,
-                chengshudu=call.custom.chengshudu,
-                memberid=call.custom.memberid,
-                customuuid=call.custom.customuuid,
-                starttime=call.started_wall,
-                answertime=answertime,
-                endtime=endtime,
-                duration=round((endtime - call.started_wall).total_seconds()),
-                billsec=round((endtime - answertime).total_seconds()) if answertime else 0,
-                hangupcause=HangupCode.lookup(ended.cause),
-                hangupdirection=HangupCode.lookup(ended.direction),
-                recordfilename=recordfilename,
-                downloadip=self._recordings.download_host if recordfilename else "",
-            )
+        record = CallRecord(
+            uuid=call.call_id,
+            company_id=call.caller.company_id,
+            companycode=call.caller.company_code,
+            callmethod=call.method,
+            type=(
+                CallType.LOCAL
+                if call.method is CallMethod.EXTENSION_TO_EXTENSION
+                else CallType.CALLOUT
+            ).value,
+            extnumber=call.extnumber,
+            destnumber=call.destnumber,
+            disnumber=call.disnumber,
+            crmid=call.custom.userid,
+            chengshudu=call.custom.chengshudu,
+            memberid=call.custom.memberid,
+            customuuid=call.custom.customuuid,
+            starttime=call.started_wall,
+            answertime=answertime,
+            endtime=endtime,
+            duration=round((endtime - call.started_wall).total_seconds()),
+            billsec=round((endtime - answertime).total_seconds()) if answertime else 0,
+            hangupcause=HangupCode.lookup(ended.cause),
+            hangupdirection=HangupCode.lookup(ended.direction),
+            recordfilename=recordfilename,
+            downloadip=self._recordings.download_host if recordfilename else "",
         )
+        cdr_id = await self._cdrs.record(record)
+        payload = seed_payload(StoredCallRecord(cdr_id, record, None), self._times)
+        self._bus.publish(CallRecorded(call.caller.company_id, call.call_id, payload))
 
 
 def _via_trunk(trunk: TrunkView, number: str, caller_id: str, ring_timeout: float) -> Target:

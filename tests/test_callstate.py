@@ -1,0 +1,74 @@
+"""Call-state and call-record events on the bus, in the seed's callback shapes.
+
+The switch's events are fed in directly here; real calls produce them in
+tests/switch/test_calls_e2e.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from callyard.bus import BusEvent, CallRecorded, CallStateChanged
+from callyard.codes import CallMethod
+from callyard.container import Container
+from callyard.services.auth import Caller
+from callyard.services.calls import CustomFields
+from callyard.switch.events import CallBridged, CallEnded, LegAnswered, LegRinging
+
+STATE_FIELDS = {
+    "buuid", "callee", "caller", "companycode", "customuuid", "direction", "disnumber",
+    "extnumber", "isbleg", "method", "starttime", "status", "type", "uuid",
+}  # fmt: skip
+
+
+async def test_a_call_publishes_ring_answer_hangup_and_its_record(container: Container) -> None:
+    seen: list[BusEvent] = []
+    container.bus.subscribe(seen.append)
+    company = await container.companies.create("acme")
+    caller = Caller(1, company.companycode, "acme")
+    calls = container.calls
+    call = calls._track(
+        "c-1",
+        caller,
+        CallMethod.API_CALL,
+        "10010001",
+        "628123",
+        "62215",
+        CustomFields(customuuid="X1"),
+    )
+    start = call.started_at
+    for event in (
+        LegRinging(start + 0.1, "c-1", "agent"),
+        LegAnswered(start + 1, "c-1", "agent"),
+        LegRinging(start + 1.2, "c-1", "customer"),
+        LegAnswered(start + 3, "c-1", "customer"),
+        CallBridged(start + 3, "c-1"),
+        CallEnded(start + 13, "c-1", 10001, 10041, None, None),
+    ):
+        calls._on_event(event)
+    await asyncio.wait_for(call.finished.wait(), 5)
+
+    states = [e.payload for e in seen if isinstance(e, CallStateChanged)]
+    assert all(set(p) == STATE_FIELDS for p in states)
+    assert all(all(isinstance(v, str) for v in p.values()) for p in states)
+    assert [(p["status"], p["isbleg"]) for p in states] == [
+        ("ring", "false"),
+        ("answer", "false"),
+        ("ring", "true"),
+        ("answer", "true"),
+        ("hangup", "false"),
+        ("hangup", "true"),
+    ]
+    first = states[0]
+    assert (first["caller"], first["callee"], first["disnumber"]) == ("10010001", "628123", "62215")
+    assert (first["method"], first["type"], first["direction"]) == ("3", "call", "callout")
+    assert (first["uuid"], first["customuuid"]) == ("c-1", "X1")
+    assert first["companycode"] == str(company.companycode)
+    assert first["buuid"] != first["uuid"]
+
+    records = [e.payload for e in seen if isinstance(e, CallRecorded)]
+    assert len(records) == 1
+    record = records[0]
+    assert (record["billsec"], record["duration"], record["hangupcause"]) == (10, 13, 10001)
+    assert record["uuid"] == "c-1"
+    assert isinstance(record["id"], int)
