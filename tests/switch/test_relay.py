@@ -78,3 +78,12 @@ def test_relay_bridges_and_records_both_directions(tmp_path: Path) -> None:
     left, right = audioop.tomono(frames, 2, 1, 0), audioop.tomono(frames, 2, 0, 1)
     assert audioop.rms(left, 2) > 2000  # the agent's tone
     assert audioop.rms(right, 2) > 2000  # the customer's tone
+
+
+def test_relay_behind_nat_advertises_another_address(tmp_path: Path) -> None:
+    relay = MediaRelay("127.0.0.1", (31200, 31210), tmp_path, advertise="198.51.100.7")
+    try:
+        assert relay.address == "198.51.100.7"  # what SDP bodies name
+        assert 31200 <= relay.open("call-nat") <= 31210  # bound locally all the same
+    finally:
+        relay.shutdown()

@@ -43,13 +43,22 @@ def parse_port_range(spec: str) -> tuple[int, int]:
 class MediaRelay:
     """A running RTPProxy and the sessions callyard asked of it."""
 
-    def __init__(self, address: str, ports: tuple[int, int], record_dir: Path) -> None:
+    def __init__(
+        self,
+        address: str,
+        ports: tuple[int, int],
+        record_dir: Path,
+        advertise: str | None = None,
+    ) -> None:
+        """Relay on `address` (UDP `ports`); SDP names `advertise` (for NAT) if given."""
         from rtp.io import rtpproxy
 
         record_dir.mkdir(parents=True, exist_ok=True)
-        self.address = address
+        self.address = advertise or address
         self.record_dir = record_dir
         args = ["-F", "-l", address, "-m", str(ports[0]), "-M", str(ports[1])]
+        if advertise and advertise != address:
+            args += ["-A", advertise]
         args += ["-r", str(record_dir), "-P", "-d", "WARN"]
         self._proxy: Any = rtpproxy(extra_args=args, modules=())  # no accounting CSV in the cwd
         self._socket: Any = self._proxy.rtpp_sock

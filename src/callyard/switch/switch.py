@@ -57,7 +57,9 @@ class Switch:
             sip[1],
             self.advertise_ip,
             self.registrar,
-            lambda: MediaRelay(self.advertise_ip, rtp_ports, capture_dir or Path("captures")),
+            lambda: MediaRelay(
+                sip[0], rtp_ports, capture_dir or Path("captures"), self.advertise_ip
+            ),
             self._emit,
         )
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
