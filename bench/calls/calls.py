@@ -1372,7 +1372,7 @@ def table(rows: list[list[str]], header: list[str]) -> str:
         "  ".join(
             cell.ljust(w) if i == 0 else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
+        ).rstrip()
         for row in [header, *rows]
     )
 

@@ -215,6 +215,8 @@ def test_make_call_is_bridged_recorded_and_billed(pbx: Pbx) -> None:
     assert agent_rms > 300, "the agent's side of the recording is silent"
     assert customer_rms > 300, "the customer's side of the recording is silent"
     assert httpx.get(url.replace("sig=", "sig=0")).status_code == 403
+    # Nothing of the call is left behind in the relay's capture directory.
+    assert not list((pbx.server.data_dir / "captures").glob("*"))
 
 
 @pytest.mark.parametrize(

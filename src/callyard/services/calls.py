@@ -389,9 +389,11 @@ class CallService:
             )
             from_agent, from_customer = (Path(p) for p in ended.captures)
             seconds = await asyncio.to_thread(captures_to_wav, from_agent, from_customer, path)
+            # The relay writes RTCP beside each RTP capture; neither is kept.
             for capture in (from_agent, from_customer):
-                with contextlib.suppress(FileNotFoundError):
-                    capture.unlink()
+                for leftover in (capture, capture.with_suffix(".rtcp")):
+                    with contextlib.suppress(FileNotFoundError):
+                        leftover.unlink()
             if seconds == 0:
                 recordfilename = ""
         record = CallRecord(
