@@ -266,21 +266,27 @@ class CallService:
         dialed = incoming.dialed
         extension = await self._directory.extension(dialed)
         if extension is not None or not PHONE_NUMBER.match(dialed):
+            self._track(
+                incoming.call_id,
+                caller,
+                CallMethod.EXTENSION_TO_EXTENSION,
+                incoming.caller,
+                dialed,
+                incoming.caller,
+            )
             if extension is None or extension.company_id != caller.company_id:
-                self._track(incoming.call_id, caller, CallMethod.EXTENSION_TO_EXTENSION,
-                            incoming.caller, dialed, incoming.caller)  # fmt: skip
                 switch.reject(
                     incoming.call_id, 404, "Not Found", HangupCode.EXTENSION_DOES_NOT_EXIST
                 )
                 return
-            self._track(incoming.call_id, caller, CallMethod.EXTENSION_TO_EXTENSION,
-                        incoming.caller, dialed, incoming.caller)  # fmt: skip
             binding = switch.registrar.binding(dialed) if extension.enabled else None
             if binding is None:
                 switch.reject(
-                    incoming.call_id, 480, "Temporarily Unavailable",
+                    incoming.call_id,
+                    480,
+                    "Temporarily Unavailable",
                     HangupCode.EXTENSION_NOT_REGISTERED,
-                )  # fmt: skip
+                )
                 return
             if switch.in_call(dialed):
                 switch.reject(incoming.call_id, 486, "Busy Here", HangupCode.USER_BUSY)
@@ -289,20 +295,26 @@ class CallService:
             switch.connect(incoming.call_id, target)
             return
         trunk = await self._trunks.for_company(caller.company_id)
-        try:
-            shown = await self._numbers.pick(caller, None)
-        except BusinessError:
-            trunk = None
-        call = self._track(incoming.call_id, caller, CallMethod.EXTENSION_DIRECT_DIAL,
-                           incoming.caller, dialed, shown if trunk else "")  # fmt: skip
+        shown = ""
+        if trunk is not None:
+            try:
+                shown = await self._numbers.pick(caller, None)
+            except BusinessError:
+                trunk = None  # no caller ID to show: the call cannot go out
+        self._track(
+            incoming.call_id,
+            caller,
+            CallMethod.EXTENSION_DIRECT_DIAL,
+            incoming.caller,
+            dialed,
+            shown,
+        )
         if trunk is None:
             switch.reject(
                 incoming.call_id, 503, "Service Unavailable", HangupCode.OUTBOUND_LINE_FAILURE
             )
             return
-        switch.connect(
-            incoming.call_id, _via_trunk(trunk, dialed, call.disnumber, self._ring_timeout)
-        )
+        switch.connect(incoming.call_id, _via_trunk(trunk, dialed, shown, self._ring_timeout))
 
     async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
         """GetSipCallStatus: 1201 idle, 1202 ringing, 1203 off-hook, 1204 calling, from live

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from callyard.codes import HangupCode
@@ -139,11 +138,17 @@ class RelayedCall:
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         raise NotImplementedError
 
-    def _bridged(self, now: float, from_agent: str, from_customer: str) -> None:
+    def _bridged(self, now: float) -> None:
+        """Media flows; the relay records both directions when the call is recorded."""
         self.state = State.BRIDGED
         if self.record:
-            self._captures = (from_agent, from_customer)
+            from_originator, from_answerer = self._relay.record(self.call_id)
+            self._captures = self._capture_order(str(from_originator), str(from_answerer))
         self._emit(CallBridged(now, self.call_id))
+
+    def _capture_order(self, from_originator: str, from_answerer: str) -> tuple[str, str]:
+        """(from the agent's side, from the customer's side)."""
+        return from_answerer, from_originator
 
     def _failed(self, leg: str, status: int) -> None:
         cause = cause_of_failure(status)
@@ -220,9 +225,7 @@ class BridgedCall(RelayedCall):
             self.state = State.SECOND_RINGING
             return
         self._relay.customer_answered(self.call_id, media.address, media.port)
-        captures = self._relay.record(self.call_id) if self.record else None
-        from_customer, from_agent = captures or (Path(), Path())
-        self._bridged(now, str(from_agent), str(from_customer))
+        self._bridged(now)
 
 
 # SIP answers to a phone whose call could not be put through, by hangup cause.
@@ -318,10 +321,11 @@ class InboundCall(RelayedCall):
         body = MsgBody(sdp.build(self._relay.address, port, codecs))
         body.needs_update = False
         self._legs[FIRST].recvEvent(CCEventConnect((200, "OK", body)))
-        captures = self._relay.record(self.call_id) if self.record else None
-        # The phone is the relay session's originator: its capture is the agent's side.
-        from_phone, from_callee = captures or (Path(), Path())
-        self._bridged(now, str(from_phone), str(from_callee))
+        self._bridged(now)
+
+    def _capture_order(self, from_originator: str, from_answerer: str) -> tuple[str, str]:
+        # The phone opened the relay session: its capture is the agent's side.
+        return from_originator, from_answerer
 
     def _release(self, leg: str, ua: Any, cause: HangupCode, status: int | None) -> None:
         from sippy.CCEvents import CCEventFail
