@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -85,6 +86,26 @@ async def test_recording_a_uuid_twice_keeps_the_first(container: Container, tena
     assert await container.cdrs.record(original) == first_id
     listed = await container.cdrs.list_for_company(tenant.code)
     assert [r.record for r in listed] == [original]
+
+
+async def test_records_stored_together_share_a_transaction_and_keep_their_own_fate(
+    container: Container, tenant: Tenant, other: Tenant
+) -> None:
+    caller = await caller_of(container, tenant.code)
+    records = [call_record(caller, START + timedelta(seconds=i)) for i in range(30)]
+    repeated = records[3]
+    wrong_code = call_record(Caller(caller.company_id, other.code, "x"), START)
+    outcomes = await asyncio.gather(
+        *(container.cdrs.record(r) for r in [*records, repeated, wrong_code]),
+        return_exceptions=True,
+    )
+    ids, again, refused = outcomes[:30], outcomes[30], outcomes[31]
+    assert all(isinstance(i, int) for i in ids)
+    assert len(set(ids)) == 30
+    assert again == ids[3]
+    assert isinstance(refused, InvalidInput)
+    listed = await container.cdrs.list_for_company(tenant.code, limit=100)
+    assert sorted(r.record.uuid for r in listed) == sorted(r.uuid for r in records)
 
 
 async def test_seed_payload_has_the_seeds_fields_and_types(

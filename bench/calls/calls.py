@@ -919,17 +919,27 @@ def post_dial_delays(caller: Caller) -> dict[str, list[float]]:
     """INVITE->180 and INVITE->200 per call, in ms, from the caller's short trace:
     `ringing`/`answer` from the call's first INVITE (with a challenge, its round trip
     included, as the phone sees it), `ringing_tx`/`answer_tx` from the INVITE the
-    response answers (the authenticated one)."""
+    response answers (the authenticated one). With a challenge, `reaction` is the
+    caller's own time from the 407 to its authenticated INVITE, and `ringing_switch`
+    the phone's INVITE->180 less that: the time the target itself took."""
     first: dict[str, float] = {}
     sent: dict[tuple[str, str], float] = {}
+    challenged: dict[str, float] = {}
+    reaction: dict[str, float] = {}
     ringing: dict[str, tuple[float, str]] = {}
     answer: dict[str, tuple[float, str]] = {}
     for message in caller.sipp.short_messages():
         if message.direction == "S" and message.first_line.startswith("INVITE "):
             first.setdefault(message.call_id, message.at)
             sent.setdefault((message.call_id, message.cseq), message.at)
+            if message.call_id in challenged:
+                reaction.setdefault(
+                    message.call_id, 1000 * (message.at - challenged[message.call_id])
+                )
         elif message.direction == "R" and message.cseq.endswith(" INVITE"):
-            if message.first_line.startswith("SIP/2.0 180"):
+            if message.first_line.startswith("SIP/2.0 407"):
+                challenged.setdefault(message.call_id, message.at)
+            elif message.first_line.startswith("SIP/2.0 180"):
                 ringing.setdefault(message.call_id, (message.at, message.cseq))
             elif message.first_line.startswith("SIP/2.0 200"):
                 answer.setdefault(message.call_id, (message.at, message.cseq))
@@ -942,11 +952,18 @@ def post_dial_delays(caller: Caller) -> dict[str, list[float]]:
                 out.append(1000 * (at - start))
         return out
 
+    switch_own = [
+        1000 * (at - first[call_id]) - reaction.get(call_id, 0.0)
+        for call_id, (at, _) in ringing.items()
+        if call_id in first
+    ]
     return {
         "ringing": delays(ringing, False),
         "answer": delays(answer, False),
         "ringing_tx": delays(ringing, True),
         "answer_tx": delays(answer, True),
+        "ringing_switch": switch_own,
+        "reaction": list(reaction.values()),
     }
 
 
@@ -1271,9 +1288,9 @@ def pdd_added(pdd: dict[str, Any], direct: dict[str, Any]) -> dict[str, float]:
     """Median delays through the target minus the same UAC->UAS directly, for each kind
     (ringing, answer, and the same from the authenticated INVITE)."""
     added = {}
-    for kind in ("ringing", "answer", "ringing_tx", "answer_tx"):
+    for kind in ("ringing", "answer", "ringing_tx", "answer_tx", "ringing_switch"):
         through = pdd.get(f"{kind}_ms", {})
-        base = direct.get(f"{kind.removesuffix('_tx')}_ms", {})
+        base = direct.get(f"{kind.removesuffix('_tx').removesuffix('_switch')}_ms", {})
         if through and base:
             added[kind] = round(through["p50"] - base["p50"], 3)
     return added
@@ -1496,9 +1513,13 @@ def print_target(report: dict[str, Any], name: str, result: dict[str, Any]) -> N
               "180 p50 ms", "180 p90", "200 p50 ms", "200 p90"]  # fmt: skip
     print(table(rows, header))
     if pdd["authenticated"]:
+        reaction = pdd.get("reaction_ms") or {}
         print(
             "    (from the first INVITE: the 407 challenge's round trip included, as a phone"
-            " sees it; the 2nd INVITE is the authenticated one)"
+            " sees it; the 2nd INVITE is the authenticated one)\n"
+            f"    the caller's own time from the 407 to its 2nd INVITE, p50: "
+            f"{fmt(reaction.get('p50'), 2)} ms; the target's own added delay (the phone's"
+            f" less that), p50: {fmt(added.get('ringing_switch'), 2)} ms"
         )
     inside = pdd.get("inside_target_ms") or {}
     if inside:
@@ -1534,6 +1555,14 @@ def print_summary(report: dict[str, Any]) -> None:
             text += f" ({verdict(float(value), goal, at_least)})"
         return text
 
+    def own_delay(result: dict[str, Any]) -> Any:
+        """The delay the target adds by itself: with a challenge, what the phone sees
+        less the phone's own time answering the 407."""
+        added = result["pdd"]["added_p50_ms"]
+        if result["pdd"]["through_target"]["authenticated"]:
+            return added.get("ringing_switch")
+        return added.get("ringing")
+
     def largest(result: dict[str, Any], key: str) -> Any:
         steps = result["concurrent"]
         return steps[-1].get(key) if steps else None
@@ -1546,8 +1575,10 @@ def print_summary(report: dict[str, Any]) -> None:
         ("concurrent calls, all ok, 0 lost in target",
          lambda r: cell(r["max_concurrent_clean"], GOAL_CONCURRENT), f">= {GOAL_CONCURRENT}"),
         ("post-dial delay added, INVITE->180 p50 (ms)",
-         lambda r: cell(r["pdd"]["added_p50_ms"].get("ringing"), GOAL_PDD_ADDED_MS, False, 2),
+         lambda r: cell(own_delay(r), GOAL_PDD_ADDED_MS, False, 2),
          f"< {GOAL_PDD_ADDED_MS:g}"),
+        ("  as the phone sees it, its own 407->INVITE included",
+         lambda r: cell(r["pdd"]["added_p50_ms"].get("ringing"), digits=2), ""),
         ("  the same from the authenticated INVITE",
          lambda r: cell(r["pdd"]["added_p50_ms"].get("ringing_tx")
                         if r["pdd"]["through_target"]["authenticated"] else None, digits=2), ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -38,6 +39,25 @@ def check_public_url(value: str) -> str:
     return value.rstrip("/")
 
 
+WEBHOOK_ENV: tuple[tuple[str, str, type[int] | type[float]], ...] = (
+    ("webhook_max_attempts", "CALLYARD_WEBHOOK_MAX_ATTEMPTS", int),
+    ("webhook_backoff_seconds", "CALLYARD_WEBHOOK_BACKOFF_SECONDS", float),
+    ("webhook_backoff_cap_seconds", "CALLYARD_WEBHOOK_BACKOFF_CAP_SECONDS", float),
+    ("webhook_timeout_seconds", "CALLYARD_WEBHOOK_TIMEOUT_SECONDS", float),
+    ("webhook_concurrency", "CALLYARD_WEBHOOK_CONCURRENCY", int),
+)
+
+
+def _positive(var: str, text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        value = kind(text.strip())
+    except ValueError:
+        raise InvalidInput(var, f"{text!r} is not a number") from None
+    if not 0 < value < math.inf:
+        raise InvalidInput(var, "must be a number greater than 0")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the composition root needs to build a callyard server."""
@@ -57,6 +77,12 @@ class Settings:
     rtp_ports: str = "20000-29999"
     ring_timeout_seconds: float = 60.0  # a customer (or a mobile) that does not answer
     agent_ring_timeout_seconds: float = 30.0  # an agent's phone that does not answer
+    # Webhook delivery: 12 attempts, 30 s doubling to 6 h apart (about 14.5 h in all).
+    webhook_max_attempts: int = 12
+    webhook_backoff_seconds: float = 30.0
+    webhook_backoff_cap_seconds: float = 6 * 3600.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_concurrency: int = 16
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -90,6 +116,9 @@ class Settings:
             if not text.strip().isdigit():
                 raise InvalidInput("CALLYARD_RECORDING_RETENTION_DAYS", f"{text!r} is not a number")
             values["recording_retention_days"] = int(text)
+        for name, var, kind in WEBHOOK_ENV:
+            if env.get(var):
+                values[name] = _positive(var, env[var], kind)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("data_dir"), str):
             values["data_dir"] = Path(str(values["data_dir"]))

@@ -25,6 +25,9 @@ from callyard.store.database import Database
 from callyard.switch.relay import parse_port_range
 from callyard.switch.switch import Switch
 from callyard.timefmt import TimeFormat
+from callyard.webhooks.delivery import DeliveryConfig, DeliveryWorker
+from callyard.webhooks.outbox import Outbox
+from callyard.webhooks.settings import WebhookSettingsService
 
 
 @dataclass
@@ -48,6 +51,9 @@ class Container:
     cdrs: CdrService
     recordings: RecordingService
     calls: CallService
+    webhooks: WebhookSettingsService
+    outbox: Outbox
+    delivery: DeliveryWorker
 
     @classmethod
     async def open(
@@ -73,9 +79,12 @@ class Container:
             raise
         directory = Directory(db, clock)
         bus = EventBus()
-        trunks = TrunkService(db, clock)
-        numbers = NumberService(db, clock)
-        cdrs = CdrService(db)
+        trunks = TrunkService(db, clock, directory)
+        numbers = NumberService(db, clock, directory)
+        webhooks = WebhookSettingsService(db, clock)
+        outbox = Outbox(db, clock, webhooks, TimeFormat(settings.timezone))
+        bus.subscribe(outbox.on_bus_event)
+        cdrs = CdrService(db, outbox.record_hook)
         recordings = RecordingService(
             settings.data_dir,
             settings.resolve_recording_secret,
@@ -126,9 +135,17 @@ class Container:
                 settings.ring_timeout_seconds,
                 settings.agent_ring_timeout_seconds,
             ),
+            webhooks=webhooks,
+            outbox=outbox,
+            delivery=DeliveryWorker(
+                outbox, webhooks, clock, DeliveryConfig.from_settings(settings)
+            ),
         )
 
     async def close(self) -> None:
         if self.switch is not None:
             await self.switch.stop()
+        await self.cdrs.close()
+        await self.delivery.stop()
+        await self.outbox.close()
         await self.db.close()

@@ -8,8 +8,6 @@ from __future__ import annotations
 import audioop
 import time
 import wave
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,122 +15,10 @@ import httpx
 import pytest
 
 from callyard.switch.digest import expected_response, parse_authorization
-from tests.e2e.server import Server, callyard
-from tests.sip.harness import Baresip, RegistrationFailed, Sipp, running, write_tone_wav
+from tests.sip.harness import RegistrationFailed, running, write_tone_wav
+from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, RING_SECONDS, SECOND_AGENT, Pbx, make_call
 
 pytestmark = pytest.mark.sip
-
-COMPANY = "1001"
-AGENT, SECOND_AGENT = "10010001", "10010002"
-CALLER_ID = "622150001"
-RING_SECONDS = 4
-
-
-@dataclass
-class Pbx:
-    """A running callyard with the demo company, logged in, and helpers to use it."""
-
-    server: Server
-    token: str
-    admin_key: str
-    workdir: Path
-
-    def api(self, service: str, **fields: str) -> dict[str, Any]:
-        reply = httpx.post(
-            self.server.url, data={"service": service, "token": self.token, **fields}
-        )
-        result: dict[str, Any] = reply.json()
-        return result
-
-    def cli(self, *args: str) -> Any:
-        return callyard(*args, "--data-dir", str(self.server.data_dir))
-
-    def password(self, number: str) -> str:
-        for extension in self.cli("extension", "list", "--company", COMPANY):
-            if extension["number"] == number:
-                return str(extension["password"])
-        raise AssertionError(f"no extension {number}")
-
-    def records(self) -> list[dict[str, Any]]:
-        response = httpx.get(
-            f"{self.server.url}/admin/companies/{COMPANY}/cdrs",
-            headers={"Authorization": f"Bearer {self.admin_key}"},
-        )
-        assert response.status_code == 200, response.text
-        rows: list[dict[str, Any]] = response.json()
-        return rows
-
-    def record_of(self, customuuid: str, timeout: float = 20) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for row in self.records():
-                if row["customuuid"] == customuuid:
-                    return row
-            time.sleep(0.2)
-        raise AssertionError(f"no call record for {customuuid}")
-
-    def carrier(self, scenario: str, **options: Any) -> Sipp:
-        return Sipp(scenario, self.workdir / scenario.removesuffix(".xml"), **options)
-
-    def phone(self, number: str, password: str | None = None, **options: Any) -> Baresip:
-        return Baresip(
-            self.workdir / f"phone-{number}-{time.monotonic_ns()}",
-            user=number,
-            password=password if password is not None else self.password(number),
-            port=self.server.sip_port,
-            regint=600,
-            **options,
-        )
-
-    def trunk_to(self, carrier: Sipp, **credentials: str) -> None:
-        for trunk in self.cli("trunk", "list", "--company", COMPANY):
-            self.cli("trunk", "remove", "--company", COMPANY, "--name", trunk["name"])
-        extra = [arg for key, value in credentials.items() for arg in (f"--{key}", value)]
-        self.cli(
-            "trunk", "add", "--company", COMPANY, "--name", "carrier",
-            "--host", "127.0.0.1", "--port", str(carrier.port), *extra,
-        )  # fmt: skip
-
-
-@pytest.fixture
-def pbx(tmp_path: Path) -> Iterator[Pbx]:
-    server = Server(
-        tmp_path / "data",
-        "--demo",
-        "--rtp-ports",
-        "35000-35999",
-        env={
-            "CALLYARD_RING_TIMEOUT": str(RING_SECONDS),
-            "CALLYARD_AGENT_RING_TIMEOUT": str(RING_SECONDS),
-        },
-    )
-    try:
-        stdout = server.stdout
-        appid = stdout.split("appid:")[1].split()[0]
-        accesskey = stdout.split("accesskey:")[1].split()[0]
-        login = httpx.post(
-            server.url,
-            data={"service": "App.Sip_Auth.Login", "appid": appid, "accesskey": accesskey},
-        ).json()
-        admin_key = (server.data_dir / "admin.key").read_text().strip()
-        pbx = Pbx(server, login["data"]["result"]["token"], admin_key, tmp_path)
-        pbx.cli("number", "add", "--company", COMPANY, "--number", CALLER_ID)
-        yield pbx
-    finally:
-        server.stop()
-
-
-def make_call(pbx: Pbx, customuuid: str, ext: str = AGENT, **extra: str) -> dict[str, Any]:
-    return pbx.api(
-        "App.Sip_Call.MakeCall",
-        extnumber=ext,
-        destnumber="628123456789",
-        userid="emp-7",
-        chengshudu="90",
-        memberid="m-1",
-        customuuid=customuuid,
-        **extra,
-    )
 
 
 def failure_code(reply: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from callyard.switch.digest import Credentials, DigestAuthority, expected_response
 from callyard.switch.events import Registered, SwitchEvent, Unregistered
-from callyard.switch.registrar import Account, RegisterRequest, Registrar, Reply
+from callyard.switch.registrar import Account, RegisterRequest, Registrar, Reply, uri_key
 
 SOURCE = ("127.0.0.1", 5070)
 
@@ -59,6 +59,7 @@ def register(
     expires: int | None = 600,
     contact: str | None = "sip:{user}@127.0.0.1:5070",
     source: tuple[str, int] = SOURCE,
+    request_uri: str | None = None,
 ) -> Reply:
     """A REGISTER, its 401, and the authenticated REGISTER, as a phone sends them."""
     contact = contact.format(user=user) if contact else None
@@ -75,7 +76,9 @@ def register(
         f'Digest username="{user}",realm="callyard",nonce="{creds.nonce}",uri="sip:127.0.0.1",'
         f'response="{digest}",qop=auth,nc=00000001,cnonce="c0ffee"'
     )
-    return registrar.register(RegisterRequest(user, contact, expires, header, source))
+    return registrar.register(
+        RegisterRequest(user, contact, expires, header, source, request_uri=request_uri)
+    )
 
 
 def test_register_binds_until_expiry(
@@ -138,3 +141,27 @@ def test_disabling_drops_the_binding(registrar: Registrar, accounts: dict[str, A
     assert register(registrar, "1001", "secret-1").status == 200
     accounts["1001"] = Account("1001", 7, "secret-1", False)
     assert registrar.binding("1001") is None
+
+
+def test_credentials_must_be_for_the_request_uri(registrar: Registrar) -> None:
+    """The digest's uri (here sip:127.0.0.1) must name the request's own URI."""
+    ok = register(registrar, "1001", "secret-1", request_uri="sip:127.0.0.1:5060;transport=udp")
+    assert ok.status == 200
+    refused = register(registrar, "1001", "secret-1", request_uri="sip:192.0.2.7")
+    assert refused.status == 400
+    assert "Request-URI" in refused.reason
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("sip:1001@Example.com", "sip:1001@example.com:5060", True),
+        ("<sip:1001@10.0.0.1;transport=udp>", "sip:1001@10.0.0.1", True),
+        ("sips:[2001:db8::1]", "sips:[2001:db8::1]:5061", True),
+        ("sip:1001@10.0.0.1", "sip:1002@10.0.0.1", False),
+        ("sip:1001@10.0.0.1:5070", "sip:1001@10.0.0.1", False),
+        ("sip:10.0.0.1", "sips:10.0.0.1", False),
+    ],
+)
+def test_uri_spellings(one: str, other: str, same: bool) -> None:
+    assert (uri_key(one) == uri_key(other)) is same

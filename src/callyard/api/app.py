@@ -52,6 +52,8 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             numbers=container.numbers,
             cdrs=container.cdrs,
             times=times,
+            webhooks=container.webhooks,
+            outbox=container.outbox,
         )
     )
     app.include_router(recordings_http.router(container.recordings))

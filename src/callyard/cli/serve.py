@@ -114,6 +114,7 @@ async def purge_recordings_periodically(
 async def _serve(settings: Settings, demo: bool) -> None:
     container = await Container.open(settings, with_switch=True)
     purger = asyncio.create_task(purge_recordings_periodically(container))
+    container.delivery.start()
     try:
         if container.switch is not None:
             await container.switch.start()
@@ -145,6 +146,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purger
+        await container.delivery.stop()
         await container.close()
         log.info("callyard stopped")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.codes import CallMethod, CallType, HangupCode
 from callyard.errors import InvalidInput, NotFound
@@ -16,6 +19,7 @@ from callyard.store.models import CallRecordRow, Company
 from callyard.timefmt import TimeFormat
 
 MAX_LIST = 1000
+MAX_BATCH = 200  # call records per transaction
 HANGUP_DIRECTIONS = frozenset({HangupCode.CALLER_HANGUP, HangupCode.CALLEE_HANGUP})
 _UUID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 # Column widths of the text fields (store/models.py): longer values are refused.
@@ -146,51 +150,135 @@ def seed_payload(row: StoredCallRecord, times: TimeFormat) -> dict[str, object]:
     }
 
 
+def _company_mismatch(rec: CallRecord, code: int | None) -> Exception | None:
+    if code is None:
+        return NotFound(f"no company with id {rec.company_id}")
+    if code != rec.companycode:
+        return InvalidInput("companycode", f"{rec.companycode} is not the code of company {code}")
+    return None
+
+
+def _row_values(rec: CallRecord) -> dict[str, object]:
+    values: dict[str, object] = {name: getattr(rec, name) for name in _RECORD_FIELDS}
+    values.update(
+        callmethod=int(rec.callmethod),
+        type=str(rec.type),
+        hangupcause=int(rec.hangupcause),
+        hangupdirection=int(rec.hangupdirection),
+    )
+    return values
+
+
+RecordHook = Callable[[AsyncSession, StoredCallRecord], Awaitable[None]]
+"""Called inside the transaction that stores a new record, after its row is flushed:
+what it writes commits or rolls back with the record (the webhook outbox)."""
+
+
 class CdrService:
     """Stores call records and answers questions about them."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, on_record: RecordHook | None = None) -> None:
         self._db = db
+        self._on_record = on_record
+        self._waiting: list[tuple[CallRecord, asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def record(self, rec: CallRecord) -> int:
-        """Store a finished call; returns its id. Recording a uuid again returns the first
-        record's id and changes nothing."""
+        """Store a finished call; returns its id once committed. Recording a uuid again
+        returns the first record's id and changes nothing.
+
+        Records stored at the same moment share one transaction (a group commit): at
+        hundreds of calls a second, one commit per call would cost more than the calls.
+        """
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((rec, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        # A cancelled caller does not cancel the write: the call happened.
+        return await asyncio.shield(done)
+
+    async def close(self) -> None:
+        """Wait for the records being written."""
+        if self._writer is not None:
+            await self._writer
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                await self._write_batch(batch)
+            except IntegrityError:
+                # Another process stored one of these uuids first: one at a time, so
+                # each record learns which id stands.
+                for rec, done in batch:
+                    if not done.done():
+                        await self._write_one(rec, done)
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+
+    async def _write_batch(self, batch: list[tuple[CallRecord, asyncio.Future[int]]]) -> None:
+        """One INSERT for the batch. A uuid stored before makes it fail as a whole
+        (IntegrityError), and the caller then stores the records one by one."""
+        async with self._db.writing() as session:
+            companies = await session.execute(
+                select(Company.id, Company.code).where(
+                    Company.id.in_({rec.company_id for rec, _ in batch})
+                )
+            )
+            codes: dict[int, int] = {row[0]: row[1] for row in companies}
+            fresh: dict[str, CallRecord] = {}
+            for rec, done in batch:
+                problem = _company_mismatch(rec, codes.get(rec.company_id))
+                if problem is not None:
+                    done.set_exception(problem)
+                else:
+                    fresh.setdefault(rec.uuid, rec)  # a uuid twice: the first stands
+            if not fresh:
+                return
+            inserted = await session.execute(
+                insert(CallRecordRow).returning(CallRecordRow.id, sort_by_parameter_order=True),
+                [_row_values(rec) for rec in fresh.values()],
+            )
+            ids = dict(zip(fresh, inserted.scalars().all(), strict=True))
+            if self._on_record is not None:
+                for rec in fresh.values():
+                    await self._on_record(session, StoredCallRecord(ids[rec.uuid], rec, None))
+        for rec, done in batch:
+            if not done.done():
+                done.set_result(ids[rec.uuid])
+
+    async def _write_one(self, rec: CallRecord, done: asyncio.Future[int]) -> None:
         try:
             async with self._db.writing() as session:
                 existing = await session.scalar(
                     select(CallRecordRow.id).where(CallRecordRow.uuid == rec.uuid)
                 )
-                if existing is not None:
-                    return existing
-                code = await session.scalar(
-                    select(Company.code).where(Company.id == rec.company_id)
-                )
-                if code is None:
-                    raise NotFound(f"no company with id {rec.company_id}")
-                if code != rec.companycode:
-                    raise InvalidInput(
-                        "companycode", f"{rec.companycode} is not the code of company {code}"
+                if existing is None:
+                    code = await session.scalar(
+                        select(Company.code).where(Company.id == rec.company_id)
                     )
-                values = {name: getattr(rec, name) for name in _RECORD_FIELDS}
-                values.update(
-                    callmethod=int(rec.callmethod),
-                    type=str(rec.type),
-                    hangupcause=int(rec.hangupcause),
-                    hangupdirection=int(rec.hangupdirection),
-                )
-                row = CallRecordRow(**values)
-                session.add(row)
-                await session.flush()
-                return row.id
+                    problem = _company_mismatch(rec, code)
+                    if problem is not None:
+                        raise problem
+                    row = CallRecordRow(**_row_values(rec))
+                    session.add(row)
+                    await session.flush()
+                    if self._on_record is not None:
+                        await self._on_record(session, StoredCallRecord(row.id, rec, None))
+                    existing = row.id
+            done.set_result(existing)
         except IntegrityError:
-            # Another writer stored the same uuid first; its record stands.
             async with self._db.transaction() as session:
                 first = await session.scalar(
                     select(CallRecordRow.id).where(CallRecordRow.uuid == rec.uuid)
                 )
             if first is None:
                 raise
-            return first
+            done.set_result(first)
+        except Exception as exc:
+            done.set_exception(exc)
 
     async def list_for_company(
         self, company_code: int, limit: int = 100, offset: int = 0

@@ -10,11 +10,11 @@ revision counter moves: at once for changes made in this process, within
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,17 @@ from callyard.store.database import Database
 from callyard.store.models import ApiToken, Company, Extension, StoreRevision
 
 REVISION_ROW = 1
+# Look-ups that may miss (a dialed number that is no extension) are remembered as
+# misses too; past this many entries a cache starts over, so no caller can grow it
+# without bound.
+MAX_ENTRIES = 50_000
+
+
+class _Missing:
+    """A remembered miss."""
+
+
+_MISSING = _Missing()
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class Directory:
         self._company_extensions: dict[int, tuple[ExtensionEntry, ...]] = {}
         self._extensions: dict[str, ExtensionEntry] = {}
         self._tokens: dict[str, TokenEntry] = {}
+        self._shared: dict[str, dict[Any, Any]] = {}
 
     @asynccontextmanager
     async def changing(self) -> AsyncIterator[AsyncSession]:
@@ -113,6 +125,7 @@ class Directory:
         self._generation += 1
         for cache in (self._companies, self._company_extensions, self._extensions, self._tokens):
             cache.clear()
+        self._shared.clear()
         self._checked_at = float("-inf")
 
     def _recent(self) -> bool:
@@ -137,22 +150,39 @@ class Directory:
         cache: dict[K, V],
         key: K,
         load: Callable[[AsyncSession], Awaitable[V | None]],
+        *,
+        keep_misses: bool = False,
     ) -> V | None:
+        """The cached value of `key`, loaded on a miss. With `keep_misses`, a load that
+        finds nothing is remembered too (only for data whose every change goes
+        through :meth:`changing`)."""
         if self._recent() or self._checking.locked():
             # While one request re-reads the revision, the others keep using the cache.
             hit = cache.get(key)
             if hit is not None:
-                return hit
+                return None if hit is _MISSING else hit
         async with self._db.transaction() as session:
             await self._check_revision(session)
             hit = cache.get(key)
             if hit is not None:
-                return hit
+                return None if hit is _MISSING else hit
             generation = self._generation
             value = await load(session)
-        if value is not None and generation == self._generation:
-            cache[key] = value
+        if generation == self._generation and (value is not None or keep_misses):
+            if len(cache) >= MAX_ENTRIES:
+                cache.clear()
+            cache[key] = cast(V, _MISSING) if value is None else value
         return value
+
+    async def cached(
+        self, namespace: str, key: Hashable, load: Callable[[AsyncSession], Awaitable[V | None]]
+    ) -> V | None:
+        """A read-through cache for other services' data (trunks, caller IDs): `load`
+        runs on a miss and its result, None included, is kept until the store's
+        revision moves. Only for data whose every change goes through
+        :meth:`changing`."""
+        cache = cast(dict[Hashable, V], self._shared.setdefault(namespace, {}))
+        return await self._get(cache, key, load, keep_misses=True)
 
     async def token(self, token_hash: str) -> TokenEntry | None:
         """The company and expiry of a token, by its digest."""
@@ -199,7 +229,7 @@ class Directory:
             row = await session.scalar(select(Extension).where(Extension.number == number))
             return entry_of(row) if row else None
 
-        return await self._get(self._extensions, number, load)
+        return await self._get(self._extensions, number, load, keep_misses=True)
 
 
 def entry_of(row: Extension) -> ExtensionEntry:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.codes import Code
 from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
 from callyard.services.auth import Caller
+from callyard.services.directory import Directory
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
 from callyard.store.models import CallerNumber
@@ -25,6 +28,12 @@ class NumberView:
     enabled: bool
 
 
+@dataclass(frozen=True)
+class _Owned:
+    company_id: int
+    enabled: bool
+
+
 def check_caller_number(number: str) -> str:
     number = number.strip()
     if not CALLER_NUMBER.match(number):
@@ -35,9 +44,16 @@ def check_caller_number(number: str) -> str:
 class NumberService:
     """Caller-ID numbers of a company: administration, and the choice for each call."""
 
-    def __init__(self, db: Database, clock: Clock, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        directory: Directory,
+        rng: random.Random | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._directory = directory
         self._rng = rng or random.Random()
 
     async def add(self, company_code: int, number: str, enabled: bool = True) -> NumberView:
@@ -46,7 +62,7 @@ class NumberService:
         now = self._clock.now()
         duplicate = Conflict(f"caller ID {number} already exists")
         try:
-            async with self._db.writing() as session:
+            async with self._directory.changing() as session:
                 company = await company_by_code(session, company_code)
                 if await session.scalar(
                     select(CallerNumber.id).where(CallerNumber.number == number)
@@ -72,7 +88,7 @@ class NumberService:
         numbers = [check_caller_number(n) for n in numbers]
         if not numbers:
             raise InvalidInput("number", "no caller ID given")
-        async with self._db.writing() as session:
+        async with self._directory.changing() as session:
             company = await company_by_code(session, company_code)
             rows = list(
                 await session.scalars(
@@ -104,34 +120,49 @@ class NumberService:
 
     async def pick(self, caller: Caller, disnumber: str | None) -> str:
         """The caller ID of a call: `disnumber` if the company may show it, else (blank) a
-        random enabled number of the company. Fails with 1020, 1021 or 1019."""
+        random enabled number of the company. Fails with 1020, 1021 or 1019. From
+        memory once read: every call placed needs it."""
         wanted = (disnumber or "").strip()
-        async with self._db.transaction() as session:
-            if wanted:
-                row = await session.scalar(
-                    select(CallerNumber).where(CallerNumber.number == wanted)
+        if wanted:
+            owned = await self._directory.cached("caller-id", wanted, self._owner(wanted))
+            if owned is None:
+                raise BusinessError(Code.NUMBER_NOT_FOUND, f"Caller ID {wanted} does not exist")
+            if owned.company_id != caller.company_id:
+                raise BusinessError(
+                    Code.NUMBER_ILLEGAL, f"Caller ID {wanted} is not owned by the company"
                 )
-                if row is None:
-                    raise BusinessError(Code.NUMBER_NOT_FOUND, f"Caller ID {wanted} does not exist")
-                if row.company_id != caller.company_id:
-                    raise BusinessError(
-                        Code.NUMBER_ILLEGAL, f"Caller ID {wanted} is not owned by the company"
-                    )
-                if not row.enabled:
-                    raise BusinessError(Code.NUMBER_DISABLED, f"Caller ID {wanted} is disabled")
-                return row.number
-            pool = list(
-                await session.scalars(
-                    select(CallerNumber.number)
-                    .where(
-                        CallerNumber.company_id == caller.company_id,
-                        CallerNumber.enabled.is_(True),
-                    )
-                    .order_by(CallerNumber.id)
-                )
-            )
+            if not owned.enabled:
+                raise BusinessError(Code.NUMBER_DISABLED, f"Caller ID {wanted} is disabled")
+            return wanted
+        pool = await self._directory.cached(
+            "caller-id-pool", caller.company_id, self._pool(caller.company_id)
+        )
         if not pool:
             raise BusinessError(
                 Code.NUMBER_NOT_FOUND, "The company has no enabled caller ID number"
             )
         return self._rng.choice(pool)
+
+    @staticmethod
+    def _owner(number: str) -> Callable[[AsyncSession], Awaitable[_Owned | None]]:
+        async def load(session: AsyncSession) -> _Owned | None:
+            row = await session.scalar(select(CallerNumber).where(CallerNumber.number == number))
+            return _Owned(row.company_id, row.enabled) if row else None
+
+        return load
+
+    @staticmethod
+    def _pool(company_id: int) -> Callable[[AsyncSession], Awaitable[tuple[str, ...]]]:
+        async def load(session: AsyncSession) -> tuple[str, ...]:
+            return tuple(
+                await session.scalars(
+                    select(CallerNumber.number)
+                    .where(
+                        CallerNumber.company_id == company_id,
+                        CallerNumber.enabled.is_(True),
+                    )
+                    .order_by(CallerNumber.id)
+                )
+            )
+
+        return load

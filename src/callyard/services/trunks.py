@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.errors import Conflict, InvalidInput, NotFound
+from callyard.services.directory import Directory
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
 from callyard.store.models import Company, Trunk
@@ -80,9 +82,10 @@ def _view(row: Trunk, company_code: int) -> TrunkView:
 class TrunkService:
     """Trunks of a company: administration, and the switch's choice of trunk."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, directory: Directory) -> None:
         self._db = db
         self._clock = clock
+        self._directory = directory
 
     async def add(
         self,
@@ -100,7 +103,7 @@ class TrunkService:
         _check_credentials(username, password)
         duplicate = Conflict(f"company {company_code} already has a trunk named {name!r}")
         try:
-            async with self._db.writing() as session:
+            async with self._directory.changing() as session:
                 company = await company_by_code(session, company_code)
                 if await session.scalar(
                     select(Trunk.id).where(Trunk.company_id == company.id, Trunk.name == name)
@@ -124,7 +127,7 @@ class TrunkService:
     async def remove(self, company_code: int, name: str) -> TrunkView:
         """Remove a trunk; returns what it was."""
         name = name.strip()
-        async with self._db.writing() as session:
+        async with self._directory.changing() as session:
             company = await company_by_code(session, company_code)
             row = await session.scalar(
                 select(Trunk).where(Trunk.company_id == company.id, Trunk.name == name)
@@ -144,8 +147,10 @@ class TrunkService:
             return [_view(row, company.code) for row in rows]
 
     async def for_company(self, company_id: int) -> TrunkView | None:
-        """The trunk that carries the company's outbound calls: its first, by id."""
-        async with self._db.transaction() as session:
+        """The trunk that carries the company's outbound calls: its first, by id. From
+        memory once read: every call placed needs it."""
+
+        async def load(session: AsyncSession) -> TrunkView | None:
             found = (
                 await session.execute(
                     select(Trunk, Company.code)
@@ -155,7 +160,9 @@ class TrunkService:
                     .limit(1)
                 )
             ).first()
-        if found is None:
-            return None
-        row, code = found
-        return _view(row, code)
+            if found is None:
+                return None
+            row, code = found
+            return _view(row, code)
+
+        return await self._directory.cached("trunk", company_id, load)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -205,9 +206,68 @@ class StoreRevision(Base):
 
     Servers cache those in memory and reload when the counter moves, so changes
     made by the CLI or by another server process are seen within a poll interval.
+    Row 1 counts companies, extensions and tokens; row 2 webhook settings.
     """
 
     __tablename__ = "store_revision"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WebhookSettingsRow(Base):
+    """Where a company's call-state and call-record callbacks go, and their signing key."""
+
+    __tablename__ = "webhook_settings"
+
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True
+    )
+    call_state_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    cdr_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret_created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookEventRow(Base):
+    """One webhook request to make (the outbox): pending, then delivered or dead."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("call_id", "seq"),
+        Index("ix_webhook_events_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_events_company_id_id", "company_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)  # per call: delivered in this order
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(2048))
+    body: Mapped[str] = mapped_column(Text)  # the exact JSON sent
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebhookAttemptRow(Base):
+    """One HTTP attempt of a webhook event, for the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    elapsed_ms: Mapped[int] = mapped_column(Integer)

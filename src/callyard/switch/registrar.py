@@ -46,6 +46,25 @@ class RegisterRequest:
     authorization: str | None
     source: Address
     user_agent: str = ""
+    request_uri: str | None = None
+
+
+def uri_key(uri: str) -> tuple[str, str, str, int]:
+    """What makes two spellings of a SIP URI the same for the digest check: scheme, user,
+    host (case-insensitive) and port (5060 or 5061 when absent); not parameters."""
+    text = uri.strip().strip("<>")
+    scheme, _, rest = text.partition(":")
+    rest = rest.split(";", 1)[0].split("?", 1)[0]
+    user, _, hostport = rest.rpartition("@")
+    host, port = hostport, ""
+    if hostport.startswith("["):  # an IPv6 reference
+        host, _, after = hostport.partition("]")
+        host, port = host + "]", after.removeprefix(":")
+    elif hostport.count(":") == 1:
+        host, port = hostport.split(":")
+    scheme = scheme.lower()
+    default = 5061 if scheme == "sips" else 5060
+    return scheme, user, host.lower(), int(port) if port.isdigit() else default
 
 
 @dataclass(frozen=True)
@@ -149,15 +168,25 @@ class Registrar:
         return Reply(407, "Proxy Authentication Required", (("Proxy-Authenticate", challenge),))
 
     def authenticate(
-        self, user: str, authorization: str | None, source: Address, method: str
+        self,
+        user: str,
+        authorization: str | None,
+        source: Address,
+        method: str,
+        request_uri: str | None = None,
     ) -> Account | Reply:
-        """The extension a request comes from, or the challenge or refusal to send back."""
+        """The extension a request comes from, or the challenge or refusal to send back.
+        With `request_uri`, the credentials must have been computed for that URI (RFC
+        2617 3.2.2.5), so that they cannot be carried over to another request."""
         ip = source[0]
         if self.throttle.blocked(ip):
             return FORBIDDEN
         creds = parse_authorization(authorization) if authorization else None
         if creds is None:
             return self._challenge(method)
+        if request_uri is not None and uri_key(creds.uri) != uri_key(request_uri):
+            self.throttle.failed(ip)
+            return Reply(400, "Bad Request (digest uri is not the Request-URI)")
         account = self._accounts(user)
         usable = account is not None and account.enabled and creds.username == user
         verdict = self._authority.verify(
@@ -173,7 +202,9 @@ class Registrar:
 
     def register(self, request: RegisterRequest) -> Reply:
         """Answer one REGISTER."""
-        checked = self.authenticate(request.user, request.authorization, request.source, "REGISTER")
+        checked = self.authenticate(
+            request.user, request.authorization, request.source, "REGISTER", request.request_uri
+        )
         if isinstance(checked, Reply):
             return checked
         return self._update(checked, request)

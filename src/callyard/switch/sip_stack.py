@@ -95,6 +95,9 @@ class SipStack:
             from sippy.Udp_server import Udp_server_opts
 
             from callyard.switch.calls import CallTable
+            from callyard.switch.sippy_clock import use_standard_clocks
+
+            use_standard_clocks()
 
             # One sender thread: sippy's default three reorder messages (an INVITE's
             # ACK after the next INVITE, a 180 after the 200). It also drops
@@ -158,7 +161,7 @@ class SipStack:
         )
         host, port = request.getSource()
         checked = self._registrar.authenticate(
-            caller, authorization, (str(host), int(port)), "INVITE"
+            caller, authorization, (str(host), int(port)), "INVITE", str(request.getRURI())
         )
         if isinstance(checked, Reply):
             return self._reply(request, checked), None, None
@@ -202,4 +205,5 @@ def _register_request(request: Any) -> RegisterRequest:
         authorization=authorization,
         source=(str(host), int(port)),
         user_agent=user_agent,
+        request_uri=str(request.getRURI()),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -63,6 +64,8 @@ class Switch:
             self._emit,
         )
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
+        self._pending: collections.deque[SwitchEvent] = collections.deque()
+        self._drain_scheduled = False
         self._watch: asyncio.Task[None] | None = None
 
     def subscribe(self, listener: Callable[[SwitchEvent], None]) -> None:
@@ -73,7 +76,17 @@ class Switch:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._deliver, event)
+        # Events come in bursts (a response often yields two); one wake-up of the loop
+        # delivers all that are waiting.
+        self._pending.append(event)
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False  # before taking: an event added now schedules anew
+        while self._pending:
+            self._deliver(self._pending.popleft())
 
     def _deliver(self, event: SwitchEvent) -> None:
         log.info(type(event).__name__.lower(), extra={"event": event.__dict__})

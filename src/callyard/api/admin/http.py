@@ -22,8 +22,13 @@ from callyard.api.admin.schemas import (
     NumberCreate,
     NumberList,
     NumberOut,
+    Redelivered,
     TrunkCreate,
     TrunkOut,
+    WebhookDeliveryOut,
+    WebhookOut,
+    WebhookSecretOut,
+    WebhookUpdate,
 )
 from callyard.services.cdrs import MAX_LIST, CdrService, seed_payload
 from callyard.services.companies import CompanyService
@@ -31,10 +36,16 @@ from callyard.services.extensions import ExtensionService, extension_numbers
 from callyard.services.numbers import NumberService
 from callyard.services.trunks import TrunkService
 from callyard.timefmt import TimeFormat
+from callyard.webhooks import outbox as webhook_outbox
+from callyard.webhooks.outbox import DeliveryStatus, Outbox
+from callyard.webhooks.settings import WebhookSettingsService
 
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "missing or wrong admin key"},
-    404: {"model": ErrorOut, "description": "no such company, extension, trunk or number"},
+    404: {
+        "model": ErrorOut,
+        "description": "no such company, extension, trunk, number or webhook event",
+    },
     409: {"model": ErrorOut, "description": "already exists"},
     422: {"model": ErrorOut, "description": "invalid input"},
 }
@@ -49,6 +60,8 @@ def router(
     numbers: NumberService,
     cdrs: CdrService,
     times: TimeFormat,
+    webhooks: WebhookSettingsService,
+    outbox: Outbox,
 ) -> APIRouter:
     """The `/admin` routes."""
 
@@ -164,5 +177,45 @@ def router(
         """Call records, most recently recorded first, as the call-record callback has them."""
         rows = await cdrs.list_for_company(code, limit, offset)
         return [CdrOut.model_validate(seed_payload(row, times)) for row in rows]
+
+    @routes.get("/companies/{code}/webhook", response_model=WebhookOut)
+    async def get_webhook(code: int) -> WebhookOut:
+        """Where the company's call-state and call-record callbacks go (never the secret)."""
+        return WebhookOut.model_validate(await webhooks.get(code))
+
+    @routes.put("/companies/{code}/webhook", response_model=WebhookSecretOut)
+    async def set_webhook(code: int, body: WebhookUpdate) -> WebhookSecretOut:
+        """Change the given fields; the first change creates the settings (enabled) and
+        answers the signing secret, shown this once."""
+        view = await webhooks.update(
+            code, call_state_url=body.call_state_url, cdr_url=body.cdr_url, enabled=body.enabled
+        )
+        return WebhookSecretOut.model_validate(view)
+
+    @routes.post("/companies/{code}/webhook/rotate-secret", response_model=WebhookSecretOut)
+    async def rotate_webhook_secret(code: int) -> WebhookSecretOut:
+        """A new signing secret, shown this once; attempts from now on are signed with it."""
+        return WebhookSecretOut.model_validate(await webhooks.rotate_secret(code))
+
+    @routes.get("/companies/{code}/webhook/deliveries", response_model=list[WebhookDeliveryOut])
+    async def list_deliveries(
+        code: int,
+        status: DeliveryStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=webhook_outbox.MAX_LIST)] = 100,
+    ) -> list[WebhookDeliveryOut]:
+        """The company's webhook events, newest first, with every attempt."""
+        views = await outbox.deliveries(code, status.value if status else None, limit)
+        return [WebhookDeliveryOut.model_validate(v) for v in views]
+
+    @routes.post("/companies/{code}/webhook/redeliver-dead", response_model=Redelivered)
+    async def redeliver_dead(code: int) -> Redelivered:
+        """Send every dead event of the company again, each with a fresh retry schedule."""
+        return Redelivered(redelivered=await outbox.redeliver_dead(code))
+
+    @routes.post("/webhook/deliveries/{event_id}/redeliver", response_model=WebhookDeliveryOut)
+    async def redeliver(event_id: str) -> WebhookDeliveryOut:
+        """Send an event again (by its event id), whatever its status, with a fresh
+        retry schedule."""
+        return WebhookDeliveryOut.model_validate(await outbox.redeliver(event_id))
 
     return routes

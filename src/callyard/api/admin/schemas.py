@@ -130,3 +130,57 @@ class CdrOut(BaseModel):
     uuid: str
     userkey: str
     customuuid: str
+
+
+class WebhookUpdate(BaseModel):
+    """Fields left out (or null) are unchanged; an empty URL removes it."""
+
+    call_state_url: str | None = Field(
+        default=None, description="http(s) URL for extension call-state callbacks"
+    )
+    cdr_url: str | None = Field(default=None, description="http(s) URL for call-record callbacks")
+    enabled: bool | None = None
+
+
+class WebhookOut(Out):
+    company_code: int
+    call_state_url: str | None
+    cdr_url: str | None
+    enabled: bool
+    secret_created_at: datetime | None
+    updated_at: datetime | None
+
+
+class WebhookSecretOut(WebhookOut):
+    """The signing secret is shown once: when the settings are created or it is rotated."""
+
+    secret: str | None = Field(description="null unless just created or rotated")
+
+
+class WebhookAttemptOut(Out):
+    at: datetime
+    status_code: int | None
+    error: str | None
+    elapsed_ms: int
+
+
+class WebhookDeliveryOut(Out):
+    """A webhook event: `pending`, then `delivered` or `dead` after the last attempt."""
+
+    event_id: str = Field(description="X-Callyard-Event-Id: receivers de-duplicate on it")
+    kind: str = Field(description="call_state or call_record")
+    call_uuid: str
+    seq: int = Field(description="Order of the event within its call")
+    url: str
+    status: str
+    attempts: int = Field(description="Attempts since created or last redelivered")
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None = Field(description="When pending: the next attempt")
+    created_at: datetime
+    delivered_at: datetime | None
+    history: list[WebhookAttemptOut]
+
+
+class Redelivered(BaseModel):
+    redelivered: int

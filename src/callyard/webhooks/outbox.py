@@ -1,0 +1,615 @@
+"""The webhook outbox: every event to send is a row, written before it is sent.
+
+A call's events are numbered in memory when they happen (`seq`, per call) and delivered
+in that order. Call-state events have no other database change to ride with, so a writer
+task stores them as they come, several per transaction when several are waiting. The
+call record's event is written by `record_hook` inside the transaction that stores the
+CDR, together with any of the call's state events still waiting for the writer: a record
+is never in the store without the events that came before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import orjson
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from callyard.bus import BusEvent, CallStateChanged
+from callyard.clock import Clock
+from callyard.errors import InvalidInput, NotFound
+from callyard.services.cdrs import StoredCallRecord, seed_payload
+from callyard.store.database import Database
+from callyard.store.lookups import company_by_code
+from callyard.store.models import WebhookAttemptRow, WebhookEventRow
+from callyard.timefmt import TimeFormat
+from callyard.webhooks.settings import EventKind, WebhookSettingsService, WebhookTargets
+
+log = logging.getLogger("callyard.webhooks")
+
+MAX_LIST = 1000
+MAX_ERROR = 512
+WRITE_RETRY_SECONDS = 1.0
+WRITE_TRIES = 5  # a batch that fails this often is dropped (logged), not retried forever
+MAX_TRACKED_CALLS = 100_000  # sequence counters of calls whose record never came
+WRITER_WAIT_SECONDS = 30.0
+CLOSE_FLUSH_SECONDS = 5.0
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass
+class _StateEvent:
+    """A call-state event not yet in the store."""
+
+    event_id: str
+    company_id: int
+    call_id: str
+    seq: int
+    body: bytes
+    created_at: datetime
+    failures: int = 0
+
+    def row(self, url: str) -> WebhookEventRow:
+        return _event_row(
+            self.event_id,
+            self.company_id,
+            self.call_id,
+            self.seq,
+            EventKind.CALL_STATE,
+            url,
+            self.body,
+            self.created_at,
+        )
+
+
+def _event_row(
+    event_id: str,
+    company_id: int,
+    call_id: str,
+    seq: int,
+    kind: EventKind,
+    url: str,
+    body: bytes,
+    created_at: datetime,
+) -> WebhookEventRow:
+    return WebhookEventRow(
+        event_id=event_id,
+        company_id=company_id,
+        call_id=call_id,
+        seq=seq,
+        kind=kind.value,
+        url=url,
+        body=body.decode(),
+        status=DeliveryStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=created_at,
+        created_at=created_at,
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An event handed to the delivery worker for one attempt."""
+
+    id: int
+    event_id: str
+    company_id: int
+    kind: EventKind
+    url: str
+    body: bytes
+    attempts: int  # attempts made before this one
+    claimed_until: datetime  # the claim's lease: its next_attempt_at while in flight
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """The outcome of one attempt: delivered, retried at `next_attempt_at`, or dead
+    (not delivered and no `next_attempt_at`)."""
+
+    id: int
+    claimed_until: datetime
+    attempts: int  # attempts made, this one included
+    at: datetime
+    status_code: int | None
+    error: str | None
+    elapsed_ms: int
+    delivered: bool
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    at: datetime
+    status_code: int | None
+    error: str | None
+    elapsed_ms: int
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    """An outbox event as the delivery log shows it."""
+
+    event_id: str
+    kind: str
+    call_uuid: str
+    seq: int
+    url: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    history: list[AttemptView] = field(default_factory=list)
+
+
+def _delivery(row: WebhookEventRow, history: list[AttemptView]) -> DeliveryView:
+    pending = row.status == DeliveryStatus.PENDING
+    return DeliveryView(
+        event_id=row.event_id,
+        kind=row.kind,
+        call_uuid=row.call_id,
+        seq=row.seq,
+        url=row.url,
+        status=row.status,
+        attempts=row.attempts,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at if pending else None,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+        history=history,
+    )
+
+
+def parse_status(value: str | None) -> DeliveryStatus | None:
+    if value is None:
+        return None
+    try:
+        return DeliveryStatus(value.strip().lower())
+    except ValueError:
+        known = ", ".join(s.value for s in DeliveryStatus)
+        raise InvalidInput("status", f"{value!r} is not one of {known}") from None
+
+
+class Outbox:
+    """Writes webhook events to the store, hands due ones to the delivery worker, and
+    answers the delivery log."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: WebhookSettingsService,
+        times: TimeFormat,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._settings = settings
+        self._times = times
+        self._listeners: list[Callable[[], None]] = []
+        self._seqs: dict[str, int] = {}  # call -> last sequence number given out
+        self._unwritten: dict[str, list[_StateEvent]] = {}  # call -> events, by seq
+        self._writing: dict[str, asyncio.Future[None]] = {}  # call -> writer's transaction
+        self._pending = asyncio.Event()
+        self._batches = asyncio.Condition()
+        self._writer: asyncio.Task[None] | None = None
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Called after events were committed or made due again (the worker's wake-up)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def _next_seq(self, call_id: str) -> int:
+        seq = self._seqs.pop(call_id, 0) + 1
+        self._seqs[call_id] = seq
+        if len(self._seqs) > MAX_TRACKED_CALLS:
+            del self._seqs[next(iter(self._seqs))]
+        return seq
+
+    # Writing events
+
+    def on_bus_event(self, bus_event: BusEvent) -> None:
+        """Bus subscriber: number a call-state event and queue it for the writer. (The
+        call record's event is written with the CDR, by `record_hook`.)"""
+        if not isinstance(bus_event, CallStateChanged):
+            return
+        state = _StateEvent(
+            str(uuid.uuid4()),
+            bus_event.company_id,
+            bus_event.call_id,
+            self._next_seq(bus_event.call_id),
+            orjson.dumps(bus_event.payload),
+            self._clock.now(),
+        )
+        self._unwritten.setdefault(state.call_id, []).append(state)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self._pending.set()
+
+    async def record_hook(self, session: AsyncSession, stored: StoredCallRecord) -> None:
+        """CdrService's hook, inside the transaction that stores the record: writes the
+        call's state events still waiting, then its call-record event."""
+        rec = stored.record
+        writing = self._writing.get(rec.uuid)
+        if writing is not None:
+            # The writer is committing some of this call's state events in a transaction
+            # of its own (PostgreSQL; on SQLite it cannot be, as both hold the write
+            # lock): let it finish, so the record cannot become visible before them.
+            try:
+                async with asyncio.timeout(WRITER_WAIT_SECONDS):
+                    await asyncio.shield(writing)
+            except TimeoutError:
+                log.warning("call-state events still being written", extra={"call": rec.uuid})
+        states = self._unwritten.pop(rec.uuid, [])
+        seq = self._seqs.pop(rec.uuid, 0) + 1
+        sync_session = session.sync_session
+
+        def rolled_back(_session: object) -> None:
+            # The record will be stored again (or not at all): its state events go back
+            # to the writer, and it gets the same number next time.
+            self._seqs[rec.uuid] = max(self._seqs.get(rec.uuid, 0), seq - 1)
+            self._restore(states)
+
+        event.listen(sync_session, "after_rollback", rolled_back, once=True)
+        targets = await self._settings.targets(rec.company_id, session)
+        rows = _state_rows(states, targets)
+        cdr_url = targets.url_for(EventKind.CALL_RECORD) if targets else None
+        if cdr_url:
+            body = orjson.dumps(seed_payload(stored, self._times))
+            rows.append(
+                _event_row(
+                    str(uuid.uuid4()),
+                    rec.company_id,
+                    rec.uuid,
+                    seq,
+                    EventKind.CALL_RECORD,
+                    cdr_url,
+                    body,
+                    self._clock.now(),
+                )
+            )
+        if rows:
+            session.add_all(rows)
+            await session.flush()
+            event.listen(sync_session, "after_commit", lambda _s: self._notify(), once=True)
+
+    def _restore(self, states: Iterable[_StateEvent]) -> None:
+        """Put back state events whose transaction failed, for the writer to try again."""
+        for state in states:
+            state.failures += 1
+            if state.failures >= WRITE_TRIES:
+                log.error(
+                    "dropping a call-state webhook event that could not be stored",
+                    extra={"call": state.call_id, "event_id": state.event_id},
+                )
+                continue
+            queue = self._unwritten.setdefault(state.call_id, [])
+            queue.append(state)
+            queue.sort(key=lambda s: s.seq)
+        if self._unwritten and self._writer is not None:
+            self._pending.set()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._pending.wait()
+            self._pending.clear()
+            try:
+                await self._write_pending()
+            except Exception:
+                log.exception("writing call-state webhook events failed")
+                await asyncio.sleep(WRITE_RETRY_SECONDS)
+                self._pending.set()
+            async with self._batches:
+                self._batches.notify_all()
+
+    async def _write_pending(self) -> None:
+        # Settings come from memory (a read at most every poll interval); events that
+        # no company wants are dropped here and cost no transaction.
+        wanted: dict[int, WebhookTargets | None] = {}
+        for company_id in {s.company_id for q in self._unwritten.values() for s in q}:
+            wanted[company_id] = await self._settings.targets(company_id)
+        for call_id, queue in list(self._unwritten.items()):
+            kept = [s for s in queue if s.company_id not in wanted or _wants(wanted[s.company_id])]
+            if kept:
+                self._unwritten[call_id] = kept
+            else:
+                del self._unwritten[call_id]
+        if not self._unwritten:
+            return
+        taken: dict[str, list[_StateEvent]] = {}
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        rows: list[WebhookEventRow] = []
+        try:
+            async with self._db.writing() as session:
+                # Taken only now, holding the write transaction: on SQLite the record hook
+                # (which holds the write lock) never finds a call's events half-written.
+                taken, self._unwritten = self._unwritten, {}
+                for call_id in taken:
+                    self._writing[call_id] = done
+                for queue in taken.values():
+                    company_id = queue[0].company_id
+                    if company_id not in wanted:
+                        wanted[company_id] = await self._settings.targets(company_id, session)
+                    rows.extend(_state_rows(queue, wanted[company_id]))
+                session.add_all(rows)
+        except BaseException:
+            self._restore(s for q in taken.values() for s in q)
+            raise
+        finally:
+            for call_id in taken:
+                if self._writing.get(call_id) is done:
+                    del self._writing[call_id]
+            done.set_result(None)
+        if rows:
+            self._notify()
+
+    async def flush(self) -> None:
+        """Wait until every call-state event published so far is stored (or dropped)."""
+        if self._writer is None:
+            return
+        async with self._batches:
+            while self._unwritten or self._writing:
+                self._pending.set()
+                await self._batches.wait()
+
+    async def close(self) -> None:
+        """Store what is waiting (for at most a few seconds), then stop the writer."""
+        if self._writer is None:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_FLUSH_SECONDS):
+                await self.flush()
+        except TimeoutError:
+            count = sum(len(q) for q in self._unwritten.values())
+            log.warning("call-state webhook events lost at shutdown", extra={"count": count})
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        self._writer = None
+
+    # The delivery worker's side
+
+    async def settle_and_claim(
+        self,
+        results: list[AttemptResult],
+        now: datetime,
+        limit: int,
+        lease_until: datetime,
+        exclude: Iterable[int] = (),
+    ) -> list[Claimed]:
+        """In one transaction: store the outcome of finished attempts, then claim up to
+        `limit` due events. An event is due when it is pending, its next attempt time has
+        come, and no event of its call with a lower `seq` is still pending. A claim moves
+        the next attempt to `lease_until`, so another server does not send it too, and a
+        crashed server's claim runs out."""
+        async with self._db.writing() as session:
+            if results:
+                await self._settle(session, results)
+            if limit <= 0:
+                return []
+            claimed = await self._claim(session, now, limit, lease_until, list(exclude))
+        if results and any(r.delivered or r.next_attempt_at is None for r in results):
+            self._notify()  # the next event of those calls may be due now
+        return claimed
+
+    async def _settle(self, session: AsyncSession, results: list[AttemptResult]) -> None:
+        # An event redelivered while its attempt was in flight no longer carries the
+        # claim's lease: the outcome is logged but the event stays due for its new send.
+        for result in results:
+            values: dict[str, object] = {
+                "attempts": result.attempts,
+                "last_status_code": result.status_code,
+                "last_error": result.error,
+            }
+            if result.delivered:
+                values.update(status=DeliveryStatus.DELIVERED.value, delivered_at=result.at)
+            elif result.next_attempt_at is None:
+                values.update(status=DeliveryStatus.DEAD.value)
+            else:
+                values.update(next_attempt_at=result.next_attempt_at)
+            await session.execute(
+                update(WebhookEventRow)
+                .where(
+                    WebhookEventRow.id == result.id,
+                    WebhookEventRow.status == DeliveryStatus.PENDING.value,
+                    WebhookEventRow.next_attempt_at == result.claimed_until,
+                )
+                .values(**values)
+            )
+        session.add_all(
+            WebhookAttemptRow(
+                event_id=r.id,
+                attempted_at=r.at,
+                status_code=r.status_code,
+                error=r.error,
+                elapsed_ms=r.elapsed_ms,
+            )
+            for r in results
+        )
+
+    async def _claim(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        limit: int,
+        lease_until: datetime,
+        exclude: list[int],
+    ) -> list[Claimed]:
+        candidate = aliased(WebhookEventRow, name="candidate")
+        earlier = aliased(WebhookEventRow, name="earlier")
+        blocked = (
+            select(earlier.id)
+            .where(
+                earlier.call_id == candidate.call_id,
+                earlier.seq < candidate.seq,
+                earlier.status == DeliveryStatus.PENDING.value,
+            )
+            .exists()
+        )
+        due = (
+            select(candidate.id)
+            .where(
+                candidate.status == DeliveryStatus.PENDING.value,
+                candidate.next_attempt_at <= now,
+                ~blocked,
+                candidate.id.not_in(exclude),
+            )
+            .order_by(candidate.next_attempt_at, candidate.id)
+            .limit(limit)
+            .with_for_update(of=candidate, skip_locked=True)
+        )
+        table = WebhookEventRow
+        result = await session.execute(
+            update(table)
+            .where(table.id.in_(due))
+            .values(next_attempt_at=lease_until)
+            .returning(
+                table.id,
+                table.event_id,
+                table.company_id,
+                table.kind,
+                table.url,
+                table.body,
+                table.attempts,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        claimed = [
+            Claimed(
+                row[0],
+                row[1],
+                row[2],
+                EventKind(row[3]),
+                row[4],
+                row[5].encode(),
+                row[6],
+                lease_until,
+            )
+            for row in result
+        ]
+        return sorted(claimed, key=lambda c: c.id)
+
+    async def release(self, claims: list[Claimed], now: datetime) -> None:
+        """Make claimed events due again at once (their attempts were cut short)."""
+        if not claims:
+            return
+        async with self._db.writing() as session:
+            for claim in claims:
+                await session.execute(
+                    update(WebhookEventRow)
+                    .where(
+                        WebhookEventRow.id == claim.id,
+                        WebhookEventRow.status == DeliveryStatus.PENDING.value,
+                        WebhookEventRow.next_attempt_at == claim.claimed_until,
+                    )
+                    .values(next_attempt_at=now)
+                )
+
+    # The delivery log
+
+    async def deliveries(
+        self, company_code: int, status: str | None = None, limit: int = 100
+    ) -> list[DeliveryView]:
+        """A company's events, newest first, each with its attempts (oldest first)."""
+        wanted = parse_status(status)
+        if not 1 <= limit <= MAX_LIST:
+            raise InvalidInput("limit", f"must be 1 to {MAX_LIST}")
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, company_code)
+            query = select(WebhookEventRow).where(WebhookEventRow.company_id == company.id)
+            if wanted is not None:
+                query = query.where(WebhookEventRow.status == wanted.value)
+            rows = list(
+                await session.scalars(query.order_by(WebhookEventRow.id.desc()).limit(limit))
+            )
+            history = await _histories(session, [row.id for row in rows])
+        return [_delivery(row, history.get(row.id, [])) for row in rows]
+
+    async def redeliver(self, event_id: str) -> DeliveryView:
+        """Send an event again, whatever its state: pending now, with a fresh schedule."""
+        async with self._db.writing() as session:
+            row = await session.scalar(
+                select(WebhookEventRow).where(WebhookEventRow.event_id == event_id.strip())
+            )
+            if row is None:
+                raise NotFound(f"no webhook event {event_id!r}")
+            row.status = DeliveryStatus.PENDING.value
+            row.attempts = 0
+            row.next_attempt_at = self._clock.now()
+            row.delivered_at = None
+            await session.flush()
+            history = await _histories(session, [row.id])
+            view = _delivery(row, history.get(row.id, []))
+        self._notify()
+        return view
+
+    async def redeliver_dead(self, company_code: int | None = None) -> int:
+        """Send every dead event (of one company, or all) again; returns how many."""
+        async with self._db.writing() as session:
+            query = update(WebhookEventRow).where(
+                WebhookEventRow.status == DeliveryStatus.DEAD.value
+            )
+            if company_code is not None:
+                company = await company_by_code(session, company_code)
+                query = query.where(WebhookEventRow.company_id == company.id)
+            result = await session.execute(
+                query.values(
+                    status=DeliveryStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=self._clock.now(),
+                ).execution_options(synchronize_session=False)
+            )
+            count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            self._notify()
+        return count
+
+
+def _wants(targets: WebhookTargets | None) -> bool:
+    return targets is not None and targets.url_for(EventKind.CALL_STATE) is not None
+
+
+def _state_rows(states: list[_StateEvent], targets: WebhookTargets | None) -> list[WebhookEventRow]:
+    url = targets.url_for(EventKind.CALL_STATE) if targets else None
+    return [state.row(url) for state in states] if url else []
+
+
+async def _histories(session: AsyncSession, ids: list[int]) -> dict[int, list[AttemptView]]:
+    if not ids:
+        return {}
+    attempts = await session.scalars(
+        select(WebhookAttemptRow)
+        .where(WebhookAttemptRow.event_id.in_(ids))
+        .order_by(WebhookAttemptRow.id)
+    )
+    history: dict[int, list[AttemptView]] = {}
+    for attempt in attempts:
+        history.setdefault(attempt.event_id, []).append(
+            AttemptView(
+                attempt.attempted_at, attempt.status_code, attempt.error, attempt.elapsed_ms
+            )
+        )
+    return history
+
+
+def clip_error(text: str) -> str:
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"

@@ -1,0 +1,239 @@
+"""Each company's webhook settings: URLs, signing secret, on/off; cached for the hot path.
+
+Every call event asks whether its company wants it, so the answer is kept in memory.
+Changes made here are seen at once; changes made by another process (the CLI, another
+server) bump the webhook row of `store_revision` and are seen within `poll_interval`,
+as the directory does for companies and extensions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callyard.clock import Clock
+from callyard.errors import InvalidInput
+from callyard.store.database import Database
+from callyard.store.lookups import company_by_code
+from callyard.store.models import StoreRevision, WebhookSettingsRow
+
+WEBHOOK_REVISION_ROW = 2
+MAX_URL = 2048
+
+
+class EventKind(StrEnum):
+    """What a webhook event carries; also the `X-Callyard-Event` header."""
+
+    CALL_STATE = "call_state"
+    CALL_RECORD = "call_record"
+
+
+def check_url(value: str, field: str) -> str:
+    """An absolute http(s) URL with a host, at most 2048 characters."""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise InvalidInput(field, f"{value!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(field, f"expected http(s)://HOST[:PORT]/PATH, got {value!r}")
+    if len(value) > MAX_URL or any(c.isspace() or not c.isprintable() for c in value):
+        raise InvalidInput(field, "must be at most 2048 printable characters without spaces")
+    return value
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_hex(32)
+
+
+@dataclass(frozen=True)
+class WebhookTargets:
+    """What delivery needs of a company's settings (the cached read model)."""
+
+    company_id: int
+    call_state_url: str | None
+    cdr_url: str | None
+    enabled: bool
+    secret: str
+
+    def url_for(self, kind: EventKind) -> str | None:
+        """Where events of this kind go now; None when they are not wanted."""
+        if not self.enabled:
+            return None
+        return self.call_state_url if kind is EventKind.CALL_STATE else self.cdr_url
+
+
+@dataclass(frozen=True)
+class WebhookView:
+    """A company's settings as the admin sees them; `secret` only when just made."""
+
+    company_code: int
+    call_state_url: str | None
+    cdr_url: str | None
+    enabled: bool
+    secret_created_at: datetime | None
+    updated_at: datetime | None
+    secret: str | None = None
+
+
+def _view(code: int, row: WebhookSettingsRow | None, secret: str | None = None) -> WebhookView:
+    if row is None:
+        return WebhookView(code, None, None, False, None, None)
+    return WebhookView(
+        code,
+        row.call_state_url,
+        row.cdr_url,
+        row.enabled,
+        row.secret_created_at,
+        row.updated_at,
+        secret,
+    )
+
+
+class WebhookSettingsService:
+    """Reads and changes webhook settings; `targets` answers from memory."""
+
+    def __init__(self, db: Database, clock: Clock, poll_interval: float = 0.5) -> None:
+        self._db = db
+        self._clock = clock
+        self._poll_interval = poll_interval
+        self._revision: int | None = None
+        self._checked_at = float("-inf")
+        self._generation = 0
+        self._checking = asyncio.Lock()
+        self._cache: dict[int, WebhookTargets | None] = {}
+
+    async def get(self, company_code: int) -> WebhookView:
+        """The settings of a company (never its secret)."""
+        async with self._db.transaction() as session:
+            company = await company_by_code(session, company_code)
+            return _view(company.code, await session.get(WebhookSettingsRow, company.id))
+
+    async def update(
+        self,
+        company_code: int,
+        *,
+        call_state_url: str | None = None,
+        cdr_url: str | None = None,
+        enabled: bool | None = None,
+        rotate_secret: bool = False,
+    ) -> WebhookView:
+        """Change what is given: a URL (`""` removes it), on/off, a new secret. The first
+        change creates the settings, enabled unless told otherwise, with a secret; the
+        secret is in the answer only when it was created or rotated."""
+        state = None if call_state_url is None else self._url(call_state_url, "call_state_url")
+        cdr = None if cdr_url is None else self._url(cdr_url, "cdr_url")
+        now = self._clock.now()
+        async with self._changing() as session:
+            company = await company_by_code(session, company_code)
+            row = await session.get(WebhookSettingsRow, company.id)
+            secret = None
+            if row is None:
+                secret = new_secret()
+                row = WebhookSettingsRow(
+                    company_id=company.id,
+                    call_state_url=None,
+                    cdr_url=None,
+                    secret=secret,
+                    enabled=True,
+                    secret_created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+            elif rotate_secret:
+                secret = row.secret = new_secret()
+                row.secret_created_at = now
+            if call_state_url is not None:
+                row.call_state_url = state
+            if cdr_url is not None:
+                row.cdr_url = cdr
+            if enabled is not None:
+                row.enabled = enabled
+            row.updated_at = now
+            await session.flush()
+            return _view(company.code, row, secret)
+
+    async def rotate_secret(self, company_code: int) -> WebhookView:
+        """A new signing secret, shown this once; the old one stops at once."""
+        return await self.update(company_code, rotate_secret=True)
+
+    @staticmethod
+    def _url(value: str, field: str) -> str | None:
+        return check_url(value, field) if value.strip() else None
+
+    @asynccontextmanager
+    async def _changing(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction that marks cached settings stale, in the store and here."""
+        async with self._db.writing() as session:
+            await session.execute(
+                update(StoreRevision)
+                .where(StoreRevision.id == WEBHOOK_REVISION_ROW)
+                .values(value=StoreRevision.value + 1)
+            )
+            yield session
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget cached settings; call after this process committed a change."""
+        self._generation += 1
+        self._cache.clear()
+        self._checked_at = float("-inf")
+
+    def _recent(self) -> bool:
+        return self._clock.monotonic() - self._checked_at < self._poll_interval
+
+    async def targets(
+        self, company_id: int, session: AsyncSession | None = None
+    ) -> WebhookTargets | None:
+        """The company's current settings, from memory when fresh; None if it has none.
+        Pass the open session when inside a transaction."""
+        if (self._recent() or self._checking.locked()) and company_id in self._cache:
+            return self._cache[company_id]
+        if session is not None:
+            return await self._load(session, company_id)
+        async with self._db.transaction() as own:
+            return await self._load(own, company_id)
+
+    async def _load(self, session: AsyncSession, company_id: int) -> WebhookTargets | None:
+        await self._check_revision(session)
+        if company_id in self._cache:
+            return self._cache[company_id]
+        generation = self._generation
+        row = (
+            await session.execute(
+                select(
+                    WebhookSettingsRow.call_state_url,
+                    WebhookSettingsRow.cdr_url,
+                    WebhookSettingsRow.enabled,
+                    WebhookSettingsRow.secret,
+                ).where(WebhookSettingsRow.company_id == company_id)
+            )
+        ).first()
+        value = WebhookTargets(company_id, row[0], row[1], row[2], row[3]) if row else None
+        if generation == self._generation:
+            self._cache[company_id] = value
+        return value
+
+    async def _check_revision(self, session: AsyncSession) -> None:
+        if self._recent():
+            return
+        async with self._checking:
+            if self._recent():
+                return
+            revision = await session.scalar(
+                select(StoreRevision.value).where(StoreRevision.id == WEBHOOK_REVISION_ROW)
+            )
+            if revision != self._revision:
+                self.invalidate()
+                self._revision = revision
+            self._checked_at = self._clock.monotonic()
