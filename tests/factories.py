@@ -67,3 +67,19 @@ def write_wav(path: Path, seconds: float = 0.5) -> bytes:
         out.setframerate(8000)
         out.writeframes(frames)
     return path.read_bytes()
+
+
+# The seed's call-state callback: its fields, and (status, isbleg) of a bridged call's
+# events in order: each leg rings and answers, then a hangup per leg.
+STATE_FIELDS = frozenset({
+    "buuid", "callee", "caller", "companycode", "customuuid", "direction", "disnumber",
+    "extnumber", "isbleg", "method", "starttime", "status", "type", "uuid",
+})  # fmt: skip
+BRIDGED_CALL_STATES = [
+    ("ring", "false"),
+    ("answer", "false"),
+    ("ring", "true"),
+    ("answer", "true"),
+    ("hangup", "false"),
+    ("hangup", "true"),
+]

@@ -14,11 +14,7 @@ from callyard.container import Container
 from callyard.services.auth import Caller
 from callyard.services.calls import CustomFields
 from callyard.switch.events import CallBridged, CallEnded, LegAnswered, LegRinging
-
-STATE_FIELDS = {
-    "buuid", "callee", "caller", "companycode", "customuuid", "direction", "disnumber",
-    "extnumber", "isbleg", "method", "starttime", "status", "type", "uuid",
-}  # fmt: skip
+from tests.factories import BRIDGED_CALL_STATES, STATE_FIELDS
 
 
 async def test_a_call_publishes_ring_answer_hangup_and_its_record(container: Container) -> None:
@@ -51,14 +47,7 @@ async def test_a_call_publishes_ring_answer_hangup_and_its_record(container: Con
     states = [e.payload for e in seen if isinstance(e, CallStateChanged)]
     assert all(set(p) == STATE_FIELDS for p in states)
     assert all(all(isinstance(v, str) for v in p.values()) for p in states)
-    assert [(p["status"], p["isbleg"]) for p in states] == [
-        ("ring", "false"),
-        ("answer", "false"),
-        ("ring", "true"),
-        ("answer", "true"),
-        ("hangup", "false"),
-        ("hangup", "true"),
-    ]
+    assert [(p["status"], p["isbleg"]) for p in states] == BRIDGED_CALL_STATES
     first = states[0]
     assert (first["caller"], first["callee"], first["disnumber"]) == ("10010001", "628123", "62215")
     assert (first["method"], first["type"], first["direction"]) == ("3", "call", "callout")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from callyard.webhooks.signing import verify
+from tests.factories import BRIDGED_CALL_STATES, STATE_FIELDS
 from tests.sip.harness import running, write_tone_wav
 from tests.switch.pbx import (
     AGENT,
@@ -29,11 +30,6 @@ from tests.switch.pbx import (
 from tests.webhooks.receiver import Received, Receiver
 
 pytestmark = pytest.mark.sip
-
-STATE_KEYS = {
-    "buuid", "callee", "caller", "companycode", "customuuid", "direction", "disnumber",
-    "extnumber", "isbleg", "method", "starttime", "status", "type", "uuid",
-}  # fmt: skip
 
 
 def hook_up(pbx: Pbx, receiver: Receiver) -> str:
@@ -92,16 +88,9 @@ def test_a_make_call_pushes_the_seeds_callbacks_signed(pbx: Pbx) -> None:
     assert [kind(r) for r in requests] == ["call_state"] * 6 + ["call_record"]
 
     states = [payload(r) for r in requests[:6]]
-    assert all(set(state) == STATE_KEYS for state in states)
+    assert all(set(state) == STATE_FIELDS for state in states)
     assert all(isinstance(value, str) for state in states for value in state.values())
-    assert [(s["status"], s["isbleg"]) for s in states] == [
-        ("ring", "false"),
-        ("answer", "false"),
-        ("ring", "true"),
-        ("answer", "true"),
-        ("hangup", "false"),
-        ("hangup", "true"),
-    ]
+    assert [(s["status"], s["isbleg"]) for s in states] == BRIDGED_CALL_STATES
     for state in states:
         assert (state["uuid"], state["customuuid"], state["companycode"]) == (
             record["uuid"], "cust-hook", COMPANY,

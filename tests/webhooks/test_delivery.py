@@ -15,6 +15,7 @@ from callyard.testing.clock import ManualClock
 from callyard.webhooks import signing
 from callyard.webhooks.delivery import DeliveryWorker
 from tests.e2e.server import free_port
+from tests.factories import BRIDGED_CALL_STATES
 from tests.webhooks.conftest import (
     BusLog,
     feed,
@@ -27,14 +28,6 @@ from tests.webhooks.conftest import (
 from tests.webhooks.receiver import Received, Receiver
 
 DAY = 86400.0
-STATES = [
-    ("ring", "false"),
-    ("answer", "false"),
-    ("ring", "true"),
-    ("answer", "true"),
-    ("hangup", "false"),
-    ("hangup", "true"),
-]
 
 
 async def received(receiver: Receiver, count: int) -> list[Received]:
@@ -56,7 +49,7 @@ async def test_a_call_is_delivered_signed_and_exactly_as_published(
 
     assert [r.body for r in requests] == [orjson.dumps(p) for p in bus_log.payloads("call-1")]
     states = [orjson.loads(r.body) for r in requests[:6]]
-    assert [(s["status"], s["isbleg"]) for s in states] == STATES
+    assert [(s["status"], s["isbleg"]) for s in states] == BRIDGED_CALL_STATES
     record = orjson.loads(requests[6].body)
     assert (record["uuid"], record["billsec"], record["customuuid"]) == (
         "call-1",
