@@ -45,6 +45,7 @@ WEBHOOK_ENV: tuple[tuple[str, str, type[int] | type[float]], ...] = (
     ("webhook_backoff_cap_seconds", "CALLYARD_WEBHOOK_BACKOFF_CAP_SECONDS", float),
     ("webhook_timeout_seconds", "CALLYARD_WEBHOOK_TIMEOUT_SECONDS", float),
     ("webhook_concurrency", "CALLYARD_WEBHOOK_CONCURRENCY", int),
+    ("webhook_retention_days", "CALLYARD_WEBHOOK_RETENTION_DAYS", int),
 )
 
 
@@ -83,6 +84,7 @@ class Settings:
     webhook_backoff_cap_seconds: float = 6 * 3600.0
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 16
+    webhook_retention_days: int = 30  # delivered and dead events are then forgotten
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import replace
+from datetime import timedelta
 
 import orjson
+from sqlalchemy import func, select
 
 from callyard import __version__
 from callyard.config import Settings
 from callyard.container import Container
+from callyard.store.models import WebhookAttemptRow
 from callyard.testing.clock import ManualClock
 from callyard.webhooks import signing
 from callyard.webhooks.delivery import DeliveryWorker
@@ -277,3 +280,39 @@ async def test_stopping_cuts_an_attempt_short_and_the_next_start_sends_it(
     await worker.idle()
     [sent] = await container.outbox.deliveries(caller.company_code)
     assert (sent.status, sent.attempts) == ("delivered", 1)
+
+
+async def test_old_delivered_and_dead_events_are_forgotten_pending_ones_kept(
+    settings: Settings, clock: ManualClock, receiver: Receiver
+) -> None:
+    container = await Container.open(
+        replace(settings, webhook_max_attempts=1), clock=clock, upgrade_schema=False
+    )
+    try:
+        caller, _ = await webhook_company(container, "acme", cdr_url=receiver.url)
+        container.delivery.start()
+        await place_call(container, caller, "call-1")  # delivered
+        await received(receiver, 1)
+        receiver.respond = lambda _r: 503
+        await place_call(container, caller, "call-2")  # dead after its only attempt
+        await received(receiver, 2)
+        await container.delivery.idle()
+        await container.delivery.stop()
+        await place_call(container, caller, "call-3")  # pending: no worker runs
+        await container.outbox.flush()
+        clock.advance(31 * DAY)
+        await place_call(container, caller, "call-4")  # pending, recent
+
+        cutoff = clock.now() - timedelta(days=30)
+        assert await container.outbox.purge(cutoff) == 2
+        left = await container.outbox.deliveries(caller.company_code)
+        assert sorted((d.call_uuid, d.status) for d in left) == [
+            ("call-3", "pending"),
+            ("call-4", "pending"),
+        ]
+        assert await container.outbox.purge(cutoff) == 0
+        async with container.db.transaction() as session:
+            attempts = await session.scalar(select(func.count()).select_from(WebhookAttemptRow))
+        assert attempts == 0
+    finally:
+        await container.close()

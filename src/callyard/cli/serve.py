@@ -8,6 +8,7 @@ import logging
 import shlex
 import signal
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -102,12 +103,18 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 async def purge_recordings_periodically(
     container: Container, interval: float = PURGE_INTERVAL
 ) -> None:
-    """Apply the recording retention now, then every `interval` seconds, until cancelled."""
+    """Apply the retention of recordings and of the webhook log now, then every
+    `interval` seconds, until cancelled."""
     while True:
         try:
             await container.recordings.purge()
         except Exception:
             log.exception("recording purge failed")
+        keep = timedelta(days=container.settings.webhook_retention_days)
+        try:
+            await container.outbox.purge(container.clock.now() - keep)
+        except Exception:
+            log.exception("webhook log purge failed")
         await asyncio.sleep(interval)
 
 

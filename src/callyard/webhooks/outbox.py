@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import orjson
-from sqlalchemy import event, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -35,6 +35,7 @@ from callyard.timefmt import TimeFormat
 from callyard.webhooks.settings import EventKind, WebhookSettingsService, WebhookTargets
 
 log = logging.getLogger("callyard.webhooks")
+PURGE_BATCH = 500  # event ids per DELETE
 
 MAX_LIST = 1000
 MAX_ERROR = 512
@@ -543,6 +544,26 @@ class Outbox:
             )
             history = await _histories(session, [row.id for row in rows])
         return [_delivery(row, history.get(row.id, [])) for row in rows]
+
+    async def purge(self, before: datetime) -> int:
+        """Forget delivered and dead events created before `before`, with their attempts;
+        pending events stay whatever their age. Returns how many were forgotten."""
+        finished = (DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD.value)
+        async with self._db.writing() as session:
+            old = list(
+                await session.scalars(
+                    select(WebhookEventRow.id).where(
+                        WebhookEventRow.status.in_(finished), WebhookEventRow.created_at < before
+                    )
+                )
+            )
+            for start in range(0, len(old), PURGE_BATCH):
+                ids = old[start : start + PURGE_BATCH]
+                await session.execute(
+                    delete(WebhookAttemptRow).where(WebhookAttemptRow.event_id.in_(ids))
+                )
+                await session.execute(delete(WebhookEventRow).where(WebhookEventRow.id.in_(ids)))
+        return len(old)
 
     async def redeliver(self, event_id: str) -> DeliveryView:
         """Send an event again, whatever its state: pending now, with a fresh schedule."""
