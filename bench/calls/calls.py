@@ -858,6 +858,12 @@ class Caller:
         return int(match.group(1)) if match else 0
 
 
+def digest_uri(profile: CallerProfile, remote: str) -> tuple[str, ...]:
+    """SIPp computes its digest over sip:REMOTE_IP:PORT unless told the Request-URI,
+    which callyard checks it against."""
+    return ("-auth_uri", f"{profile.service}@{remote}") if profile.auth else ()
+
+
 def run_caller(
     work: Path,
     name: str,
@@ -898,7 +904,7 @@ def run_caller(
         timeout_s=guard,
         prefix=settings.pin(settings.sipp_cpu),
         recv_timeout_ms=10_000,
-        extra_args=["-fd", "1", "-max_recv_loops", "10000"],
+        extra_args=["-fd", "1", "-max_recv_loops", "10000", *digest_uri(profile, remote)],
         name="uac",
     )
     started = time.monotonic()

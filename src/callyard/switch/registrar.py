@@ -185,7 +185,8 @@ class Registrar:
         if creds is None:
             return self._challenge(method)
         if request_uri is not None and uri_key(creds.uri) != uri_key(request_uri):
-            self.throttle.failed(ip)
+            # A client's mistake, not a guess at a password: not counted by the throttle,
+            # which would block every phone behind the same address.
             return Reply(400, "Bad Request (digest uri is not the Request-URI)")
         account = self._accounts(user)
         usable = account is not None and account.enabled and creds.username == user
