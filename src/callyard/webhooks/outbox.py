@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import orjson
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import Executable, Integer, bindparam, delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -408,8 +408,8 @@ class Outbox:
             if limit <= 0:
                 return []
             claimed = await self._claim(session, now, limit, lease_until, list(exclude))
-        if results and any(r.delivered or r.next_attempt_at is None for r in results):
-            self._notify()  # the next event of those calls may be due now
+        # The next event of a call settled here was claimed just now if it is due: the
+        # claim comes after the settling, in the same transaction.
         return claimed
 
     async def _settle(self, session: AsyncSession, results: list[AttemptResult]) -> None:
@@ -455,44 +455,9 @@ class Outbox:
         lease_until: datetime,
         exclude: list[int],
     ) -> list[Claimed]:
-        candidate = aliased(WebhookEventRow, name="candidate")
-        earlier = aliased(WebhookEventRow, name="earlier")
-        blocked = (
-            select(earlier.id)
-            .where(
-                earlier.call_id == candidate.call_id,
-                earlier.seq < candidate.seq,
-                earlier.status == DeliveryStatus.PENDING.value,
-            )
-            .exists()
-        )
-        due = (
-            select(candidate.id)
-            .where(
-                candidate.status == DeliveryStatus.PENDING.value,
-                candidate.next_attempt_at <= now,
-                ~blocked,
-                candidate.id.not_in(exclude),
-            )
-            .order_by(candidate.next_attempt_at, candidate.id)
-            .limit(limit)
-            .with_for_update(of=candidate, skip_locked=True)
-        )
-        table = WebhookEventRow
         result = await session.execute(
-            update(table)
-            .where(table.id.in_(due))
-            .values(next_attempt_at=lease_until)
-            .returning(
-                table.id,
-                table.event_id,
-                table.company_id,
-                table.kind,
-                table.url,
-                table.body,
-                table.attempts,
-            )
-            .execution_options(synchronize_session=False)
+            _CLAIM,
+            {"now": now, "lease": lease_until, "limit": limit, "exclude": exclude},
         )
         claimed = [
             Claimed(
@@ -603,6 +568,54 @@ class Outbox:
         if count:
             self._notify()
         return count
+
+
+def _claim_statement() -> Executable:
+    """UPDATE ... RETURNING that claims due events: pending, next attempt reached, no
+    pending event of the same call before them. Built once: constructing it took most of
+    a delivery round's time. Parameters: now, lease, limit, exclude (ids in flight)."""
+    candidate = aliased(WebhookEventRow, name="candidate")
+    earlier = aliased(WebhookEventRow, name="earlier")
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.call_id == candidate.call_id,
+            earlier.seq < candidate.seq,
+            earlier.status == DeliveryStatus.PENDING.value,
+        )
+        .exists()
+    )
+    due = (
+        select(candidate.id)
+        .where(
+            candidate.status == DeliveryStatus.PENDING.value,
+            candidate.next_attempt_at <= bindparam("now"),
+            ~blocked,
+            candidate.id.not_in(bindparam("exclude", expanding=True)),
+        )
+        .order_by(candidate.next_attempt_at, candidate.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(of=candidate, skip_locked=True)
+    )
+    table = WebhookEventRow
+    return (
+        update(table)
+        .where(table.id.in_(due))
+        .values(next_attempt_at=bindparam("lease"))
+        .returning(
+            table.id,
+            table.event_id,
+            table.company_id,
+            table.kind,
+            table.url,
+            table.body,
+            table.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM = _claim_statement()
 
 
 def _wants(targets: WebhookTargets | None) -> bool:
