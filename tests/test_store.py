@@ -50,7 +50,7 @@ async def test_changes_from_another_process_are_seen_after_the_poll_interval(
 
         await cli.extensions.set_enabled(created.companycode, ["7001"], False)
         # Within the poll interval the server may still answer from memory...
-        server.directory._checked_at = float("-inf")  # ...so let the interval pass.
+        server.directory._watch.expire()  # ...so let the interval pass.
         after = await server.extensions.info(caller, StatusFilter.ALL, None)
         assert [(e.number, e.enabled) for e in after] == [("7001", False)]
     finally:
@@ -78,7 +78,7 @@ async def test_trunks_caller_ids_and_misses_cached_by_the_server_follow_the_cli(
         await cli.trunks.add(created.companycode, "carrier", "192.0.2.10")
         await cli.numbers.add(created.companycode, "5550001")
         await cli.extensions.create(created.companycode, ["7001"], "password1")
-        server.directory._checked_at = float("-inf")  # the poll interval has passed
+        server.directory._watch.expire()  # the poll interval has passed
         trunk = await server.trunks.for_company(company_id)
         assert trunk is not None
         assert trunk.host == "192.0.2.10"
@@ -86,7 +86,7 @@ async def test_trunks_caller_ids_and_misses_cached_by_the_server_follow_the_cli(
         assert await server.directory.extension("7001") is not None
 
         await cli.numbers.set_enabled(created.companycode, ["5550001"], False)
-        server.directory._checked_at = float("-inf")
+        server.directory._watch.expire()
         with pytest.raises(BusinessError) as disabled:
             await server.numbers.pick(caller, "5550001")
         assert disabled.value.code is Code.NUMBER_DISABLED

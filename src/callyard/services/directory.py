@@ -9,19 +9,19 @@ revision counter moves: at once for changes made in this process, within
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.store.database import Database
 from callyard.store.models import ApiToken, Company, Extension, StoreRevision
+from callyard.store.revision import RevisionWatch, bump
 
 REVISION_ROW = 1
 # Look-ups that may miss (a dialed number that is no extension) are remembered as
@@ -76,11 +76,7 @@ class TokenEntry:
 
 async def bump_revision(session: AsyncSession) -> None:
     """Mark, inside a write transaction, that cached directory data is stale."""
-    await session.execute(
-        update(StoreRevision)
-        .where(StoreRevision.id == REVISION_ROW)
-        .values(value=StoreRevision.value + 1)
-    )
+    await bump(session, REVISION_ROW)
 
 
 K = TypeVar("K")
@@ -93,11 +89,8 @@ class Directory:
     def __init__(self, db: Database, clock: Clock, poll_interval: float = 0.5) -> None:
         self._db = db
         self._clock = clock
-        self._poll_interval = poll_interval
-        self._revision: int | None = None
-        self._checked_at = float("-inf")
+        self._watch = RevisionWatch(REVISION_ROW, clock, self.invalidate, poll_interval)
         self._generation = 0
-        self._checking = asyncio.Lock()
         self._companies: dict[int, CompanyEntry] = {}
         self._company_extensions: dict[int, tuple[ExtensionEntry, ...]] = {}
         self._extensions: dict[str, ExtensionEntry] = {}
@@ -126,24 +119,10 @@ class Directory:
         for cache in (self._companies, self._company_extensions, self._extensions, self._tokens):
             cache.clear()
         self._shared.clear()
-        self._checked_at = float("-inf")
+        self._watch.expire()
 
     def _recent(self) -> bool:
-        return self._clock.monotonic() - self._checked_at < self._poll_interval
-
-    async def _check_revision(self, session: AsyncSession) -> None:
-        if self._recent():
-            return
-        async with self._checking:
-            if self._recent():
-                return
-            revision = await session.scalar(
-                select(StoreRevision.value).where(StoreRevision.id == REVISION_ROW)
-            )
-            if revision != self._revision:
-                self.invalidate()
-                self._revision = revision
-            self._checked_at = self._clock.monotonic()
+        return self._watch.fresh()
 
     async def _get(
         self,
@@ -156,13 +135,13 @@ class Directory:
         """The cached value of `key`, loaded on a miss. With `keep_misses`, a load that
         finds nothing is remembered too (only for data whose every change goes
         through :meth:`changing`)."""
-        if self._recent() or self._checking.locked():
+        if self._recent() or self._watch.checking():
             # While one request re-reads the revision, the others keep using the cache.
             hit = cache.get(key)
             if hit is not None:
                 return None if hit is _MISSING else hit
         async with self._db.transaction() as session:
-            await self._check_revision(session)
+            await self._watch.check(session)
             hit = cache.get(key)
             if hit is not None:
                 return None if hit is _MISSING else hit

@@ -8,7 +8,6 @@ as the directory does for companies and extensions.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,14 +16,15 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.errors import InvalidInput
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
-from callyard.store.models import StoreRevision, WebhookSettingsRow
+from callyard.store.models import WebhookSettingsRow
+from callyard.store.revision import RevisionWatch, bump
 
 WEBHOOK_REVISION_ROW = 2
 MAX_URL = 2048
@@ -106,11 +106,8 @@ class WebhookSettingsService:
     def __init__(self, db: Database, clock: Clock, poll_interval: float = 0.5) -> None:
         self._db = db
         self._clock = clock
-        self._poll_interval = poll_interval
-        self._revision: int | None = None
-        self._checked_at = float("-inf")
+        self._watch = RevisionWatch(WEBHOOK_REVISION_ROW, clock, self.invalidate, poll_interval)
         self._generation = 0
-        self._checking = asyncio.Lock()
         self._cache: dict[int, WebhookTargets | None] = {}
 
     async def get(self, company_code: int) -> WebhookView:
@@ -175,11 +172,7 @@ class WebhookSettingsService:
     async def _changing(self) -> AsyncIterator[AsyncSession]:
         """A write transaction that marks cached settings stale, in the store and here."""
         async with self._db.writing() as session:
-            await session.execute(
-                update(StoreRevision)
-                .where(StoreRevision.id == WEBHOOK_REVISION_ROW)
-                .values(value=StoreRevision.value + 1)
-            )
+            await bump(session, WEBHOOK_REVISION_ROW)
             yield session
         self.invalidate()
 
@@ -187,17 +180,14 @@ class WebhookSettingsService:
         """Forget cached settings; call after this process committed a change."""
         self._generation += 1
         self._cache.clear()
-        self._checked_at = float("-inf")
-
-    def _recent(self) -> bool:
-        return self._clock.monotonic() - self._checked_at < self._poll_interval
+        self._watch.expire()
 
     async def targets(
         self, company_id: int, session: AsyncSession | None = None
     ) -> WebhookTargets | None:
         """The company's current settings, from memory when fresh; None if it has none.
         Pass the open session when inside a transaction."""
-        if (self._recent() or self._checking.locked()) and company_id in self._cache:
+        if (self._watch.fresh() or self._watch.checking()) and company_id in self._cache:
             return self._cache[company_id]
         if session is not None:
             return await self._load(session, company_id)
@@ -205,7 +195,7 @@ class WebhookSettingsService:
             return await self._load(own, company_id)
 
     async def _load(self, session: AsyncSession, company_id: int) -> WebhookTargets | None:
-        await self._check_revision(session)
+        await self._watch.check(session)
         if company_id in self._cache:
             return self._cache[company_id]
         generation = self._generation
@@ -223,17 +213,3 @@ class WebhookSettingsService:
         if generation == self._generation:
             self._cache[company_id] = value
         return value
-
-    async def _check_revision(self, session: AsyncSession) -> None:
-        if self._recent():
-            return
-        async with self._checking:
-            if self._recent():
-                return
-            revision = await session.scalar(
-                select(StoreRevision.value).where(StoreRevision.id == WEBHOOK_REVISION_ROW)
-            )
-            if revision != self._revision:
-                self.invalidate()
-                self._revision = revision
-            self._checked_at = self._clock.monotonic()
