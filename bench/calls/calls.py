@@ -1611,6 +1611,16 @@ def print_report(report: dict[str, Any]) -> None:
     print_summary(report)
 
 
+def run_header(**tools: str) -> dict[str, Any]:
+    """When and where a benchmark ran, and with which SIPp (and other `tools`)."""
+    sipp = subprocess.run(["sipp", "-v"], capture_output=True, text=True).stdout
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
+        "tools": {"sipp": sipp.strip().splitlines()[0].strip(), **tools},
+    }
+
+
 def main() -> int:
     if not isolated_network():
         print("bench/calls: not in an isolated network namespace (run bench/calls/run)")
@@ -1635,14 +1645,7 @@ def main() -> int:
         finally:
             carrier.stop(grace=3)
         report: dict[str, Any] = {
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
-            "tools": {
-                "sipp": subprocess.run(["sipp", "-v"], capture_output=True, text=True)
-                .stdout.strip()
-                .splitlines()[0]
-                .strip(),
-            },
+            **run_header(),
             "settings": {
                 key: (str(value) if isinstance(value, Path) else value)
                 for key, value in settings.__dict__.items()

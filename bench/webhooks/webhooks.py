@@ -43,7 +43,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import platform
 import re
 import shutil
 import socket
@@ -83,6 +82,7 @@ from calls import (
     Target,
     fmt,
     register,
+    run_header,
     sipp_failures,
     start_callyard,
     start_carrier,
@@ -995,15 +995,7 @@ def main() -> int:
         all_arrivals = hooks.snapshot()
         unique = len({a.event_id for a in all_arrivals})
         report: dict[str, Any] = {
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
-            "tools": {
-                "sipp": subprocess.run(["sipp", "-v"], capture_output=True, text=True)
-                .stdout.strip()
-                .splitlines()[0]
-                .strip(),
-                "callyard": metadata.version("callyard"),
-            },
+            **run_header(callyard=metadata.version("callyard")),
             "settings": {
                 "rates_per_min": settings.rates,
                 "seconds": settings.seconds,
