@@ -79,6 +79,22 @@ class Code(_MessageEnum):
     QUEUE_CHECKED_IN = 1218, "checked in"
 
 
+class TaskNumberStatus(_MessageEnum):
+    """`status` of a predictive task's number in TaskInfo (seed 002)."""
+
+    NOT_CALLED = 1035, "not called"
+    CALLED = 1036, "called"
+
+
+class AnswerType(StrEnum):
+    """`answertype` of a predictive task's number in TaskInfo (seed 002): `caller` the
+    agent side did not pick up (abandoned), `callee` the customer did not answer."""
+
+    CALLER = "caller"
+    CALLEE = "callee"
+    CONNECTED = "connected"
+
+
 class HangupCode(_MessageEnum):
     """Call-state codes: hangup causes and hangup direction (seed 001)."""
 

@@ -85,6 +85,11 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 16
     webhook_retention_days: int = 30  # delivered and dead events are then forgotten
+    # What a predictive call's customer hears when no agent is free (spoken by espeak-ng).
+    dialer_abandon_message: str = (
+        "Sorry, all of our agents are busy right now. We will call you again soon. Goodbye."
+    )
+    dialer_abandon_language: str = "en"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -102,6 +107,8 @@ class Settings:
             ("rtp_ports", "CALLYARD_RTP_PORTS"),
             ("public_url", "CALLYARD_PUBLIC_URL"),
             ("recording_secret", "CALLYARD_RECORDING_SECRET"),
+            ("dialer_abandon_message", "CALLYARD_DIALER_ABANDON_MESSAGE"),
+            ("dialer_abandon_language", "CALLYARD_DIALER_ABANDON_LANGUAGE"),
         ):
             if env.get(var):
                 values[name] = env[var]

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from callyard.bus import EventBus
 from callyard.clock import Clock, SystemClock
 from callyard.config import Settings
+from callyard.dialer.runtime import AbandonMessage, Dialer
 from callyard.metrics import Metrics
 from callyard.services.auth import AuthService
 from callyard.services.calls import CallService
-from callyard.services.cdrs import CdrService
+from callyard.services.cdrs import CdrService, StoredCallRecord
 from callyard.services.companies import CompanyService
 from callyard.services.directory import Directory
 from callyard.services.extensions import ExtensionService
@@ -19,12 +22,14 @@ from callyard.services.groups import GroupService
 from callyard.services.numbers import NumberService
 from callyard.services.presence import NoSwitch, Presence
 from callyard.services.recordings import RecordingService
+from callyard.services.tasks import TaskService
 from callyard.services.trunks import TrunkService
 from callyard.store import migrate
 from callyard.store.database import Database
 from callyard.switch.relay import parse_port_range
 from callyard.switch.switch import Switch
 from callyard.timefmt import TimeFormat
+from callyard.tts.espeak import EspeakSynthesizer
 from callyard.webhooks.delivery import DeliveryConfig, DeliveryWorker
 from callyard.webhooks.outbox import Outbox
 from callyard.webhooks.settings import WebhookSettingsService
@@ -51,6 +56,8 @@ class Container:
     cdrs: CdrService
     recordings: RecordingService
     calls: CallService
+    dialer: Dialer | None
+    tasks: TaskService
     webhooks: WebhookSettingsService
     outbox: Outbox
     delivery: DeliveryWorker
@@ -84,7 +91,15 @@ class Container:
         webhooks = WebhookSettingsService(db, clock)
         outbox = Outbox(db, clock, webhooks, TimeFormat(settings.timezone))
         bus.subscribe(outbox.on_bus_event)
-        cdrs = CdrService(db, outbox.record_hook)
+        tasks = TaskService(db, clock, numbers, settings.timezone)
+
+        async def on_record(session: AsyncSession, stored: StoredCallRecord) -> None:
+            # In the record's own transaction: its webhook event, and the end of the task
+            # attempt it was (a predictive call).
+            await outbox.record_hook(session, stored)
+            await tasks.record_hook(session, stored)
+
+        cdrs = CdrService(db, on_record)
         recordings = RecordingService(
             settings.data_dir,
             settings.resolve_recording_secret,
@@ -105,11 +120,46 @@ class Container:
                 settings.data_dir / "captures",
             )
             presence = switch
+        metrics = Metrics()
+        groups = GroupService(db, clock, presence)
+        calls = CallService(
+            switch,
+            directory,
+            trunks,
+            numbers,
+            cdrs,
+            recordings,
+            clock,
+            bus,
+            TimeFormat(settings.timezone),
+            settings.ring_timeout_seconds,
+            settings.agent_ring_timeout_seconds,
+        )
+        dialer = None
+        if switch is not None:
+            abandon = AbandonMessage(
+                EspeakSynthesizer(settings.data_dir / "prompts"),
+                settings.dialer_abandon_message,
+                settings.dialer_abandon_language,
+            )
+            dialer = Dialer(
+                tasks,
+                calls,
+                switch,
+                groups,
+                directory,
+                trunks,
+                numbers,
+                cdrs,
+                clock,
+                metrics,
+                abandon,
+            )
         return cls(
             settings=settings,
             clock=clock,
             db=db,
-            metrics=Metrics(),
+            metrics=metrics,
             presence=presence,
             directory=directory,
             bus=bus,
@@ -117,24 +167,14 @@ class Container:
             companies=CompanyService(db, clock, directory),
             auth=AuthService(db, clock, directory, timedelta(seconds=settings.token_ttl_seconds)),
             extensions=ExtensionService(db, clock, presence, directory),
-            groups=GroupService(db, clock, presence),
+            groups=groups,
             trunks=trunks,
             numbers=numbers,
             cdrs=cdrs,
             recordings=recordings,
-            calls=CallService(
-                switch,
-                directory,
-                trunks,
-                numbers,
-                cdrs,
-                recordings,
-                clock,
-                bus,
-                TimeFormat(settings.timezone),
-                settings.ring_timeout_seconds,
-                settings.agent_ring_timeout_seconds,
-            ),
+            calls=calls,
+            dialer=dialer,
+            tasks=tasks,
             webhooks=webhooks,
             outbox=outbox,
             delivery=DeliveryWorker(
@@ -143,6 +183,8 @@ class Container:
         )
 
     async def close(self) -> None:
+        if self.dialer is not None:
+            await self.dialer.stop()
         if self.switch is not None:
             await self.switch.stop()
         await self.cdrs.close()

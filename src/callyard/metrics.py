@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -23,6 +23,48 @@ class Metrics:
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
+
+        self.task_calls = Gauge(
+            "callyard_task_calls",
+            "Calls of a running predictive task so far, by outcome",
+            ["taskid", "outcome"],  # dialed, answered, connected, abandoned
+            registry=self.registry,
+        )
+        self.task_abandon_ratio = Gauge(
+            "callyard_task_abandon_ratio",
+            "Abandoned over answered calls of a running predictive task",
+            ["taskid", "window"],  # life, hour
+            registry=self.registry,
+        )
+        self.task_occupancy = Gauge(
+            "callyard_task_agent_occupancy_ratio",
+            "Agents' talk time over their staffed time in a running predictive task",
+            ["taskid"],
+            registry=self.registry,
+        )
+        self.task_agents = Gauge(
+            "callyard_task_agents",
+            "Agents of a running predictive task's group: staffed and free now",
+            ["taskid", "state"],
+            registry=self.registry,
+        )
+        self.task_calls_in_progress = Gauge(
+            "callyard_task_calls_in_progress",
+            "A running predictive task's calls now: ringing, waiting for an agent, with an agent",
+            ["taskid", "stage"],
+            registry=self.registry,
+        )
+
+    def clear_tasks(self) -> None:
+        """Drop every task's series (before setting those of the tasks running now)."""
+        for gauge in (
+            self.task_calls,
+            self.task_abandon_ratio,
+            self.task_occupancy,
+            self.task_agents,
+            self.task_calls_in_progress,
+        ):
+            gauge.clear()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

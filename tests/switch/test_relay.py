@@ -1,4 +1,5 @@
-"""The embedded relay carries real RTP both ways, and its captures become a stereo WAV."""
+"""The embedded relay carries real RTP both ways, its captures become a stereo WAV, and it
+plays prompts."""
 
 from __future__ import annotations
 
@@ -10,8 +11,18 @@ import time
 import wave
 from pathlib import Path
 
+import pytest
+
 from callyard.switch.recording import captures_to_wav
-from callyard.switch.relay import MediaRelay
+from callyard.switch.relay import (
+    AGENT,
+    PCMA,
+    PCMU,
+    MediaRelay,
+    RelayError,
+    prompt_duration,
+    prompt_file,
+)
 
 
 def tone(frequency: float, packets: int) -> list[bytes]:
@@ -85,5 +96,109 @@ def test_relay_behind_nat_advertises_another_address(tmp_path: Path) -> None:
     try:
         assert relay.address == "198.51.100.7"  # what SDP bodies name
         assert 31200 <= relay.open("call-nat") <= 31210  # bound locally all the same
+    finally:
+        relay.shutdown()
+
+
+def receive_rtp(sock: socket.socket) -> list[tuple[int, int, bytes]]:
+    """(sequence number, payload type, payload) of every packet until 0.5 s of quiet."""
+    packets = []
+    try:
+        while True:
+            data = sock.recv(2048)
+            packets.append((struct.unpack_from("!H", data, 2)[0], data[1] & 0x7F, data[12:]))
+    except TimeoutError:
+        return packets
+
+
+def receive_for(sock: socket.socket, seconds: float) -> list[bytes]:
+    """The RTP payloads that arrive within `seconds`."""
+    payloads = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            payloads.append(sock.recv(2048)[12:])
+        except TimeoutError:
+            break
+    sock.settimeout(0.5)
+    return payloads
+
+
+def write_prompt_files(base: Path, seconds: float) -> bytes:
+    """A tone as prompt `base` (μ-law and A-law); returns the A-law bytes."""
+    samples = [
+        int(8000 * math.sin(2 * math.pi * 700 * i / 8000)) for i in range(int(seconds * 8000))
+    ]
+    linear = struct.pack(f"<{len(samples)}h", *samples)
+    prompt_file(base, PCMU).write_bytes(audioop.lin2ulaw(linear, 2))
+    alaw = audioop.lin2alaw(linear, 2)
+    prompt_file(base, PCMA).write_bytes(alaw)
+    return alaw
+
+
+def test_relay_plays_a_prompt_to_one_side_whole(tmp_path: Path) -> None:
+    relay = MediaRelay("127.0.0.1", (31300, 31310), tmp_path / "captures")
+    listener, other = endpoint(), endpoint()
+    expected = write_prompt_files(tmp_path / "hello", seconds=1.2)
+    try:
+        to_listener_side = relay.open("call-play")
+        relay.agent_answered("call-play", "127.0.0.1", listener.getsockname()[1])
+        relay.customer_answered("call-play", "127.0.0.1", other.getsockname()[1])
+        assert to_listener_side
+        seconds = relay.play("call-play", tmp_path / "hello", PCMA, to=AGENT)
+        packets = receive_rtp(listener)
+        assert drain(other) == 0
+    finally:
+        relay.shutdown()
+        listener.close()
+        other.close()
+    assert seconds == prompt_duration(tmp_path / "hello", PCMA) == 1.2
+    assert {payload_type for _, payload_type, _ in packets} == {PCMA}
+    played = b"".join(payload for _, _, payload in sorted(packets))
+    assert played == expected
+
+
+def test_a_prompt_replaces_relayed_media_until_stopped(tmp_path: Path) -> None:
+    relay = MediaRelay("127.0.0.1", (31320, 31330), tmp_path / "captures")
+    listener, talker = endpoint(), endpoint()
+    write_prompt_files(tmp_path / "hold", seconds=30)
+    voice = tone(1000, 25)
+    try:
+        relay.open("call-hold")
+        to_talker_side = relay.agent_answered("call-hold", "127.0.0.1", listener.getsockname()[1])
+        relay.customer_answered("call-hold", "127.0.0.1", talker.getsockname()[1])
+        relay.play("call-hold", tmp_path / "hold", PCMU, to=AGENT)
+        for seq in range(25):
+            talker.sendto(rtp(seq, voice[seq], 3), ("127.0.0.1", to_talker_side))
+            time.sleep(0.02)
+        during = set(receive_for(listener, 0.2))
+        relay.stop_playing("call-hold", to=AGENT)
+        receive_for(listener, 0.2)
+        for seq in range(25, 50):
+            talker.sendto(rtp(seq, voice[seq - 25], 3), ("127.0.0.1", to_talker_side))
+            time.sleep(0.02)
+        after = [payload for _, _, payload in receive_rtp(listener)]
+    finally:
+        relay.shutdown()
+        listener.close()
+        talker.close()
+    assert during  # the prompt...
+    assert not during & set(voice)  # ...and none of the talker's voice
+    assert after == voice  # relayed again once the prompt stopped
+
+
+def test_a_prompt_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    relay = MediaRelay("127.0.0.1", (31340, 31350), tmp_path / "captures")
+    write_prompt_files(tmp_path / "known", seconds=0.5)
+    try:
+        relay.open("call-missing")
+        relay.agent_answered("call-missing", "127.0.0.1", 9)
+        with pytest.raises(RelayError):
+            relay.play("call-missing", tmp_path / "unknown", PCMU)
+        with pytest.raises(RelayError):
+            relay.play("call-missing", tmp_path / "known", 18)  # G.729: no such prompt file
+        with pytest.raises(RelayError):
+            relay.play("no-such-call", tmp_path / "known", PCMU)
     finally:
         relay.shutdown()

@@ -37,6 +37,7 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             groups=container.groups,
             recordings=container.recordings,
             calls=container.calls,
+            tasks=container.tasks,
             times=times,
         ),
         container.clock,

@@ -125,6 +125,8 @@ async def _serve(settings: Settings, demo: bool) -> None:
     try:
         if container.switch is not None:
             await container.switch.start()
+        if container.dialer is not None:
+            await container.dialer.start()
         admin_key = settings.resolve_admin_key()
         if demo:
             print(demo_banner(await ensure_demo(container), settings.http), flush=True)

@@ -77,6 +77,7 @@ class LiveCall:
     started_wall: datetime
     started_at: float
     bridged_at: float | None = None
+    answered_at: float | None = None  # predictive calls: when the customer answered
     status: Code = Code.CALL_RINGING
     legs: list[str] = field(default_factory=list)  # legs that rang or answered, in order
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -230,6 +231,20 @@ class CallService:
         switch.bridge(order)
         return order.call_id
 
+    def track_predictive(
+        self,
+        call_id: str,
+        caller: Caller,
+        destnumber: str,
+        disnumber: str,
+        custom: CustomFields,
+    ) -> LiveCall:
+        """Follow a dialer's call (method 5): its state events and its record are written
+        here like every other call's; the dialer sets `extnumber` once an agent takes it."""
+        return self._track(
+            call_id, caller, CallMethod.PREDICTIVE, "", destnumber, disnumber, custom
+        )
+
     def _track(
         self,
         call_id: str,
@@ -358,11 +373,14 @@ class CallService:
             self._publish_state(call, event.leg, status)
         if isinstance(event, LegAnswered) and event.leg == AGENT_LEG:
             call.status = Code.CALL_OFF_HOOK
+        elif isinstance(event, LegAnswered) and call.method is CallMethod.PREDICTIVE:
+            call.answered_at = event.at
         elif isinstance(event, CallBridged):
             call.bridged_at = event.at
             call.status = Code.CALL_CALLING
         elif isinstance(event, CallEnded):
-            self._idle_since[call.extnumber] = event.at
+            if call.extnumber:
+                self._idle_since[call.extnumber] = event.at
             for leg in call.legs or [AGENT_LEG]:
                 self._publish_state(call, leg, "hangup")
             self._spawn(self._finish(event))
@@ -393,7 +411,9 @@ class CallService:
             return call.started_wall + timedelta(seconds=max(0.0, at - call.started_at))
 
         endtime = wall(ended.at)
-        answertime = wall(call.bridged_at) if call.bridged_at is not None else None
+        # A predictive call is answered when the customer answers, agent or not.
+        answered = call.answered_at if call.answered_at is not None else call.bridged_at
+        answertime = wall(answered) if answered is not None else None
         recordfilename = ""
         if ended.captures and call.bridged_at is not None:
             path, recordfilename = self._recordings.path_for(

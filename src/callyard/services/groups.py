@@ -207,3 +207,16 @@ class GroupService:
             )
             for group_name, ext_number, member in rows
         ]
+
+    async def checked_in(self, group_id: int) -> list[tuple[str, AgentState]]:
+        """The enabled extensions checked in to a group, with their idle/busy state."""
+        async with self._db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(Extension.number, GroupMember.state)
+                    .join(Extension, Extension.id == GroupMember.extension_id)
+                    .where(GroupMember.group_id == group_id, Extension.enabled.is_(True))
+                    .order_by(GroupMember.checked_in_at, Extension.number)
+                )
+            ).all()
+        return [(number, AgentState(state)) for number, state in rows]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -271,3 +273,99 @@ class WebhookAttemptRow(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(512), nullable=True)
     elapsed_ms: Mapped[int] = mapped_column(Integer)
+
+
+class DialTask(Base):
+    """A predictive outbound task: numbers to call for one extension group's agents."""
+
+    __tablename__ = "dial_tasks"
+    __table_args__ = (
+        Index("ix_dial_tasks_company_id_id", "company_id", "id"),
+        Index("ix_dial_tasks_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    taskid: Mapped[str] = mapped_column(String(20), unique=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    # A deleted group leaves its tasks (and their history) without agents.
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("extension_groups.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    name: Mapped[str] = mapped_column(String(128))
+    status: Mapped[int] = mapped_column(Integer)  # Code.TASK_NOT_STARTED .. Code.TASK_OVER
+    disnumber: Mapped[str] = mapped_column(String(21))  # "" = a random pool number per call
+    startdate: Mapped[date] = mapped_column(Date)
+    enddate: Mapped[date] = mapped_column(Date)
+    windows: Mapped[str] = mapped_column(String(255))  # "HH:MM-HH:MM,..."
+    ring_timeout: Mapped[int] = mapped_column(Integer)
+    retry_busy: Mapped[str] = mapped_column(String(64))  # minutes, "10,30"
+    retry_noanswer: Mapped[str] = mapped_column(String(64))
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    abandon_target: Mapped[float] = mapped_column(Float)  # a fraction: 0.03 for 3 %
+    wrapup: Mapped[int] = mapped_column(Integer)  # seconds after each call
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dialed: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    connected: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    staffed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class TaskNumber(Base):
+    """A number of a predictive task, with the results of its last attempt."""
+
+    __tablename__ = "task_numbers"
+    __table_args__ = (
+        UniqueConstraint("task_id", "telphone"),
+        # The dialer's pick: a task's numbers not yet called, in the order they were added.
+        Index("ix_task_numbers_task_id_status_position", "task_id", "status", "position"),
+        Index("ix_task_numbers_task_id_position", "task_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("dial_tasks.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    telphone: Mapped[str] = mapped_column(String(33))
+    userid: Mapped[str] = mapped_column(String(128))
+    memberid: Mapped[str] = mapped_column(String(128))
+    chengshudu: Mapped[str] = mapped_column(String(128))
+    customuuid: Mapped[str] = mapped_column(String(128))
+    mark: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int] = mapped_column(Integer)  # TaskNumberStatus
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    in_flight_call_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    extnumber: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    answered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    answertype: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    calltime: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    duration: Mapped[int] = mapped_column(Integer, default=0)
+    billsec: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskAttempt(Base):
+    """One dial of a task's number: open while the call is in flight, then its outcome."""
+
+    __tablename__ = "task_attempts"
+    __table_args__ = (
+        Index("ix_task_attempts_task_id_ended_at", "task_id", "ended_at"),
+        Index("ix_task_attempts_ended_at", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("dial_tasks.id", ondelete="CASCADE"))
+    number_id: Mapped[int] = mapped_column(
+        ForeignKey("task_numbers.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[str] = mapped_column(String(36), unique=True)
+    attempt: Mapped[int] = mapped_column(Integer)  # 1 .. max_attempts
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ring_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    talk_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)

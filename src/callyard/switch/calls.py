@@ -1,6 +1,15 @@
-"""Two-leg calls placed by the switch (third-party call control), one state machine each.
+"""Calls placed by the switch (third-party call control), one state machine each.
+
+Two-leg calls (Bridge; a phone's own call):
 
     new -> first_ringing -> first_answered -> second_ringing -> bridged -> ended(cause)
+
+Dialed calls (Dial: the customer first, held until services decide):
+
+    new -> first_ringing -> held -> second_ringing -> bridged -> ended(cause)
+                             ^ |         | agent leg failed (LegFailed)
+                             | '---------'
+                             '-> playing -> ended(server hangup)
 
 Runs in the SIP thread; every transition is reported as an event with a monotonic time.
 The relay anchors media: the first party is offered a relay port before anybody else is
@@ -14,26 +23,34 @@ import time
 import uuid
 from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from callyard.codes import HangupCode
 from callyard.switch import sdp
 from callyard.switch.causes import cause_of_failure
-from callyard.switch.commands import Bridge, Connect, Reject, Target
+from callyard.switch.commands import Attach, Bridge, Connect, Dial, Play, Reject, Target
 from callyard.switch.events import (
+    AGENT_LEG,
+    CUSTOMER_LEG,
     CallBridged,
     CallEnded,
     IncomingCall,
     LegAnswered,
+    LegFailed,
     LegRinging,
     SwitchEvent,
 )
 from callyard.switch.registrar import Account
-from callyard.switch.relay import MediaRelay, RelayError
+from callyard.switch.relay import AGENT, PCMU, PROMPT_CODECS, MediaRelay, RelayError
 
 log = logging.getLogger("callyard.switch.calls")
 
-FIRST, SECOND = "agent", "customer"
+FIRST, SECOND = AGENT_LEG, CUSTOMER_LEG
+PROMPT = "prompt"  # the timer of a prompt after which the call hangs up
+# A prompt's last packets still cross the network and the phone's jitter buffer when
+# the relay has sent them: the BYE waits this long after.
+PROMPT_TAIL_SECONDS = 0.5
 
 
 class State(Enum):
@@ -41,6 +58,8 @@ class State(Enum):
     FIRST_RINGING = "first_ringing"
     FIRST_ANSWERED = "first_answered"
     SECOND_RINGING = "second_ringing"
+    HELD = "held"  # a dialed customer answered; nobody else is on the call
+    PLAYING = "playing"  # a prompt plays to a dialed customer, then the call ends
     BRIDGED = "bridged"
     ENDED = "ended"
 
@@ -150,11 +169,14 @@ class RelayedCall:
         """(from the agent's side, from the customer's side)."""
         return from_answerer, from_originator
 
-    def _failed(self, leg: str, status: int) -> None:
-        cause = cause_of_failure(status)
+    def _failure_cause(self, leg: str, status: int) -> HangupCode:
         if status in (408, 503) and leg not in self._heard_from:
             # Nothing ever answered the INVITE: the line itself is down.
-            cause = HangupCode.OUTBOUND_LINE_FAILURE
+            return HangupCode.OUTBOUND_LINE_FAILURE
+        return cause_of_failure(status)
+
+    def _failed(self, leg: str, status: int) -> None:
+        cause = self._failure_cause(leg, status)
         direction = HangupCode.CALLER_HANGUP if leg == FIRST else HangupCode.CALLEE_HANGUP
         self._legs.pop(leg, None)
         self._end(cause, direction, status)
@@ -226,6 +248,125 @@ class BridgedCall(RelayedCall):
             return
         self._relay.customer_answered(self.call_id, media.address, media.port)
         self._bridged(now)
+
+
+class DialedCall(RelayedCall):
+    """A predictive call: the switch calls the customer; once answered the call is held
+    until services attach an agent, play a prompt, or hang up.
+
+    The customer is offered the relay port first, so in the relay the customer takes the
+    answering side (tag `agent`) and an attached agent the originating side (tag
+    `customer`), as the first and second parties of a BridgedCall do.
+    """
+
+    def __init__(self, order: Dial, *args: Any) -> None:
+        super().__init__(order.call_id, order.record, *args)
+        self.order = order
+        self._customer: sdp.MediaOffer | None = None
+        self._agent_port = 0  # the relay port offered to an attached agent
+
+    def start(self) -> None:
+        try:
+            port = self._relay.open(self.call_id)
+        except RelayError:
+            log.exception("no relay session", extra={"call_id": self.call_id})
+            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+            return
+        self._call(CUSTOMER_LEG, self.order.target, sdp.build(self._relay.address, port))
+        self.state = State.FIRST_RINGING
+
+    def hangup(self) -> None:
+        if self.state is State.ENDED:
+            return
+        answered = self.state is not State.NEW and self.state is not State.FIRST_RINGING
+        cause = HangupCode.NORMAL if answered else HangupCode.CANCEL
+        self._end(cause, HangupCode.CALLER_HANGUP)
+
+    def attach(self, target: Target) -> None:
+        """Call an agent for the held customer; bridged when the agent answers."""
+        if self.state is not State.HELD or self._customer is None:
+            if self.state is not State.ENDED:
+                log.warning("attach to a call that is not held", extra={"call_id": self.call_id})
+                invalid = HangupCode.CALL_INVALID.value
+                self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, invalid, None))
+            return
+        self._heard_from.discard(AGENT_LEG)
+        codecs = sdp.common_codecs(self._customer.payload_types) or (0, 8, 101)
+        self._call(AGENT_LEG, target, sdp.build(self._relay.address, self._agent_port, codecs))
+        self.state = State.SECOND_RINGING
+
+    def play(self, prompt: Path, hangup_after: bool) -> None:
+        """Play a prompt to the held customer; hang up when it has played if asked to."""
+        if self.state is not State.HELD or self._customer is None:
+            log.warning("play to a call that is not held", extra={"call_id": self.call_id})
+            return
+        codec = next((pt for pt in self._customer.payload_types if pt in PROMPT_CODECS), PCMU)
+        try:
+            seconds = self._relay.play(self.call_id, prompt, codec, to=AGENT)
+        except RelayError:
+            log.exception("prompt not played", extra={"call_id": self.call_id})
+            if hangup_after:
+                self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+            return
+        if hangup_after:
+            from sippy.Time.Timeout import Timeout
+
+            self.state = State.PLAYING
+            self._timers[PROMPT] = Timeout(self._played, seconds + PROMPT_TAIL_SECONDS, 1)
+
+    def _played(self) -> None:
+        self._timers.pop(PROMPT, None)
+        if self.state is State.PLAYING:
+            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+
+    def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        try:
+            if leg == CUSTOMER_LEG:
+                self._agent_port = self._relay.agent_answered(
+                    self.call_id, media.address, media.port
+                )
+                self._customer = media
+                self.state = State.HELD
+                return
+            # A prompt still playing to the customer would drown the agent out.
+            self._relay.stop_playing(self.call_id, to=AGENT)
+            self._relay.customer_answered(self.call_id, media.address, media.port)
+        except RelayError:
+            log.exception("relay session lost", extra={"call_id": self.call_id})
+            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+            return
+        self._bridged(now)
+
+    def _failed(self, leg: str, status: int) -> None:
+        if leg != AGENT_LEG:
+            super()._failed(leg, status)
+            return
+        self._agent_failed(self._failure_cause(leg, status), status, cancel=False)
+
+    def _ring_timeout(self, leg: str) -> None:
+        if leg != AGENT_LEG:
+            super()._ring_timeout(leg)
+            return
+        self._timers.pop(leg, None)
+        if self.state is State.SECOND_RINGING:
+            self._agent_failed(HangupCode.NO_ANSWER, None, cancel=True)
+
+    def _agent_failed(self, cause: HangupCode, status: int | None, cancel: bool) -> None:
+        """The agent's leg is over but the customer is still there: hold again."""
+        from sippy.CCEvents import CCEventDisconnect
+
+        self._cancel_timer(AGENT_LEG)
+        ua = self._legs.pop(AGENT_LEG, None)
+        if ua is not None:
+            ua.event_cb = None
+            if cancel:
+                ua.recvEvent(CCEventDisconnect())
+        self.state = State.HELD
+        self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause.value, status))
+
+    def _capture_order(self, from_originator: str, from_answerer: str) -> tuple[str, str]:
+        # The agent takes the relay's originating side (see the class docstring).
+        return from_originator, from_answerer
 
 
 # SIP answers to a phone whose call could not be put through, by hangup cause.
@@ -373,19 +514,34 @@ class CallTable:
         self, sip_config: dict[str, Any], relay: MediaRelay, emit: Callable[[SwitchEvent], None]
     ) -> None:
         self._config = sip_config
-        self._relay = relay
+        self.relay = relay
         self._emit = emit
         self.calls: dict[str, RelayedCall] = {}
 
     def bridge(self, order: Bridge) -> None:
-        call = BridgedCall(order, self._config, self._relay, self._emit, self._forget)
+        call = BridgedCall(order, self._config, self.relay, self._emit, self._forget)
         self.calls[order.call_id] = call
         call.start()
+
+    def dial(self, order: Dial) -> None:
+        call = DialedCall(order, self._config, self.relay, self._emit, self._forget)
+        self.calls[order.call_id] = call
+        call.start()
+
+    def attach(self, command: Attach) -> None:
+        call = self.calls.get(command.call_id)
+        if isinstance(call, DialedCall):
+            call.attach(command.target)
+
+    def play(self, command: Play) -> None:
+        call = self.calls.get(command.call_id)
+        if isinstance(call, DialedCall):
+            call.play(command.prompt, command.hangup_after)
 
     def incoming(self, request: Any, transaction: Any, caller: Account) -> Any:
         """A phone's INVITE: answered by a UA of its own, routed once services decide."""
         call = InboundCall(
-            str(uuid.uuid4()), caller, self._config, self._relay, self._emit, self._forget
+            str(uuid.uuid4()), caller, self._config, self.relay, self._emit, self._forget
         )
         self.calls[call.call_id] = call
         return call.take(request, transaction)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The legs of a call, as LegRinging, LegAnswered and LegFailed name them.
+AGENT_LEG, CUSTOMER_LEG = "agent", "customer"
+
 
 @dataclass(frozen=True)
 class Registered:
@@ -38,6 +41,19 @@ class LegAnswered:
 
 
 @dataclass(frozen=True)
+class LegFailed:
+    """A leg that does not end its call failed: an agent's phone attached to a held Dial
+    was busy, declined, did not answer in time or could not be reached. The call is held
+    again."""
+
+    at: float
+    call_id: str
+    leg: str  # "agent"
+    cause: int  # a HangupCode
+    sip_status: int | None  # the final response that ended the leg, if any
+
+
+@dataclass(frozen=True)
 class CallBridged:
     """Both parties answered and media flows between them through the relay."""
 
@@ -66,7 +82,14 @@ class IncomingCall:
     dialed: str
 
 
-CallEvent = IncomingCall | LegRinging | LegAnswered | CallBridged | CallEnded
+CallEvent = IncomingCall | LegRinging | LegAnswered | LegFailed | CallBridged | CallEnded
 SwitchEvent = (
-    Registered | Unregistered | IncomingCall | LegRinging | LegAnswered | CallBridged | CallEnded
+    Registered
+    | Unregistered
+    | IncomingCall
+    | LegRinging
+    | LegAnswered
+    | LegFailed
+    | CallBridged
+    | CallEnded
 )

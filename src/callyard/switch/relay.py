@@ -18,6 +18,22 @@ log = logging.getLogger("callyard.switch.relay")
 CUSTOMER = "customer"
 AGENT = "agent"
 
+# Prompts are raw G.711 at 8 kHz, one file per RTP payload type (RTPProxy's `P` reads
+# `<name>.<payload type>`): one byte per sample.
+PCMU, PCMA = 0, 8
+PROMPT_CODECS = (PCMU, PCMA)
+PROMPT_RATE = 8000
+
+
+def prompt_file(base: Path, payload_type: int) -> Path:
+    """The file of prompt `base` in one codec, as the relay's `P` command names it."""
+    return base.with_name(f"{base.name}.{payload_type}")
+
+
+def prompt_duration(base: Path, payload_type: int = PCMU) -> float:
+    """How long prompt `base` plays, in seconds."""
+    return prompt_file(base, payload_type).stat().st_size / PROMPT_RATE
+
 
 class RelayError(RuntimeError):
     """The relay refused a command (for example: no free ports)."""
@@ -94,6 +110,28 @@ class MediaRelay:
         self._command(f"R {call_id} {AGENT} {CUSTOMER}")
         prefix = self.record_dir / f"{call_id}={CUSTOMER}"
         return prefix.with_name(prefix.name + ".o.rtp"), prefix.with_name(prefix.name + ".a.rtp")
+
+    def play(self, call_id: str, prompt: Path, payload_type: int, to: str = AGENT) -> float:
+        """Play prompt `prompt` once to the side `to` (its party hears it instead of what
+        the other side sends); returns how long it plays, in seconds."""
+        if payload_type not in PROMPT_CODECS:
+            raise RelayError(f"no prompts in payload type {payload_type}")
+        path = prompt_file(prompt, payload_type)
+        if any(character.isspace() for character in str(path)):
+            raise RelayError(f"the relay's commands cannot name {str(path)!r}: blank in it")
+        if not path.is_file():
+            raise RelayError(f"no prompt file {path}")
+        other = CUSTOMER if to == AGENT else AGENT
+        self._command(f"P1 {call_id} {prompt} {payload_type} {to} {other}")
+        return path.stat().st_size / PROMPT_RATE
+
+    def stop_playing(self, call_id: str, to: str = AGENT) -> None:
+        """Stop a prompt playing to the side `to`; relayed media reaches it again."""
+        other = CUSTOMER if to == AGENT else AGENT
+        try:
+            self._command(f"S {call_id} {to} {other}")
+        except RelayError:
+            log.debug("no prompt to stop", extra={"call_id": call_id})
 
     def stats(self, call_id: str) -> RelayStats | None:
         try:

@@ -1,7 +1,10 @@
 """sippy's SIP stack in a thread of its own, adapted to callyard's registrar.
 
-sippy runs its own event loop (a singleton bound to the thread that first imports it),
-so every sippy import happens inside that thread and nothing else touches sippy objects.
+sippy runs its own event loop (a singleton bound to the thread that first imports it,
+for the life of the process: its timers signal that very thread), so every sippy import
+happens inside one thread, `callyard-sip`, started once and never ended, and nothing else
+touches sippy objects. A SipStack opens its socket and calls there and closes them
+again, so a process can start and stop switches one after another (tests do).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from callyard.switch.commands import Bridge, Command, Connect, Reject
+from callyard.switch.commands import Attach, Bridge, Command, Connect, Dial, Play, Reject
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay
@@ -51,19 +54,18 @@ class SipStack:
         self._relay_factory = relay_factory
         self._emit = emit
         self._calls: Any = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._config: dict[str, Any] = {}
+        self._expiry: Any = None
         self._ed: Any = None
 
     def start(self, timeout: float = 10.0) -> None:
         check_port_free(self.host, self.port)
-        self._thread = threading.Thread(target=self._run, name="callyard-sip", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise RuntimeError("SIP stack did not start")
-        if self._error is not None:
-            raise RuntimeError(f"SIP stack failed: {self._error}") from self._error
+        ed = _SippyThread.dispatcher(timeout)
+        try:
+            ed.callFromThreadSync(self._open)
+        except Exception as exc:
+            raise RuntimeError(f"SIP stack failed: {exc}") from exc
+        self._ed = ed
         log.info("SIP listening", extra={"sip": f"{self.host}:{self.port}"})
 
     def submit(self, command: Command) -> None:
@@ -76,53 +78,65 @@ class SipStack:
             self._ed.callFromThread(self._calls.connect, command)
         elif isinstance(command, Reject):
             self._ed.callFromThread(self._calls.reject, command)
+        elif isinstance(command, Dial):
+            self._ed.callFromThread(self._calls.dial, command)
+        elif isinstance(command, Attach):
+            self._ed.callFromThread(self._calls.attach, command)
+        elif isinstance(command, Play):
+            self._ed.callFromThread(self._calls.play, command)
         else:
             self._ed.callFromThread(self._calls.hangup, command.call_id)
 
+    @property
+    def relay(self) -> MediaRelay | None:
+        """The running relay (its commands may come from any thread)."""
+        return self._calls.relay if self._calls is not None and self._ed is not None else None
+
     def stop(self) -> None:
-        if self._ed is not None and self._thread is not None and self._thread.is_alive():
-            self._ed.callFromThread(self._calls.hangup_all)
-            self._ed.callFromThread(self._ed.breakLoop)
-            self._thread.join(5)
+        """Hang up every call, then close the socket and the relay."""
+        ed, self._ed = self._ed, None
+        if ed is not None:
+            ed.callFromThreadSync(self._close)
 
-    def _run(self) -> None:
-        os.environ.setdefault("SIPLOG_BEND", "none")
+    def _open(self) -> None:
+        """Bind the socket and set up calls (in the SIP thread)."""
+        from sippy.SipConf import SipConf
+        from sippy.SipLogger import SipLogger
+        from sippy.SipTransactionManager import SipTransactionManager
+        from sippy.Time.Timeout import Timeout
+
+        from callyard.switch.calls import CallTable
+
+        # What goes into From/Contact of the calls the switch places.
+        SipConf.my_address = self.advertise
+        SipConf.my_port = self.port
+        config: dict[str, Any] = {
+            "_sip_address": self.host,
+            "_sip_port": self.port,
+            "_sip_logger": SipLogger("callyard"),
+        }
+        config["_sip_tm"] = SipTransactionManager(config, self._on_request)
+        config["_uaname"] = "callyard"
         try:
-            from sippy.Core.EventDispatcher import ED2
-            from sippy.SipConf import SipConf
-            from sippy.SipLogger import SipLogger
-            from sippy.SipTransactionManager import SipTransactionManager
-            from sippy.Udp_server import Udp_server_opts
-
-            from callyard.switch.calls import CallTable
-            from callyard.switch.sippy_clock import use_standard_clocks
-
-            use_standard_clocks()
-
-            # One sender thread: sippy's default three reorder messages (an INVITE's
-            # ACK after the next INVITE, a 180 after the 200). It also drops
-            # SO_REUSEPORT, so a second server cannot silently share the port.
-            Udp_server_opts.nworkers = 1
-            SipConf.my_uaname = "callyard"
-            # What goes into From/Contact of the calls the switch places.
-            SipConf.my_address = self.advertise
-            SipConf.my_port = self.port
-            config: dict[str, Any] = {
-                "_sip_address": self.host,
-                "_sip_port": self.port,
-                "_sip_logger": SipLogger("callyard"),
-            }
-            config["_sip_tm"] = SipTransactionManager(config, self._on_request)
-            config["_uaname"] = "callyard"
             self._calls = CallTable(config, self._relay_factory(), self._emit)
-            ED2.regTimer(self._registrar.expire, 1.0, -1)
-            self._ed = ED2
-        except BaseException as exc:  # reported to start()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        ED2.loop()
+        except BaseException:
+            config["_sip_tm"].shutdown()
+            raise
+        self._config = config
+        self._expiry = Timeout(self._registrar.expire, 1.0, -1)
+
+    def _close(self) -> None:
+        """Hang up every call, then close the socket and the relay (in the SIP thread)."""
+        self._calls.hangup_all()
+        self._expiry.cancel()
+        transactions = self._config["_sip_tm"]
+        transactions.cp_timer.cancel()
+        # Each server sends what is queued (the BYEs and CANCELs just made), then closes
+        # its socket. The transaction manager itself stays whole: the timers of calls
+        # that just ended still run (sending nothing) until they expire.
+        for server in transactions.l4r.cache_l2s.values():
+            server.shutdown()
+        self._calls.relay.shutdown()
 
     def _on_request(self, request: Any, transaction: Any) -> Any:
         method = request.getMethod()
@@ -176,6 +190,56 @@ class SipStack:
         for name, value in reply.headers:
             response.appendHeader(SipHeader(name=name.lower(), body=SipGenericHF(value)))
         return response
+
+
+class _SippyThread:
+    """The one thread of the process that runs sippy's event loop."""
+
+    _lock = threading.Lock()
+    _thread: threading.Thread | None = None
+    _ed: Any = None
+    _error: BaseException | None = None
+
+    @classmethod
+    def dispatcher(cls, timeout: float) -> Any:
+        """sippy's event dispatcher, running in its thread (started on first use)."""
+        with cls._lock:
+            if cls._thread is None:
+                ready = threading.Event()
+                cls._thread = threading.Thread(
+                    target=cls._run, args=(ready,), name="callyard-sip", daemon=True
+                )
+                cls._thread.start()
+                if not ready.wait(timeout):
+                    raise RuntimeError("SIP stack did not start")
+            if cls._error is not None:
+                raise RuntimeError(f"SIP stack failed: {cls._error}") from cls._error
+            return cls._ed
+
+    @classmethod
+    def _run(cls, ready: threading.Event) -> None:
+        os.environ.setdefault("SIPLOG_BEND", "none")
+        try:
+            from sippy.Core.EventDispatcher import ED2
+            from sippy.SipConf import SipConf
+            from sippy.Udp_server import Udp_server_opts
+
+            from callyard.switch.sippy_clock import use_standard_clocks
+
+            use_standard_clocks()
+            # One sender thread: sippy's default three reorder messages (an INVITE's
+            # ACK after the next INVITE, a 180 after the 200). It also drops
+            # SO_REUSEPORT, so a second server cannot silently share the port.
+            Udp_server_opts.nworkers = 1
+            SipConf.my_uaname = "callyard"
+            cls._ed = ED2
+        except BaseException as exc:  # reported to dispatcher()
+            cls._error = exc
+            ready.set()
+            return
+        ready.set()
+        while True:
+            ED2.loop()
 
 
 def _register_request(request: Any) -> RegisterRequest:

@@ -21,15 +21,21 @@ from callyard.api.dialects.sip_api.schemas import (
     LoginForm,
     MakeCallForm,
     MembershipForm,
+    TaskAppendForm,
+    TaskCreateForm,
+    TaskForm,
+    TaskInfoForm,
+    TaskListForm,
     TokenForm,
 )
-from callyard.codes import CallType
+from callyard.codes import CallType, Code
 from callyard.services.auth import AuthService, Caller
 from callyard.services.calls import CallService, CustomFields
 from callyard.services.companies import Module
 from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
 from callyard.services.recordings import RecordingService
+from callyard.services.tasks import AddedNumbers, Page, TaskService
 from callyard.timefmt import TimeFormat
 
 F = TypeVar("F", bound=Form)
@@ -44,6 +50,7 @@ class Deps:
     groups: GroupService
     recordings: RecordingService
     calls: CallService
+    tasks: TaskService
     times: TimeFormat
 
 
@@ -245,6 +252,115 @@ async def call_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Repl
     )
 
 
+def _added(added: AddedNumbers) -> dict[str, Any]:
+    return {
+        "added": added.added,
+        "duplicates": list(added.duplicates),
+        "invalid": [{"telphone": n.telphone, "reason": n.reason} for n in added.invalid],
+    }
+
+
+def _paged(page: Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "totalitems": page.total,
+        "currentpage": page.request.number,
+        "itemsperpage": page.request.size,
+        "result": items,
+    }
+
+
+async def task_create(deps: Deps, ctx: Context, form: TaskCreateForm) -> Reply:
+    created = await deps.tasks.create(ctx.caller, form.spec(), form.numbers)
+    return Done("Task created successfully", {"taskid": created.taskid, **_added(created.numbers)})
+
+
+async def task_append(deps: Deps, ctx: Context, form: TaskAppendForm) -> Reply:
+    added = await deps.tasks.append(ctx.caller, form.taskid, form.numbers)
+    return Done("Numbers added successfully", _added(added))
+
+
+async def task_start(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
+    return Done(
+        "Task started successfully", (await deps.tasks.start(ctx.caller, form.taskid)).value
+    )
+
+
+async def task_pause(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
+    return Done("Task paused successfully", (await deps.tasks.pause(ctx.caller, form.taskid)).value)
+
+
+async def task_resume(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
+    status = await deps.tasks.resume(ctx.caller, form.taskid)
+    return Done("Task resumed successfully", status.value)
+
+
+async def task_stop(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
+    return Done("Task stopped successfully", (await deps.tasks.stop(ctx.caller, form.taskid)).value)
+
+
+async def task_delete(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
+    await deps.tasks.delete(ctx.caller, form.taskid)
+    return Done("successfully deleted", [])
+
+
+async def task_list(deps: Deps, ctx: Context, form: TaskListForm) -> Reply:
+    status = Code.lookup(form.status) if form.status is not None else None
+    page = await deps.tasks.list_tasks(ctx.caller, form.page(), status)
+    return Done(
+        "get success",
+        _paged(
+            page,
+            [
+                {
+                    "taskid": t.taskid,
+                    "name": t.name,
+                    "groupname": t.groupname,
+                    "status": t.status.value,
+                    "createtime": deps.times(t.created_at),
+                    "total": t.total,
+                    "dialed": t.dialed,
+                    "answered": t.answered,
+                    "connected": t.connected,
+                    "abandoned": t.abandoned,
+                    "abandonrate": t.abandon_rate,
+                    "occupancy": t.occupancy,
+                }
+                for t in page.items
+            ],
+        ),
+    )
+
+
+async def task_info(deps: Deps, ctx: Context, form: TaskInfoForm) -> Reply:
+    page = await deps.tasks.info(ctx.caller, form.taskid, form.page(), form.status, form.answertype)
+    return Done(
+        "get success",
+        _paged(
+            page,
+            [
+                {
+                    "taskid": n.taskid,
+                    "telphone": n.telphone,
+                    "userid": n.userid,
+                    "memberid": n.memberid,
+                    "chengshudu": n.chengshudu,
+                    "customuuid": n.customuuid,
+                    "status": n.status.value,
+                    "extnumber": n.extnumber,
+                    "answered": None if n.answered is None else int(n.answered),
+                    "answertype": n.answertype.value if n.answertype else None,
+                    "calltime": deps.times(n.calltime),
+                    "duration": n.duration,
+                    "billsec": n.billsec,
+                    "createtime": deps.times(n.created_at),
+                    "mark": n.mark,
+                }
+                for n in page.items
+            ],
+        ),
+    )
+
+
 SERVICES: dict[str, Service[Any]] = {
     "App.Sip_Auth.Login": Service(LoginForm, Module.AUTH, login, needs_token=False),
     "App.Sip_Auth.Logout": Service(TokenForm, Module.AUTH, logout),
@@ -264,4 +380,13 @@ SERVICES: dict[str, Service[Any]] = {
     "App.Sip_Status.GetSipRegisterStatus": Service(
         ExtensionListForm, Module.STATUS, register_status
     ),
+    "App.Sip_Yccall.TaskCreate": Service(TaskCreateForm, Module.YCCALL, task_create),
+    "App.Sip_Yccall.TaskAppend": Service(TaskAppendForm, Module.YCCALL, task_append),
+    "App.Sip_Yccall.TaskStart": Service(TaskForm, Module.YCCALL, task_start),
+    "App.Sip_Yccall.TaskPause": Service(TaskForm, Module.YCCALL, task_pause),
+    "App.Sip_Yccall.TaskResume": Service(TaskForm, Module.YCCALL, task_resume),
+    "App.Sip_Yccall.TaskStop": Service(TaskForm, Module.YCCALL, task_stop),
+    "App.Sip_Yccall.TaskDelete": Service(TaskForm, Module.YCCALL, task_delete),
+    "App.Sip_Yccall.TaskList": Service(TaskListForm, Module.YCCALL, task_list),
+    "App.Sip_Yccall.TaskInfo": Service(TaskInfoForm, Module.YCCALL, task_info),
 }

@@ -1,0 +1,524 @@
+"""The dialer: runs every task in progress with real calls.
+
+Each tick (and at once after anything that frees or needs an agent) it asks each task's
+pacer how many customers to dial, claims that many numbers in the store (durably, before
+any INVITE), and dials them through the company's trunk. An answered customer gets the
+longest-free agent of the task's group at once; if no agent takes the call within
+`max_wait` seconds the customer hears the abandon message and the call ends, abandoned.
+
+Call records are written by the CallService like every other call's (method 5); the task
+service finishes the number's attempt in the record's own transaction, so task counters
+always match the records. Attempts a crash cut short are recorded at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from callyard.clock import Clock
+from callyard.codes import CallMethod, CallType, HangupCode
+from callyard.dialer.floor import AgentFloor
+from callyard.dialer.pacing import FloorView, PacerHistory, PredictivePacer
+from callyard.errors import BusinessError
+from callyard.metrics import Metrics
+from callyard.services.auth import Caller
+from callyard.services.calls import CallService, CustomFields
+from callyard.services.cdrs import CallRecord, CdrService
+from callyard.services.directory import Directory
+from callyard.services.groups import GroupService
+from callyard.services.numbers import NumberService
+from callyard.services.tasks import (
+    AttemptOutcome,
+    DialOrder,
+    InFlightAttempt,
+    TaskHistory,
+    TaskPlan,
+    TaskService,
+)
+from callyard.services.trunks import TrunkService
+from callyard.switch.commands import CallStateError, Dial, Target
+from callyard.switch.events import (
+    CallBridged,
+    CallEnded,
+    CallEvent,
+    LegAnswered,
+    LegFailed,
+    SwitchEvent,
+)
+from callyard.switch.switch import Switch
+from callyard.tts import SynthesisError, Synthesizer, render_prompt
+
+log = logging.getLogger("callyard.dialer")
+
+CUSTOMER_LEG, AGENT_LEG = "customer", "agent"
+
+
+@dataclass(frozen=True)
+class AbandonMessage:
+    """What a customer hears when no agent takes the call in time."""
+
+    synthesizer: Synthesizer
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class DialerConfig:
+    tick_seconds: float = 0.5
+    max_wait: float = 2.0  # an answered customer waits this long for an agent
+    agent_ring_timeout: float = 10.0
+    max_new_per_tick: int = 50
+    refresh_seconds: float = 1.0  # how often running tasks are re-read from the store
+
+
+@dataclass
+class DialerCall:
+    """One customer call of a task, as the dialer follows it."""
+
+    order: DialOrder
+    task: Campaign
+    dialed_at: float
+    answered_at: float | None = None
+    agent: str | None = None
+    offered_at: float | None = None
+    bridged_at: float | None = None
+    abandoned: bool = False
+
+
+@dataclass
+class Campaign:
+    """A running task: its plan, pacer, calls in flight and customers waiting for an agent."""
+
+    plan: TaskPlan
+    caller: Caller
+    pacer: PredictivePacer
+    calls: dict[str, DialerCall] = field(default_factory=dict)
+    waiting: deque[str] = field(default_factory=deque)
+    staffed: list[str] = field(default_factory=list)
+    running: bool = True
+    blocked: str = ""  # why the task cannot dial now (no trunk, no caller ID), logged once
+
+    def ringing_since(self) -> list[float]:
+        return [c.dialed_at for c in self.calls.values() if c.answered_at is None]
+
+
+def pacer_history(history: TaskHistory, wall: datetime) -> PacerHistory:
+    """What the pacer needs to go on after a restart, from the task's stored attempts."""
+
+    def ago(moment: datetime) -> float:
+        return max(0.0, (wall - moment).total_seconds())
+
+    answered = [a for a in history.attempts if a.answered_at is not None]
+    return PacerHistory(
+        dialed=history.dialed,
+        answered=history.answered,
+        abandoned=history.abandoned,
+        answered_ago=[ago(a.answered_at) for a in answered if a.answered_at is not None],
+        abandoned_ago=[
+            ago(a.ended_at) for a in history.attempts if a.outcome is AttemptOutcome.ABANDONED
+        ],
+        ring_seconds=[a.ring_seconds for a in answered],
+        failed_ring_seconds=[a.ring_seconds for a in history.attempts if a.answered_at is None],
+        talk_seconds=[float(a.talk_seconds) for a in answered if a.talk_seconds is not None],
+    )
+
+
+class Dialer:
+    """Every running task's pacing and calls."""
+
+    def __init__(
+        self,
+        tasks: TaskService,
+        calls: CallService,
+        switch: Switch,
+        groups: GroupService,
+        directory: Directory,
+        trunks: TrunkService,
+        numbers: NumberService,
+        cdrs: CdrService,
+        clock: Clock,
+        metrics: Metrics,
+        abandon_message: AbandonMessage | None,
+        config: DialerConfig = DialerConfig(),
+    ) -> None:
+        self._tasks = tasks
+        self._calls = calls
+        self._switch = switch
+        self._groups = groups
+        self._directory = directory
+        self._trunks = trunks
+        self._numbers = numbers
+        self._cdrs = cdrs
+        self._clock = clock
+        self._metrics = metrics
+        self._abandon_message = abandon_message
+        self._abandon_prompt: Path | None = None
+        self._config = config
+        self.floor = AgentFloor(lambda n: switch.registrar.binding(n) is not None, switch.in_call)
+        self.campaigns: dict[int, Campaign] = {}
+        self._live: dict[str, DialerCall] = {}
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._refreshed_at = float("-inf")
+        self._staffed_at: float | None = None
+        switch.subscribe(self._on_event)
+
+    async def start(self) -> None:
+        """Record attempts a crash cut short, render the abandon message, then run the
+        tasks in progress."""
+        await self.recover()
+        if self._abandon_message is not None:
+            message = self._abandon_message
+            try:
+                self._abandon_prompt = await render_prompt(
+                    message.synthesizer, message.text, message.language
+                )
+            except SynthesisError:
+                log.exception("no abandon message: abandoned calls end without one")
+        self._runner = asyncio.create_task(self._run(), name="dialer")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+
+    def kick(self) -> None:
+        """Pace again now rather than at the next tick."""
+        self._wake.set()
+
+    async def recover(self) -> int:
+        """Write the call record of every attempt still in flight in the store: the server
+        stopped during those calls. Each ends as a server hangup at its start time and is
+        not dialed again (unless a retry rule applies)."""
+        attempts = await self._tasks.in_flight()
+        for attempt in attempts:
+            if attempt.call_id not in self._live:
+                record = unplaced_record(
+                    attempt,
+                    attempt.company_id,
+                    attempt.company_code,
+                    HangupCode.SERVER_HANGUP,
+                    attempt.started_at,
+                )
+                await self._cdrs.record(record)
+        if attempts:
+            log.warning("recorded attempts cut short by a stop", extra={"count": len(attempts)})
+        return len(attempts)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._tick()
+            except Exception:
+                log.exception("dialer tick failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._config.tick_seconds)
+
+    async def _tick(self) -> None:
+        now = self._clock.monotonic()
+        wall = self._clock.now()
+        if now - self._refreshed_at >= self._config.refresh_seconds:
+            self._refreshed_at = now
+            await self._tasks.expire(wall)
+            await self._refresh(wall)
+            await self._count_staffed(now)
+            await self._publish_metrics(now, wall)
+        for campaign in list(self.campaigns.values()):
+            members = await self._groups.checked_in(campaign.plan.group_id)
+            campaign.staffed = self.floor.staffed(members)
+            self._assign(campaign, now)
+            if campaign.running and campaign.plan.is_open(wall):
+                await self._pace(campaign, now, wall)
+            elif not campaign.running and not campaign.calls:
+                del self.campaigns[campaign.plan.id]
+
+    async def _refresh(self, wall: datetime) -> None:
+        plans = {plan.id: plan for plan in await self._tasks.running()}
+        for task_id, campaign in self.campaigns.items():
+            campaign.running = task_id in plans
+            if campaign.running:
+                campaign.plan = plans[task_id]
+        for task_id, plan in plans.items():
+            if task_id not in self.campaigns:
+                self.campaigns[task_id] = await self._open(plan, wall)
+
+    async def _open(self, plan: TaskPlan, wall: datetime) -> Campaign:
+        pacer = PredictivePacer(abandon_target=plan.abandon_target, max_wait=self._config.max_wait)
+        history = await self._tasks.history(plan.id, wall - timedelta(hours=1))
+        pacer.restore(self._clock.monotonic(), pacer_history(history, wall))
+        company = await self._directory.company(plan.company_id)
+        name = company.name if company is not None else ""
+        log.info("task running", extra={"taskid": plan.taskid})
+        return Campaign(plan, Caller(plan.company_id, plan.company_code, name), pacer)
+
+    async def _count_staffed(self, now: float) -> None:
+        """Add each task's staffed agent-seconds since the last count (for occupancy)."""
+        since, self._staffed_at = self._staffed_at, now
+        if since is None:
+            return
+        for campaign in self.campaigns.values():
+            if campaign.running and campaign.staffed:
+                await self._tasks.add_staffed_seconds(
+                    campaign.plan.id, len(campaign.staffed) * (now - since)
+                )
+
+    async def _publish_metrics(self, now: float, wall: datetime) -> None:
+        histories = {
+            task_id: await self._tasks.history(task_id, wall)
+            for task_id, campaign in self.campaigns.items()
+            if campaign.running
+        }
+        metrics = self._metrics
+        metrics.clear_tasks()
+        for task_id, history in histories.items():
+            campaign = self.campaigns[task_id]
+            taskid = campaign.plan.taskid
+            for outcome, count in (
+                ("dialed", history.dialed),
+                ("answered", history.answered),
+                ("connected", history.connected),
+                ("abandoned", history.abandoned),
+            ):
+                metrics.task_calls.labels(taskid, outcome).set(count)
+            statistics = campaign.pacer.statistics
+            for window, rate in (
+                ("life", statistics.abandon_rate),
+                ("hour", statistics.abandon_rate_last_hour),
+            ):
+                metrics.task_abandon_ratio.labels(taskid, window).set(rate or 0.0)
+            if history.staffed_seconds > 0:
+                occupancy = history.talk_seconds / history.staffed_seconds
+                metrics.task_occupancy.labels(taskid).set(occupancy)
+            metrics.task_agents.labels(taskid, "staffed").set(len(campaign.staffed))
+            free = self.floor.free(campaign.staffed, now)
+            metrics.task_agents.labels(taskid, "free").set(len(free))
+            stages = {"ringing": 0, "waiting": 0, "agent": 0}
+            for call in campaign.calls.values():
+                stage = "ringing" if call.answered_at is None else "waiting"
+                stages["agent" if call.agent is not None else stage] += 1
+            for stage, count in stages.items():
+                metrics.task_calls_in_progress.labels(taskid, stage).set(count)
+
+    async def _pace(self, campaign: Campaign, now: float, wall: datetime) -> None:
+        if not await self._can_dial(campaign):
+            return
+        view = FloorView(
+            now=now,
+            idle_agents=len(self.floor.free(campaign.staffed, now)),
+            busy_agents=self.floor.activities(campaign.staffed, now),
+            ringing_since=campaign.ringing_since(),
+            waiting=len(campaign.waiting),
+        )
+        wanted = min(campaign.pacer.calls_to_place(view), self._config.max_new_per_tick)
+        if wanted <= 0:
+            return
+        for order in await self._tasks.claim(campaign.plan.id, wanted, wall):
+            await self._place(campaign, order)
+
+    async def _can_dial(self, campaign: Campaign) -> bool:
+        trunk = await self._trunks.for_company(campaign.plan.company_id)
+        reason = "" if trunk is not None else "the company has no SIP trunk"
+        if not reason:
+            try:
+                await self._numbers.pick(campaign.caller, campaign.plan.disnumber or None)
+            except BusinessError as exc:
+                reason = exc.desc
+        if reason != campaign.blocked:
+            campaign.blocked = reason
+            if reason:
+                log.warning(
+                    "task cannot dial", extra={"taskid": campaign.plan.taskid, "why": reason}
+                )
+        return not reason
+
+    async def _place(self, campaign: Campaign, order: DialOrder) -> None:
+        plan = campaign.plan
+        trunk = await self._trunks.for_company(plan.company_id)
+        shown = ""
+        with contextlib.suppress(BusinessError):
+            shown = await self._numbers.pick(campaign.caller, plan.disnumber or None)
+        if trunk is None or not shown:
+            # Trunk or caller-ID pool gone since the check: the attempt fails like an
+            # unreachable line, and is recorded as such.
+            record = unplaced_record(
+                order,
+                plan.company_id,
+                plan.company_code,
+                HangupCode.OUTBOUND_LINE_FAILURE,
+                self._clock.now(),
+            )
+            await self._cdrs.record(record)
+            return
+        custom = CustomFields(order.userid, order.chengshudu, order.memberid, order.customuuid)
+        self._calls.track_predictive(order.call_id, campaign.caller, order.telphone, shown, custom)
+        call = DialerCall(order, campaign, self._clock.monotonic())
+        campaign.calls[order.call_id] = call
+        self._live[order.call_id] = call
+        self._switch.dial(
+            Dial(
+                order.call_id,
+                Target(
+                    (trunk.host, trunk.port),
+                    order.telphone,
+                    shown,
+                    float(plan.ring_timeout),
+                    trunk.username,
+                    trunk.password,
+                ),
+            )
+        )
+
+    def _assign(self, campaign: Campaign, now: float) -> None:
+        """Give waiting customers the longest-free agents, first come first served."""
+        if not campaign.waiting:
+            return
+        free = deque(self.floor.free(campaign.staffed, now))
+        while campaign.waiting and free:
+            call = campaign.calls.get(campaign.waiting.popleft())
+            if call is None or call.abandoned:
+                continue
+            agent = free.popleft()
+            binding = self._switch.registrar.binding(agent)
+            if binding is None:
+                campaign.waiting.appendleft(call.order.call_id)
+                continue
+            call.agent, call.offered_at = agent, now
+            live = self._calls.live.get(call.order.call_id)
+            if live is not None:
+                live.extnumber = agent
+            target = Target(
+                binding.target, agent, call.order.telphone, self._config.agent_ring_timeout
+            )
+            try:
+                self._switch.attach(call.order.call_id, target)
+            except CallStateError:
+                # The customer is gone (its CallEnded is on the way): the agent stays free.
+                call.agent = None
+                free.appendleft(agent)
+
+    def _give_up(self, call_id: str) -> None:
+        """No agent took the customer within max_wait: abandon message, then hang up."""
+        call = self._live.get(call_id)
+        if call is None or call.agent is not None or call.abandoned:
+            return
+        call.abandoned = True
+        campaign = call.task
+        with contextlib.suppress(ValueError):
+            campaign.waiting.remove(call_id)
+        campaign.pacer.abandoned(self._clock.monotonic())
+        prompt = self._abandon_prompt
+        try:
+            if prompt is None:
+                raise FileNotFoundError("no abandon message")
+            self._switch.play(call_id, prompt)
+        except (CallStateError, OSError, ValueError):
+            self._switch.hangup(call_id)
+
+    def _on_event(self, event: SwitchEvent) -> None:
+        if not isinstance(event, CallEvent):
+            return
+        call = self._live.get(event.call_id)
+        if call is None:
+            return
+        campaign = call.task
+        if isinstance(event, LegAnswered) and event.leg == CUSTOMER_LEG:
+            call.answered_at = event.at
+            campaign.pacer.dial_ended(event.at, True, event.at - call.dialed_at)
+            campaign.waiting.append(call.order.call_id)
+            self._assign(campaign, event.at)
+            if call.agent is None:
+                asyncio.get_running_loop().call_later(
+                    self._config.max_wait, self._give_up, call.order.call_id
+                )
+            self.kick()
+        elif isinstance(event, CallBridged):
+            call.bridged_at = event.at
+            if call.agent is not None:
+                self.floor.connected(call.agent, event.at)
+            waited = event.at - (call.answered_at if call.answered_at is not None else event.at)
+            campaign.pacer.connected(event.at, waited)
+        elif isinstance(event, LegFailed) and event.leg == AGENT_LEG:
+            if call.agent is not None:
+                self.floor.missed(call.agent, event.at)
+            call.agent = None
+            live = self._calls.live.get(call.order.call_id)
+            if live is not None:
+                live.extnumber = ""
+            answered = call.answered_at if call.answered_at is not None else event.at
+            if event.at - answered >= self._config.max_wait:
+                self._give_up(call.order.call_id)
+            else:
+                campaign.waiting.appendleft(call.order.call_id)
+                self._assign(campaign, event.at)
+            self.kick()
+        elif isinstance(event, CallEnded):
+            self._ended(call, event)
+
+    def _ended(self, call: DialerCall, event: CallEnded) -> None:
+        campaign = call.task
+        call_id = call.order.call_id
+        self._live.pop(call_id, None)
+        campaign.calls.pop(call_id, None)
+        with contextlib.suppress(ValueError):
+            campaign.waiting.remove(call_id)
+        pacer = campaign.pacer
+        if call.answered_at is None:
+            pacer.dial_ended(event.at, False, event.at - call.dialed_at)
+        elif call.bridged_at is not None and call.agent is not None:
+            pacer.talk_ended(event.at, event.at - call.bridged_at)
+            wrapup = float(campaign.plan.wrapup)
+            self.floor.finished(call.agent, event.at, wrapup)
+            agent = call.agent
+            asyncio.get_running_loop().call_later(wrapup, self._wrapped_up, campaign, agent, wrapup)
+        elif not call.abandoned:
+            # The customer hung up before an agent took the call.
+            call.abandoned = True
+            pacer.abandoned(event.at)
+        self.kick()
+
+    def _wrapped_up(self, campaign: Campaign, agent: str, wrapup: float) -> None:
+        campaign.pacer.wrapup_ended(self._clock.monotonic(), wrapup)
+        self.kick()
+
+    def staffed(self, campaign: Campaign) -> list[str]:
+        return campaign.staffed
+
+
+def unplaced_record(
+    attempt: DialOrder | InFlightAttempt,
+    company_id: int,
+    company_code: int,
+    cause: HangupCode,
+    at: datetime,
+) -> CallRecord:
+    """The record of an attempt that never became a call, or whose call a stop cut short:
+    no answer, no agent, zero seconds at `at`."""
+    return CallRecord(
+        uuid=attempt.call_id,
+        company_id=company_id,
+        companycode=company_code,
+        callmethod=CallMethod.PREDICTIVE,
+        type=CallType.CALLOUT.value,
+        extnumber="",
+        destnumber=attempt.telphone,
+        disnumber="",
+        crmid=attempt.userid,
+        chengshudu=attempt.chengshudu,
+        memberid=attempt.memberid,
+        customuuid=attempt.customuuid,
+        starttime=at,
+        endtime=at,
+        duration=0,
+        billsec=0,
+        hangupcause=cause,
+        hangupdirection=HangupCode.CALLER_HANGUP,
+    )

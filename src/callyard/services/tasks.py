@@ -1,0 +1,1053 @@
+"""Predictive tasks: lists of numbers the dialer calls for an extension group's agents.
+
+Two sides share the store. The API side (App.Sip_Yccall.*) creates tasks, adds numbers and
+moves a task through its states:
+
+    1025 not started --start--> 1026 in progress --pause--> 1027 paused --resume--> 1026
+    1025 / 1026 / 1027 --stop--> 1028 over   (also: every number called, or the end date passed)
+
+A change a state does not allow is refused with the task's current status code.
+
+The dialer side claims due numbers (one attempt each, stored before anything is dialed),
+and every dial's call record finishes its attempt in the record's own transaction
+(`record_hook`), so a number's result and the task's counters always match the records.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import Select, delete, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callyard.clock import Clock
+from callyard.codes import AnswerType, CallMethod, Code, HangupCode, TaskNumberStatus
+from callyard.errors import BusinessError, InvalidInput
+from callyard.services.auth import Caller
+from callyard.services.calls import check_phone_number
+from callyard.services.cdrs import StoredCallRecord
+from callyard.services.numbers import NumberService
+from callyard.store.database import Database, IntegrityError
+from callyard.store.models import Company, DialTask, ExtensionGroup, TaskAttempt, TaskNumber
+
+MAX_NUMBERS_PER_REQUEST = 10_000
+MAX_TASK_NAME = 128
+MAX_CUSTOM = 128  # userid, memberid, chengshudu, customuuid
+MAX_MARK = 255
+RING_TIMEOUT_MIN, RING_TIMEOUT_MAX, DEFAULT_RING_TIMEOUT = 15, 60, 30
+MAX_ATTEMPTS_MIN, MAX_ATTEMPTS_MAX = 1, 5
+ABANDON_RATE_MIN, ABANDON_RATE_MAX, DEFAULT_ABANDON_RATE = 0.5, 10.0, 3.0  # percent
+WRAPUP_MIN, WRAPUP_MAX, DEFAULT_WRAPUP = 0, 600, 10  # seconds
+MAX_RETRIES, MAX_RETRY_MINUTES = 4, 1440
+MAX_WINDOWS = 12
+DEFAULT_WINDOWS = "09:00-18:00"
+MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 100, 10
+_IN_CHUNK = 500  # values per IN (...) when looking numbers up
+_TASKID_TRIES = 5
+_WINDOW = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$")
+_RETRY_DELAY = re.compile(r"^[0-9]{1,4}$")
+
+TASK_STATUSES = (Code.TASK_NOT_STARTED, Code.TASK_IN_PROGRESS, Code.TASK_PAUSED, Code.TASK_OVER)
+_LIVE = (Code.TASK_NOT_STARTED, Code.TASK_IN_PROGRESS, Code.TASK_PAUSED)
+
+Window = tuple[time, time]
+T = TypeVar("T")
+
+
+class TaskAction(StrEnum):
+    """A change of a task's state asked through the API."""
+
+    START = "start"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+
+
+# The state machine: for each action, the states it applies to and the state it leads to.
+TRANSITIONS: dict[TaskAction, dict[Code, Code]] = {
+    TaskAction.START: {Code.TASK_NOT_STARTED: Code.TASK_IN_PROGRESS},
+    TaskAction.PAUSE: {Code.TASK_IN_PROGRESS: Code.TASK_PAUSED},
+    TaskAction.RESUME: {Code.TASK_PAUSED: Code.TASK_IN_PROGRESS},
+    TaskAction.STOP: {
+        Code.TASK_NOT_STARTED: Code.TASK_OVER,
+        Code.TASK_IN_PROGRESS: Code.TASK_OVER,
+        Code.TASK_PAUSED: Code.TASK_OVER,
+    },
+}
+_STATE_PHRASES = {
+    Code.TASK_NOT_STARTED: "has not started",
+    Code.TASK_IN_PROGRESS: "is in progress",
+    Code.TASK_PAUSED: "is paused (resume it with TaskResume)",
+    Code.TASK_OVER: "is over",
+}
+
+
+class AttemptOutcome(StrEnum):
+    """How one dial of a number ended."""
+
+    CONNECTED = "connected"  # answered and taken by an agent
+    ABANDONED = "abandoned"  # answered, but no agent took it
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"  # any other failure (unreachable, refused, line failure ...)
+
+
+# ---------------------------------------------------------------------------------------
+# Input: numbers, windows, retry delays, the task's settings
+
+
+@dataclass(frozen=True)
+class NumberInput:
+    """A number to call, with the custom fields that travel into its calls' records."""
+
+    telphone: str
+    userid: str = ""
+    memberid: str = ""
+    chengshudu: str = ""
+    customuuid: str = ""
+    mark: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "telphone", check_phone_number(self.telphone, "telphone"))
+        for name in ("userid", "memberid", "chengshudu", "customuuid"):
+            if len(getattr(self, name)) > MAX_CUSTOM:
+                raise InvalidInput(name, f"longer than {MAX_CUSTOM} characters")
+        if len(self.mark) > MAX_MARK:
+            raise InvalidInput("mark", f"longer than {MAX_MARK} characters")
+
+
+@dataclass(frozen=True)
+class InvalidNumber:
+    """A number that was not added, and why."""
+
+    telphone: str
+    reason: str
+
+
+NumberEntry = NumberInput | InvalidNumber
+
+
+def _text(value: object, name: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInput(name, "is not a string")
+    return str(value).strip()
+
+
+def _shown(entry: object) -> str:
+    """How an entry that is not a usable number is named in the `invalid` list."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict) and isinstance(entry.get("telphone"), str | int):
+        return str(entry["telphone"])
+    return orjson.dumps(entry).decode()[:64]
+
+
+def _number_entry(entry: object) -> NumberEntry:
+    try:
+        if isinstance(entry, str) or (isinstance(entry, int) and not isinstance(entry, bool)):
+            return NumberInput(str(entry))
+        if not isinstance(entry, dict):
+            return InvalidNumber(_shown(entry), "not a phone number or an object")
+        if entry.get("telphone") in (None, ""):
+            return InvalidNumber(_shown(entry), "missing telphone")
+        return NumberInput(
+            **{name: _text(entry.get(name), name) for name in _NUMBER_FIELDS},
+        )
+    except InvalidInput as exc:
+        return InvalidNumber(_shown(entry), f"{exc.field} {exc.reason}")
+
+
+_NUMBER_FIELDS = ("telphone", "userid", "memberid", "chengshudu", "customuuid", "mark")
+
+
+def parse_numbers(text: str) -> tuple[NumberEntry, ...]:
+    """The `numbers` field: a JSON array of phone numbers or objects with `telphone` and
+    custom fields. The request fails (InvalidInput) when the field is not such an array or
+    holds more than 10,000 entries; an unusable entry is only reported (InvalidNumber)."""
+    try:
+        entries: Any = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("numbers", f"is not valid JSON ({exc})") from exc
+    if not isinstance(entries, list):
+        raise InvalidInput("numbers", "must be a JSON array")
+    if len(entries) > MAX_NUMBERS_PER_REQUEST:
+        raise InvalidInput(
+            "numbers",
+            f"{len(entries)} numbers, at most {MAX_NUMBERS_PER_REQUEST:,} per request "
+            "(add the rest with TaskAppend)",
+        )
+    return tuple(_number_entry(entry) for entry in entries)
+
+
+def parse_windows(text: str) -> tuple[Window, ...]:
+    """`HH:MM-HH:MM[,HH:MM-HH:MM...]`: daily windows in the server's time zone, each
+    opening before it closes, none overlapping; returned in order."""
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or len(parts) > MAX_WINDOWS:
+        raise InvalidInput("windows", f"give 1 to {MAX_WINDOWS} windows HH:MM-HH:MM")
+    windows = []
+    for part in parts:
+        match = _WINDOW.match(part)
+        if match is None:
+            raise InvalidInput("windows", f"{part!r} is not a window HH:MM-HH:MM")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        start, end = time(h1, m1), time(h2, m2)
+        if start >= end:
+            raise InvalidInput("windows", f"{part} never opens (it must start before it ends)")
+        windows.append((start, end))
+    windows.sort()
+    for (_, end), (start, _) in pairwise(windows):
+        if start < end:
+            raise InvalidInput("windows", "windows overlap")
+    return tuple(windows)
+
+
+def format_windows(windows: Iterable[Window]) -> str:
+    return ",".join(f"{start:%H:%M}-{end:%H:%M}" for start, end in windows)
+
+
+def parse_retry_delays(text: str, field_name: str) -> tuple[int, ...]:
+    """Minutes before each retry, e.g. `10,30`: up to 4 positive integers."""
+    text = text.strip()
+    if not text:
+        return ()
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) > MAX_RETRIES:
+        raise InvalidInput(field_name, f"at most {MAX_RETRIES} retries")
+    delays = []
+    for part in parts:
+        if not _RETRY_DELAY.match(part) or not 1 <= int(part) <= MAX_RETRY_MINUTES:
+            raise InvalidInput(
+                field_name, f"{part!r} is not a number of minutes from 1 to {MAX_RETRY_MINUTES}"
+            )
+        delays.append(int(part))
+    return tuple(delays)
+
+
+def _format_delays(delays: Iterable[int]) -> str:
+    return ",".join(str(d) for d in delays)
+
+
+def _in_range(value: float, low: float, high: float, field_name: str, unit: str = "") -> None:
+    if not low <= value <= high:
+        raise InvalidInput(field_name, f"must be from {low:g} to {high:g}{unit}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSpec:
+    """A task's settings as TaskCreate gives them; ranges are checked here."""
+
+    name: str
+    groupname: str
+    startdate: date
+    enddate: date
+    disnumber: str = ""  # "" = a random enabled pool number per call
+    windows: tuple[Window, ...] = parse_windows(DEFAULT_WINDOWS)
+    ring_timeout: int = DEFAULT_RING_TIMEOUT
+    retry_busy: tuple[int, ...] = ()
+    retry_noanswer: tuple[int, ...] = ()
+    max_attempts: int | None = None  # None: one more than the longer retry list
+    abandon_rate: float = DEFAULT_ABANDON_RATE  # percent of answered calls
+    wrapup: int = DEFAULT_WRAPUP
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.name.strip()) <= MAX_TASK_NAME:
+            raise InvalidInput("name", f"must be 1 to {MAX_TASK_NAME} characters")
+        if self.enddate < self.startdate:
+            raise InvalidInput("enddate", f"{self.enddate} is before startdate {self.startdate}")
+        parse_windows(format_windows(self.windows))
+        _in_range(self.ring_timeout, RING_TIMEOUT_MIN, RING_TIMEOUT_MAX, "ringtimeout", " s")
+        for delays, name in (
+            (self.retry_busy, "retrybusy"),
+            (self.retry_noanswer, "retrynoanswer"),
+        ):
+            parse_retry_delays(_format_delays(delays), name)
+        if self.max_attempts is not None:
+            _in_range(self.max_attempts, MAX_ATTEMPTS_MIN, MAX_ATTEMPTS_MAX, "maxattempts")
+        _in_range(self.abandon_rate, ABANDON_RATE_MIN, ABANDON_RATE_MAX, "abandonrate", " %")
+        _in_range(self.wrapup, WRAPUP_MIN, WRAPUP_MAX, "wrapup", " s")
+
+    @property
+    def attempts(self) -> int:
+        """Dials per number at most: as given, else one plus the longer retry list."""
+        if self.max_attempts is not None:
+            return self.max_attempts
+        return 1 + max(len(self.retry_busy), len(self.retry_noanswer))
+
+
+# ---------------------------------------------------------------------------------------
+# Output of the API side
+
+
+@dataclass(frozen=True)
+class AddedNumbers:
+    """What TaskCreate and TaskAppend did with the numbers: every entry is counted once,
+    as added, a duplicate (within the request or of the task), or invalid."""
+
+    added: int
+    duplicates: tuple[str, ...]
+    invalid: tuple[InvalidNumber, ...]
+
+
+@dataclass(frozen=True)
+class CreatedTask:
+    taskid: str
+    numbers: AddedNumbers
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    number: int = 1
+    size: int = DEFAULT_PAGE_SIZE
+
+    def __post_init__(self) -> None:
+        if self.number < 1:
+            raise InvalidInput("currentpage", "must be 1 or more")
+        _in_range(self.size, 1, MAX_PAGE_SIZE, "itemsperpage")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    total: int
+    request: PageRequest
+    items: tuple[T, ...]
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """A task in TaskList: its settings' headline and its life counters."""
+
+    taskid: str
+    name: str
+    groupname: str  # "" once the group was deleted
+    status: Code
+    created_at: datetime
+    total: int
+    dialed: int
+    answered: int
+    connected: int
+    abandoned: int
+    abandon_rate: float  # percent of answered calls, 2 decimals
+    occupancy: float  # percent of staffed agent time spent talking, 2 decimals
+
+
+@dataclass(frozen=True)
+class NumberView:
+    """A number in TaskInfo, with its last attempt's results."""
+
+    taskid: str
+    telphone: str
+    userid: str
+    memberid: str
+    chengshudu: str
+    customuuid: str
+    status: TaskNumberStatus
+    extnumber: str | None
+    answered: bool | None
+    answertype: AnswerType | None
+    calltime: datetime | None
+    duration: int
+    billsec: int
+    created_at: datetime
+    mark: str
+
+
+# ---------------------------------------------------------------------------------------
+# The dialer side
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """A task in progress, as the dialer runs it."""
+
+    id: int
+    taskid: str
+    company_id: int
+    company_code: int
+    group_id: int
+    groupname: str
+    disnumber: str  # "" = a random enabled pool number per call
+    windows: tuple[Window, ...]  # in the server's time zone, `zone`
+    startdate: date
+    enddate: date
+    ring_timeout: int
+    retry_busy: tuple[int, ...]  # minutes
+    retry_noanswer: tuple[int, ...]
+    max_attempts: int
+    abandon_target: float  # a fraction of answered calls: 0.03
+    wrapup: int  # seconds an agent gets after each call
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    def is_open(self, moment: datetime) -> bool:
+        """Inside the date range and one of the daily windows."""
+        local = moment.astimezone(self.zone)
+        if not self.startdate <= local.date() <= self.enddate:
+            return False
+        now = local.time()
+        return any(start <= now < end for start, end in self.windows)
+
+
+@dataclass(frozen=True)
+class DialOrder:
+    """A number claimed for one dial: call it with this call id (the record's uuid)."""
+
+    task_id: int
+    number_id: int
+    call_id: str
+    attempt: int
+    telphone: str
+    userid: str
+    memberid: str
+    chengshudu: str
+    customuuid: str
+
+
+@dataclass(frozen=True)
+class InFlightAttempt:
+    """A dial without a call record yet: in progress, or cut short by a stop."""
+
+    task_id: int
+    taskid: str
+    company_id: int
+    company_code: int
+    number_id: int
+    call_id: str
+    attempt: int
+    telphone: str
+    userid: str
+    memberid: str
+    chengshudu: str
+    customuuid: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class EndedAttempt:
+    """A finished dial, for the pacer: `ring_seconds` until answered (or until it failed),
+    `talk_seconds` only for connected calls."""
+
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime
+    outcome: AttemptOutcome
+    ring_seconds: float
+    talk_seconds: int | None
+
+
+@dataclass(frozen=True)
+class TaskHistory:
+    """A task's life counters and the dials that ended since a moment, oldest first."""
+
+    dialed: int
+    answered: int
+    connected: int
+    abandoned: int
+    talk_seconds: int
+    staffed_seconds: float
+    attempts: tuple[EndedAttempt, ...]
+
+
+def attempt_outcome(record_answered: bool, extnumber: str, cause: HangupCode) -> AttemptOutcome:
+    """A dial's outcome from its call record."""
+    if record_answered:
+        return AttemptOutcome.CONNECTED if extnumber else AttemptOutcome.ABANDONED
+    if cause is HangupCode.USER_BUSY:
+        return AttemptOutcome.BUSY
+    if cause in (HangupCode.NO_ANSWER, HangupCode.USER_TIMED_OUT):
+        return AttemptOutcome.NO_ANSWER
+    return AttemptOutcome.FAILED
+
+
+_ANSWER_TYPES = {
+    AttemptOutcome.CONNECTED: AnswerType.CONNECTED,
+    AttemptOutcome.ABANDONED: AnswerType.CALLER,
+}
+
+
+def _percent(part: float, whole: float) -> float:
+    return round(100.0 * part / whole, 2) if whole > 0 else 0.0
+
+
+def _chunks(values: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class TaskService:
+    """Predictive tasks: the App.Sip_Yccall.* operations and what the dialer needs."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        numbers: NumberService,
+        timezone: str = "UTC",
+        rng: random.Random | None = None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._numbers = numbers
+        self._zone = ZoneInfo(timezone)
+        self._rng = rng or random.Random()
+
+    def _today(self, moment: datetime | None = None) -> date:
+        return (moment or self._clock.now()).astimezone(self._zone).date()
+
+    def _new_taskid(self) -> str:
+        local = self._clock.now().astimezone(self._zone)
+        return f"{local:%Y%m%d%H%M%S}{self._rng.randrange(1_000_000):06d}"
+
+    # -- API side ------------------------------------------------------------------------
+
+    async def create(
+        self, caller: Caller, spec: TaskSpec, numbers: Sequence[NumberEntry] = ()
+    ) -> CreatedTask:
+        """A new task, not started (1025), with the valid numbers of `numbers`. Fails with
+        1211 (unknown group), 1210 (group disabled), 1018-1021 (caller ID), or InvalidInput
+        for a date range wholly in the past; nothing is stored then."""
+        if spec.enddate < self._today():
+            raise InvalidInput("enddate", f"{spec.enddate} is in the past")
+        if spec.disnumber:
+            await self._numbers.pick(caller, spec.disnumber)
+        for _attempt in range(_TASKID_TRIES):
+            taskid = self._new_taskid()
+            try:
+                async with self._db.writing() as session:
+                    group = await self._group(session, caller, spec.groupname)
+                    now = self._clock.now()
+                    task = DialTask(
+                        taskid=taskid,
+                        company_id=caller.company_id,
+                        group_id=group.id,
+                        name=spec.name.strip(),
+                        status=Code.TASK_NOT_STARTED.value,
+                        disnumber=spec.disnumber,
+                        startdate=spec.startdate,
+                        enddate=spec.enddate,
+                        windows=format_windows(spec.windows),
+                        ring_timeout=spec.ring_timeout,
+                        retry_busy=_format_delays(spec.retry_busy),
+                        retry_noanswer=_format_delays(spec.retry_noanswer),
+                        max_attempts=spec.attempts,
+                        abandon_target=spec.abandon_rate / 100.0,
+                        wrapup=spec.wrapup,
+                        created_at=now,
+                        dialed=0,
+                        answered=0,
+                        connected=0,
+                        abandoned=0,
+                        talk_seconds=0,
+                        staffed_seconds=0.0,
+                    )
+                    session.add(task)
+                    await session.flush()
+                    added = await self._add_numbers(session, task, numbers, now)
+                return CreatedTask(taskid, added)
+            except IntegrityError:
+                continue  # the same taskid was made at the same second: draw again
+        raise BusinessError(Code.OPERATION_FAILED, "Could not allocate a task id")
+
+    async def append(
+        self, caller: Caller, taskid: str, numbers: Sequence[NumberEntry]
+    ) -> AddedNumbers:
+        """Add numbers to a task that is not over (1028 once it is)."""
+        async with self._db.writing() as session:
+            task = await self._task(session, caller, taskid, lock=True)
+            if task.status == Code.TASK_OVER:
+                raise BusinessError(Code.TASK_OVER, f"Task {taskid} is over")
+            return await self._add_numbers(session, task, numbers, self._clock.now())
+
+    async def start(self, caller: Caller, taskid: str) -> Code:
+        return await self._change(caller, taskid, TaskAction.START)
+
+    async def pause(self, caller: Caller, taskid: str) -> Code:
+        return await self._change(caller, taskid, TaskAction.PAUSE)
+
+    async def resume(self, caller: Caller, taskid: str) -> Code:
+        return await self._change(caller, taskid, TaskAction.RESUME)
+
+    async def stop(self, caller: Caller, taskid: str) -> Code:
+        return await self._change(caller, taskid, TaskAction.STOP)
+
+    async def delete(self, caller: Caller, taskid: str) -> None:
+        """Delete a task with its numbers and attempts; a task in progress must be
+        stopped (or paused) first (1026)."""
+        async with self._db.writing() as session:
+            task = await self._task(session, caller, taskid, lock=True)
+            if task.status == Code.TASK_IN_PROGRESS:
+                raise BusinessError(
+                    Code.TASK_IN_PROGRESS, f"Task {taskid} is in progress: stop it first"
+                )
+            await session.execute(delete(DialTask).where(DialTask.id == task.id))
+
+    async def list_tasks(
+        self, caller: Caller, page: PageRequest, status: Code | None = None
+    ) -> Page[TaskSummary]:
+        """TaskList: the company's tasks, newest first."""
+        if status is not None and status not in TASK_STATUSES:
+            raise InvalidInput("status", "must be 1025, 1026, 1027 or 1028")
+        where = [DialTask.company_id == caller.company_id]
+        if status is not None:
+            where.append(DialTask.status == status.value)
+        async with self._db.transaction() as session:
+            total = await session.scalar(select(func.count()).select_from(DialTask).where(*where))
+            rows = (
+                await session.execute(
+                    select(DialTask, ExtensionGroup.name)
+                    .outerjoin(ExtensionGroup, ExtensionGroup.id == DialTask.group_id)
+                    .where(*where)
+                    .order_by(DialTask.id.desc())
+                    .limit(page.size)
+                    .offset((page.number - 1) * page.size)
+                )
+            ).all()
+            ids = [task.id for task, _ in rows]
+            counts: dict[int, int] = {}
+            if ids:
+                counted = await session.execute(
+                    select(TaskNumber.task_id, func.count())
+                    .where(TaskNumber.task_id.in_(ids))
+                    .group_by(TaskNumber.task_id)
+                )
+                counts = {task_id: count for task_id, count in counted.all()}
+        return Page(
+            total or 0,
+            page,
+            tuple(
+                TaskSummary(
+                    taskid=task.taskid,
+                    name=task.name,
+                    groupname=groupname or "",
+                    status=Code.lookup(task.status),
+                    created_at=task.created_at,
+                    total=counts.get(task.id, 0),
+                    dialed=task.dialed,
+                    answered=task.answered,
+                    connected=task.connected,
+                    abandoned=task.abandoned,
+                    abandon_rate=_percent(task.abandoned, task.answered),
+                    occupancy=_percent(task.talk_seconds, task.staffed_seconds),
+                )
+                for task, groupname in rows
+            ),
+        )
+
+    async def info(
+        self,
+        caller: Caller,
+        taskid: str,
+        page: PageRequest,
+        status: TaskNumberStatus | None = None,
+        answertype: AnswerType | None = None,
+    ) -> Page[NumberView]:
+        """TaskInfo: the task's numbers in the order they were added."""
+        async with self._db.transaction() as session:
+            task = await self._task(session, caller, taskid)
+            where = [TaskNumber.task_id == task.id]
+            if status is not None:
+                where.append(TaskNumber.status == status.value)
+            if answertype is not None:
+                where.append(TaskNumber.answertype == answertype.value)
+            total = await session.scalar(select(func.count()).select_from(TaskNumber).where(*where))
+            rows = await session.scalars(
+                select(TaskNumber)
+                .where(*where)
+                .order_by(TaskNumber.position, TaskNumber.id)
+                .limit(page.size)
+                .offset((page.number - 1) * page.size)
+            )
+            items = tuple(
+                NumberView(
+                    taskid=task.taskid,
+                    telphone=row.telphone,
+                    userid=row.userid,
+                    memberid=row.memberid,
+                    chengshudu=row.chengshudu,
+                    customuuid=row.customuuid,
+                    status=TaskNumberStatus.lookup(row.status),
+                    extnumber=row.extnumber,
+                    answered=row.answered,
+                    answertype=AnswerType(row.answertype) if row.answertype else None,
+                    calltime=row.calltime,
+                    duration=row.duration,
+                    billsec=row.billsec,
+                    created_at=row.created_at,
+                    mark=row.mark,
+                )
+                for row in rows
+            )
+        return Page(total or 0, page, items)
+
+    async def _change(self, caller: Caller, taskid: str, action: TaskAction) -> Code:
+        async with self._db.writing() as session:
+            task = await self._task(session, caller, taskid, lock=True)
+            current = Code.lookup(task.status)
+            target = TRANSITIONS[action].get(current)
+            if target is None:
+                raise BusinessError(
+                    current, f"Cannot {action.value} task {taskid}: it {_STATE_PHRASES[current]}"
+                )
+            if target == Code.TASK_IN_PROGRESS and task.enddate < self._today():
+                raise BusinessError(
+                    Code.TASK_OVER, f"Task {taskid} ended on {task.enddate.isoformat()}"
+                )
+            now = self._clock.now()
+            task.status = target.value
+            if action is TaskAction.START:
+                task.started_at = now
+            if target == Code.TASK_OVER:
+                task.finished_at = now
+            return target
+
+    @staticmethod
+    async def _group(session: AsyncSession, caller: Caller, name: str) -> ExtensionGroup:
+        group = await session.scalar(
+            select(ExtensionGroup).where(
+                ExtensionGroup.company_id == caller.company_id,
+                ExtensionGroup.name == name.strip(),
+            )
+        )
+        if group is None:
+            raise BusinessError(Code.QUEUE_ILLEGAL, f"Extension group {name} does not exist")
+        if not group.enabled:
+            raise BusinessError(Code.QUEUE_EXCEPTION, f"Extension group {name} is disabled")
+        return group
+
+    @staticmethod
+    async def _task(
+        session: AsyncSession, caller: Caller, taskid: str, *, lock: bool = False
+    ) -> DialTask:
+        """The caller's task; another company's is as unknown as a missing one (1024)."""
+        query = select(DialTask).where(
+            DialTask.taskid == taskid.strip(), DialTask.company_id == caller.company_id
+        )
+        task = await session.scalar(query.with_for_update() if lock else query)
+        if task is None:
+            raise BusinessError(Code.TASK_NOT_FOUND, f"Task {taskid} does not exist")
+        return task
+
+    @staticmethod
+    async def _add_numbers(
+        session: AsyncSession, task: DialTask, entries: Sequence[NumberEntry], now: datetime
+    ) -> AddedNumbers:
+        invalid = [entry for entry in entries if isinstance(entry, InvalidNumber)]
+        valid = [entry for entry in entries if isinstance(entry, NumberInput)]
+        candidates = list(dict.fromkeys(entry.telphone for entry in valid))
+        known: set[str] = set()
+        for chunk in _chunks(candidates):
+            known.update(
+                await session.scalars(
+                    select(TaskNumber.telphone).where(
+                        TaskNumber.task_id == task.id, TaskNumber.telphone.in_(chunk)
+                    )
+                )
+            )
+        last = await session.scalar(
+            select(func.max(TaskNumber.position)).where(TaskNumber.task_id == task.id)
+        )
+        position = (last or 0) + 1
+        rows: list[dict[str, object]] = []
+        duplicates: list[str] = []
+        for entry in valid:
+            if entry.telphone in known:
+                duplicates.append(entry.telphone)
+                continue
+            known.add(entry.telphone)
+            rows.append(
+                {
+                    "task_id": task.id,
+                    "position": position,
+                    "telphone": entry.telphone,
+                    "userid": entry.userid,
+                    "memberid": entry.memberid,
+                    "chengshudu": entry.chengshudu,
+                    "customuuid": entry.customuuid,
+                    "mark": entry.mark,
+                    "status": TaskNumberStatus.NOT_CALLED.value,
+                    "attempts": 0,
+                    "duration": 0,
+                    "billsec": 0,
+                    "created_at": now,
+                }
+            )
+            position += 1
+        if rows:
+            await session.execute(insert(TaskNumber), rows)
+        return AddedNumbers(len(rows), tuple(duplicates), tuple(invalid))
+
+    # -- dialer side ---------------------------------------------------------------------
+
+    def _plan(self, task: DialTask, company_code: int, groupname: str) -> TaskPlan:
+        assert task.group_id is not None
+        return TaskPlan(
+            id=task.id,
+            taskid=task.taskid,
+            company_id=task.company_id,
+            company_code=company_code,
+            group_id=task.group_id,
+            groupname=groupname,
+            disnumber=task.disnumber,
+            windows=parse_windows(task.windows),
+            startdate=task.startdate,
+            enddate=task.enddate,
+            ring_timeout=task.ring_timeout,
+            retry_busy=parse_retry_delays(task.retry_busy, "retrybusy"),
+            retry_noanswer=parse_retry_delays(task.retry_noanswer, "retrynoanswer"),
+            max_attempts=task.max_attempts,
+            abandon_target=task.abandon_target,
+            wrapup=task.wrapup,
+            zone=self._zone,
+        )
+
+    async def running(self) -> list[TaskPlan]:
+        """Every task in progress (1026) whose group still exists, oldest first."""
+        async with self._db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(DialTask, Company.code, ExtensionGroup.name)
+                    .join(Company, Company.id == DialTask.company_id)
+                    .join(ExtensionGroup, ExtensionGroup.id == DialTask.group_id)
+                    .where(DialTask.status == Code.TASK_IN_PROGRESS.value)
+                    .order_by(DialTask.id)
+                )
+            ).all()
+        return [self._plan(task, code, groupname) for task, code, groupname in rows]
+
+    async def claim(self, task_id: int, count: int, now: datetime) -> list[DialOrder]:
+        """Up to `count` numbers of a task in progress to dial now, in the order they were
+        added: not yet called, not in flight, due, attempts left. Each gets a new call id
+        and an open attempt, stored before this returns."""
+        if count <= 0:
+            return []
+        async with self._db.writing() as session:
+            task = await session.get(DialTask, task_id)
+            if task is None or task.status != Code.TASK_IN_PROGRESS:
+                return []
+            numbers = list(
+                await session.scalars(
+                    self._due(task, now).limit(count).with_for_update(skip_locked=True)
+                )
+            )
+            orders = []
+            for number in numbers:
+                call_id = str(uuid.uuid4())
+                number.attempts += 1
+                number.in_flight_call_id = call_id
+                number.calltime = now
+                session.add(
+                    TaskAttempt(
+                        task_id=task.id,
+                        number_id=number.id,
+                        call_id=call_id,
+                        attempt=number.attempts,
+                        started_at=now,
+                    )
+                )
+                orders.append(
+                    DialOrder(
+                        task_id=task.id,
+                        number_id=number.id,
+                        call_id=call_id,
+                        attempt=number.attempts,
+                        telphone=number.telphone,
+                        userid=number.userid,
+                        memberid=number.memberid,
+                        chengshudu=number.chengshudu,
+                        customuuid=number.customuuid,
+                    )
+                )
+            if orders:
+                # An expression, not a read-modify-write: claims may run side by side.
+                await session.execute(
+                    update(DialTask)
+                    .where(DialTask.id == task.id)
+                    .values(dialed=DialTask.dialed + len(orders))
+                )
+            return orders
+
+    @staticmethod
+    def _due(task: DialTask, now: datetime) -> Select[TaskNumber]:
+        return (
+            select(TaskNumber)
+            .where(
+                TaskNumber.task_id == task.id,
+                TaskNumber.status == TaskNumberStatus.NOT_CALLED.value,
+                TaskNumber.in_flight_call_id.is_(None),
+                or_(TaskNumber.next_attempt_at.is_(None), TaskNumber.next_attempt_at <= now),
+                TaskNumber.attempts < task.max_attempts,
+            )
+            .order_by(TaskNumber.position, TaskNumber.id)
+        )
+
+    async def record_hook(self, session: AsyncSession, stored: StoredCallRecord) -> None:
+        """CdrService's hook, inside the transaction that stores a call record: a
+        predictive call's record finishes its attempt, its number and the task's counters.
+        Records of other calls, and a second record of the same call, change nothing."""
+        rec = stored.record
+        if rec.callmethod is not CallMethod.PREDICTIVE:
+            return
+        attempt = await session.scalar(select(TaskAttempt).where(TaskAttempt.call_id == rec.uuid))
+        if attempt is None or attempt.ended_at is not None:
+            return
+        # The task row is locked first, so that of two records ending a task's last two
+        # numbers side by side (PostgreSQL), the second sees the first's and ends the task.
+        task = await session.scalar(
+            select(DialTask).where(DialTask.id == attempt.task_id).with_for_update()
+        )
+        number = await session.get(TaskNumber, attempt.number_id)
+        if task is None or number is None:
+            return
+        answered = rec.answertime is not None
+        outcome = attempt_outcome(answered, rec.extnumber, rec.hangupcause)
+        connected = outcome is AttemptOutcome.CONNECTED
+        ring_until = rec.answertime if rec.answertime is not None else rec.endtime
+
+        attempt.ended_at = rec.endtime
+        attempt.outcome = outcome.value
+        attempt.answered_at = rec.answertime
+        attempt.ring_seconds = (ring_until - rec.starttime).total_seconds()
+        attempt.talk_seconds = rec.billsec if connected else None
+
+        if number.in_flight_call_id == rec.uuid:
+            number.in_flight_call_id = None
+        number.extnumber = rec.extnumber or None
+        number.answered = answered
+        number.answertype = _ANSWER_TYPES.get(outcome, AnswerType.CALLEE).value
+        number.duration = rec.duration
+        number.billsec = rec.billsec
+        delays = {
+            AttemptOutcome.BUSY: parse_retry_delays(task.retry_busy, "retrybusy"),
+            AttemptOutcome.NO_ANSWER: parse_retry_delays(task.retry_noanswer, "retrynoanswer"),
+        }.get(outcome, ())
+        if number.attempts <= len(delays) and number.attempts < task.max_attempts:
+            number.next_attempt_at = rec.endtime + timedelta(minutes=delays[number.attempts - 1])
+        else:
+            number.status = TaskNumberStatus.CALLED.value
+            number.next_attempt_at = None
+
+        task.answered += int(answered)
+        task.connected += int(connected)
+        task.abandoned += int(outcome is AttemptOutcome.ABANDONED)
+        task.talk_seconds += rec.billsec if connected else 0
+        if task.status == Code.TASK_IN_PROGRESS:
+            left = await session.scalar(
+                select(
+                    exists().where(
+                        TaskNumber.task_id == task.id,
+                        TaskNumber.status == TaskNumberStatus.NOT_CALLED.value,
+                    )
+                )
+            )
+            if not left:
+                task.status = Code.TASK_OVER.value
+                task.finished_at = self._clock.now()
+
+    async def in_flight(self) -> list[InFlightAttempt]:
+        """Every dial without a call record, oldest first (after a crash: the dials the
+        stop cut short, whose records the dialer writes)."""
+        async with self._db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(TaskAttempt, DialTask.taskid, DialTask.company_id, Company.code)
+                    .add_columns(TaskNumber)
+                    .join(DialTask, DialTask.id == TaskAttempt.task_id)
+                    .join(Company, Company.id == DialTask.company_id)
+                    .join(TaskNumber, TaskNumber.id == TaskAttempt.number_id)
+                    .where(TaskAttempt.ended_at.is_(None))
+                    .order_by(TaskAttempt.id)
+                )
+            ).all()
+        return [
+            InFlightAttempt(
+                task_id=attempt.task_id,
+                taskid=taskid,
+                company_id=company_id,
+                company_code=company_code,
+                number_id=number.id,
+                call_id=attempt.call_id,
+                attempt=attempt.attempt,
+                telphone=number.telphone,
+                userid=number.userid,
+                memberid=number.memberid,
+                chengshudu=number.chengshudu,
+                customuuid=number.customuuid,
+                started_at=attempt.started_at,
+            )
+            for attempt, taskid, company_id, company_code, number in rows
+        ]
+
+    async def history(self, task_id: int, since: datetime) -> TaskHistory:
+        """The task's life counters and its dials that ended at or after `since`."""
+        async with self._db.transaction() as session:
+            task = await session.get(DialTask, task_id)
+            if task is None:
+                return TaskHistory(0, 0, 0, 0, 0, 0.0, ())
+            attempts = await session.scalars(
+                select(TaskAttempt)
+                .where(TaskAttempt.task_id == task_id, TaskAttempt.ended_at >= since)
+                .order_by(TaskAttempt.ended_at, TaskAttempt.id)
+            )
+            ended = tuple(
+                EndedAttempt(
+                    started_at=a.started_at,
+                    answered_at=a.answered_at,
+                    ended_at=a.ended_at,
+                    outcome=AttemptOutcome(a.outcome),
+                    ring_seconds=a.ring_seconds or 0.0,
+                    talk_seconds=a.talk_seconds,
+                )
+                for a in attempts
+                if a.ended_at is not None and a.outcome is not None
+            )
+            return TaskHistory(
+                dialed=task.dialed,
+                answered=task.answered,
+                connected=task.connected,
+                abandoned=task.abandoned,
+                talk_seconds=task.talk_seconds,
+                staffed_seconds=task.staffed_seconds,
+                attempts=ended,
+            )
+
+    async def add_staffed_seconds(self, task_id: int, seconds: float) -> None:
+        """Count agent-seconds staffed for the task (occupancy's denominator)."""
+        if seconds <= 0:
+            return
+        async with self._db.writing() as session:
+            await session.execute(
+                update(DialTask)
+                .where(DialTask.id == task_id)
+                .values(staffed_seconds=DialTask.staffed_seconds + seconds)
+            )
+
+    async def expire(self, now: datetime) -> list[str]:
+        """End (1028) every task not over whose end date has passed; their taskids."""
+        today = self._today(now)
+        async with self._db.writing() as session:
+            tasks = list(
+                await session.scalars(
+                    select(DialTask)
+                    .where(
+                        DialTask.status.in_([code.value for code in _LIVE]),
+                        DialTask.enddate < today,
+                    )
+                    .order_by(DialTask.id)
+                    .with_for_update()
+                )
+            )
+            for task in tasks:
+                task.status = Code.TASK_OVER.value
+                task.finished_at = now
+            return [task.taskid for task in tasks]
