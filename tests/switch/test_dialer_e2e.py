@@ -18,6 +18,8 @@ import pytest
 
 from tests.sip.harness import Baresip, Sipp
 from tests.switch.pbx import CALLER_ID, COMPANY, Pbx, open_pbx, start_server
+from tests.switch.test_webhooks_e2e import hook_up
+from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.sip
 
@@ -62,6 +64,18 @@ def invites_by_number(carrier: Sipp) -> dict[str, set[str]]:
     return calls
 
 
+def metric(text: str, name: str, **labels: str) -> float:
+    """One sample of the Prometheus text exposition."""
+    wanted = "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.startswith(name + "{"):
+            got = "{" + ",".join(sorted(series[len(name) + 1 : -1].split(","))) + "}"
+            if got == wanted:
+                return float(value)
+    raise AssertionError(f"no {name}{wanted} in /metrics")
+
+
 def all_records(pbx: Pbx) -> list[dict[str, Any]]:
     response = httpx.get(
         f"{pbx.server.url}/admin/companies/{COMPANY}/cdrs",
@@ -95,6 +109,7 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
 
 def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    receiver = Receiver()
     carrier: Sipp | None = None
     phones: list[Baresip] = []
     server = start_server(data_dir)
@@ -108,6 +123,8 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
         for number in AGENTS:
             ok(pbx.api("App.Sip_Extgroup.AddExtnumber", name=GROUP, extnumber=number))
         phones = start_agents(pbx)
+        receiver.start()
+        hook_up(pbx, receiver)
 
         today = datetime.now().date()
         created = ok(
@@ -132,6 +149,12 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
 
         # Pause: dialing stops (calls already placed finish), then resumes.
         wait_for(lambda: len(invites_by_number(carrier)) >= 40, 60, "40 numbers dialed")
+        # /metrics follows the running task (refreshed every second).
+        time.sleep(1.0)
+        metrics = httpx.get(f"{pbx.server.url}/metrics").text
+        dialed = metric(metrics, "callyard_task_calls", taskid=taskid, outcome="dialed")
+        assert dialed >= 40
+        assert metric(metrics, "callyard_task_agents", taskid=taskid, state="staffed") == 5
         ok(pbx.api("App.Sip_Yccall.TaskPause", taskid=taskid))
         time.sleep(1.0)
         paused_at = len(invites_by_number(carrier))
@@ -160,6 +183,7 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
         if carrier is not None:
             carrier.stop()
         server.stop()
+        receiver.stop()
 
     assert dialed_before_kill < len(NUMBERS)
     invites = invites_by_number(carrier)
@@ -200,3 +224,15 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
     assert row["connected"] == connected
     assert row["abandoned"] == answered - connected
     assert connected > 0.8 * answered, "most answered customers reached an agent"
+
+    # Webhooks: call states and records of the task's calls carry method 5.
+    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for request in receiver.requests:
+        by_kind[request.headers["x-callyard-event"]].append(json.loads(request.body))
+    task_calls = {r["uuid"] for r in records}
+    states = [s for s in by_kind["call_state"] if s["uuid"] in task_calls]
+    assert states
+    assert {s["method"] for s in states} == {"5"}
+    pushed = [r for r in by_kind["call_record"] if r["uuid"] in task_calls]
+    assert pushed
+    assert {r["callmethod"] for r in pushed} == {5}

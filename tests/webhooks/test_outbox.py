@@ -167,6 +167,27 @@ async def test_the_record_event_is_written_with_the_cdr(container: Container) ->
     assert len(await _rows(container)) == 3
 
 
+async def test_a_record_after_a_restart_is_numbered_after_the_calls_stored_events(
+    container: Container, settings: Settings, clock: ManualClock
+) -> None:
+    """A call cut short by a crash gets its record from the next process, which never
+    numbered that call's events: the record comes after those already stored."""
+    caller, _ = await webhook_company(container, "acme", call_state_url=HOOK, cdr_url=HOOK)
+    container.bus.publish(CallStateChanged(caller.company_id, "c-7", {"status": "ring"}))
+    container.bus.publish(CallStateChanged(caller.company_id, "c-7", {"status": "answer"}))
+    await container.outbox.flush()
+    restarted = await Container.open(settings, clock=clock, upgrade_schema=False)
+    try:
+        await restarted.cdrs.record(call_record(caller, START, uuid="c-7"))
+    finally:
+        await restarted.close()
+    assert [(r.seq, r.kind) for r in sorted(await _rows(container), key=lambda r: r.seq)] == [
+        (1, "call_state"),
+        (2, "call_state"),
+        (3, "call_record"),
+    ]
+
+
 async def test_a_failed_cdr_transaction_keeps_the_state_events(container: Container) -> None:
     caller, _ = await webhook_company(container, "acme", call_state_url=HOOK, cdr_url=HOOK)
     container.bus.publish(CallStateChanged(caller.company_id, "c-5", {"status": "ring"}))

@@ -269,14 +269,15 @@ class CdrService:
                         await self._on_record(session, StoredCallRecord(row.id, rec, None))
                     existing = row.id
             done.set_result(existing)
-        except IntegrityError:
+        except IntegrityError as exc:
             async with self._db.transaction() as session:
                 first = await session.scalar(
                     select(CallRecordRow.id).where(CallRecordRow.uuid == rec.uuid)
                 )
-            if first is None:
-                raise
-            done.set_result(first)
+            if first is None:  # not a duplicate record: something else refused it
+                done.set_exception(exc)
+            else:
+                done.set_result(first)
         except Exception as exc:
             done.set_exception(exc)
 

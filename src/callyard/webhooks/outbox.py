@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import orjson
-from sqlalchemy import Executable, Integer, bindparam, delete, event, select, update
+from sqlalchemy import Executable, Integer, bindparam, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -261,7 +261,15 @@ class Outbox:
             except TimeoutError:
                 log.warning("call-state events still being written", extra={"call": rec.uuid})
         states = self._unwritten.pop(rec.uuid, [])
+        known = rec.uuid in self._seqs
         seq = self._seqs.pop(rec.uuid, 0) + 1
+        if not known:
+            # A call this process never numbered: one a restart cut short, whose events
+            # from before may be stored already.
+            stored_seq = await session.scalar(
+                select(func.max(WebhookEventRow.seq)).where(WebhookEventRow.call_id == rec.uuid)
+            )
+            seq = max(seq, (stored_seq or 0) + 1)
         sync_session = session.sync_session
 
         def rolled_back(_session: object) -> None:
