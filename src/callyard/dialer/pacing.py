@@ -787,28 +787,26 @@ class PredictivePacer:
                 total += slots[k] * worst
             return total / answer
 
-        n = self._search(risk, threshold, room)
-        if getattr(self, "calibrate", False):
-            self.expected = getattr(self, "expected", 0.0) + sum(risk(i) for i in range(n)) * answer
-            self.expected_answers = getattr(self, "expected_answers", 0.0) + n * answer
-        return n
+        return _most_calls(risk, threshold, room)
 
-    @staticmethod
-    def _search(risk: Callable[[int], float], threshold: float, room: int) -> int:
-        if risk(0) > threshold:
-            return 0
-        # The largest n with risk(n - 1) <= threshold: gallop, then bisect.
-        low, high = 1, 2
-        while high <= room and risk(high - 1) <= threshold:
-            low, high = high, high * 2
-        if high > room:
-            if risk(room - 1) <= threshold:
-                return room
-            high = room
-        while high - low > 1:
-            middle = (low + high) // 2
-            if risk(middle - 1) <= threshold:
-                low = middle
-            else:
-                high = middle
-        return low
+
+def _most_calls(risk: Callable[[int], float], threshold: float, room: int) -> int:
+    """The largest n <= room with risk(i) <= threshold for every i < n (risk grows
+    with i)."""
+    if risk(0) > threshold:
+        return 0
+    # Gallop, then bisect.
+    low, high = 1, 2
+    while high <= room and risk(high - 1) <= threshold:
+        low, high = high, high * 2
+    if high > room:
+        if risk(room - 1) <= threshold:
+            return room
+        high = room
+    while high - low > 1:
+        middle = (low + high) // 2
+        if risk(middle - 1) <= threshold:
+            low = middle
+        else:
+            high = middle
+    return low

@@ -108,8 +108,9 @@ class Campaign:
         return [c.dialed_at for c in self.calls.values() if c.answered_at is None]
 
 
-def pacer_history(history: TaskHistory, wall: datetime) -> PacerHistory:
-    """What the pacer needs to go on after a restart, from the task's stored attempts."""
+def pacer_history(history: TaskHistory, wall: datetime, wrapup: float) -> PacerHistory:
+    """What the pacer needs to go on after a restart, from the task's stored attempts
+    (every connected call was followed by the task's `wrapup` seconds)."""
 
     def ago(moment: datetime) -> float:
         return max(0.0, (wall - moment).total_seconds())
@@ -126,6 +127,7 @@ def pacer_history(history: TaskHistory, wall: datetime) -> PacerHistory:
         ring_seconds=[a.ring_seconds for a in answered],
         failed_ring_seconds=[a.ring_seconds for a in history.attempts if a.answered_at is None],
         talk_seconds=[float(a.talk_seconds) for a in answered if a.talk_seconds is not None],
+        wrapup_seconds=[wrapup for a in history.attempts if a.outcome is AttemptOutcome.CONNECTED],
     )
 
 
@@ -254,7 +256,7 @@ class Dialer:
     async def _open(self, plan: TaskPlan, wall: datetime) -> Campaign:
         pacer = PredictivePacer(abandon_target=plan.abandon_target, max_wait=self._config.max_wait)
         history = await self._tasks.history(plan.id, wall - timedelta(hours=1))
-        pacer.restore(self._clock.monotonic(), pacer_history(history, wall))
+        pacer.restore(self._clock.monotonic(), pacer_history(history, wall, float(plan.wrapup)))
         company = await self._directory.company(plan.company_id)
         name = company.name if company is not None else ""
         log.info("task running", extra={"taskid": plan.taskid})
