@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import uuid as uuids
 import wave
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,27 @@ BRIDGED_CALL_STATES = [
     ("hangup", "false"),
     ("hangup", "true"),
 ]
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    caller: Caller
+    phone: str
+    language: str
+    text: str
+    customuuid: str
+
+
+class FakeVoiceCalls:
+    """Records each call it is asked to place; fails with `failure` when set."""
+
+    def __init__(self) -> None:
+        self.placed: list[PlacedCall] = []
+        self.failure: Exception | None = None
+
+    async def place(
+        self, caller: Caller, phone: str, language: str, text: str, customuuid: str
+    ) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.placed.append(PlacedCall(caller, phone, language, text, customuuid))

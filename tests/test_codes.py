@@ -13,7 +13,7 @@ def test_tables_hold_the_documented_codes() -> None:
     assert len(Code) == 34
     assert len(HangupCode) == 25
     assert {g.value for g in GroupStatus} == {1042, 1043}
-    assert [v.value for v in VoiceCodeResult] == [1, 1000, 1001]
+    assert [v.value for v in VoiceCodeResult] == [1, 1000, 1001, 1002, 1003]
 
 
 def test_no_code_is_defined_twice_across_the_status_tables() -> None:

@@ -163,3 +163,14 @@ class VoiceCodeResult(_MessageEnum):
     SUCCESS = 1, "successful request"
     SYSTEM_ERROR = 1000, "system error"
     PARAMETER_ERROR = 1001, "Parameter error"
+    # callyard's own: the seed lists only 1000 and 1001 (docs/compat.md).
+    TOO_MANY_REQUESTS = 1002, "too many requests"
+    NOT_AUTHORIZED = 1003, "not authorized"
+
+
+class VoiceCodeLanguage(StrEnum):
+    """`nationCode` of the voice verification-code API: the language spoken (seed 000)."""
+
+    EN = "en"
+    ID = "id"
+    SP = "sp"

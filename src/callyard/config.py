@@ -49,6 +49,13 @@ WEBHOOK_ENV: tuple[tuple[str, str, type[int] | type[float]], ...] = (
 )
 
 
+OTP_ENV: tuple[tuple[str, str, type[int] | type[float]], ...] = (
+    ("otp_max_per_number", "CALLYARD_OTP_MAX_PER_NUMBER", int),
+    ("otp_number_window_seconds", "CALLYARD_OTP_NUMBER_WINDOW_SECONDS", int),
+    ("otp_max_per_company_per_minute", "CALLYARD_OTP_MAX_PER_COMPANY_PER_MINUTE", int),
+)
+
+
 def _positive(var: str, text: str, kind: type[int] | type[float]) -> int | float:
     try:
         value = kind(text.strip())
@@ -90,6 +97,11 @@ class Settings:
         "Sorry, all of our agents are busy right now. We will call you again soon. Goodbye."
     )
     dialer_abandon_language: str = "en"
+    # Voice verification codes: per phone number (of a company) per window, and per
+    # company per minute.
+    otp_max_per_number: int = 5
+    otp_number_window_seconds: int = 600
+    otp_max_per_company_per_minute: int = 600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -125,7 +137,7 @@ class Settings:
             if not text.strip().isdigit():
                 raise InvalidInput("CALLYARD_RECORDING_RETENTION_DAYS", f"{text!r} is not a number")
             values["recording_retention_days"] = int(text)
-        for name, var, kind in WEBHOOK_ENV:
+        for name, var, kind in WEBHOOK_ENV + OTP_ENV:
             if env.get(var):
                 values[name] = _positive(var, env[var], kind)
         values.update({k: v for k, v in overrides.items() if v is not None})

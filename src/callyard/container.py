@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,10 +20,12 @@ from callyard.services.directory import Directory
 from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
 from callyard.services.numbers import NumberService
+from callyard.services.otp import VoiceCodeLimits, VoiceCodeService
 from callyard.services.presence import NoSwitch, Presence
 from callyard.services.recordings import RecordingService
 from callyard.services.tasks import TaskService
 from callyard.services.trunks import TrunkService
+from callyard.services.voice_calls import VoiceCallService
 from callyard.store import migrate
 from callyard.store.database import Database
 from callyard.switch.relay import parse_port_range
@@ -56,11 +58,18 @@ class Container:
     cdrs: CdrService
     recordings: RecordingService
     calls: CallService
+    voice_calls: VoiceCallService
     dialer: Dialer | None
     tasks: TaskService
     webhooks: WebhookSettingsService
     outbox: Outbox
     delivery: DeliveryWorker
+    voice_codes: VoiceCodeService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.voice_codes = VoiceCodeService(
+            self.db, self.clock, self.voice_calls, VoiceCodeLimits.from_settings(self.settings)
+        )
 
     @classmethod
     async def open(
@@ -173,6 +182,14 @@ class Container:
             cdrs=cdrs,
             recordings=recordings,
             calls=calls,
+            voice_calls=VoiceCallService(
+                switch,
+                calls,
+                trunks,
+                numbers,
+                EspeakSynthesizer(settings.data_dir / "prompts"),
+                settings.ring_timeout_seconds,
+            ),
             dialer=dialer,
             tasks=tasks,
             webhooks=webhooks,

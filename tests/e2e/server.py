@@ -65,7 +65,12 @@ class Server:
             stderr=self.stderr_path.open("w"),
             env={**os.environ, **(env or {})},
         )
-        self._wait_healthy()
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.process.kill()  # a server that never came up must not outlive its test
+            self.process.wait(10)
+            raise
 
     def _wait_healthy(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.sip
 
 AGENTS = ["10010001", "10010002", "10010003", "10010004", "10010005"]
 GROUP = "outbound"
-NUMBERS = [f"6281230{n:04d}" for n in range(200)]  # last digit: 0-5 answer, 6-7 busy, 8-9 ring
+NUMBERS = [f"6281230{n:04d}" for n in range(200)]  # last digit: 0-5 answer, 6-8 busy, 9 rings out
+OUTSIDE_WINDOW = "628123999990"
 
 
 def ok(reply: dict[str, Any]) -> Any:
@@ -146,6 +147,20 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
         assert created["added"] == len(NUMBERS)
         assert task_row(pbx, taskid)["status"] == 1025
         ok(pbx.api("App.Sip_Yccall.TaskStart", taskid=taskid))
+        # A task whose window is closed now is running, but dials nothing.
+        closed = ok(
+            pbx.api(
+                "App.Sip_Yccall.TaskCreate",
+                name="later",
+                groupname=GROUP,
+                numbers=json.dumps([OUTSIDE_WINDOW]),
+                startdate=str(today),
+                enddate=str(today + timedelta(days=1)),
+                windows="13:00-14:00" if datetime.now().hour < 12 else "01:00-02:00",
+                ringtimeout="15",
+            )
+        )["taskid"]
+        ok(pbx.api("App.Sip_Yccall.TaskStart", taskid=closed))
 
         # Pause: dialing stops (calls already placed finish), then resumes.
         wait_for(lambda: len(invites_by_number(carrier)) >= 40, 60, "40 numbers dialed")
@@ -176,6 +191,7 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
         phones = start_agents(pbx)
         wait_for(lambda: task_row(pbx, taskid)["status"] == 1028, 180, "the task to end")
         numbers = task_numbers(pbx, taskid)
+        waiting = task_numbers(pbx, closed)
         row = task_row(pbx, taskid)
         records = [r for r in all_records(pbx) if r["callmethod"] == 5]
     finally:
@@ -187,6 +203,8 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
 
     assert dialed_before_kill < len(NUMBERS)
     invites = invites_by_number(carrier)
+    assert OUTSIDE_WINDOW not in invites
+    assert [(n["status"], n["calltime"]) for n in waiting] == [(1035, None)]
     # Every number was dialed exactly once: none lost, none twice (no retry rules here).
     assert set(invites) == set(NUMBERS)
     assert {n: len(calls) for n, calls in invites.items() if len(calls) != 1} == {}
@@ -215,7 +233,7 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
                 assert info["extnumber"] == record["extnumber"]
         else:
             assert (info["answered"], info["answertype"]) == (0, "callee"), (number, info)
-            assert record["hangupcause"] == (10006 if digit in (6, 7) else 10016)
+            assert record["hangupcause"] == (10006 if digit in (6, 7, 8) else 10016)
 
     answered = sum(1 for r in records if r["answertime"] not in ("", None))
     connected = sum(1 for r in records if r["extnumber"])

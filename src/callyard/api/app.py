@@ -15,6 +15,7 @@ from callyard.api import recordings as recordings_http
 from callyard.api.admin import http as admin_http
 from callyard.api.dialects.sip_api import http as sip_http
 from callyard.api.dialects.sip_api.handlers import Deps
+from callyard.api.dialects.voice_code import http as voice_code_http
 from callyard.container import Container
 from callyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from callyard.timefmt import TimeFormat
@@ -44,6 +45,13 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
         container.metrics,
     )
     app.include_router(sip_http.router(sip_api))
+    app.include_router(
+        voice_code_http.router(
+            voice_code_http.VoiceCodeApi(
+                container.auth, container.voice_codes, container.clock, container.metrics
+            )
+        )
+    )
     app.include_router(
         admin_http.router(
             admin_key,

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from callyard import logs
-from callyard.cli import admin, bench, carriers, records, webhooks
+from callyard.cli import admin, bench, carriers, otp, records, webhooks
 from callyard.cli.common import DataDir, DbUrl, emit, run, settings
 from callyard.container import Container
 from callyard.store import migrate
@@ -27,6 +27,7 @@ app.add_typer(carriers.numbers, name="number")
 app.add_typer(records.cdrs, name="cdr")
 app.add_typer(records.recordings, name="recordings")
 app.add_typer(webhooks.webhooks, name="webhook")
+app.add_typer(otp.otp, name="otp")
 app.add_typer(bench.bench, name="bench")
 app.add_typer(db, name="db")
 

@@ -103,8 +103,8 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 async def purge_recordings_periodically(
     container: Container, interval: float = PURGE_INTERVAL
 ) -> None:
-    """Apply the retention of recordings and of the webhook log now, then every
-    `interval` seconds, until cancelled."""
+    """Apply the retention of recordings, the webhook log and voice-code requests now,
+    then every `interval` seconds, until cancelled."""
     while True:
         try:
             await container.recordings.purge()
@@ -115,6 +115,10 @@ async def purge_recordings_periodically(
             await container.outbox.purge(container.clock.now() - keep)
         except Exception:
             log.exception("webhook log purge failed")
+        try:
+            await container.voice_codes.purge()
+        except Exception:
+            log.exception("voice code purge failed")
         await asyncio.sleep(interval)
 
 

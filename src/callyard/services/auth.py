@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.codes import Code, Ret
@@ -73,12 +74,9 @@ class AuthService:
         """Exchange credentials for a token valid for the configured time (12 h)."""
         now = self._clock.now()
         async with self._db.writing() as session:
-            company = await session.scalar(select(Company).where(Company.appid == appid))
-            if company is None:
-                raise AccessDenied(Ret.APPID_NOT_AUTHORIZED, f"appid {appid} is not authorized")
-            self._check_company(CompanyEntry.of(company), client_ip, Module.AUTH, now)
-            if not self._verified.verify(accesskey, company.accesskey_hash):
-                raise BusinessError(Code.OPERATION_FAILED, "Authorization failed: wrong accesskey")
+            company = await self._credentials(
+                session, appid, accesskey, client_ip, Module.AUTH, now
+            )
             token = new_token()
             expires_at = now + self._token_ttl
             await session.execute(delete(ApiToken).where(ApiToken.expires_at <= now))
@@ -96,6 +94,33 @@ class AuthService:
                 authorized_at=company.authorized_at,
                 expires_at=expires_at,
             )
+
+    async def authenticate(
+        self, appid: str, accesskey: str, client_ip: str, module: Module
+    ) -> Caller:
+        """The caller of appid + accesskey after Login's checks and the module's licence,
+        without a token: for APIs that send the credentials with every request."""
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            company = await self._credentials(session, appid, accesskey, client_ip, module, now)
+            return Caller(company.id, company.code, company.name)
+
+    async def _credentials(
+        self,
+        session: AsyncSession,
+        appid: str,
+        accesskey: str,
+        client_ip: str,
+        module: Module,
+        now: datetime,
+    ) -> Company:
+        company = await session.scalar(select(Company).where(Company.appid == appid))
+        if company is None:
+            raise AccessDenied(Ret.APPID_NOT_AUTHORIZED, f"appid {appid} is not authorized")
+        self._check_company(CompanyEntry.of(company), client_ip, module, now)
+        if not self._verified.verify(accesskey, company.accesskey_hash):
+            raise BusinessError(Code.OPERATION_FAILED, "Authorization failed: wrong accesskey")
+        return company
 
     async def logout(self, token: str, client_ip: str) -> None:
         """Invalidate a token at once."""

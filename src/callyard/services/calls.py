@@ -46,6 +46,15 @@ log = logging.getLogger("callyard.calls")
 
 PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
 AGENT_LEG, CUSTOMER_LEG = "agent", "customer"
+# Calls that start with the customer (no agent first): answered when the customer answers.
+ANSWERED_BY_CUSTOMER = frozenset({CallMethod.PREDICTIVE, CallMethod.IVR_GROUP_CALL})
+
+
+def running_switch(switch: Switch | None) -> Switch:
+    """The switch, or the API's answer when this process runs none."""
+    if switch is None:
+        raise BusinessError(Code.SERVER_CONNECTION_FAILED, "The switch is not running")
+    return switch
 
 
 def check_phone_number(value: str, field_name: str) -> str:
@@ -153,9 +162,7 @@ class CallService:
             switch.subscribe(self._on_event)
 
     def _running_switch(self) -> Switch:
-        if self._switch is None:
-            raise BusinessError(Code.SERVER_CONNECTION_FAILED, "The switch is not running")
-        return self._switch
+        return running_switch(self._switch)
 
     async def _extension(self, caller: Caller, number: str) -> None:
         entry = owned_extension(await self._directory.extension(number), caller, number)
@@ -239,11 +246,25 @@ class CallService:
         disnumber: str,
         custom: CustomFields,
     ) -> LiveCall:
-        """Follow a dialer's call (method 5): its state events and its record are written
-        here like every other call's; the dialer sets `extnumber` once an agent takes it."""
-        return self._track(
-            call_id, caller, CallMethod.PREDICTIVE, "", destnumber, disnumber, custom
+        """Follow a dialer's call (method 5); the dialer sets `extnumber` once an agent
+        takes it."""
+        return self.track_outbound(
+            call_id, caller, CallMethod.PREDICTIVE, destnumber, disnumber, custom
         )
+
+    def track_outbound(
+        self,
+        call_id: str,
+        caller: Caller,
+        method: CallMethod,
+        destnumber: str,
+        disnumber: str,
+        custom: CustomFields,
+    ) -> LiveCall:
+        """Follow a call another service dials through the trunk with no extension (a
+        predictive call, a voice code call): its state events and its record are written
+        here like every other call's, answered when the customer answers."""
+        return self._track(call_id, caller, method, "", destnumber, disnumber, custom)
 
     def _track(
         self,
@@ -373,7 +394,7 @@ class CallService:
             self._publish_state(call, event.leg, status)
         if isinstance(event, LegAnswered) and event.leg == AGENT_LEG:
             call.status = Code.CALL_OFF_HOOK
-        elif isinstance(event, LegAnswered) and call.method is CallMethod.PREDICTIVE:
+        elif isinstance(event, LegAnswered) and call.method in ANSWERED_BY_CUSTOMER:
             call.answered_at = event.at
         elif isinstance(event, CallBridged):
             call.bridged_at = event.at
@@ -411,7 +432,7 @@ class CallService:
             return call.started_wall + timedelta(seconds=max(0.0, at - call.started_at))
 
         endtime = wall(ended.at)
-        # A predictive call is answered when the customer answers, agent or not.
+        # A predictive or voice code call is answered when the customer answers.
         answered = call.answered_at if call.answered_at is not None else call.bridged_at
         answertime = wall(answered) if answered is not None else None
         recordfilename = ""

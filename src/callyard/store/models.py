@@ -369,3 +369,40 @@ class TaskAttempt(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ring_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     talk_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class VoiceCodeRequest(Base):
+    """An accepted voice verification-code request (never the code itself): what the
+    abuse limits count, kept for a day."""
+
+    __tablename__ = "voice_code_requests"
+    __table_args__ = (
+        Index(
+            "ix_voice_code_requests_company_id_phone_created_at",
+            "company_id",
+            "phone",
+            "created_at",
+        ),
+        Index("ix_voice_code_requests_company_id_created_at", "company_id", "created_at"),
+        Index("ix_voice_code_requests_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customuuid: Mapped[str] = mapped_column(String(36), unique=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(20))  # E.164 digits without '+'
+    language: Mapped[str] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class VoiceCodeTemplate(Base):
+    """A company's own wording of the spoken code in one language."""
+
+    __tablename__ = "voice_code_templates"
+    __table_args__ = (UniqueConstraint("company_id", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str] = mapped_column(String(1000))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -12,7 +12,6 @@ from callyard.api.dialects.sip_api.schemas import (
     DoubleCallForm,
     EditExtnumberForm,
     ExtensionListForm,
-    Form,
     GetGroupExtForm,
     GetRecodeFileForm,
     GetSipnumberInfoForm,
@@ -28,6 +27,7 @@ from callyard.api.dialects.sip_api.schemas import (
     TaskListForm,
     TokenForm,
 )
+from callyard.api.forms import Form
 from callyard.codes import CallType, Code
 from callyard.services.auth import AuthService, Caller
 from callyard.services.calls import CallService, CustomFields

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 
 from callyard.api.dialects.sip_api import envelope
 from callyard.api.dialects.sip_api.handlers import SERVICES, Bare, Context, Deps, Done
-from callyard.api.dialects.sip_api.schemas import TokenForm, describe
+from callyard.api.dialects.sip_api.schemas import TokenForm
+from callyard.api.forms import describe, read_form
 from callyard.clock import Clock
 from callyard.codes import Ret
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
@@ -24,31 +21,6 @@ from callyard.metrics import Metrics
 log = logging.getLogger("callyard.api.sip")
 
 DIALECT = "sip_api"
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-# A task's 10,000 numbers with their custom fields come to a few megabytes in one field.
-MAX_FIELD_BYTES = 16 * 1024 * 1024
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """Form fields of either encoding PHP's curl sends; the last value of a repeated name wins."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(_FORM_TYPES[0]):
-        body = (await request.body()).decode("utf-8", "replace")
-        return dict(parse_qsl(body, keep_blank_values=True))
-    if content_type.startswith(_FORM_TYPES[1]):
-        try:
-            async with request.form(max_part_size=MAX_FIELD_BYTES) as form:
-                return {k: v for k, v in form.multi_items() if not isinstance(v, UploadFile)}
-        except MultiPartException as exc:
-            raise InvalidInput("body", f"malformed multipart/form-data ({exc.message})") from exc
-        except HTTPException as exc:  # what Starlette raises for a field over the limit
-            raise InvalidInput("body", f"multipart/form-data refused ({exc.detail})") from exc
-    raise InvalidInput(
-        "Content-Type",
-        f"{content_type or 'none'} is not supported; send {' or '.join(_FORM_TYPES)}",
-    )
 
 
 class SipApi:

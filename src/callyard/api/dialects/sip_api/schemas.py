@@ -8,15 +8,13 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainValidator,
-    ValidationError,
     model_validator,
 )
 
+from callyard.api.forms import Form
 from callyard.codes import AnswerType, TaskNumberStatus
 from callyard.errors import InvalidInput
 from callyard.services import tasks
@@ -49,19 +47,6 @@ Required = Annotated[str, Field(min_length=1)]
 GroupName = Annotated[str, Field(min_length=1, max_length=MAX_GROUP_NAME)]
 ExtNumber = Annotated[str, Field(min_length=1), AfterValidator(_extension_number)]
 OptionalExtNumber = Annotated[str, AfterValidator(_optional_extension)]
-
-
-class Form(BaseModel):
-    """A form: blank values count as absent, so optional fields take their defaults."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_blanks(cls, data: object) -> object:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
-        return data
 
 
 class LoginForm(Form):
@@ -266,13 +251,3 @@ class TaskInfoForm(TaskForm):
 
     def page(self) -> tasks.PageRequest:
         return tasks.PageRequest(self.currentpage, self.itemsperpage)
-
-
-def describe(error: ValidationError) -> InvalidInput:
-    """The first problem of a validation error, phrased for the client."""
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "request"
-    if first["type"] == "missing":
-        return InvalidInput(field, "missing parameter")
-    message = first["msg"].removeprefix("Value error, ")
-    return InvalidInput(field, message)

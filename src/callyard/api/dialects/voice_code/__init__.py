@@ -1,0 +1,1 @@
+"""The voice verification-code dialect: `POST /api/voiceCode` (seed 000)."""

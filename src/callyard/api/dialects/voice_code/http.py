@@ -1,0 +1,141 @@
+"""`POST /api/voiceCode`: read the body, authenticate, send the code, shape the reply."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from callyard.api.dialects.voice_code.schemas import VoiceCodeForm, failure, success
+from callyard.api.forms import describe, read_form
+from callyard.clock import Clock
+from callyard.codes import Ret, VoiceCodeResult
+from callyard.errors import AccessDenied, BusinessError, InvalidInput
+from callyard.metrics import Metrics
+from callyard.services.auth import AuthService
+from callyard.services.companies import Module
+from callyard.services.otp import VoiceCodeRefused, VoiceCodeService
+
+log = logging.getLogger("callyard.api.voice_code")
+
+DIALECT = "voice_code"
+SERVICE = "voiceCode"
+PATH = "/api/voiceCode"
+_JSON = "application/json"
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+AUTHENTICATION_FAILED = "authentication failed"
+
+
+async def read_fields(request: Request) -> dict[str, Any]:
+    """The body's fields: multipart or urlencoded form-data, or a JSON object (numbers
+    become their text; null counts as absent)."""
+    content_type = request.headers.get("content-type", "").strip().lower()
+    if content_type.startswith(_FORMS):
+        return await read_form(request)
+    if not content_type.startswith(_JSON):
+        raise InvalidInput(
+            "Content-Type",
+            f"{content_type or 'none'} is not supported; send {', '.join(_FORMS)} or {_JSON}",
+        )
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("body", "malformed JSON") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "expected a JSON object")
+    fields: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            fields[name] = str(value)
+        elif value is not None:
+            fields[name] = value  # strings; anything else fails validation of its field
+    return fields
+
+
+def _parameter_error(problem: InvalidInput) -> dict[str, Any]:
+    if problem.reason == "missing parameter":
+        detail = f"missing parameter {problem.field}"
+    elif problem.field == "phone":
+        detail = "invalid phone number"
+    else:
+        detail = f"invalid parameter {problem.field}: {problem.reason}"
+    return failure(VoiceCodeResult.PARAMETER_ERROR, detail)
+
+
+class VoiceCodeApi:
+    """Answers voice verification-code requests with the seed's envelope."""
+
+    def __init__(
+        self, auth: AuthService, voice_codes: VoiceCodeService, clock: Clock, metrics: Metrics
+    ) -> None:
+        self._auth = auth
+        self._voice_codes = voice_codes
+        self._clock = clock
+        self._metrics = metrics
+
+    async def handle(self, fields: dict[str, Any], client_ip: str) -> dict[str, Any]:
+        """The reply to one request's fields."""
+        try:
+            form = VoiceCodeForm.model_validate(fields)
+        except ValidationError as exc:
+            return _parameter_error(describe(exc))
+        try:
+            caller = await self._auth.authenticate(
+                form.appid, form.accesskey, client_ip, Module.VOICECODE
+            )
+        except AccessDenied as exc:
+            if exc.ret is Ret.APPID_NOT_AUTHORIZED:
+                return failure(VoiceCodeResult.PARAMETER_ERROR, AUTHENTICATION_FAILED)
+            return failure(VoiceCodeResult.NOT_AUTHORIZED, exc.detail or exc.ret.message)
+        except BusinessError:  # a wrong accesskey
+            return failure(VoiceCodeResult.PARAMETER_ERROR, AUTHENTICATION_FAILED)
+        try:
+            customuuid = await self._voice_codes.send(caller, form.code, form.phone, form.language)
+        except InvalidInput as exc:
+            return _parameter_error(exc)
+        except VoiceCodeRefused as exc:
+            return failure(exc.result, exc.detail)
+        return success(customuuid)
+
+    async def respond(self, request: Request) -> Response:
+        """HTTP 200 with the envelope, whatever happens."""
+        started = self._clock.monotonic()
+        client_ip = request.client.host if request.client else ""
+        try:
+            body = await self.handle(await read_fields(request), client_ip)
+        except InvalidInput as exc:
+            body = _parameter_error(exc)
+        except Exception:
+            log.exception("voice code request failed")
+            body = failure(VoiceCodeResult.SYSTEM_ERROR)
+        self._metrics.api_requests.labels(DIALECT, SERVICE, str(body["code"])).inc()
+        self._metrics.api_latency.labels(DIALECT).observe(self._clock.monotonic() - started)
+        return Response(orjson.dumps(body), media_type="application/json; charset=utf-8")
+
+
+def router(api: VoiceCodeApi) -> APIRouter:
+    """`POST /api/voiceCode`; a `GET` is told to post."""
+    routes = APIRouter(tags=["Voice verification code"])
+
+    @routes.post(
+        PATH,
+        summary="Call a phone and speak a 4-digit verification code",
+        description=(
+            "Form-data (multipart or urlencoded) or JSON with `appid`, `accesskey`, `code` "
+            "(4 digits), `phone`, `nationCode` (`en`, `id`, `sp`). Answers "
+            "`{code, msg, data}` with HTTP 200: code 1 and `data.customuuid` on success."
+        ),
+        response_class=Response,
+    )
+    async def voice_code(request: Request) -> Response:
+        return await api.respond(request)
+
+    @routes.get(PATH, include_in_schema=False)
+    async def voice_code_get() -> Response:
+        body = failure(VoiceCodeResult.PARAMETER_ERROR, "use POST with form-data or a JSON object")
+        return Response(orjson.dumps(body), media_type="application/json; charset=utf-8")
+
+    return routes
