@@ -449,7 +449,9 @@ class Dialer:
             waited = event.at - (call.answered_at if call.answered_at is not None else event.at)
             campaign.pacer.connected(event.at, waited)
         elif isinstance(event, LegFailed) and event.leg == AGENT_LEG:
-            if call.agent is not None:
+            # CALL_INVALID: the switch refused the attach itself (the customer was gone),
+            # which is no fault of the agent's phone.
+            if call.agent is not None and event.cause != HangupCode.CALL_INVALID:
                 self.floor.missed(call.agent, event.at)
             call.agent = None
             live = self._calls.live.get(call.order.call_id)
