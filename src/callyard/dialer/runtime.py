@@ -437,10 +437,11 @@ class Dialer:
             campaign.pacer.dial_ended(event.at, True, event.at - call.dialed_at)
             campaign.waiting.append(call.order.call_id)
             self._assign(campaign, event.at)
-            if call.agent is None:
-                asyncio.get_running_loop().call_later(
-                    self._config.max_wait, self._give_up, call.order.call_id
-                )
+            # Even with an agent offered the call now: if that agent's phone fails, the
+            # customer must still not wait longer than max_wait.
+            asyncio.get_running_loop().call_later(
+                self._config.max_wait, self._give_up, call.order.call_id
+            )
             self.kick()
         elif isinstance(event, CallBridged):
             call.bridged_at = event.at
