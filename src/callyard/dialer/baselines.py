@@ -18,33 +18,11 @@ from __future__ import annotations
 
 import math
 
-from callyard.dialer.pacing import FloorView, OutcomeLog, PacerHistory, PacerStatistics
+from callyard.dialer.pacing import FloorView, OutcomeKeeper, PacerStatistics
 
 
-class _CountingPacer:
-    """Outcome bookkeeping shared by the baselines."""
-
-    def __init__(self) -> None:
-        self._log = OutcomeLog()
-        self._level = 0.0
-
-    def dial_ended(self, now: float, answered: bool, ring_seconds: float) -> None:
-        self._log.dial_ended(now, answered, ring_seconds)
-
-    def connected(self, now: float, waited: float) -> None:
-        pass
-
-    def abandoned(self, now: float) -> None:
-        self._log.abandon(now)
-
-    def talk_ended(self, now: float, talk_seconds: float) -> None:
-        self._log.talk_ended(now, talk_seconds)
-
-    def wrapup_ended(self, now: float, wrapup_seconds: float) -> None:
-        self._log.wrapup_ended(now, wrapup_seconds)
-
-    def restore(self, now: float, history: PacerHistory) -> None:
-        self._log.restore(now, history)
+class _CountingPacer(OutcomeKeeper):
+    """What the baselines share beyond the outcome bookkeeping."""
 
     @property
     def statistics(self) -> PacerStatistics:

@@ -610,7 +610,34 @@ _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-class PredictivePacer:
+class OutcomeKeeper:
+    """The outcome callbacks of the `Pacer` protocol, feeding an `OutcomeLog`: what every
+    pacer does with outcomes before it decides anything."""
+
+    def __init__(self) -> None:
+        self._log = OutcomeLog()
+        self._level = 0.0
+
+    def dial_ended(self, now: float, answered: bool, ring_seconds: float) -> None:
+        self._log.dial_ended(now, answered, ring_seconds)
+
+    def connected(self, now: float, waited: float) -> None:
+        pass
+
+    def abandoned(self, now: float) -> None:
+        self._log.abandon(now)
+
+    def talk_ended(self, now: float, talk_seconds: float) -> None:
+        self._log.talk_ended(now, talk_seconds)
+
+    def wrapup_ended(self, now: float, wrapup_seconds: float) -> None:
+        self._log.wrapup_ended(now, wrapup_seconds)
+
+    def restore(self, now: float, history: PacerHistory) -> None:
+        self._log.restore(now, history)
+
+
+class PredictivePacer(OutcomeKeeper):
     """Predictive pacing under an abandonment budget (see the module docstring)."""
 
     def __init__(
@@ -632,32 +659,16 @@ class PredictivePacer:
         self.max_lines_per_agent = max_lines_per_agent
         self.reserve_sd = reserve_sd
         self.replan_interval = replan_interval
-        self._log = OutcomeLog()
+        super().__init__()
         self._forecast: Forecast | None = None
         self._forecast_at = -math.inf
         self._forecast_samples = 0
         self._last_plan = -math.inf
-        self._level = 0.0
 
     # -- outcomes
 
-    def dial_ended(self, now: float, answered: bool, ring_seconds: float) -> None:
-        self._log.dial_ended(now, answered, ring_seconds)
-
-    def connected(self, now: float, waited: float) -> None:
-        pass
-
-    def abandoned(self, now: float) -> None:
-        self._log.abandon(now)
-
-    def talk_ended(self, now: float, talk_seconds: float) -> None:
-        self._log.talk_ended(now, talk_seconds)
-
-    def wrapup_ended(self, now: float, wrapup_seconds: float) -> None:
-        self._log.wrapup_ended(now, wrapup_seconds)
-
     def restore(self, now: float, history: PacerHistory) -> None:
-        self._log.restore(now, history)
+        super().restore(now, history)
         self._forecast = None
         self._last_plan = -math.inf
 

@@ -95,6 +95,17 @@ class RelayedCall:
         cause = HangupCode.NORMAL if self.state is State.BRIDGED else HangupCode.CANCEL
         self._end(cause, HangupCode.CALLER_HANGUP)
 
+    def _open_and_call(self, leg: str, target: Target) -> None:
+        """Open the call's relay session and call its first party, offering a relay port."""
+        try:
+            port = self._relay.open(self.call_id)
+        except RelayError:
+            log.exception("no relay session", extra={"call_id": self.call_id})
+            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+            return
+        self._call(leg, target, sdp.build(self._relay.address, port))
+        self.state = State.FIRST_RINGING
+
     def _call(self, leg: str, target: Target, offer: str) -> None:
         from sippy.CCEvents import CCEventTry
         from sippy.MsgBody import MsgBody
@@ -229,14 +240,7 @@ class BridgedCall(RelayedCall):
         self.order = order
 
     def start(self) -> None:
-        try:
-            port = self._relay.open(self.call_id)
-        except RelayError:
-            log.exception("no relay session", extra={"call_id": self.call_id})
-            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
-            return
-        self._call(FIRST, self.order.first, sdp.build(self._relay.address, port))
-        self.state = State.FIRST_RINGING
+        self._open_and_call(FIRST, self.order.first)
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         if leg == FIRST:
@@ -266,14 +270,7 @@ class DialedCall(RelayedCall):
         self._agent_port = 0  # the relay port offered to an attached agent
 
     def start(self) -> None:
-        try:
-            port = self._relay.open(self.call_id)
-        except RelayError:
-            log.exception("no relay session", extra={"call_id": self.call_id})
-            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
-            return
-        self._call(CUSTOMER_LEG, self.order.target, sdp.build(self._relay.address, port))
-        self.state = State.FIRST_RINGING
+        self._open_and_call(CUSTOMER_LEG, self.order.target)
 
     def hangup(self) -> None:
         if self.state is State.ENDED:
