@@ -59,6 +59,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.server import callyard
 from tests.sip.harness import (
     LOOPBACK,
     HarnessError,
@@ -713,13 +714,7 @@ def start_callyard(work: Path, carrier: Sipp, settings: Settings) -> Target | No
     data = work / "data"
 
     def cli(*args: str) -> Any:
-        done = subprocess.run(
-            [str(CALLYARD), *args, "--data-dir", str(data)],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise HarnessError(f"callyard {' '.join(args)}: {done.stderr.strip()[-1000:]}")
-        return json.loads(done.stdout)
+        return callyard(*args, "--data-dir", str(data))
 
     # Provisioned before the server starts (the server also picks up changes made while
     # it runs, within 0.5 s).

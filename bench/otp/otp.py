@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.e2e.server import Server
+from tests.e2e.server import Server, callyard
 from tests.sip.harness import Sipp
 
 RATES = [int(r) for r in os.environ.get("BENCH_OTP_RATES", "5,10,20,40").split(",")]
@@ -44,11 +43,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cli(data: Path, *args: str) -> Any:
-    done = subprocess.run(
-        [sys.executable, "-m", "callyard", *args, "--data-dir", str(data)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    return json.loads(done.stdout) if done.returncode == 0 else None
+    return callyard(*args, "--data-dir", str(data))
 
 
 async def phase(

@@ -47,7 +47,6 @@ import re
 import shutil
 import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -60,6 +59,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.server import callyard
 from tests.sip.harness import (
     LOOPBACK,
     SCENARIOS,
@@ -74,7 +74,6 @@ from tests.sip.harness import (
 from tests.webhooks.receiver import Received, Receiver
 
 from calls import (
-    CALLYARD,
     EXTENSION,
     EXTENSION_PASSWORD,
     SIP_PORT,
@@ -473,13 +472,7 @@ def provision_phones(data: Path, company: str, phones: list[str], uac_port: int)
 
 
 def cli(data: Path, *args: str) -> Any:
-    done = subprocess.run(
-        [str(CALLYARD), *args, "--data-dir", str(data)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise HarnessError(f"callyard {' '.join(args)}: {done.stderr.strip()[-1000:]}")
-    return json.loads(done.stdout)
+    return callyard(*args, "--data-dir", str(data))
 
 
 def company_code(data: Path) -> str:

@@ -28,10 +28,10 @@ from callyard.dialer.pacing import FloorView, PacerHistory, PredictivePacer
 from callyard.errors import BusinessError
 from callyard.metrics import Metrics
 from callyard.services.auth import Caller
-from callyard.services.calls import CallService, CustomFields
+from callyard.services.calls import CallService, CustomFields, company_trunk, via_trunk
 from callyard.services.cdrs import CallRecord, CdrService
 from callyard.services.directory import Directory
-from callyard.services.groups import GroupService
+from callyard.services.groups import AgentState, GroupService
 from callyard.services.numbers import NumberService
 from callyard.services.tasks import (
     AttemptOutcome,
@@ -75,6 +75,7 @@ class DialerConfig:
     agent_ring_timeout: float = 10.0
     max_new_per_tick: int = 50
     refresh_seconds: float = 1.0  # how often running tasks are re-read from the store
+    staffed_flush_seconds: float = 10.0  # how often agents' staffed time is stored
 
 
 @dataclass
@@ -86,7 +87,6 @@ class DialerCall:
     dialed_at: float
     answered_at: float | None = None
     agent: str | None = None
-    offered_at: float | None = None
     bridged_at: float | None = None
     abandoned: bool = False
 
@@ -100,7 +100,9 @@ class Campaign:
     pacer: PredictivePacer
     calls: dict[str, DialerCall] = field(default_factory=dict)
     waiting: deque[str] = field(default_factory=deque)
+    members: list[tuple[str, AgentState]] = field(default_factory=list)  # check-ins
     staffed: list[str] = field(default_factory=list)
+    staffed_seconds: float = 0.0  # agent-seconds staffed, not yet stored
     running: bool = True
     blocked: str = ""  # why the task cannot dial now (no trunk, no caller ID), logged once
 
@@ -169,6 +171,7 @@ class Dialer:
         self._runner: asyncio.Task[None] | None = None
         self._refreshed_at = float("-inf")
         self._staffed_at: float | None = None
+        self._staffed_flushed_at = float("-inf")
         switch.subscribe(self._on_event)
 
     async def start(self) -> None:
@@ -191,6 +194,8 @@ class Dialer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
             self._runner = None
+        for campaign in self.campaigns.values():
+            await self._store_staffed(campaign)
 
     def kick(self) -> None:
         """Pace again now rather than at the next tick."""
@@ -235,12 +240,14 @@ class Dialer:
             await self._count_staffed(now)
             await self._publish_metrics(now, wall)
         for campaign in list(self.campaigns.values()):
-            members = await self._groups.checked_in(campaign.plan.group_id)
-            campaign.staffed = self.floor.staffed(members)
+            # Check-ins are re-read with the tasks (every refresh); registration and
+            # calls, which change by the second, are asked of the switch each time.
+            campaign.staffed = self.floor.staffed(campaign.members)
             self._assign(campaign, now)
             if campaign.running and campaign.plan.is_open(wall):
                 await self._pace(campaign, now, wall)
             elif not campaign.running and not campaign.calls:
+                await self._store_staffed(campaign)
                 del self.campaigns[campaign.plan.id]
 
     async def _refresh(self, wall: datetime) -> None:
@@ -252,6 +259,8 @@ class Dialer:
         for task_id, plan in plans.items():
             if task_id not in self.campaigns:
                 self.campaigns[task_id] = await self._open(plan, wall)
+        for campaign in self.campaigns.values():
+            campaign.members = await self._groups.checked_in(campaign.plan.group_id)
 
     async def _open(self, plan: TaskPlan, wall: datetime) -> Campaign:
         pacer = PredictivePacer(abandon_target=plan.abandon_target, max_wait=self._config.max_wait)
@@ -263,15 +272,23 @@ class Dialer:
         return Campaign(plan, Caller(plan.company_id, plan.company_code, name), pacer)
 
     async def _count_staffed(self, now: float) -> None:
-        """Add each task's staffed agent-seconds since the last count (for occupancy)."""
+        """Count each task's staffed agent-seconds since the last count (for occupancy),
+        and store them every `staffed_flush_seconds` rather than at every count."""
         since, self._staffed_at = self._staffed_at, now
         if since is None:
             return
         for campaign in self.campaigns.values():
-            if campaign.running and campaign.staffed:
-                await self._tasks.add_staffed_seconds(
-                    campaign.plan.id, len(campaign.staffed) * (now - since)
-                )
+            if campaign.running:
+                campaign.staffed_seconds += len(campaign.staffed) * (now - since)
+        if now - self._staffed_flushed_at >= self._config.staffed_flush_seconds:
+            self._staffed_flushed_at = now
+            for campaign in self.campaigns.values():
+                await self._store_staffed(campaign)
+
+    async def _store_staffed(self, campaign: Campaign) -> None:
+        if campaign.staffed_seconds > 0:
+            seconds, campaign.staffed_seconds = campaign.staffed_seconds, 0.0
+            await self._tasks.add_staffed_seconds(campaign.plan.id, seconds)
 
     async def _publish_metrics(self, now: float, wall: datetime) -> None:
         histories = {
@@ -327,13 +344,12 @@ class Dialer:
             await self._place(campaign, order)
 
     async def _can_dial(self, campaign: Campaign) -> bool:
-        trunk = await self._trunks.for_company(campaign.plan.company_id)
-        reason = "" if trunk is not None else "the company has no SIP trunk"
-        if not reason:
-            try:
-                await self._numbers.pick(campaign.caller, campaign.plan.disnumber or None)
-            except BusinessError as exc:
-                reason = exc.desc
+        reason = ""
+        try:
+            await company_trunk(self._trunks, campaign.caller)
+            await self._numbers.pick(campaign.caller, campaign.plan.disnumber or None)
+        except BusinessError as exc:
+            reason = exc.desc
         if reason != campaign.blocked:
             campaign.blocked = reason
             if reason:
@@ -365,19 +381,8 @@ class Dialer:
         call = DialerCall(order, campaign, self._clock.monotonic())
         campaign.calls[order.call_id] = call
         self._live[order.call_id] = call
-        self._switch.dial(
-            Dial(
-                order.call_id,
-                Target(
-                    (trunk.host, trunk.port),
-                    order.telphone,
-                    shown,
-                    float(plan.ring_timeout),
-                    trunk.username,
-                    trunk.password,
-                ),
-            )
-        )
+        target = via_trunk(trunk, order.telphone, shown, float(plan.ring_timeout))
+        self._switch.dial(Dial(order.call_id, target))
 
     def _assign(self, campaign: Campaign, now: float) -> None:
         """Give waiting customers the longest-free agents, first come first served."""
@@ -393,7 +398,7 @@ class Dialer:
             if binding is None:
                 campaign.waiting.appendleft(call.order.call_id)
                 continue
-            call.agent, call.offered_at = agent, now
+            call.agent = agent
             live = self._calls.live.get(call.order.call_id)
             if live is not None:
                 live.extnumber = agent
@@ -493,9 +498,6 @@ class Dialer:
     def _wrapped_up(self, campaign: Campaign, agent: str, wrapup: float) -> None:
         campaign.pacer.wrapup_ended(self._clock.monotonic(), wrapup)
         self.kick()
-
-    def staffed(self, campaign: Campaign) -> list[str]:
-        return campaign.staffed
 
 
 def unplaced_record(

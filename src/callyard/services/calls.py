@@ -50,6 +50,14 @@ AGENT_LEG, CUSTOMER_LEG = "agent", "customer"
 ANSWERED_BY_CUSTOMER = frozenset({CallMethod.PREDICTIVE, CallMethod.IVR_GROUP_CALL})
 
 
+async def company_trunk(trunks: TrunkService, caller: Caller) -> TrunkView:
+    """The trunk the company's outbound calls take, or the API's answer when it has none."""
+    trunk = await trunks.for_company(caller.company_id)
+    if trunk is None:
+        raise BusinessError(Code.OPERATION_FAILED, "The company has no SIP trunk configured")
+    return trunk
+
+
 def running_switch(switch: Switch | None) -> Switch:
     """The switch, or the API's answer when this process runs none."""
     if switch is None:
@@ -170,10 +178,7 @@ class CallService:
             raise BusinessError(Code.EXTENSION_DISABLED, f"Extension {number} is disabled")
 
     async def _trunk(self, caller: Caller) -> TrunkView:
-        trunk = await self._trunks.for_company(caller.company_id)
-        if trunk is None:
-            raise BusinessError(Code.OPERATION_FAILED, "The company has no SIP trunk configured")
-        return trunk
+        return await company_trunk(self._trunks, caller)
 
     def _busy(self, switch: Switch, number: str) -> None:
         if switch.in_call(number):
@@ -202,7 +207,7 @@ class CallService:
         order = Bridge(
             call_id=str(uuid.uuid4()),
             first=Target(registration.target, extnumber, destnumber, self._agent_ring_timeout),
-            second=_via_trunk(trunk, destnumber, shown, self._ring_timeout),
+            second=via_trunk(trunk, destnumber, shown, self._ring_timeout),
         )
         self._track(
             order.call_id, caller, CallMethod.API_CALL, extnumber, destnumber, shown, custom
@@ -229,8 +234,8 @@ class CallService:
         shown = await self._numbers.pick(caller, disnumber)
         order = Bridge(
             call_id=str(uuid.uuid4()),
-            first=_via_trunk(trunk, anumber, shown, self._ring_timeout),
-            second=_via_trunk(trunk, bnumber, shown, self._ring_timeout),
+            first=via_trunk(trunk, anumber, shown, self._ring_timeout),
+            second=via_trunk(trunk, bnumber, shown, self._ring_timeout),
         )
         self._track(
             order.call_id, caller, CallMethod.API_DOUBLE_CALL, extnumber, bnumber, shown, custom
@@ -350,7 +355,7 @@ class CallService:
                 incoming.call_id, 503, "Service Unavailable", HangupCode.OUTBOUND_LINE_FAILURE
             )
             return
-        switch.connect(incoming.call_id, _via_trunk(trunk, dialed, shown, self._ring_timeout))
+        switch.connect(incoming.call_id, via_trunk(trunk, dialed, shown, self._ring_timeout))
 
     async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
         """GetSipCallStatus: 1201 idle, 1202 ringing, 1203 off-hook, 1204 calling, from live
@@ -481,7 +486,8 @@ class CallService:
         self._bus.publish(CallRecorded(call.caller.company_id, call.call_id, payload))
 
 
-def _via_trunk(trunk: TrunkView, number: str, caller_id: str, ring_timeout: float) -> Target:
+def via_trunk(trunk: TrunkView, number: str, caller_id: str, ring_timeout: float) -> Target:
+    """Whom to INVITE to reach `number` through `trunk`, showing `caller_id`."""
     return Target(
         (trunk.host, trunk.port), number, caller_id, ring_timeout, trunk.username, trunk.password
     )

@@ -16,10 +16,17 @@ from pathlib import Path
 from callyard.codes import CallMethod, Code
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
-from callyard.services.calls import CallService, CustomFields, check_phone_number, running_switch
+from callyard.services.calls import (
+    CallService,
+    CustomFields,
+    check_phone_number,
+    company_trunk,
+    running_switch,
+    via_trunk,
+)
 from callyard.services.numbers import NumberService
 from callyard.services.trunks import TrunkService
-from callyard.switch.commands import CallStateError, Dial, Target
+from callyard.switch.commands import CallStateError, Dial
 from callyard.switch.events import CUSTOMER_LEG, CallEnded, LegAnswered, SwitchEvent
 from callyard.switch.switch import Switch
 from callyard.tts import SynthesisError, Synthesizer, render_prompt
@@ -66,9 +73,7 @@ class VoiceCallService:
         phone = check_phone_number(phone, "phone").lstrip("+")
         switch = self._running_switch()
         prompt = await self._render(text, language)
-        trunk = await self._trunks.for_company(caller.company_id)
-        if trunk is None:
-            raise BusinessError(Code.OPERATION_FAILED, "The company has no SIP trunk configured")
+        trunk = await company_trunk(self._trunks, caller)
         shown = await self._numbers.pick(caller, None)
         call_id = str(uuid.uuid4())
         self._calls.track_outbound(
@@ -80,14 +85,7 @@ class VoiceCallService:
             CustomFields(customuuid=customuuid),
         )
         self.prompts[call_id] = prompt
-        target = Target(
-            (trunk.host, trunk.port),
-            phone,
-            shown,
-            self._ring_timeout,
-            trunk.username,
-            trunk.password,
-        )
+        target = via_trunk(trunk, phone, shown, self._ring_timeout)
         try:
             switch.dial(Dial(call_id, target, record=False))
         except BaseException:
