@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.codes import CallMethod, CallType, HangupCode
 from callyard.container import Container
 from callyard.errors import InvalidInput, NotFound
 from callyard.services.auth import Caller
-from callyard.services.cdrs import StoredCallRecord, seed_payload
+from callyard.services.cdrs import CdrService, StoredCallRecord, seed_payload
+from callyard.store.models import CallRecordRow
 from callyard.timefmt import TimeFormat
 from tests.conftest import ADMIN_KEY, Tenant
 from tests.factories import call_record, caller_of
@@ -106,6 +109,64 @@ async def test_records_stored_together_share_a_transaction_and_keep_their_own_fa
     assert isinstance(refused, InvalidInput)
     listed = await container.cdrs.list_for_company(tenant.code, limit=100)
     assert sorted(r.record.uuid for r in listed) == sorted(r.uuid for r in records)
+
+
+async def test_each_record_of_a_batch_gets_its_own_row_and_id(
+    container: Container, tenant: Tenant
+) -> None:
+    caller = await caller_of(container, tenant.code)
+    records = [
+        call_record(caller, START + timedelta(seconds=i), billsec=i, userkey=str(i % 10))
+        for i in range(20)
+    ]
+    ids = await asyncio.gather(*(container.cdrs.record(r) for r in records))
+    assert ids == sorted(ids)  # stored in the order they came
+    listed = await container.cdrs.list_for_company(tenant.code, limit=100)
+    assert {row.id: row for row in listed} == {
+        i: StoredCallRecord(i, r, None) for i, r in zip(ids, records, strict=True)
+    }
+
+
+async def test_a_batch_with_a_uuid_stored_elsewhere_stores_the_others(
+    container: Container, tenant: Tenant
+) -> None:
+    caller = await caller_of(container, tenant.code)
+    records = [call_record(caller, START + timedelta(seconds=i)) for i in range(5)]
+    # Another process (its own service) stored one of them first.
+    elsewhere = CdrService(container.db)
+    first_id = await elsewhere.record(records[2])
+    ids = await asyncio.gather(*(container.cdrs.record(r) for r in records))
+    assert ids[2] == first_id
+    assert len(set(ids)) == 5
+    listed = await container.cdrs.list_for_company(tenant.code, limit=100)
+    assert {row.id: row.record for row in listed} == dict(zip(ids, records, strict=True))
+
+
+async def test_the_hook_sees_each_new_record_in_its_transaction(
+    container: Container, tenant: Tenant
+) -> None:
+    seen: list[tuple[StoredCallRecord, int]] = []
+
+    async def hook(session: AsyncSession, stored: StoredCallRecord) -> None:
+        count = await session.scalar(select(func.count()).where(CallRecordRow.id == stored.id))
+        seen.append((stored, count or 0))
+        if stored.record.userkey == "9":
+            raise RuntimeError("hook failed")
+
+    cdrs = CdrService(container.db, hook)
+    caller = await caller_of(container, tenant.code)
+    records = [call_record(caller, START + timedelta(seconds=i)) for i in range(3)]
+    ids = await asyncio.gather(*(cdrs.record(r) for r in [*records, records[0]]))
+    assert ids[3] == ids[0]
+    assert seen == [(StoredCallRecord(i, r, None), 1) for i, r in zip(ids, records, strict=False)]
+
+    seen.clear()
+    failing = call_record(caller, START, userkey="9")
+    with pytest.raises(RuntimeError, match="hook failed"):
+        await cdrs.record(failing)
+    assert [stored.record for stored, _ in seen] == [failing]
+    listed = await container.cdrs.list_for_company(tenant.code, limit=100)
+    assert failing.uuid not in {row.record.uuid for row in listed}  # rolled back with it
 
 
 async def test_seed_payload_has_the_seeds_fields_and_types(
@@ -208,6 +269,25 @@ async def test_record_checks_the_company(container: Container, tenant: Tenant) -
     with pytest.raises(NotFound):
         await container.cdrs.record(call_record(caller, START, company_id=caller.company_id + 99))
     assert await container.cdrs.list_for_company(tenant.code) == []
+
+
+async def test_record_checks_the_company_of_a_company_seen_before(
+    container: Container, tenant: Tenant, other: Tenant
+) -> None:
+    caller = await caller_of(container, tenant.code)
+    theirs = await caller_of(container, other.code)
+    await container.cdrs.record(call_record(caller, START))
+    await container.cdrs.record(call_record(theirs, START))
+    outcomes = await asyncio.gather(
+        container.cdrs.record(call_record(caller, START, companycode=other.code)),
+        container.cdrs.record(call_record(theirs, START, companycode=tenant.code)),
+        container.cdrs.record(call_record(caller, START, company_id=theirs.company_id + 99)),
+        container.cdrs.record(call_record(caller, START)),
+        return_exceptions=True,
+    )
+    assert [type(o) for o in outcomes] == [InvalidInput, InvalidInput, NotFound, int]
+    assert len(await container.cdrs.list_for_company(tenant.code)) == 2
+    assert len(await container.cdrs.list_for_company(other.code)) == 1
 
 
 async def test_list_arguments(container: Container, tenant: Tenant) -> None:

@@ -32,7 +32,7 @@ time.time()'s clock; if they were not, the hangup moment would be the call recor
 Settings (environment): BENCH_WEBHOOK_RATES ("200,600" calls/min), BENCH_WEBHOOK_SECONDS
 ("60,30", one per rate, the last one for the rest), BENCH_WEBHOOK_HOLD_MS (1500),
 BENCH_WEBHOOK_PHONES (30), BENCH_WEBHOOK_BASELINE_SECONDS (20: the first rate with no
-webhooks set, for callyard's CPU without them; 0 skips it), BENCH_TARGET_CPU (0) and
+webhooks set, for callyard's CPU without them; 0 skips it), BENCH_TARGET_CPU ("0,1") and
 BENCH_SIPP_CPU (1; "" for no pinning), BENCH_KEEP (1 keeps the work directory),
 BENCH_RESULTS (bench/results/webhooks.json).
 """

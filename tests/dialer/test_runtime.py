@@ -104,7 +104,6 @@ class FakeSwitch:
         self.busy: set[str] = set()
         self.listeners: list[Callable[[SwitchEvent], None]] = []
         self.commands: list[tuple[str, str]] = []
-        self.registrar = self
 
     def binding(self, number: str) -> SimpleNamespace | None:
         return SimpleNamespace(target=("127.0.0.1", 5062)) if number in self.registered else None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -253,3 +255,57 @@ def test_demo_restart_keeps_data_and_refreshes_the_key(tmp_path: Path) -> None:
         assert reply["ret"] == 200
     finally:
         second.stop()
+
+
+def sip_process_of(server: Server) -> int:
+    """The pid of the server's SIP process (its child running callyard.switch.host)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                if b"callyard.switch.host" in cmdline:
+                    return int(child)
+        time.sleep(0.1)
+    raise AssertionError("the server runs no SIP process")
+
+
+def exited(pid: int, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # ended, not yet reaped by its (killed) parent
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def udp_port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_the_sip_process_ends_with_a_killed_server(tmp_path: Path) -> None:
+    server = Server(tmp_path / "data")
+    sip = sip_process_of(server)
+    assert not udp_port_free(server.sip_port)
+    server.process.kill()  # no chance to stop its SIP process
+    server.process.wait(10)
+    assert exited(sip), "the SIP process outlived its server"
+    assert udp_port_free(server.sip_port)
+
+
+def test_a_lost_sip_process_stops_the_server_with_an_error(tmp_path: Path) -> None:
+    server = Server(tmp_path / "data")
+    os.kill(sip_process_of(server), signal.SIGKILL)
+    assert server.process.wait(20) == 1
+    logs = [json.loads(line) for line in server.stderr.splitlines() if line.startswith("{")]
+    assert "stopping: the SIP switch ended" in [entry["msg"] for entry in logs]
+    assert logs[-1]["msg"] == "callyard stopped"

@@ -123,7 +123,7 @@ class Rig:
         )
 
     def agent(self) -> Target:
-        binding = self.switch.registrar.binding(AGENT)
+        binding = self.switch.binding(AGENT)
         assert binding is not None, "the agent's phone is not registered"
         return Target(binding.target, AGENT, CALLER_ID, ring_timeout=10)
 
@@ -318,7 +318,7 @@ async def test_a_held_customer_who_hangs_up_ends_the_call(rig: Rig) -> None:
     with running(carrier):
         rig.switch.dial(Dial("dial-4", customer_at(carrier.port)))
         await rig.events.wait(LegAnswered, "dial-4", leg="customer")
-        assert rig.switch.media_stats("dial-4") is not None
+        assert await rig.switch.media_stats("dial-4") is not None
         ended = await rig.events.wait(CallEnded, "dial-4")
     assert (ended.cause, ended.direction, ended.captures) == (
         HangupCode.NORMAL,
@@ -326,7 +326,7 @@ async def test_a_held_customer_who_hangs_up_ends_the_call(rig: Rig) -> None:
         None,
     )
     assert not rig.switch.in_call(CUSTOMER)
-    assert rig.switch.media_stats("dial-4") is None, "the relay session was not closed"
+    assert await rig.switch.media_stats("dial-4") is None, "the relay session was not closed"
     with pytest.raises(CallStateError):
         rig.switch.play("dial-4", rig.workdir / "anything")
 
@@ -408,4 +408,4 @@ async def test_stopping_the_switch_hangs_up_its_calls(rig: Rig) -> None:
         ended = await rig.events.wait(CallEnded, "dial-9")
         await received(carrier, "BYE")
     assert (ended.cause, ended.direction) == (HangupCode.NORMAL, HangupCode.CALLER_HANGUP)
-    assert rig.switch.media_stats("dial-9") is None
+    assert await rig.switch.media_stats("dial-9") is None

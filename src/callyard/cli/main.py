@@ -90,7 +90,8 @@ def serve_command(
     logs.configure(config.log_level)
     from callyard.cli.serve import serve  # the web stack loads only for the server
 
-    serve(config, demo)
+    if not serve(config, demo):
+        raise typer.Exit(1)
 
 
 @db.command("upgrade")

@@ -122,9 +122,10 @@ async def purge_recordings_periodically(
         await asyncio.sleep(interval)
 
 
-async def _serve(settings: Settings, demo: bool) -> None:
+async def _serve(settings: Settings, demo: bool) -> bool:
     container = await Container.open(settings, with_switch=True)
     purger = asyncio.create_task(purge_recordings_periodically(container))
+    switch_ended: asyncio.Task[int | None] | None = None
     container.delivery.start()
     try:
         if container.switch is not None:
@@ -146,6 +147,11 @@ async def _serve(settings: Settings, demo: bool) -> None:
             server_header=False,
         )
         server = _Server(config)
+        if container.switch is not None:
+            # Without its SIP process the server cannot place or take calls: stop, and
+            # exit non-zero so that a supervisor starts it again.
+            switch_ended = asyncio.create_task(container.switch.ended())
+            switch_ended.add_done_callback(lambda _: setattr(server, "should_exit", True))
         log.info(
             "callyard listening",
             extra={
@@ -155,7 +161,13 @@ async def _serve(settings: Settings, demo: bool) -> None:
             },
         )
         await server.serve()
+        if switch_ended is not None and switch_ended.done():
+            log.error("stopping: the SIP switch ended", extra={"status": switch_ended.result()})
+            return False
+        return True
     finally:
+        if switch_ended is not None:
+            switch_ended.cancel()
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purger
@@ -170,11 +182,12 @@ def _safe_url(settings: Settings) -> str:
     return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
-def serve(settings: Settings, demo: bool) -> None:
-    """Run until SIGTERM or SIGINT, then finish in-flight requests and close the store."""
+def serve(settings: Settings, demo: bool) -> bool:
+    """Run until SIGTERM or SIGINT, then finish in-flight requests and close the store;
+    False when it stopped because its SIP switch ended."""
     options: dict[str, Any] = {}
     factory = _loop_factory()
     if factory is not None:
         options["loop_factory"] = factory
     with asyncio.Runner(**options) as runner:
-        runner.run(_serve(settings, demo))
+        return runner.run(_serve(settings, demo))

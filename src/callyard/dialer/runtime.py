@@ -164,7 +164,7 @@ class Dialer:
         self._abandon_message = abandon_message
         self._abandon_prompt: Path | None = None
         self._config = config
-        self.floor = AgentFloor(lambda n: switch.registrar.binding(n) is not None, switch.in_call)
+        self.floor = AgentFloor(lambda n: switch.binding(n) is not None, switch.in_call)
         self.campaigns: dict[int, Campaign] = {}
         self._live: dict[str, DialerCall] = {}
         self._wake = asyncio.Event()
@@ -394,7 +394,7 @@ class Dialer:
             if call is None or call.abandoned:
                 continue
             agent = free.popleft()
-            binding = self._switch.registrar.binding(agent)
+            binding = self._switch.binding(agent)
             if binding is None:
                 campaign.waiting.appendleft(call.order.call_id)
                 continue

@@ -196,7 +196,7 @@ class CallService:
         destnumber = check_phone_number(destnumber, "destnumber")
         await self._extension(caller, extnumber)
         switch = self._running_switch()
-        registration = switch.registrar.binding(extnumber)
+        registration = switch.binding(extnumber)
         if registration is None:
             raise BusinessError(
                 Code.EXTENSION_NOT_REGISTERED, f"Extension {extnumber} is not registered"
@@ -320,7 +320,7 @@ class CallService:
                     incoming.call_id, 404, "Not Found", HangupCode.EXTENSION_DOES_NOT_EXIST
                 )
                 return
-            binding = switch.registrar.binding(dialed) if extension.enabled else None
+            binding = switch.binding(dialed) if extension.enabled else None
             if binding is None:
                 switch.reject(
                     incoming.call_id,
@@ -376,7 +376,7 @@ class CallService:
                 talking = int(now - call.bridged_at) if call.bridged_at is not None else 0
                 result.append(CallStatus(number, call.status, call, None, talking))
                 continue
-            registration = self._switch.registrar.binding(number) if self._switch else None
+            registration = self._switch.binding(number) if self._switch else None
             if registration is None:
                 result.append(CallStatus(number, Code.EXTENSION_NOT_REGISTERED))
                 continue
@@ -447,11 +447,9 @@ class CallService:
             )
             from_agent, from_customer = (Path(p) for p in ended.captures)
             seconds = await asyncio.to_thread(captures_to_wav, from_agent, from_customer, path)
-            # The relay writes RTCP beside each RTP capture; neither is kept.
             for capture in (from_agent, from_customer):
-                for leftover in (capture, capture.with_suffix(".rtcp")):
-                    with contextlib.suppress(FileNotFoundError):
-                        leftover.unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    capture.unlink()
             if seconds == 0:
                 recordfilename = ""
         record = CallRecord(

@@ -1,9 +1,10 @@
-"""Every extension's SIP credentials in memory, for the SIP thread."""
+"""Every extension's SIP credentials in memory, handed to the SIP process."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -16,19 +17,26 @@ log = logging.getLogger("callyard.switch.accounts")
 
 
 class AccountBook:
-    """A snapshot of all extensions, replaced whole when the store's revision moves.
+    """A snapshot of all extensions, replaced whole when the store's revision moves;
+    `on_change` gets every new snapshot (never changed afterwards)."""
 
-    The SIP thread only reads `lookup`, which sees either the old or the new snapshot.
-    """
-
-    def __init__(self, db: Database, directory: Directory) -> None:
+    def __init__(
+        self,
+        db: Database,
+        directory: Directory,
+        on_change: Callable[[dict[str, Account]], None] | None = None,
+    ) -> None:
         self._db = db
         self._directory = directory
+        self._on_change = on_change
         self._accounts: dict[str, Account] = {}
         self._revision: int | None = None
 
     def lookup(self, number: str) -> Account | None:
         return self._accounts.get(number)
+
+    def snapshot(self) -> dict[str, Account]:
+        return self._accounts
 
     async def reload(self) -> None:
         revision = await self._directory.revision()
@@ -48,6 +56,8 @@ class AccountBook:
             for number, company_id, password, enabled in rows
         }
         self._revision = revision
+        if self._on_change is not None:
+            self._on_change(self._accounts)
 
     async def watch(self, interval: float = 0.5) -> None:
         """Reload whenever the store changes; runs until cancelled."""

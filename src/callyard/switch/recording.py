@@ -2,84 +2,117 @@
 
 Left channel: the agent (or the employee's mobile); right channel: the customer. Packets
 are placed by capture time, so silence and gaps keep their length.
+
+This runs in a thread of the server, under the same GIL as the SIP stack and the event
+loop, so the work per packet is kept to a few integer operations and one copy; decoding
+and interleaving run in audioop over whole buffers.
 """
 
 from __future__ import annotations
 
 import audioop
 import struct
+import sys
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 RATE = 8000
 _ETHERNET, _RAW_IP = 1, 101
 _PCMU, _PCMA = 0, 8
+# Other payload types (DTMF events, comfort noise) are not audio.
+_DECODERS: dict[int, Callable[[bytes, int], bytes]] = {
+    _PCMU: audioop.ulaw2lin,
+    _PCMA: audioop.alaw2lin,
+}
+# Where a channel's sample sits in a stereo frame (two native 16-bit samples).
+_LEFT, _RIGHT = 0, 2
+# Decoded to 32 bits, a G.711 byte is its 16-bit sample over 16 zero bits: in memory, the
+# sample's 2 bytes come after the zeros on a little-endian host, before them on a big one.
+_SAMPLE = 2 if sys.byteorder == "little" else 0
+
+# (capture time, payload type, payload start, payload end): the payload is capture[start:end],
+# empty when start >= end
+Packet = tuple[float, int, int, int]
 
 
-def _rtp_packets(path: Path) -> list[tuple[float, int, bytes]]:
-    """(capture time, payload type, payload) of each RTP packet in a pcap file."""
-    if not path.exists():
+def _rtp_packets(capture: bytes) -> list[Packet]:
+    """Every RTP packet of a pcap capture, its payload given as a span of the capture."""
+    if len(capture) < 24:
         return []
-    data = path.read_bytes()
-    if len(data) < 24:
-        return []
-    magic = struct.unpack("<I", data[:4])[0]
+    magic = struct.unpack_from("<I", capture)[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    nanos = magic in (0xA1B23C4D, 0x4D3CB2A1)
-    link = struct.unpack(endian + "I", data[20:24])[0]
+    unit = 1e9 if magic in (0xA1B23C4D, 0x4D3CB2A1) else 1e6
+    link = struct.unpack_from(endian + "I", capture, 20)[0]
+    link_header = 14 if link == _ETHERNET else 0
+    record = struct.Struct(endian + "III")  # seconds, fraction, captured length
     packets = []
-    offset = 24
-    while offset + 16 <= len(data):
-        sec, frac, length, _ = struct.unpack(endian + "IIII", data[offset : offset + 16])
-        frame = data[offset + 16 : offset + 16 + length]
+    offset, size = 24, len(capture)
+    while offset + 16 <= size:
+        sec, frac, length = record.unpack_from(capture, offset)
+        ip = offset + 16 + link_header
         offset += 16 + length
-        start = 14 if link == _ETHERNET else 0
-        if len(frame) < start + 20:
+        end = offset if offset <= size else size  # the last record may be cut short
+        if end - ip < 20:
             continue
-        ihl = (frame[start] & 0x0F) * 4
-        rtp = frame[start + ihl + 8 :]
-        if len(rtp) < 12 or rtp[0] >> 6 != 2:
+        rtp = ip + (capture[ip] & 0x0F) * 4 + 8  # past the IP and UDP headers
+        if end - rtp < 12 or capture[rtp] >> 6 != 2:
             continue
-        csrc = (rtp[0] & 0x0F) * 4
-        payload_type = rtp[1] & 0x7F
-        packets.append((sec + frac / (1e9 if nanos else 1e6), payload_type, rtp[12 + csrc :]))
+        payload = rtp + 12 + (capture[rtp] & 0x0F) * 4  # past the CSRC list; may be > end
+        packets.append((sec + frac / unit, capture[rtp + 1] & 0x7F, payload, end))
     return packets
 
 
-def _decode(payload_type: int, payload: bytes) -> bytes | None:
-    if payload_type == _PCMU:
-        return audioop.ulaw2lin(payload, 2)
-    if payload_type == _PCMA:
-        return audioop.alaw2lin(payload, 2)
-    return None  # DTMF events and comfort noise are not audio
-
-
-def _track(packets: list[tuple[float, int, bytes]], start: float, frames: int) -> bytearray:
-    track = bytearray(frames * 2)
-    for moment, payload_type, payload in packets:
-        pcm = _decode(payload_type, payload)
+def _channel(
+    capture: bytes, packets: list[Packet], start: float, frames: int, side: int
+) -> bytearray:
+    """One direction's audio as stereo frames, on `side` (_LEFT or _RIGHT), silence on the other."""
+    channel = bytearray(frames * 4)
+    frames_view = memoryview(channel)  # assigning a bytearray slice would copy the source first
+    decoded: dict[int, memoryview] = {}  # the whole capture, per payload type met
+    for moment, payload_type, begin, end in packets:
+        pcm = decoded.get(payload_type)
         if pcm is None:
-            continue
-        at = round((moment - start) * RATE) * 2
-        end = min(at + len(pcm), len(track))
-        if at < end:
-            track[at:end] = pcm[: end - at]
-    return track
+            decode = _DECODERS.get(payload_type)
+            if decode is None:
+                continue
+            # Decoded to 32 bits, a payload's samples lie 4 bytes apart with 2 zero bytes
+            # between them: the layout of one side of stereo frames.
+            pcm = decoded[payload_type] = memoryview(decode(capture, 4))
+        at = round((moment - start) * RATE)
+        count = end - begin
+        if at + count > frames:
+            count = frames - at
+        if count > 0:
+            first, source, size = at * 4 + side, begin * 4 + _SAMPLE, count * 4 - 2
+            frames_view[first : first + size] = pcm[source : source + size]
+    return channel
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def captures_to_wav(from_agent: Path, from_customer: Path, out: Path) -> float:
     """Write the stereo WAV; returns its duration in seconds (0 when nothing was captured)."""
-    agent, customer = _rtp_packets(from_agent), _rtp_packets(from_customer)
-    moments = [p[0] for p in agent + customer]
+    agent, customer = _read(from_agent), _read(from_customer)
+    agent_packets, customer_packets = _rtp_packets(agent), _rtp_packets(customer)
+    moments = [packet[0] for packet in agent_packets + customer_packets]
     if not moments:
         return 0.0
     start = min(moments)
     frames = round((max(moments) - start) * RATE) + 160
-    left, right = _track(agent, start, frames), _track(customer, start, frames)
-    stereo = audioop.add(
-        audioop.tostereo(bytes(left), 2, 1, 0), audioop.tostereo(bytes(right), 2, 0, 1), 2
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    left = _channel(agent, agent_packets, start, frames, _LEFT)
+    right = _channel(customer, customer_packets, start, frames, _RIGHT)
+    # A frame of each carries its sample in one half and zeros in the other, the two on
+    # opposite halves: added as 32-bit integers they neither carry nor overflow, which
+    # interleaves them.
+    stereo = audioop.add(left, right, 4)
+    if not out.parent.is_dir():  # cheaper than a mkdir that fails
+        out.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(out), "wb") as wav:
         wav.setnchannels(2)
         wav.setsampwidth(2)

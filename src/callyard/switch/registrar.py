@@ -145,6 +145,7 @@ class Registrar:
         wall: Callable[[], datetime],
         emit: Callable[[SwitchEvent], None],
         *,
+        on_binding: Callable[[Binding], None] | None = None,
         min_expires: int = 60,
         max_expires: int = 3600,
         default_expires: int = 3600,
@@ -154,6 +155,7 @@ class Registrar:
         self._monotonic = monotonic
         self._wall = wall
         self._emit = emit
+        self._on_binding = on_binding
         self.throttle = Throttle(monotonic)
         self._min = min_expires
         self._max = max_expires
@@ -239,6 +241,8 @@ class Registrar:
         with self._lock:
             renewed = number in self._bindings
             self._bindings[number] = binding
+        if self._on_binding is not None:
+            self._on_binding(binding)
         if not renewed:
             self._emit(Registered(self._monotonic(), number, account.company_id, request.source))
         return Reply(200, "OK", (("Contact", f"<{request.contact}>;expires={expires}"),))

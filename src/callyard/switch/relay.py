@@ -1,14 +1,17 @@
 """The media relay: RTPProxy embedded in the process (rtp.io), driven by its command protocol.
 
 One relay session per call, with two sides named by tags: `customer` (the far end,
-treated as the session's originator) and `agent`. Commands are answered in
-microseconds, so they are sent synchronously from the SIP thread.
+treated as the session's originator) and `agent`. Commands whose answer the call needs
+(ports, or capture files complete once a session ends) are sent synchronously from the
+SIP thread. Starting a recording creates files, which takes the relay a fraction of a
+millisecond: that is posted, and its answer read with the next command's.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,9 @@ def prompt_file(base: Path, payload_type: int) -> Path:
 def prompt_duration(base: Path, payload_type: int = PCMU) -> float:
     """How long prompt `base` plays, in seconds."""
     return prompt_file(base, payload_type).stat().st_size / PROMPT_RATE
+
+
+MAX_POSTED = 64  # answers left unread at most before a post reads them
 
 
 class RelayError(RuntimeError):
@@ -75,18 +81,49 @@ class MediaRelay:
         args = ["-F", "-l", address, "-m", str(ports[0]), "-M", str(ports[1])]
         if advertise and advertise != address:
             args += ["-A", advertise]
-        args += ["-r", str(record_dir), "-P", "-d", "WARN"]
+        # -R: record RTP only; a call's RTCP would be two more files to create and delete.
+        args += ["-r", str(record_dir), "-R", "-P", "-d", "WARN"]
         self._proxy: Any = rtpproxy(extra_args=args, modules=())  # no accounting CSV in the cwd
         self._socket: Any = self._proxy.rtpp_sock
         self._lock = threading.Lock()
+        self._received = b""
+        self._posted: deque[str] = deque()  # commands whose answers are still unread
 
     def _command(self, text: str) -> str:
+        """Send a command and wait for its answer."""
         with self._lock:
             self._socket.sendall(text.encode() + b"\n")
-            reply: str = self._socket.recv(4096).decode().strip()
+            self._collect()
+            reply = self._answer()
         if reply.startswith("E"):
             raise RelayError(f"relay refused {text.split()[0]}: {reply}")
         return reply
+
+    def _post(self, text: str) -> None:
+        """Send a command whose answer is read later; a refusal is only logged."""
+        with self._lock:
+            self._socket.sendall(text.encode() + b"\n")
+            self._posted.append(text)
+            if len(self._posted) >= MAX_POSTED:
+                self._collect()
+
+    def _collect(self) -> None:
+        """Read the answers of the posted commands (the lock held): the relay answers
+        in order, so they come before the answer of any command sent after them."""
+        while self._posted:
+            text = self._posted.popleft()
+            reply = self._answer()
+            if reply.startswith("E"):
+                log.warning("relay refused a command", extra={"command": text, "reply": reply})
+
+    def _answer(self) -> str:
+        while b"\n" not in self._received:
+            chunk = self._socket.recv(4096)
+            if not chunk:
+                raise RelayError("the relay closed its control socket")
+            self._received += chunk
+        line, _, self._received = self._received.partition(b"\n")
+        return line.decode().strip()
 
     def open(self, call_id: str) -> int:
         """Start a session; returns the port to offer to the agent."""
@@ -105,9 +142,10 @@ class MediaRelay:
         self._command(f"U {call_id} {address} {port} {CUSTOMER} {AGENT}")
 
     def record(self, call_id: str) -> tuple[Path, Path]:
-        """Record both directions; returns the capture files (from customer, from agent)."""
-        self._command(f"R {call_id} {CUSTOMER} {AGENT}")
-        self._command(f"R {call_id} {AGENT} {CUSTOMER}")
+        """Record both directions; returns the capture files (from customer, from agent),
+        which stay missing if the relay refuses."""
+        self._post(f"R {call_id} {CUSTOMER} {AGENT}")
+        self._post(f"R {call_id} {AGENT} {CUSTOMER}")
         prefix = self.record_dir / f"{call_id}={CUSTOMER}"
         return prefix.with_name(prefix.name + ".o.rtp"), prefix.with_name(prefix.name + ".a.rtp")
 
@@ -141,6 +179,7 @@ class MediaRelay:
         return RelayStats(*fields[:5]) if len(fields) >= 5 else None
 
     def close(self, call_id: str) -> None:
+        """End a session; once this returns its capture files are complete."""
         try:
             self._command(f"D {call_id} {CUSTOMER} {AGENT}")
         except RelayError:

@@ -225,8 +225,11 @@ class _SippyThread:
             from sippy.Udp_server import Udp_server_opts
 
             from callyard.switch.sippy_clock import use_standard_clocks
+            from callyard.switch.sippy_udp import receive_in_batches, send_directly
 
             use_standard_clocks()
+            send_directly()
+            receive_in_batches()
             # One sender thread: sippy's default three reorder messages (an INVITE's
             # ACK after the next INVITE, a 180 after the 200). It also drops
             # SO_REUSEPORT, so a second server cannot silently share the port.

@@ -1,10 +1,16 @@
-"""The switch as the rest of callyard sees it: started, stopped, asked for presence."""
+"""The switch as the rest of callyard sees it: started, stopped, asked for presence.
+
+The SIP stack, the registrar and the media relay run in a process of their own
+(`switch.host`); this side sends it commands and account snapshots, receives its events
+on the event loop, and keeps what services ask synchronously: the registrations (from
+the bindings the SIP process reports) and which numbers are in a call.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +27,7 @@ from callyard.switch.commands import (
     Attach,
     Bridge,
     CallStateError,
+    Command,
     Connect,
     Dial,
     Hangup,
@@ -28,7 +35,6 @@ from callyard.switch.commands import (
     Reject,
     Target,
 )
-from callyard.switch.digest import DigestAuthority
 from callyard.switch.events import (
     CUSTOMER_LEG,
     CallEnded,
@@ -36,14 +42,16 @@ from callyard.switch.events import (
     LegAnswered,
     LegFailed,
     SwitchEvent,
+    Unregistered,
 )
-from callyard.switch.registrar import Registrar
-from callyard.switch.relay import PROMPT_CODECS, MediaRelay, RelayStats, prompt_file
-from callyard.switch.sip_stack import SipStack
+from callyard.switch.link import AccountSnapshot, BindingMade, SipSettings, StatsAnswer, StatsQuery
+from callyard.switch.process import SipProcess
+from callyard.switch.registrar import Account, Binding
+from callyard.switch.relay import PROMPT_CODECS, RelayStats, prompt_file
 
 log = logging.getLogger("callyard.switch")
 
-REALM = "callyard"
+QUERY_SECONDS = 5.0
 
 
 @dataclass
@@ -57,7 +65,7 @@ class _Dialed:
 
 
 class Switch:
-    """SIP registrar (and, as it grows, call control) behind the Presence interface."""
+    """Call control and presence over the SIP process."""
 
     def __init__(
         self,
@@ -71,51 +79,52 @@ class Switch:
     ) -> None:
         self.sip_address = sip
         self.advertise_ip = advertise_ip or sip[0]
-        self.accounts = AccountBook(db, directory)
+        self._rtp_ports = rtp_ports
+        self._capture_dir = capture_dir or Path("captures")
+        self.accounts = AccountBook(db, directory, self._accounts_changed)
         self._listeners: list[Callable[[SwitchEvent], None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.registrar = Registrar(
-            self.accounts.lookup,
-            DigestAuthority(REALM, time.monotonic),
-            time.monotonic,
-            clock.now,
-            self._emit,
-        )
-        self._stack = SipStack(
-            sip[0],
-            sip[1],
-            self.advertise_ip,
-            self.registrar,
-            lambda: MediaRelay(
-                sip[0], rtp_ports, capture_dir or Path("captures"), self.advertise_ip
-            ),
-            self._emit,
-        )
+        self._process = SipProcess(self._received, self._lost)
+        self._running = False
+        self._failed: asyncio.Future[int | None] | None = None
+        self._bindings: dict[str, Binding] = {}
+        self._queries: dict[int, asyncio.Future[RelayStats | None]] = {}
+        self._query_ids = itertools.count(1)
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
         self._dialed: dict[str, _Dialed] = {}
-        self._pending: collections.deque[SwitchEvent] = collections.deque()
-        self._drain_scheduled = False
         self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def sip_pid(self) -> int | None:
+        """The SIP process's id while it runs."""
+        return self._process.pid
 
     def subscribe(self, listener: Callable[[SwitchEvent], None]) -> None:
         """Call `listener` on the event loop for every switch event."""
         self._listeners.append(listener)
 
-    def _emit(self, event: SwitchEvent) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        # Events come in bursts (a response often yields two); one wake-up of the loop
-        # delivers all that are waiting.
-        self._pending.append(event)
-        if not self._drain_scheduled:
-            self._drain_scheduled = True
-            loop.call_soon_threadsafe(self._drain)
+    def _accounts_changed(self, accounts: dict[str, Account]) -> None:
+        if self._running:
+            self._process.send(AccountSnapshot(accounts))
 
-    def _drain(self) -> None:
-        self._drain_scheduled = False  # before taking: an event added now schedules anew
-        while self._pending:
-            self._deliver(self._pending.popleft())
+    def _received(self, message: object) -> None:
+        if isinstance(message, BindingMade):
+            self._bindings[message.binding.number] = message.binding
+        elif isinstance(message, StatsAnswer):
+            query = self._queries.pop(message.query_id, None)
+            if query is not None and not query.done():
+                query.set_result(message.stats)
+        else:
+            self._deliver(message)  # type: ignore[arg-type]
+
+    def _lost(self, status: int | None) -> None:
+        self._running = False
+        if self._failed is not None and not self._failed.done():
+            self._failed.set_result(status)
+
+    async def ended(self) -> int | None:
+        """Wait until the SIP process ends without being stopped; its exit status."""
+        assert self._failed is not None, "the switch was not started"
+        return await self._failed
 
     def _deliver(self, event: SwitchEvent) -> None:
         log.info(type(event).__name__.lower(), extra={"event": event.__dict__})
@@ -134,6 +143,8 @@ class Switch:
                 dialed.agent = None
         elif isinstance(event, IncomingCall):
             self._busy[event.call_id] = {event.caller}
+        elif isinstance(event, Unregistered):
+            self._bindings.pop(event.number, None)
         for listener in self._listeners:
             try:
                 listener(event)
@@ -142,22 +153,43 @@ class Switch:
                 log.exception("switch event listener failed", extra={"event": event.__dict__})
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        """Start the SIP process with every extension's credentials; returns once it
+        listens."""
         await self.accounts.reload()
+        self._failed = asyncio.get_running_loop().create_future()
+        await self._process.start(
+            SipSettings(
+                host=self.sip_address[0],
+                port=self.sip_address[1],
+                advertise=self.advertise_ip,
+                rtp_ports=self._rtp_ports,
+                capture_dir=self._capture_dir,
+                accounts=self.accounts.snapshot(),
+                log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            )
+        )
+        self._running = True
         self._watch = asyncio.create_task(self.accounts.watch(), name="sip-accounts")
-        await asyncio.to_thread(self._stack.start)
 
     async def stop(self) -> None:
+        """Hang up every call and stop the SIP process."""
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
-        await asyncio.to_thread(self._stack.stop)
+        self._running = False
+        await self._process.stop()
+        for query in self._queries.values():
+            query.cancel()
+        self._queries.clear()
+
+    def _submit(self, command: Command) -> None:
+        self._process.send(command)
 
     def bridge(self, order: Bridge) -> None:
         """Place a two-leg call; its progress arrives as events."""
         self._busy[order.call_id] = {order.first.user, order.second.user}
-        self._stack.submit(order)
+        self._submit(order)
 
     def dial(self, order: Dial) -> None:
         """Call one party; its progress arrives as events, and once it answers the call is
@@ -166,7 +198,7 @@ class Switch:
             raise CallStateError(f"call {order.call_id} is already in progress")
         self._busy[order.call_id] = {order.target.user}
         self._dialed[order.call_id] = _Dialed(order.target.user)
-        self._stack.submit(order)
+        self._submit(order)
 
     def attach(self, call_id: str, target: Target) -> None:
         """Call an agent for a held Dial and bridge them when it answers; if the agent's
@@ -174,7 +206,7 @@ class Switch:
         dialed = self._held(call_id, "attach")
         dialed.agent = target.user
         self._busy[call_id].add(target.user)
-        self._stack.submit(Attach(call_id, target))
+        self._submit(Attach(call_id, target))
 
     def play(self, call_id: str, prompt: Path, hangup_after: bool = True) -> None:
         """Play a prompt (its base path: `<prompt>.0`, `<prompt>.8`) to a held Dial's
@@ -185,7 +217,7 @@ class Switch:
         if not any(prompt_file(prompt, pt).is_file() for pt in PROMPT_CODECS):
             raise FileNotFoundError(f"no prompt files {prompt}.0 or {prompt}.8")
         dialed.ending = hangup_after
-        self._stack.submit(Play(call_id, prompt, hangup_after))
+        self._submit(Play(call_id, prompt, hangup_after))
 
     def _held(self, call_id: str, command: str) -> _Dialed:
         dialed = self._dialed.get(call_id)
@@ -200,20 +232,29 @@ class Switch:
         return dialed
 
     def hangup(self, call_id: str) -> None:
-        self._stack.submit(Hangup(call_id))
+        self._submit(Hangup(call_id))
 
     def connect(self, call_id: str, target: Target, record: bool = True) -> None:
         """Put a phone's incoming call through to `target`."""
         self._busy.setdefault(call_id, set()).add(target.user)
-        self._stack.submit(Connect(call_id, target, record))
+        self._submit(Connect(call_id, target, record))
 
     def reject(self, call_id: str, status: int, reason: str, cause: HangupCode) -> None:
-        self._stack.submit(Reject(call_id, status, reason, cause.value))
+        self._submit(Reject(call_id, status, reason, cause.value))
 
-    def media_stats(self, call_id: str) -> RelayStats | None:
-        """Packet counts of a call's relay session; None when it has none (any more)."""
-        relay = self._stack.relay
-        return relay.stats(call_id) if relay is not None else None
+    async def media_stats(self, call_id: str) -> RelayStats | None:
+        """Packet counts of a call's relay session; None when it has none (any more, or
+        the switch is stopped and its relay with it)."""
+        if not self._running:
+            return None
+        query_id = next(self._query_ids)
+        answer: asyncio.Future[RelayStats | None] = asyncio.get_running_loop().create_future()
+        self._queries[query_id] = answer
+        try:
+            self._process.send(StatsQuery(query_id, call_id))
+            return await asyncio.wait_for(answer, QUERY_SECONDS)
+        finally:
+            self._queries.pop(query_id, None)
 
     def in_call(self, number: str) -> bool:
         """Whether a call in progress involves this extension (or number)."""
@@ -221,8 +262,18 @@ class Switch:
 
     # Presence
 
+    def binding(self, number: str) -> Binding | None:
+        """The live registration of an extension: unexpired, of an enabled extension."""
+        binding = self._bindings.get(number)
+        if binding is None or binding.expires_at <= time.monotonic():
+            return None
+        account = self.accounts.lookup(number)
+        if account is None or not account.enabled:
+            return None
+        return binding
+
     def registration(self, number: str) -> Registration | None:
-        binding = self.registrar.binding(number)
+        binding = self.binding(number)
         if binding is None:
             return None
         return Registration(

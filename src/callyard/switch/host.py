@@ -1,0 +1,155 @@
+"""The SIP process: sippy's stack, the registrar and the media relay, apart from the server.
+
+`callyard serve` starts it (`python -m callyard.switch.host FD`) so that SIP signalling
+and the services (routing, call records, webhooks, the HTTP API) run on separate cores
+instead of taking turns under one interpreter lock. It reads its settings, then
+commands, account snapshots and relay queries from the socket FD, and writes events
+and bindings back. It ends on Stop, or when the server process is gone (end of file),
+after hanging up every call; SIGINT and SIGTERM are left to the server, which stops it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from callyard import logs
+from callyard.clock import SystemClock
+from callyard.switch.commands import Attach, Bridge, Connect, Dial, Hangup, Play, Reject
+from callyard.switch.digest import DigestAuthority
+from callyard.switch.link import (
+    AccountSnapshot,
+    BindingMade,
+    SipSettings,
+    Started,
+    StartFailed,
+    StatsAnswer,
+    StatsQuery,
+    Stop,
+    Stopped,
+    receive,
+    send,
+)
+from callyard.switch.registrar import Account, Binding, Registrar
+from callyard.switch.relay import MediaRelay
+from callyard.switch.sip_stack import SipStack
+
+log = logging.getLogger("callyard.switch.host")
+
+REALM = "callyard"
+PROCESS_NAME = b"callyard-sip"
+_COMMANDS = (Bridge, Connect, Reject, Dial, Attach, Play, Hangup)
+
+
+class SipHost:
+    """The SIP process's side of the link."""
+
+    def __init__(self, link: Connection, settings: SipSettings) -> None:
+        self._link = link
+        self._sending = threading.Lock()
+        self._accounts: dict[str, Account] = dict(settings.accounts)
+        self.registrar = Registrar(
+            self._lookup,
+            DigestAuthority(REALM, time.monotonic),
+            time.monotonic,
+            SystemClock().now,
+            self._send,
+            on_binding=self._binding_made,
+        )
+        self._stack = SipStack(
+            settings.host,
+            settings.port,
+            settings.advertise,
+            self.registrar,
+            lambda: MediaRelay(
+                settings.host, settings.rtp_ports, settings.capture_dir, settings.advertise
+            ),
+            self._send,
+        )
+
+    def _lookup(self, number: str) -> Account | None:
+        return self._accounts.get(number)
+
+    def _binding_made(self, binding: Binding) -> None:
+        self._send(BindingMade(binding))
+
+    def _send(self, message: object) -> None:
+        # The SIP thread (events), the registrar and the reading thread (answers) send.
+        try:
+            with self._sending:
+                send(self._link, message)
+        except OSError:
+            pass  # the server process is gone; reading notices and stops
+
+    def run(self) -> None:
+        """Start the stack, serve the link until Stop or end of file, then stop."""
+        try:
+            self._stack.start()
+        except Exception as exc:
+            self._send(StartFailed(str(exc)))
+            return
+        self._send(Started())
+        try:
+            self._serve()
+        finally:
+            self._stack.stop()
+            self._send(Stopped())
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                message = receive(self._link)
+            except (EOFError, OSError):
+                log.warning("the server process is gone; stopping the SIP switch")
+                return
+            if isinstance(message, Stop):
+                return
+            try:
+                self._handle(message)
+            except Exception:
+                log.exception("SIP switch message failed", extra={"kind": type(message).__name__})
+
+    def _handle(self, message: Any) -> None:
+        if isinstance(message, _COMMANDS):
+            self._stack.submit(message)
+        elif isinstance(message, AccountSnapshot):
+            self._accounts = message.accounts
+        elif isinstance(message, StatsQuery):
+            relay = self._stack.relay
+            stats = relay.stats(message.call_id) if relay is not None else None
+            self._send(StatsAnswer(message.query_id, stats))
+        else:
+            log.error("unknown message to the SIP switch", extra={"kind": type(message).__name__})
+
+
+def _name_process() -> None:
+    """Name the process (and the threads it starts) callyard-sip, for ps and top."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, ctypes.c_char_p(PROCESS_NAME), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _name_process()
+    link = Connection(int(argv[1]))
+    settings = receive(link)
+    if not isinstance(settings, SipSettings):
+        return 2
+    logs.configure(settings.log_level)
+    SipHost(link, settings).run()
+    link.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,87 @@
+"""What the server process and its SIP process say to each other, besides commands and
+events: the SIP process's settings, account snapshots, bindings, relay queries, and
+the start and stop handshake.
+
+Messages travel pickled over a Unix socket pair (`multiprocessing.connection`'s framing),
+in order.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from callyard.switch.registrar import Account, Binding
+from callyard.switch.relay import RelayStats
+
+
+@dataclass(frozen=True)
+class SipSettings:
+    """How the SIP process listens and relays media; its first message."""
+
+    host: str
+    port: int
+    advertise: str
+    rtp_ports: tuple[int, int]
+    capture_dir: Path
+    accounts: dict[str, Account]
+    log_level: str
+
+
+@dataclass(frozen=True)
+class Started:
+    """The SIP socket and the relay are up."""
+
+
+@dataclass(frozen=True)
+class StartFailed:
+    message: str
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """Every extension's credentials, replacing the previous snapshot whole."""
+
+    accounts: dict[str, Account]
+
+
+@dataclass(frozen=True)
+class BindingMade:
+    """A REGISTER made or renewed this binding (its removal comes as Unregistered)."""
+
+    binding: Binding
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    query_id: int
+    call_id: str
+
+
+@dataclass(frozen=True)
+class StatsAnswer:
+    query_id: int
+    stats: RelayStats | None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Hang up every call, close the socket and the relay, and exit."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Every call is hung up; the process exits next."""
+
+
+def send(link: Connection, message: object) -> None:
+    """Write one message (plain pickle: multiprocessing's own pickler is slower)."""
+    link.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+
+def receive(link: Connection) -> object:
+    """Read one message; EOFError once the other side is gone."""
+    # The link is a socket pair between the server and the child it started: trusted.
+    return pickle.loads(link.recv_bytes())  # noqa: S301
