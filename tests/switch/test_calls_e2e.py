@@ -30,6 +30,9 @@ def failure_code(reply: dict[str, Any]) -> str:
 
 def test_registration_is_reported_and_refusals_look_alike(pbx: Pbx) -> None:
     pbx.cli("extension", "disable", "--company", COMPANY, "10010003")
+    # A change made by another process reaches the switch at its next check of the
+    # store (every 0.5 s).
+    time.sleep(1)
     good = pbx.phone(AGENT)
     wrong = pbx.phone(SECOND_AGENT, password="not-the-password")
     unknown = pbx.phone("55550000", password="whatever1")

@@ -406,6 +406,13 @@ class InboundCall(RelayedCall):
         if self._offer is None:
             self._refuse(488, "Not Acceptable Here", HangupCode.CALL_INVALID)
             return
+        # Services route the call while the relay opens its session: their answer
+        # (connect or reject) is handled on this thread, after this returns.
+        self._emit(
+            IncomingCall(
+                time.monotonic(), self.call_id, self.caller.company_id, self.caller.number, dialed
+            )
+        )
         try:
             self._relay_port = self._relay.open_from(
                 self.call_id, self._offer.address, self._offer.port
@@ -415,11 +422,6 @@ class InboundCall(RelayedCall):
             self._refuse(503, "Service Unavailable", HangupCode.SERVER_HANGUP)
             return
         self.state = State.FIRST_ANSWERED
-        self._emit(
-            IncomingCall(
-                time.monotonic(), self.call_id, self.caller.company_id, self.caller.number, dialed
-            )
-        )
 
     def connect(self, target: Target) -> None:
         """Call the destination services chose for this phone."""

@@ -235,8 +235,12 @@ class Switch:
         self._submit(Hangup(call_id))
 
     def connect(self, call_id: str, target: Target, record: bool = True) -> None:
-        """Put a phone's incoming call through to `target`."""
-        self._busy.setdefault(call_id, set()).add(target.user)
+        """Put a phone's incoming call through to `target` (nothing if it has ended, the
+        phone having hung up while services routed it)."""
+        numbers = self._busy.get(call_id)
+        if numbers is None:
+            return
+        numbers.add(target.user)
         self._submit(Connect(call_id, target, record))
 
     def reject(self, call_id: str, status: int, reason: str, cause: HangupCode) -> None:
