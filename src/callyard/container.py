@@ -122,7 +122,6 @@ class Container:
             switch = Switch(
                 db,
                 directory,
-                clock,
                 settings.sip_address,
                 settings.advertise_ip,
                 parse_port_range(settings.rtp_ports),

@@ -22,7 +22,6 @@ def switch_of(container: Container) -> Switch:
     return Switch(
         container.db,
         container.directory,
-        container.clock,
         ("127.0.0.1", free_udp_port()),
     )
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from callyard import logs
 from callyard.clock import SystemClock
-from callyard.switch.commands import Attach, Bridge, Connect, Dial, Hangup, Play, Reject
+from callyard.switch.commands import Command
 from callyard.switch.digest import DigestAuthority
 from callyard.switch.link import (
     AccountSnapshot,
@@ -44,7 +44,6 @@ log = logging.getLogger("callyard.switch.host")
 
 REALM = "callyard"
 PROCESS_NAME = b"callyard-sip"
-_COMMANDS = (Bridge, Connect, Reject, Dial, Attach, Play, Hangup)
 
 
 class SipHost:
@@ -116,7 +115,7 @@ class SipHost:
                 log.exception("SIP switch message failed", extra={"kind": type(message).__name__})
 
     def _handle(self, message: Any) -> None:
-        if isinstance(message, _COMMANDS):
+        if isinstance(message, Command):
             self._stack.submit(message)
         elif isinstance(message, AccountSnapshot):
             self._accounts = message.accounts

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from callyard.clock import Clock
 from callyard.codes import HangupCode
 from callyard.services.directory import Directory
 from callyard.services.presence import Registration
@@ -71,7 +70,6 @@ class Switch:
         self,
         db: Database,
         directory: Directory,
-        clock: Clock,
         sip: tuple[str, int],
         advertise_ip: str | None = None,
         rtp_ports: tuple[int, int] = (20000, 29999),
@@ -113,8 +111,10 @@ class Switch:
             query = self._queries.pop(message.query_id, None)
             if query is not None and not query.done():
                 query.set_result(message.stats)
+        elif isinstance(message, SwitchEvent):
+            self._deliver(message)
         else:
-            self._deliver(message)  # type: ignore[arg-type]
+            log.error("unknown message from the SIP switch", extra={"kind": type(message).__name__})
 
     def _lost(self, status: int | None) -> None:
         self._running = False
