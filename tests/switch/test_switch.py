@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from callyard.container import Container
+from callyard.switch.accounts import AccountBook
 from callyard.switch.commands import Target
 from callyard.switch.events import CallEnded, IncomingCall, Unregistered
 from callyard.switch.link import BindingMade
@@ -86,3 +87,21 @@ async def test_a_switch_whose_port_is_taken_does_not_start(container: Container)
     with pytest.raises(ProcessLookupError):  # ended and reaped
         os.kill(switch.sip_pid, 0)
     assert await switch.media_stats("call-1") is None
+
+
+async def test_only_a_change_of_the_extensions_reaches_the_sip_process(
+    container: Container,
+) -> None:
+    sent: list[dict[str, Account]] = []
+    book = AccountBook(container.db, container.directory, sent.append)
+    await book.reload()
+    company = await container.companies.create("book")
+    await book.reload()
+    assert sent == []  # a company alone changes no extension
+    await container.extensions.create(company.companycode, ["70020001"], "secret-pass-1")
+    await book.reload()
+    await book.reload()
+    assert [set(snapshot) for snapshot in sent] == [{"70020001"}]
+    account = book.lookup("70020001")
+    assert account is not None
+    assert (account.password, account.enabled) == ("secret-pass-1", True)

@@ -17,8 +17,9 @@ log = logging.getLogger("callyard.switch.accounts")
 
 
 class AccountBook:
-    """A snapshot of all extensions, replaced whole when the store's revision moves;
-    `on_change` gets every new snapshot (never changed afterwards)."""
+    """A snapshot of all extensions, replaced whole when they change (looked at when the
+    store's revision moves); `on_change` gets every new snapshot (never changed
+    afterwards)."""
 
     def __init__(
         self,
@@ -51,13 +52,17 @@ class AccountBook:
                     )
                 )
             ).all()
-        self._accounts = {
+        accounts = {
             number: Account(number, company_id, password, enabled)
             for number, company_id, password, enabled in rows
         }
         self._revision = revision
-        if self._on_change is not None:
-            self._on_change(self._accounts)
+        # The revision also moves for tokens, trunks and numbers: only a change of the
+        # extensions goes to the SIP process.
+        if accounts != self._accounts:
+            self._accounts = accounts
+            if self._on_change is not None:
+                self._on_change(accounts)
 
     async def watch(self, interval: float = 0.5) -> None:
         """Reload whenever the store changes; runs until cancelled."""
