@@ -126,6 +126,8 @@ class Container:
                 settings.advertise_ip,
                 parse_port_range(settings.rtp_ports),
                 settings.data_dir / "captures",
+                settings.ring_timeout_seconds,
+                settings.agent_ring_timeout_seconds,
             )
             presence = switch
         metrics = Metrics()

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from callyard.codes import CallMethod
 from callyard.container import Container
-from callyard.switch.accounts import AccountBook
-from callyard.switch.commands import Target
 from callyard.switch.events import CallEnded, IncomingCall, Unregistered
 from callyard.switch.link import BindingMade
 from callyard.switch.registrar import Account, Binding
+from callyard.switch.routing import CompanyRoutes, RoutingTable, TrunkRoute
+from callyard.switch.routing_book import RoutingBook
 from callyard.switch.switch import Switch
 from tests.sip.harness import free_udp_port
 
@@ -39,15 +40,15 @@ def binding(number: str, seconds: float = 60) -> Binding:
     )
 
 
-async def test_a_phone_that_hangs_up_while_routed_is_not_left_in_a_call(
+async def test_a_phones_call_keeps_both_extensions_in_a_call_until_it_ends(
     container: Container,
 ) -> None:
     switch = switch_of(container)
-    switch._received(IncomingCall(time.monotonic(), "call-1", 1, "1001", "1002"))
+    method = CallMethod.EXTENSION_TO_EXTENSION.value
+    switch._received(IncomingCall(time.monotonic(), "call-1", 1, "1001", "1002", method, "1001"))
     assert switch.in_call("1001")
+    assert switch.in_call("1002")
     switch._received(CallEnded(time.monotonic(), "call-1", 10002, 10040, None, None))
-    # Services' answer comes after the call ended: nothing to connect, nobody busy.
-    switch.connect("call-1", Target(("127.0.0.1", 5062), "1002", "622150001", 10))
     assert not switch.in_call("1001")
     assert not switch.in_call("1002")
 
@@ -56,11 +57,13 @@ async def test_bindings_are_kept_as_reported_until_unregistered_or_expired(
     container: Container,
 ) -> None:
     switch = switch_of(container)
-    switch.accounts._accounts = {
-        "1001": Account("1001", 1, "secret", True),
-        "1002": Account("1002", 1, "secret", False),
-        "1003": Account("1003", 1, "secret", True),
-    }
+    switch.routing.table = RoutingTable(
+        accounts={
+            "1001": Account("1001", 1, "secret", True),
+            "1002": Account("1002", 1, "secret", False),
+            "1003": Account("1003", 1, "secret", True),
+        }
+    )
     for number, seconds in (("1001", 60), ("1002", 60), ("1003", -1)):
         switch._received(BindingMade(binding(number, seconds)))
     assert switch.binding("1001") is not None
@@ -89,19 +92,38 @@ async def test_a_switch_whose_port_is_taken_does_not_start(container: Container)
     assert await switch.media_stats("call-1") is None
 
 
-async def test_only_a_change_of_the_extensions_reaches_the_sip_process(
+async def test_the_sip_process_gets_a_new_routing_table_only_when_routes_change(
     container: Container,
 ) -> None:
-    sent: list[dict[str, Account]] = []
-    book = AccountBook(container.db, container.directory, sent.append)
+    sent: list[RoutingTable] = []
+    book = RoutingBook(container.db, container.directory, sent.append)
     await book.reload()
+    sent.clear()
     company = await container.companies.create("book")
     await book.reload()
-    assert sent == []  # a company alone changes no extension
+    assert len(sent) == 1
+    company_id = next(
+        id_ for id_, routes in book.table.companies.items() if routes.code == company.companycode
+    )
     await container.extensions.create(company.companycode, ["70020001"], "secret-pass-1")
+    await container.trunks.add(company.companycode, "main", "127.0.0.1", 5080, "user", "pass")
+    await container.trunks.add(company.companycode, "spare", "127.0.0.2", 5080)
+    await container.numbers.add(company.companycode, "622150001")
+    await container.numbers.add(company.companycode, "622150002", enabled=False)
     await book.reload()
-    await book.reload()
-    assert [set(snapshot) for snapshot in sent] == [{"70020001"}]
-    account = book.lookup("70020001")
+    await container.auth.login(company.appid, company.accesskey, "127.0.0.1")
+    await book.reload()  # a login moves the store's revision, not the routes
+    assert len(sent) == 2  # the company, then its routes
+    account = book.account("70020001")
     assert account is not None
-    assert (account.password, account.enabled) == ("secret-pass-1", True)
+    assert (account.company_id, account.password, account.enabled) == (
+        company_id,
+        "secret-pass-1",
+        True,
+    )
+    assert book.company(company_id) == CompanyRoutes(
+        company.companycode,
+        "book",
+        TrunkRoute("127.0.0.1", 5080, "user", "pass"),  # the first trunk carries calls
+        ("622150001",),  # enabled numbers only
+    )

@@ -28,7 +28,7 @@ from callyard.dialer.pacing import FloorView, PacerHistory, PredictivePacer
 from callyard.errors import BusinessError
 from callyard.metrics import Metrics
 from callyard.services.auth import Caller
-from callyard.services.calls import CallService, CustomFields, company_trunk, via_trunk
+from callyard.services.calls import CallService, CustomFields, company_trunk
 from callyard.services.cdrs import CallRecord, CdrService
 from callyard.services.directory import Directory
 from callyard.services.groups import AgentState, GroupService
@@ -51,6 +51,7 @@ from callyard.switch.events import (
     LegFailed,
     SwitchEvent,
 )
+from callyard.switch.routing import via_trunk
 from callyard.switch.switch import Switch
 from callyard.tts import SynthesisError, Synthesizer, render_prompt
 

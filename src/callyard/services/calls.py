@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -39,12 +38,12 @@ from callyard.switch.events import (
     SwitchEvent,
 )
 from callyard.switch.recording import captures_to_wav
+from callyard.switch.routing import PHONE_NUMBER, via_trunk
 from callyard.switch.switch import Switch
 from callyard.timefmt import TimeFormat
 
 log = logging.getLogger("callyard.calls")
 
-PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
 AGENT_LEG, CUSTOMER_LEG = "agent", "customer"
 # Calls that start with the customer (no agent first): answered when the customer answers.
 ANSWERED_BY_CUSTOMER = frozenset({CallMethod.PREDICTIVE, CallMethod.IVR_GROUP_CALL})
@@ -295,67 +294,20 @@ class CallService:
         self.live[call_id] = call
         return call
 
-    async def _route(self, incoming: IncomingCall) -> None:
-        """Decide where a registered phone's own call goes: another extension of its
-        company (method 1) or, for a phone number, the company's trunk (method 2)."""
-        switch = self._running_switch()
-        company = await self._directory.company(incoming.company_id)
+    def _follow_incoming(self, incoming: IncomingCall) -> None:
+        """Follow a registered phone's own call, routed by the switch: to another
+        extension of its company (method 1) or out through the company's trunk (2)."""
+        company = self._switch.company(incoming.company_id) if self._switch else None
         if company is None:
-            switch.reject(incoming.call_id, 403, "Forbidden", HangupCode.CALL_FORBIDDEN)
-            return
-        caller = Caller(company.id, company.code, company.name)
-        dialed = incoming.dialed
-        extension = await self._directory.extension(dialed)
-        if extension is not None or not PHONE_NUMBER.match(dialed):
-            self._track(
-                incoming.call_id,
-                caller,
-                CallMethod.EXTENSION_TO_EXTENSION,
-                incoming.caller,
-                dialed,
-                incoming.caller,
-            )
-            if extension is None or extension.company_id != caller.company_id:
-                switch.reject(
-                    incoming.call_id, 404, "Not Found", HangupCode.EXTENSION_DOES_NOT_EXIST
-                )
-                return
-            binding = switch.binding(dialed) if extension.enabled else None
-            if binding is None:
-                switch.reject(
-                    incoming.call_id,
-                    480,
-                    "Temporarily Unavailable",
-                    HangupCode.EXTENSION_NOT_REGISTERED,
-                )
-                return
-            if switch.in_call(dialed):
-                switch.reject(incoming.call_id, 486, "Busy Here", HangupCode.USER_BUSY)
-                return
-            target = Target(binding.target, dialed, incoming.caller, self._agent_ring_timeout)
-            switch.connect(incoming.call_id, target)
-            return
-        trunk = await self._trunks.for_company(caller.company_id)
-        shown = ""
-        if trunk is not None:
-            try:
-                shown = await self._numbers.pick(caller, None)
-            except BusinessError:
-                trunk = None  # no caller ID to show: the call cannot go out
+            return  # the switch refused it: no company to record it for
         self._track(
             incoming.call_id,
-            caller,
-            CallMethod.EXTENSION_DIRECT_DIAL,
+            Caller(incoming.company_id, company.code, company.name),
+            CallMethod(incoming.method),
             incoming.caller,
-            dialed,
-            shown,
+            incoming.dialed,
+            incoming.caller_id,
         )
-        if trunk is None:
-            switch.reject(
-                incoming.call_id, 503, "Service Unavailable", HangupCode.OUTBOUND_LINE_FAILURE
-            )
-            return
-        switch.connect(incoming.call_id, via_trunk(trunk, dialed, shown, self._ring_timeout))
 
     async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
         """GetSipCallStatus: 1201 idle, 1202 ringing, 1203 off-hook, 1204 calling, from live
@@ -387,7 +339,7 @@ class CallService:
 
     def _on_event(self, event: SwitchEvent) -> None:
         if isinstance(event, IncomingCall):
-            self._spawn(self._route(event))
+            self._follow_incoming(event)
             return
         call = self.live.get(event.call_id) if isinstance(event, CallEvent) else None
         if call is None:
@@ -482,10 +434,3 @@ class CallService:
         cdr_id = await self._cdrs.record(record)
         payload = seed_payload(StoredCallRecord(cdr_id, record, None), self._times)
         self._bus.publish(CallRecorded(call.caller.company_id, call.call_id, payload))
-
-
-def via_trunk(trunk: TrunkView, number: str, caller_id: str, ring_timeout: float) -> Target:
-    """Whom to INVITE to reach `number` through `trunk`, showing `caller_id`."""
-    return Target(
-        (trunk.host, trunk.port), number, caller_id, ring_timeout, trunk.username, trunk.password
-    )

@@ -22,12 +22,12 @@ from callyard.services.calls import (
     check_phone_number,
     company_trunk,
     running_switch,
-    via_trunk,
 )
 from callyard.services.numbers import NumberService
 from callyard.services.trunks import TrunkService
 from callyard.switch.commands import CallStateError, Dial
 from callyard.switch.events import CUSTOMER_LEG, CallEnded, LegAnswered, SwitchEvent
+from callyard.switch.routing import via_trunk
 from callyard.switch.switch import Switch
 from callyard.tts import SynthesisError, Synthesizer, render_prompt
 

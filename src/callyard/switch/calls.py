@@ -29,7 +29,7 @@ from typing import Any
 from callyard.codes import HangupCode
 from callyard.switch import sdp
 from callyard.switch.causes import cause_of_failure
-from callyard.switch.commands import Attach, Bridge, Connect, Dial, Play, Reject, Target
+from callyard.switch.commands import Attach, Bridge, Dial, Play, Target
 from callyard.switch.events import (
     AGENT_LEG,
     CUSTOMER_LEG,
@@ -43,6 +43,7 @@ from callyard.switch.events import (
 )
 from callyard.switch.registrar import Account
 from callyard.switch.relay import AGENT, PCMU, PROMPT_CODECS, MediaRelay, RelayError
+from callyard.switch.routing import Refusal, Route, Router
 
 log = logging.getLogger("callyard.switch.calls")
 
@@ -87,6 +88,7 @@ class RelayedCall:
         self._heard_from: set[str] = set()
         self._timers: dict[str, Any] = {}
         self._captures: tuple[str, str] | None = None
+        self.numbers: set[str] = set()  # extensions (or numbers) the call involves
 
     def hangup(self) -> None:
         """End the call from the API's side (or on shutdown)."""
@@ -122,6 +124,7 @@ class RelayedCall:
         body = MsgBody(offer)
         body.needs_update = False
         self._legs[leg] = ua
+        self.numbers.add(target.user)
         ua.recvEvent(CCEventTry((SipCallId(), target.caller_id, target.user, body, None, "")))
         self._timers[leg] = Timeout(self._ring_timeout, target.ring_timeout, 1, leg)
 
@@ -268,6 +271,7 @@ class DialedCall(RelayedCall):
         self.order = order
         self._customer: sdp.MediaOffer | None = None
         self._agent_port = 0  # the relay port offered to an attached agent
+        self._agent: str | None = None  # the attached agent's number
 
     def start(self) -> None:
         self._open_and_call(CUSTOMER_LEG, self.order.target)
@@ -288,6 +292,7 @@ class DialedCall(RelayedCall):
                 self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, invalid, None))
             return
         self._heard_from.discard(AGENT_LEG)
+        self._agent = target.user
         codecs = sdp.common_codecs(self._customer.payload_types) or (0, 8, 101)
         self._call(AGENT_LEG, target, sdp.build(self._relay.address, self._agent_port, codecs))
         self.state = State.SECOND_RINGING
@@ -353,6 +358,9 @@ class DialedCall(RelayedCall):
         from sippy.CCEvents import CCEventDisconnect
 
         self._cancel_timer(AGENT_LEG)
+        if self._agent is not None and self._agent != self.order.target.user:
+            self.numbers.discard(self._agent)
+        self._agent = None
         ua = self._legs.pop(AGENT_LEG, None)
         if ua is not None:
             ua.event_cb = None
@@ -378,13 +386,20 @@ _REFUSAL = {
 
 class InboundCall(RelayedCall):
     """A registered phone's own call: the phone is the first leg (its INVITE), the
-    switch calls the destination as the second, and answers the phone when it answers."""
+    switch routes it, calls the destination as the second leg, and answers the phone
+    when the destination answers."""
 
-    def __init__(self, call_id: str, caller: Account, *args: Any) -> None:
+    def __init__(
+        self,
+        call_id: str,
+        caller: Account,
+        route: Callable[[Account, str], Route],
+        *args: Any,
+    ) -> None:
         super().__init__(call_id, True, *args)
         self.caller = caller
-        self._offer: sdp.MediaOffer | None = None
-        self._relay_port = 0
+        self._route = route
+        self.numbers.add(caller.number)
 
     def take(self, request: Any, transaction: Any) -> Any:
         """Hand the phone's INVITE to a UA of its own; answers what sippy should send."""
@@ -402,33 +417,37 @@ class InboundCall(RelayedCall):
 
     def _offered(self, event: Any) -> None:
         _call_id, _cli, dialed, body, _auth, _name = event.getData()
-        self._offer = sdp.parse(str(body)) if body is not None else None
-        if self._offer is None:
-            self._refuse(488, "Not Acceptable Here", HangupCode.CALL_INVALID)
-            return
-        # Services route the call while the relay opens its session: their answer
-        # (connect or reject) is handled on this thread, after this returns.
+        dialed = str(dialed)
+        route = self._route(self.caller, dialed)
+        # Services learn of the call (to record it) before any of its other events.
         self._emit(
             IncomingCall(
-                time.monotonic(), self.call_id, self.caller.company_id, self.caller.number, dialed
+                time.monotonic(),
+                self.call_id,
+                self.caller.company_id,
+                self.caller.number,
+                dialed,
+                route.method.value,
+                route.caller_id,
             )
         )
+        offer = sdp.parse(str(body)) if body is not None else None
+        if offer is None:
+            self._refuse(488, "Not Acceptable Here", HangupCode.CALL_INVALID)
+            return
+        if isinstance(route.destination, Refusal):
+            refusal = route.destination
+            self._refuse(refusal.status, refusal.reason, refusal.cause)
+            return
         try:
-            self._relay_port = self._relay.open_from(
-                self.call_id, self._offer.address, self._offer.port
-            )
+            port = self._relay.open_from(self.call_id, offer.address, offer.port)
         except RelayError:
             log.exception("no relay session", extra={"call_id": self.call_id})
             self._refuse(503, "Service Unavailable", HangupCode.SERVER_HANGUP)
             return
         self.state = State.FIRST_ANSWERED
-
-    def connect(self, target: Target) -> None:
-        """Call the destination services chose for this phone."""
-        if self.state is not State.FIRST_ANSWERED or self._offer is None:
-            return
-        codecs = sdp.common_codecs(self._offer.payload_types) or (0, 8, 101)
-        self._call(SECOND, target, sdp.build(self._relay.address, self._relay_port, codecs))
+        codecs = sdp.common_codecs(offer.payload_types) or (0, 8, 101)
+        self._call(SECOND, route.destination, sdp.build(self._relay.address, port, codecs))
         self.state = State.SECOND_RINGING
 
     def _refuse(self, status: int, reason: str, cause: HangupCode) -> None:
@@ -439,10 +458,6 @@ class InboundCall(RelayedCall):
             ua.event_cb = None
             ua.recvEvent(CCEventFail((status, reason)))
         self._end(cause, HangupCode.CALLEE_HANGUP, status)
-
-    def reject(self, status: int, reason: str, cause: HangupCode) -> None:
-        if self.state is not State.ENDED:
-            self._refuse(status, reason, cause)
 
     def _ringing(self, leg: str, now: float) -> None:
         from sippy.CCEvents import CCEventRing
@@ -510,10 +525,15 @@ class CallTable:
     """The calls in progress, by call id (SIP thread only)."""
 
     def __init__(
-        self, sip_config: dict[str, Any], relay: MediaRelay, emit: Callable[[SwitchEvent], None]
+        self,
+        sip_config: dict[str, Any],
+        relay: MediaRelay,
+        router: Router,
+        emit: Callable[[SwitchEvent], None],
     ) -> None:
         self._config = sip_config
         self.relay = relay
+        self._router = router
         self._emit = emit
         self.calls: dict[str, RelayedCall] = {}
 
@@ -538,22 +558,25 @@ class CallTable:
             call.play(command.prompt, command.hangup_after)
 
     def incoming(self, request: Any, transaction: Any, caller: Account) -> Any:
-        """A phone's INVITE: answered by a UA of its own, routed once services decide."""
+        """A phone's INVITE: answered by a UA of its own, routed by the table."""
         call = InboundCall(
-            str(uuid.uuid4()), caller, self._config, self.relay, self._emit, self._forget
+            str(uuid.uuid4()),
+            caller,
+            self._route,
+            self._config,
+            self.relay,
+            self._emit,
+            self._forget,
         )
         self.calls[call.call_id] = call
         return call.take(request, transaction)
 
-    def connect(self, command: Connect) -> None:
-        call = self.calls.get(command.call_id)
-        if isinstance(call, InboundCall):
-            call.connect(command.target)
+    def _route(self, caller: Account, dialed: str) -> Route:
+        return self._router.route(caller, dialed, self.in_call)
 
-    def reject(self, command: Reject) -> None:
-        call = self.calls.get(command.call_id)
-        if isinstance(call, InboundCall):
-            call.reject(command.status, command.reason, HangupCode.lookup(command.cause))
+    def in_call(self, number: str) -> bool:
+        """Whether a call in progress involves this extension (or number)."""
+        return any(number in call.numbers for call in self.calls.values())
 
     def hangup(self, call_id: str) -> None:
         call = self.calls.get(call_id)

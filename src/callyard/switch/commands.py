@@ -29,25 +29,6 @@ class Bridge:
 
 
 @dataclass(frozen=True)
-class Connect:
-    """Put a phone's incoming call through to `target`."""
-
-    call_id: str
-    target: Target
-    record: bool = True
-
-
-@dataclass(frozen=True)
-class Reject:
-    """Refuse a phone's incoming call with a SIP final response."""
-
-    call_id: str
-    status: int
-    reason: str
-    cause: int  # the HangupCode the call record gets
-
-
-@dataclass(frozen=True)
 class Dial:
     """Call one party (a customer through a trunk); once it answers the call is held
     until an Attach, a Play or a Hangup (predictive dialing, voice notifications)."""
@@ -90,4 +71,4 @@ class CallStateError(RuntimeError):
     already attached, ...)."""
 
 
-Command = Bridge | Connect | Reject | Dial | Attach | Play | Hangup
+Command = Bridge | Dial | Attach | Play | Hangup

@@ -73,13 +73,16 @@ class CallEnded:
 
 @dataclass(frozen=True)
 class IncomingCall:
-    """A registered phone dialed `dialed`; services answer with Connect or Reject."""
+    """A registered phone dialed `dialed`. The switch routed it already: it calls the
+    destination, or refuses the call (CallEnded follows)."""
 
     at: float
     call_id: str
     company_id: int
     caller: str  # the calling extension
     dialed: str
+    method: int  # a CallMethod: to an extension (1) or out through the trunk (2)
+    caller_id: str  # the number shown to the destination ("" when refused before a pick)
 
 
 CallEvent = IncomingCall | LegRinging | LegAnswered | LegFailed | CallBridged | CallEnded

@@ -3,7 +3,7 @@
 `callyard serve` starts it (`python -m callyard.switch.host FD`) so that SIP signalling
 and the services (routing, call records, webhooks, the HTTP API) run on separate cores
 instead of taking turns under one interpreter lock. It reads its settings, then
-commands, account snapshots and relay queries from the socket FD, and writes events
+commands, routing tables and relay queries from the socket FD, and writes events
 and bindings back. It ends on Stop, or when the server process is gone (end of file),
 after hanging up every call; SIGINT and SIGTERM are left to the server, which stops it.
 """
@@ -24,8 +24,8 @@ from callyard.clock import SystemClock
 from callyard.switch.commands import Command
 from callyard.switch.digest import DigestAuthority
 from callyard.switch.link import (
-    AccountSnapshot,
     BindingMade,
+    RoutesChanged,
     SipSettings,
     Started,
     StartFailed,
@@ -38,6 +38,7 @@ from callyard.switch.link import (
 )
 from callyard.switch.registrar import Account, Binding, Registrar
 from callyard.switch.relay import MediaRelay
+from callyard.switch.routing import Router
 from callyard.switch.sip_stack import SipStack
 
 log = logging.getLogger("callyard.switch.host")
@@ -52,7 +53,6 @@ class SipHost:
     def __init__(self, link: Connection, settings: SipSettings) -> None:
         self._link = link
         self._sending = threading.Lock()
-        self._accounts: dict[str, Account] = dict(settings.accounts)
         self.registrar = Registrar(
             self._lookup,
             DigestAuthority(REALM, time.monotonic),
@@ -61,11 +61,18 @@ class SipHost:
             self._send,
             on_binding=self._binding_made,
         )
+        self.router = Router(
+            settings.routes,
+            self.registrar.binding,
+            settings.ring_timeout,
+            settings.agent_ring_timeout,
+        )
         self._stack = SipStack(
             settings.host,
             settings.port,
             settings.advertise,
             self.registrar,
+            self.router,
             lambda: MediaRelay(
                 settings.host, settings.rtp_ports, settings.capture_dir, settings.advertise
             ),
@@ -73,7 +80,7 @@ class SipHost:
         )
 
     def _lookup(self, number: str) -> Account | None:
-        return self._accounts.get(number)
+        return self.router.account(number)
 
     def _binding_made(self, binding: Binding) -> None:
         self._send(BindingMade(binding))
@@ -117,8 +124,8 @@ class SipHost:
     def _handle(self, message: Any) -> None:
         if isinstance(message, Command):
             self._stack.submit(message)
-        elif isinstance(message, AccountSnapshot):
-            self._accounts = message.accounts
+        elif isinstance(message, RoutesChanged):
+            self.router.table = message.routes
         elif isinstance(message, StatsQuery):
             relay = self._stack.relay
             stats = relay.stats(message.call_id) if relay is not None else None

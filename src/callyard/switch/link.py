@@ -1,6 +1,6 @@
 """What the server process and its SIP process say to each other, besides commands and
-events: the SIP process's settings, account snapshots, bindings, relay queries, and
-the start and stop handshake.
+events: the SIP process's settings, routing tables, bindings, relay queries, and the
+start and stop handshake.
 
 Messages travel pickled over a Unix socket pair (`multiprocessing.connection`'s framing),
 in order.
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from callyard.switch.registrar import Account, Binding
+from callyard.switch.registrar import Binding
 from callyard.switch.relay import RelayStats
+from callyard.switch.routing import RoutingTable
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,9 @@ class SipSettings:
     advertise: str
     rtp_ports: tuple[int, int]
     capture_dir: Path
-    accounts: dict[str, Account]
+    routes: RoutingTable
+    ring_timeout: float  # seconds a phone number called through a trunk may ring
+    agent_ring_timeout: float  # seconds an extension may ring
     log_level: str
 
 
@@ -41,10 +44,10 @@ class StartFailed:
 
 
 @dataclass(frozen=True)
-class AccountSnapshot:
-    """Every extension's credentials, replacing the previous snapshot whole."""
+class RoutesChanged:
+    """A new routing table (extensions, trunks, caller-ID pools), replacing the last."""
 
-    accounts: dict[str, Account]
+    routes: RoutingTable
 
 
 @dataclass(frozen=True)

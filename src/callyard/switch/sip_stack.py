@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from callyard.switch.commands import Attach, Bridge, Command, Connect, Dial, Play, Reject
+from callyard.switch.commands import Attach, Bridge, Command, Dial, Play
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay
+from callyard.switch.routing import Router
 
 log = logging.getLogger("callyard.switch.sip")
 
@@ -44,6 +45,7 @@ class SipStack:
         port: int,
         advertise: str,
         registrar: Registrar,
+        router: Router,
         relay_factory: Callable[[], MediaRelay],
         emit: Callable[[SwitchEvent], None],
     ) -> None:
@@ -51,6 +53,7 @@ class SipStack:
         self.port = port
         self.advertise = advertise
         self._registrar = registrar
+        self._router = router
         self._relay_factory = relay_factory
         self._emit = emit
         self._calls: Any = None
@@ -74,10 +77,6 @@ class SipStack:
             raise RuntimeError("SIP stack is not running")
         if isinstance(command, Bridge):
             self._ed.callFromThread(self._calls.bridge, command)
-        elif isinstance(command, Connect):
-            self._ed.callFromThread(self._calls.connect, command)
-        elif isinstance(command, Reject):
-            self._ed.callFromThread(self._calls.reject, command)
         elif isinstance(command, Dial):
             self._ed.callFromThread(self._calls.dial, command)
         elif isinstance(command, Attach):
@@ -118,7 +117,7 @@ class SipStack:
         config["_sip_tm"] = SipTransactionManager(config, self._on_request)
         config["_uaname"] = "callyard"
         try:
-            self._calls = CallTable(config, self._relay_factory(), self._emit)
+            self._calls = CallTable(config, self._relay_factory(), self._router, self._emit)
         except BaseException:
             config["_sip_tm"].shutdown()
             raise
@@ -166,7 +165,7 @@ class SipStack:
             return self._reply(request, Reply(500, "Server Internal Error")), None, None
 
     def _invite(self, request: Any, transaction: Any) -> Any:
-        """A registered phone places a call: authenticate it, then let services route it."""
+        """A registered phone places a call: authenticate it, then route it."""
         caller = str(request.getHFBody("from").getUrl().username or "")
         authorization = (
             str(request.getHFBody("proxy-authorization"))

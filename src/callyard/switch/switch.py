@@ -1,7 +1,7 @@
 """The switch as the rest of callyard sees it: started, stopped, asked for presence.
 
 The SIP stack, the registrar and the media relay run in a process of their own
-(`switch.host`); this side sends it commands and account snapshots, receives its events
+(`switch.host`); this side sends it commands and routing tables, receives its events
 on the event loop, and keeps what services ask synchronously: the registrations (from
 the bindings the SIP process reports) and which numbers are in a call.
 """
@@ -17,21 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from callyard.codes import HangupCode
 from callyard.services.directory import Directory
 from callyard.services.presence import Registration
 from callyard.store.database import Database
-from callyard.switch.accounts import AccountBook
 from callyard.switch.commands import (
     Attach,
     Bridge,
     CallStateError,
     Command,
-    Connect,
     Dial,
     Hangup,
     Play,
-    Reject,
     Target,
 )
 from callyard.switch.events import (
@@ -43,10 +39,12 @@ from callyard.switch.events import (
     SwitchEvent,
     Unregistered,
 )
-from callyard.switch.link import AccountSnapshot, BindingMade, SipSettings, StatsAnswer, StatsQuery
+from callyard.switch.link import BindingMade, RoutesChanged, SipSettings, StatsAnswer, StatsQuery
 from callyard.switch.process import SipProcess
-from callyard.switch.registrar import Account, Binding
+from callyard.switch.registrar import Binding
 from callyard.switch.relay import PROMPT_CODECS, RelayStats, prompt_file
+from callyard.switch.routing import CompanyRoutes, RoutingTable
+from callyard.switch.routing_book import RoutingBook
 
 log = logging.getLogger("callyard.switch")
 
@@ -74,12 +72,15 @@ class Switch:
         advertise_ip: str | None = None,
         rtp_ports: tuple[int, int] = (20000, 29999),
         capture_dir: Path | None = None,
+        ring_timeout: float = 60.0,
+        agent_ring_timeout: float = 30.0,
     ) -> None:
         self.sip_address = sip
         self.advertise_ip = advertise_ip or sip[0]
         self._rtp_ports = rtp_ports
         self._capture_dir = capture_dir or Path("captures")
-        self.accounts = AccountBook(db, directory, self._accounts_changed)
+        self._ring_timeouts = (ring_timeout, agent_ring_timeout)
+        self.routing = RoutingBook(db, directory, self._routes_changed)
         self._listeners: list[Callable[[SwitchEvent], None]] = []
         self._process = SipProcess(self._received, self._lost)
         self._running = False
@@ -100,9 +101,13 @@ class Switch:
         """Call `listener` on the event loop for every switch event."""
         self._listeners.append(listener)
 
-    def _accounts_changed(self, accounts: dict[str, Account]) -> None:
+    def _routes_changed(self, routes: RoutingTable) -> None:
         if self._running:
-            self._process.send(AccountSnapshot(accounts))
+            self._process.send(RoutesChanged(routes))
+
+    def company(self, company_id: int) -> CompanyRoutes | None:
+        """A company as the routing table knows it (phones' calls are routed by it)."""
+        return self.routing.company(company_id)
 
     def _received(self, message: object) -> None:
         if isinstance(message, BindingMade):
@@ -142,7 +147,7 @@ class Switch:
                     numbers.discard(dialed.agent)
                 dialed.agent = None
         elif isinstance(event, IncomingCall):
-            self._busy[event.call_id] = {event.caller}
+            self._busy[event.call_id] = {event.caller, event.dialed}
         elif isinstance(event, Unregistered):
             self._bindings.pop(event.number, None)
         for listener in self._listeners:
@@ -153,9 +158,8 @@ class Switch:
                 log.exception("switch event listener failed", extra={"event": event.__dict__})
 
     async def start(self) -> None:
-        """Start the SIP process with every extension's credentials; returns once it
-        listens."""
-        await self.accounts.reload()
+        """Start the SIP process with the routing table; returns once it listens."""
+        await self.routing.reload()
         self._failed = asyncio.get_running_loop().create_future()
         await self._process.start(
             SipSettings(
@@ -164,12 +168,14 @@ class Switch:
                 advertise=self.advertise_ip,
                 rtp_ports=self._rtp_ports,
                 capture_dir=self._capture_dir,
-                accounts=self.accounts.snapshot(),
+                routes=self.routing.table,
+                ring_timeout=self._ring_timeouts[0],
+                agent_ring_timeout=self._ring_timeouts[1],
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
             )
         )
         self._running = True
-        self._watch = asyncio.create_task(self.accounts.watch(), name="sip-accounts")
+        self._watch = asyncio.create_task(self.routing.watch(), name="sip-routing")
 
     async def stop(self) -> None:
         """Hang up every call and stop the SIP process."""
@@ -234,18 +240,6 @@ class Switch:
     def hangup(self, call_id: str) -> None:
         self._submit(Hangup(call_id))
 
-    def connect(self, call_id: str, target: Target, record: bool = True) -> None:
-        """Put a phone's incoming call through to `target` (nothing if it has ended, the
-        phone having hung up while services routed it)."""
-        numbers = self._busy.get(call_id)
-        if numbers is None:
-            return
-        numbers.add(target.user)
-        self._submit(Connect(call_id, target, record))
-
-    def reject(self, call_id: str, status: int, reason: str, cause: HangupCode) -> None:
-        self._submit(Reject(call_id, status, reason, cause.value))
-
     async def media_stats(self, call_id: str) -> RelayStats | None:
         """Packet counts of a call's relay session; None when it has none (any more, or
         the switch is stopped and its relay with it)."""
@@ -271,7 +265,7 @@ class Switch:
         binding = self._bindings.get(number)
         if binding is None or binding.expires_at <= time.monotonic():
             return None
-        account = self.accounts.lookup(number)
+        account = self.routing.account(number)
         if account is None or not account.enabled:
             return None
         return binding

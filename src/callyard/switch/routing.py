@@ -1,0 +1,154 @@
+"""Where a registered phone's own call goes, decided in the SIP process.
+
+The server hands the SIP process a routing table (every extension's credentials, every
+company's trunk and caller-ID pool) whenever the store changes, so that a phone's INVITE
+is routed where it arrives, with no round trip to the server before the far end rings:
+another extension of the phone's company (call method 1), or a phone number through the
+company's trunk showing a caller ID of its pool (method 2).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from callyard.codes import CallMethod, HangupCode
+from callyard.switch.commands import Target
+from callyard.switch.registrar import Account, Binding
+
+PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
+
+
+class TrunkAddress(Protocol):
+    """Where a trunk is and how to authenticate to it."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class TrunkRoute:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+
+def via_trunk(trunk: TrunkAddress, number: str, caller_id: str, ring_timeout: float) -> Target:
+    """Whom to INVITE to reach `number` through `trunk`, showing `caller_id`."""
+    return Target(
+        (trunk.host, trunk.port), number, caller_id, ring_timeout, trunk.username, trunk.password
+    )
+
+
+@dataclass(frozen=True)
+class CompanyRoutes:
+    """What a company's phones' calls need: its trunk (the first, by id) and its enabled
+    caller-ID numbers; with its code and name, for the call records."""
+
+    code: int
+    name: str
+    trunk: TrunkRoute | None
+    caller_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    """Every extension's credentials and every company's routes, replaced whole."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    companies: dict[int, CompanyRoutes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The SIP final response that refuses a phone's call, and the record's cause."""
+
+    status: int
+    reason: str
+    cause: HangupCode
+
+
+@dataclass(frozen=True)
+class Route:
+    """A phone's call: how it is recorded (method, caller ID shown) and where it goes."""
+
+    method: CallMethod
+    caller_id: str
+    destination: Target | Refusal
+
+
+class Router:
+    """Routes phones' calls by the latest table (SIP thread, and the link's reader that
+    replaces the table)."""
+
+    def __init__(
+        self,
+        table: RoutingTable,
+        binding: Callable[[str], Binding | None],
+        ring_timeout: float,
+        agent_ring_timeout: float,
+        choose: Callable[[tuple[str, ...]], str] = random.choice,
+    ) -> None:
+        self.table = table
+        self._binding = binding
+        self._ring_timeout = ring_timeout
+        self._agent_ring_timeout = agent_ring_timeout
+        self._choose = choose
+
+    def account(self, number: str) -> Account | None:
+        return self.table.accounts.get(number)
+
+    def route(self, caller: Account, dialed: str, in_call: Callable[[str], bool]) -> Route:
+        """Where `caller`'s call to `dialed` goes; `in_call` tells the numbers in a call."""
+        table = self.table  # one table for the whole decision
+        company = table.companies.get(caller.company_id)
+        extension = table.accounts.get(dialed)
+        if extension is not None or not PHONE_NUMBER.match(dialed):
+            return Route(
+                CallMethod.EXTENSION_TO_EXTENSION,
+                caller.number,
+                self._to_extension(caller, company, extension, in_call),
+            )
+        if company is None:
+            return Route(CallMethod.EXTENSION_DIRECT_DIAL, "", _FORBIDDEN)
+        if company.trunk is None or not company.caller_ids:
+            # No trunk, or no caller ID to show: the call cannot go out.
+            return Route(CallMethod.EXTENSION_DIRECT_DIAL, "", _NO_LINE)
+        shown = self._choose(company.caller_ids)
+        return Route(
+            CallMethod.EXTENSION_DIRECT_DIAL,
+            shown,
+            via_trunk(company.trunk, dialed, shown, self._ring_timeout),
+        )
+
+    def _to_extension(
+        self,
+        caller: Account,
+        company: CompanyRoutes | None,
+        extension: Account | None,
+        in_call: Callable[[str], bool],
+    ) -> Target | Refusal:
+        if company is None:
+            return _FORBIDDEN
+        if extension is None or extension.company_id != caller.company_id:
+            return Refusal(404, "Not Found", HangupCode.EXTENSION_DOES_NOT_EXIST)
+        binding = self._binding(extension.number) if extension.enabled else None
+        if binding is None:
+            return Refusal(480, "Temporarily Unavailable", HangupCode.EXTENSION_NOT_REGISTERED)
+        if in_call(extension.number):
+            return Refusal(486, "Busy Here", HangupCode.USER_BUSY)
+        return Target(binding.target, extension.number, caller.number, self._agent_ring_timeout)
+
+
+_FORBIDDEN = Refusal(403, "Forbidden", HangupCode.CALL_FORBIDDEN)
+_NO_LINE = Refusal(503, "Service Unavailable", HangupCode.OUTBOUND_LINE_FAILURE)

@@ -1,0 +1,103 @@
+"""The routing table in memory on the server's side, read from the store and handed to the
+SIP process whenever it changes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from callyard.services.directory import Directory
+from callyard.store.database import Database
+from callyard.store.models import CallerNumber, Company, Extension, Trunk
+from callyard.switch.registrar import Account
+from callyard.switch.routing import CompanyRoutes, RoutingTable, TrunkRoute
+
+log = logging.getLogger("callyard.switch.routing")
+
+
+class RoutingBook:
+    """The latest routing table, replaced whole when the store changes (looked at when
+    its revision moves); `on_change` gets every new table (never changed afterwards)."""
+
+    def __init__(
+        self,
+        db: Database,
+        directory: Directory,
+        on_change: Callable[[RoutingTable], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._directory = directory
+        self._on_change = on_change
+        self.table = RoutingTable()
+        self._revision: int | None = None
+
+    def account(self, number: str) -> Account | None:
+        return self.table.accounts.get(number)
+
+    def company(self, company_id: int) -> CompanyRoutes | None:
+        return self.table.companies.get(company_id)
+
+    async def reload(self) -> None:
+        revision = await self._directory.revision()
+        async with self._db.transaction() as session:
+            extensions = (
+                await session.execute(
+                    select(
+                        Extension.number,
+                        Extension.company_id,
+                        Extension.password,
+                        Extension.enabled,
+                    )
+                )
+            ).all()
+            companies = (
+                await session.execute(select(Company.id, Company.code, Company.name))
+            ).all()
+            trunks = (await session.scalars(select(Trunk).order_by(Trunk.id))).all()
+            numbers = (
+                await session.execute(
+                    select(CallerNumber.company_id, CallerNumber.number)
+                    .where(CallerNumber.enabled.is_(True))
+                    .order_by(CallerNumber.id)
+                )
+            ).all()
+        first_trunk: dict[int, TrunkRoute] = {}
+        for trunk in trunks:
+            first_trunk.setdefault(
+                trunk.company_id, TrunkRoute(trunk.host, trunk.port, trunk.username, trunk.password)
+            )
+        pools: dict[int, list[str]] = {}
+        for company_id, number in numbers:
+            pools.setdefault(company_id, []).append(number)
+        table = RoutingTable(
+            accounts={
+                number: Account(number, company_id, password, enabled)
+                for number, company_id, password, enabled in extensions
+            },
+            companies={
+                company_id: CompanyRoutes(
+                    code, name, first_trunk.get(company_id), tuple(pools.get(company_id, ()))
+                )
+                for company_id, code, name in companies
+            },
+        )
+        self._revision = revision
+        # The revision also moves for logins and logouts: only a change of the table
+        # goes to the SIP process.
+        if table != self.table:
+            self.table = table
+            if self._on_change is not None:
+                self._on_change(table)
+
+    async def watch(self, interval: float = 0.5) -> None:
+        """Reload whenever the store changes; runs until cancelled."""
+        while True:
+            try:
+                if await self._directory.revision() != self._revision:
+                    await self.reload()
+            except Exception:
+                log.exception("reloading the routing table failed")
+            await asyncio.sleep(interval)

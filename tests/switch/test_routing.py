@@ -1,0 +1,143 @@
+"""Routing a registered phone's own call by the table the SIP process holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from callyard.codes import CallMethod, HangupCode
+from callyard.switch.commands import Target
+from callyard.switch.registrar import Account, Binding
+from callyard.switch.routing import (
+    CompanyRoutes,
+    Refusal,
+    Route,
+    Router,
+    RoutingTable,
+    TrunkRoute,
+)
+
+PHONE = ("127.0.0.1", 5062)
+ACCOUNTS = {
+    number: Account(number, company_id, "secret", enabled)
+    for number, company_id, enabled in (
+        ("1001", 1, True),
+        ("1002", 1, True),
+        ("1003", 1, False),
+        ("1004", 1, True),  # never registered
+        ("2001", 2, True),  # another company's
+        ("3001", 3, True),  # a company with neither trunk nor caller ID
+    )
+}
+COMPANIES = {
+    1: CompanyRoutes(
+        100, "one", TrunkRoute("127.0.0.1", 5080, "user", "pass"), ("622150001", "622150002")
+    ),
+    2: CompanyRoutes(200, "two", TrunkRoute("127.0.0.1", 5090), ("722150001",)),
+    3: CompanyRoutes(300, "three", None, ()),
+}
+
+
+def registered(number: str) -> Binding | None:
+    if number == "1004":
+        return None
+    return Binding(
+        number,
+        ACCOUNTS[number].company_id,
+        f"sip:{number}@127.0.0.1:5062",
+        PHONE,
+        1e12,
+        datetime.now(UTC),
+        "phone",
+    )
+
+
+def router(table: RoutingTable | None = None) -> Router:
+    return Router(
+        table or RoutingTable(ACCOUNTS, COMPANIES),
+        registered,
+        ring_timeout=60,
+        agent_ring_timeout=30,
+        choose=lambda pool: pool[-1],
+    )
+
+
+def route(dialed: str, caller: str = "1001", busy: frozenset[str] = frozenset()) -> Route:
+    return router().route(ACCOUNTS[caller], dialed, busy.__contains__)
+
+
+def refusal(status: int, cause: HangupCode) -> Refusal:
+    reasons = {
+        403: "Forbidden",
+        404: "Not Found",
+        480: "Temporarily Unavailable",
+        486: "Busy Here",
+        503: "Service Unavailable",
+    }
+    return Refusal(status, reasons[status], cause)
+
+
+def test_an_extension_of_the_company_is_rung_where_it_registered() -> None:
+    assert route("1002") == Route(
+        CallMethod.EXTENSION_TO_EXTENSION, "1001", Target(PHONE, "1002", "1001", 30)
+    )
+
+
+def test_extensions_that_cannot_take_the_call_are_refused_with_their_cause() -> None:
+    to_extension = CallMethod.EXTENSION_TO_EXTENSION
+    assert route("1003") == Route(
+        to_extension, "1001", refusal(480, HangupCode.EXTENSION_NOT_REGISTERED)
+    )
+    assert route("1004") == Route(
+        to_extension, "1001", refusal(480, HangupCode.EXTENSION_NOT_REGISTERED)
+    )
+    assert route("1002", busy=frozenset({"1002"})) == Route(
+        to_extension, "1001", refusal(486, HangupCode.USER_BUSY)
+    )
+    assert route("2001") == Route(
+        to_extension, "1001", refusal(404, HangupCode.EXTENSION_DOES_NOT_EXIST)
+    )
+    # Not an extension and not a phone number either.
+    assert route("sales") == Route(
+        to_extension, "1001", refusal(404, HangupCode.EXTENSION_DOES_NOT_EXIST)
+    )
+
+
+def test_a_phone_number_goes_out_through_the_company_trunk_showing_a_pool_number() -> None:
+    assert route("+8613800000000") == Route(
+        CallMethod.EXTENSION_DIRECT_DIAL,
+        "622150002",
+        Target(("127.0.0.1", 5080), "+8613800000000", "622150002", 60, "user", "pass"),
+    )
+    assert route("13800000000", caller="2001").destination == Target(
+        ("127.0.0.1", 5090), "13800000000", "722150001", 60
+    )
+
+
+def test_a_phone_number_is_refused_without_a_trunk_or_a_caller_id() -> None:
+    assert route("13800000000", caller="3001") == Route(
+        CallMethod.EXTENSION_DIRECT_DIAL, "", refusal(503, HangupCode.OUTBOUND_LINE_FAILURE)
+    )
+    no_pool = dict(COMPANIES)
+    no_pool[1] = CompanyRoutes(100, "one", TrunkRoute("127.0.0.1", 5080), ())
+    routed = router(RoutingTable(ACCOUNTS, no_pool)).route(
+        ACCOUNTS["1001"], "13800000000", frozenset[str]().__contains__
+    )
+    assert routed.destination == refusal(503, HangupCode.OUTBOUND_LINE_FAILURE)
+
+
+def test_a_caller_whose_company_is_unknown_is_forbidden() -> None:
+    table = RoutingTable(ACCOUNTS, {2: COMPANIES[2]})
+    for dialed in ("1002", "13800000000"):
+        routed = router(table).route(ACCOUNTS["1001"], dialed, frozenset[str]().__contains__)
+        assert routed.destination == refusal(403, HangupCode.CALL_FORBIDDEN)
+
+
+def test_a_new_table_takes_effect_for_the_next_call() -> None:
+    routes = router(RoutingTable(ACCOUNTS, {**COMPANIES, 1: COMPANIES[3]}))
+    caller = ACCOUNTS["1001"]
+    first = routes.route(caller, "13800000000", frozenset[str]().__contains__)
+    assert isinstance(first.destination, Refusal)
+    routes.table = RoutingTable(ACCOUNTS, COMPANIES)
+    second = routes.route(caller, "13800000000", frozenset[str]().__contains__)
+    assert isinstance(second.destination, Target)
+    assert routes.account("1002") == ACCOUNTS["1002"]
