@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import audioop
 import math
+import queue
 import socket
 import struct
+import threading
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +44,13 @@ def rtp(seq: int, payload: bytes, ssrc: int) -> bytes:
     return struct.pack("!BBHII", 0x80, 0, seq, seq * 160, ssrc) + payload
 
 
+def answer(command: Callable[..., None], *args: Any) -> Any:
+    """What a relay command hands its callback (waiting for it)."""
+    answers: queue.Queue[Any] = queue.Queue()
+    command(*args, answers.put)
+    return answers.get(timeout=5)
+
+
 def endpoint() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -61,8 +72,10 @@ def test_relay_bridges_and_records_both_directions(tmp_path: Path) -> None:
     relay = MediaRelay("127.0.0.1", (31000, 31100), tmp_path / "captures")
     agent, customer = endpoint(), endpoint()
     try:
-        to_agent_side = relay.open("call-1")
-        to_customer_side = relay.agent_answered("call-1", "127.0.0.1", agent.getsockname()[1])
+        to_agent_side = answer(relay.open, "call-1")
+        to_customer_side = answer(
+            relay.agent_answered, "call-1", "127.0.0.1", agent.getsockname()[1]
+        )
         relay.customer_answered("call-1", "127.0.0.1", customer.getsockname()[1])
         from_customer, from_agent = relay.record("call-1")
         agent_voice, customer_voice = tone(440, 50), tone(1000, 50)
@@ -75,8 +88,9 @@ def test_relay_bridges_and_records_both_directions(tmp_path: Path) -> None:
         stats = relay.stats("call-1")
         assert stats is not None
         assert (stats.relayed, stats.dropped) == (100, 0)
-        relay.close("call-1")
-        time.sleep(0.2)
+        closed = threading.Event()
+        relay.close("call-1", closed.set)
+        assert closed.wait(5)  # and the captures are complete
         duration = captures_to_wav(from_agent, from_customer, tmp_path / "call-1.wav")
     finally:
         relay.shutdown()
@@ -95,7 +109,7 @@ def test_relay_behind_nat_advertises_another_address(tmp_path: Path) -> None:
     relay = MediaRelay("127.0.0.1", (31200, 31210), tmp_path, advertise="198.51.100.7")
     try:
         assert relay.address == "198.51.100.7"  # what SDP bodies name
-        assert 31200 <= relay.open("call-nat") <= 31210  # bound locally all the same
+        assert 31200 <= answer(relay.open, "call-nat") <= 31210  # bound locally all the same
     finally:
         relay.shutdown()
 
@@ -142,8 +156,8 @@ def test_relay_plays_a_prompt_to_one_side_whole(tmp_path: Path) -> None:
     listener, other = endpoint(), endpoint()
     expected = write_prompt_files(tmp_path / "hello", seconds=1.2)
     try:
-        to_listener_side = relay.open("call-play")
-        relay.agent_answered("call-play", "127.0.0.1", listener.getsockname()[1])
+        to_listener_side = answer(relay.open, "call-play")
+        answer(relay.agent_answered, "call-play", "127.0.0.1", listener.getsockname()[1])
         relay.customer_answered("call-play", "127.0.0.1", other.getsockname()[1])
         assert to_listener_side
         seconds = relay.play("call-play", tmp_path / "hello", PCMA, to=AGENT)
@@ -165,8 +179,10 @@ def test_a_prompt_replaces_relayed_media_until_stopped(tmp_path: Path) -> None:
     write_prompt_files(tmp_path / "hold", seconds=30)
     voice = tone(1000, 25)
     try:
-        relay.open("call-hold")
-        to_talker_side = relay.agent_answered("call-hold", "127.0.0.1", listener.getsockname()[1])
+        answer(relay.open, "call-hold")
+        to_talker_side = answer(
+            relay.agent_answered, "call-hold", "127.0.0.1", listener.getsockname()[1]
+        )
         relay.customer_answered("call-hold", "127.0.0.1", talker.getsockname()[1])
         relay.play("call-hold", tmp_path / "hold", PCMU, to=AGENT)
         for seq in range(25):
@@ -192,8 +208,8 @@ def test_a_prompt_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     relay = MediaRelay("127.0.0.1", (31340, 31350), tmp_path / "captures")
     write_prompt_files(tmp_path / "known", seconds=0.5)
     try:
-        relay.open("call-missing")
-        relay.agent_answered("call-missing", "127.0.0.1", 9)
+        answer(relay.open, "call-missing")
+        answer(relay.agent_answered, "call-missing", "127.0.0.1", 9)
         with pytest.raises(RelayError):
             relay.play("call-missing", tmp_path / "unknown", PCMU)
         with pytest.raises(RelayError):
@@ -202,3 +218,55 @@ def test_a_prompt_that_does_not_exist_is_refused(tmp_path: Path) -> None:
             relay.play("no-such-call", tmp_path / "known", PCMU)
     finally:
         relay.shutdown()
+
+
+class Loop:
+    """A stand-in for the SIP thread: scheduled work waits until `run` (one at a time)."""
+
+    def __init__(self) -> None:
+        self.work: queue.Queue[Callable[[], None]] = queue.Queue()
+        self.scheduled = 0
+
+    def schedule(self, work: Callable[[], None]) -> None:
+        self.scheduled += 1
+        self.work.put(work)
+
+    def run(self) -> None:
+        self.work.get(timeout=5)()
+
+
+def test_answers_reach_the_calls_thread_in_order_and_refusals_as_none(tmp_path: Path) -> None:
+    loop = Loop()
+    relay = MediaRelay("127.0.0.1", (31360, 31370), tmp_path / "captures", schedule=loop.schedule)
+    answers: list[tuple[str, int | None]] = []
+    try:
+
+        def opened(n: int) -> Callable[[int | None], None]:
+            return lambda port: answers.append((f"open {n}", port))
+
+        for n in range(3):
+            relay.open(f"call-{n}", opened(n))
+        relay.agent_answered("no-such-call", "127.0.0.1", 9, lambda p: answers.append(("L", p)))
+        relay.close("call-0", lambda: answers.append(("closed", None)))
+        assert answers == []  # nothing runs before the calls' thread takes it
+        while len(answers) < 5:
+            loop.run()
+    finally:
+        relay.shutdown()
+    assert [what for what, _ in answers] == ["open 0", "open 1", "open 2", "L", "closed"]
+    ports = [port for _, port in answers[:3]]
+    assert all(port is not None and 31360 <= port <= 31370 for port in ports)
+    assert answers[3] == ("L", None)  # no such session
+    assert loop.scheduled <= 5  # answers that came together are taken in one turn
+
+
+def test_shutdown_runs_the_callbacks_still_due(tmp_path: Path) -> None:
+    loop = Loop()
+    relay = MediaRelay("127.0.0.1", (31380, 31390), tmp_path / "captures", schedule=loop.schedule)
+    closed: list[str] = []
+    relay.open("call-1", lambda port: None)
+    relay.close("call-1", lambda: closed.append("call-1"))
+    relay.shutdown()  # on the calls' thread, which never ran the scheduled work
+    assert closed == ["call-1"]
+    with pytest.raises(RelayError):
+        relay.play("call-1", tmp_path / "any", PCMU)  # gone: refused at once

@@ -13,7 +13,9 @@ Dialed calls (Dial: the customer first, held until services decide):
 
 Runs in the SIP thread; every transition is reported as an event with a monotonic time.
 The relay anchors media: the first party is offered a relay port before anybody else is
-called, so no re-INVITE is ever needed.
+called, so no re-INVITE is ever needed. The relay's answers (the ports it allocates)
+come back as callbacks on the SIP thread: a call waits for them in its current state,
+and a callback finding the call in another state (hung up meanwhile) does nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from callyard.switch.events import (
     SwitchEvent,
 )
 from callyard.switch.registrar import Account
-from callyard.switch.relay import AGENT, PCMU, PROMPT_CODECS, MediaRelay, RelayError
+from callyard.switch.relay import AGENT, PCMU, PROMPT_CODECS, MediaRelay, PortThen, RelayError
 from callyard.switch.routing import Refusal, Route, Router
 
 log = logging.getLogger("callyard.switch.calls")
@@ -97,16 +99,28 @@ class RelayedCall:
         cause = HangupCode.NORMAL if self.state is State.BRIDGED else HangupCode.CANCEL
         self._end(cause, HangupCode.CALLER_HANGUP)
 
+    def _then(self, waiting: State, then: Callable[[int], None]) -> PortThen:
+        """A relay callback that goes on with the call if it is still `waiting`, or ends
+        it if the relay refused."""
+
+        def go_on(port: int | None) -> None:
+            if self.state is not waiting:
+                return
+            if port is None:
+                self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+                return
+            then(port)
+
+        return go_on
+
     def _open_and_call(self, leg: str, target: Target) -> None:
         """Open the call's relay session and call its first party, offering a relay port."""
-        try:
-            port = self._relay.open(self.call_id)
-        except RelayError:
-            log.exception("no relay session", extra={"call_id": self.call_id})
-            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
-            return
-        self._call(leg, target, sdp.build(self._relay.address, port))
-        self.state = State.FIRST_RINGING
+
+        def call(port: int) -> None:
+            self._call(leg, target, sdp.build(self._relay.address, port))
+            self.state = State.FIRST_RINGING
+
+        self._relay.open(self.call_id, self._then(State.NEW, call))
 
     def _call(self, leg: str, target: Target, offer: str) -> None:
         from sippy.CCEvents import CCEventTry
@@ -155,7 +169,6 @@ class RelayedCall:
                 log.warning("answer without audio", extra={"call_id": self.call_id, "leg": leg})
                 self._end(HangupCode.CALL_INVALID, HangupCode.CALLER_HANGUP)
                 return
-            self._emit(LegAnswered(now, self.call_id, leg))
             self._answered(leg, media, now)
         elif isinstance(event, CCEventFail):
             self._failed(leg, int(event.getData()[0]))
@@ -169,6 +182,7 @@ class RelayedCall:
         self._emit(LegRinging(now, self.call_id, leg))
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        """Leg `leg` answered (at `now`) with `media`; reports LegAnswered."""
         raise NotImplementedError
 
     def _bridged(self, now: float) -> None:
@@ -226,12 +240,11 @@ class RelayedCall:
             self._release(leg, ua, cause, status)
         self.state = State.ENDED
         self._legs.clear()
-        self._relay.close(self.call_id)
-        self._emit(
-            CallEnded(
-                time.monotonic(), self.call_id, cause.value, direction.value, status, self._captures
-            )
+        ended = CallEnded(
+            time.monotonic(), self.call_id, cause.value, direction.value, status, self._captures
         )
+        # Reported once the relay has closed the session: its captures are complete.
+        self._relay.close(self.call_id, lambda: self._emit(ended))
         self._done(self.call_id)
 
 
@@ -246,12 +259,22 @@ class BridgedCall(RelayedCall):
         self._open_and_call(FIRST, self.order.first)
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        self._emit(LegAnswered(now, self.call_id, leg))
         if leg == FIRST:
             self.state = State.FIRST_ANSWERED
-            port = self._relay.agent_answered(self.call_id, media.address, media.port)
             codecs = sdp.common_codecs(media.payload_types) or (0, 8, 101)
-            self._call(SECOND, self.order.second, sdp.build(self._relay.address, port, codecs))
-            self.state = State.SECOND_RINGING
+
+            def call_second(port: int) -> None:
+                offer = sdp.build(self._relay.address, port, codecs)
+                self._call(SECOND, self.order.second, offer)
+                self.state = State.SECOND_RINGING
+
+            self._relay.agent_answered(
+                self.call_id,
+                media.address,
+                media.port,
+                self._then(State.FIRST_ANSWERED, call_second),
+            )
             return
         self._relay.customer_answered(self.call_id, media.address, media.port)
         self._bridged(now)
@@ -322,21 +345,24 @@ class DialedCall(RelayedCall):
             self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
-        try:
-            if leg == CUSTOMER_LEG:
-                self._agent_port = self._relay.agent_answered(
-                    self.call_id, media.address, media.port
-                )
+        if leg == CUSTOMER_LEG:
+
+            def hold(port: int) -> None:
+                # Held (and reported answered, so services may attach) once the relay
+                # has the port an agent will be offered.
+                self._agent_port = port
                 self._customer = media
                 self.state = State.HELD
-                return
-            # A prompt still playing to the customer would drown the agent out.
-            self._relay.stop_playing(self.call_id, to=AGENT)
-            self._relay.customer_answered(self.call_id, media.address, media.port)
-        except RelayError:
-            log.exception("relay session lost", extra={"call_id": self.call_id})
-            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+                self._emit(LegAnswered(now, self.call_id, leg))
+
+            self._relay.agent_answered(
+                self.call_id, media.address, media.port, self._then(State.FIRST_RINGING, hold)
+            )
             return
+        self._emit(LegAnswered(now, self.call_id, leg))
+        # A prompt still playing to the customer would drown the agent out.
+        self._relay.stop_playing(self.call_id, to=AGENT)
+        self._relay.customer_answered(self.call_id, media.address, media.port)
         self._bridged(now)
 
     def _failed(self, leg: str, status: int) -> None:
@@ -439,16 +465,19 @@ class InboundCall(RelayedCall):
             refusal = route.destination
             self._refuse(refusal.status, refusal.reason, refusal.cause)
             return
-        try:
-            port = self._relay.open_from(self.call_id, offer.address, offer.port)
-        except RelayError:
-            log.exception("no relay session", extra={"call_id": self.call_id})
-            self._refuse(503, "Service Unavailable", HangupCode.SERVER_HANGUP)
-            return
-        self.state = State.FIRST_ANSWERED
+        target = route.destination
         codecs = sdp.common_codecs(offer.payload_types) or (0, 8, 101)
-        self._call(SECOND, route.destination, sdp.build(self._relay.address, port, codecs))
-        self.state = State.SECOND_RINGING
+
+        def call(port: int | None) -> None:
+            if self.state is not State.NEW:
+                return  # the phone gave up meanwhile
+            if port is None:
+                self._refuse(503, "Service Unavailable", HangupCode.SERVER_HANGUP)
+                return
+            self._call(SECOND, target, sdp.build(self._relay.address, port, codecs))
+            self.state = State.SECOND_RINGING
+
+        self._relay.open_from(self.call_id, offer.address, offer.port, call)
 
     def _refuse(self, status: int, reason: str, cause: HangupCode) -> None:
         from sippy.CCEvents import CCEventFail
@@ -471,12 +500,21 @@ class InboundCall(RelayedCall):
         from sippy.CCEvents import CCEventConnect
         from sippy.MsgBody import MsgBody
 
-        port = self._relay.agent_answered(self.call_id, media.address, media.port)
+        self._emit(LegAnswered(now, self.call_id, leg))
         codecs = sdp.common_codecs(media.payload_types) or (0, 8, 101)
-        body = MsgBody(sdp.build(self._relay.address, port, codecs))
-        body.needs_update = False
-        self._legs[FIRST].recvEvent(CCEventConnect((200, "OK", body)))
-        self._bridged(now)
+
+        def answer_phone(port: int) -> None:
+            body = MsgBody(sdp.build(self._relay.address, port, codecs))
+            body.needs_update = False
+            self._legs[FIRST].recvEvent(CCEventConnect((200, "OK", body)))
+            self._bridged(now)
+
+        self._relay.agent_answered(
+            self.call_id,
+            media.address,
+            media.port,
+            self._then(State.SECOND_RINGING, answer_phone),
+        )
 
     def _capture_order(self, from_originator: str, from_answerer: str) -> tuple[str, str]:
         # The phone opened the relay session: its capture is the agent's side.

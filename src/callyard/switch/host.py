@@ -73,8 +73,12 @@ class SipHost:
             settings.advertise,
             self.registrar,
             self.router,
-            lambda: MediaRelay(
-                settings.host, settings.rtp_ports, settings.capture_dir, settings.advertise
+            lambda schedule: MediaRelay(
+                settings.host,
+                settings.rtp_ports,
+                settings.capture_dir,
+                settings.advertise,
+                schedule,
             ),
             self._send,
         )

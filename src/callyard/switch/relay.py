@@ -1,10 +1,13 @@
 """The media relay: RTPProxy embedded in the process (rtp.io), driven by its command protocol.
 
 One relay session per call, with two sides named by tags: `customer` (the far end,
-treated as the session's originator) and `agent`. Commands whose answer the call needs
-(ports, or capture files complete once a session ends) are sent synchronously from the
-SIP thread. Starting a recording creates files, which takes the relay a fraction of a
-millisecond: that is posted, and its answer read with the next command's.
+treated as the session's originator) and `agent`. The relay answers its commands in
+order, one line each, on its control socket; a reader thread takes the answers, so the
+SIP thread never waits for one on a call's way: commands whose answer a call needs
+(the ports of U and L, the end of D, after which the capture files are complete) take
+a callback, run on the SIP thread (`schedule`); commands whose answer only reports a
+refusal (recording, a second U, stopping a prompt) are posted, and a refusal logged.
+Playing a prompt and packet counts wait for their answer.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +42,12 @@ def prompt_duration(base: Path, payload_type: int = PCMU) -> float:
     return prompt_file(base, payload_type).stat().st_size / PROMPT_RATE
 
 
-MAX_POSTED = 64  # answers left unread at most before a post reads them
+ANSWER_SECONDS = 10.0  # how long a command that waits for its answer may take
+
+# `then` of a command that opens or updates a session: the port the relay allocated,
+# or None when it refused (logged) or has no such session.
+PortThen = Callable[[int | None], None]
+Schedule = Callable[[Callable[[], None]], None]
 
 
 class RelayError(RuntimeError):
@@ -62,6 +71,10 @@ def parse_port_range(spec: str) -> tuple[int, int]:
     return low, high
 
 
+def _run_now(work: Callable[[], None]) -> None:
+    work()
+
+
 class MediaRelay:
     """A running RTPProxy and the sessions callyard asked of it."""
 
@@ -71,8 +84,11 @@ class MediaRelay:
         ports: tuple[int, int],
         record_dir: Path,
         advertise: str | None = None,
+        schedule: Schedule = _run_now,
     ) -> None:
-        """Relay on `address` (UDP `ports`); SDP names `advertise` (for NAT) if given."""
+        """Relay on `address` (UDP `ports`); SDP names `advertise` (for NAT) if given.
+        `schedule` runs the callbacks of commands on the thread that drives the calls
+        (by default, on the relay's reader thread)."""
         from rtp.io import rtpproxy
 
         record_dir.mkdir(parents=True, exist_ok=True)
@@ -85,61 +101,149 @@ class MediaRelay:
         args += ["-r", str(record_dir), "-R", "-P", "-d", "WARN"]
         self._proxy: Any = rtpproxy(extra_args=args, modules=())  # no accounting CSV in the cwd
         self._socket: Any = self._proxy.rtpp_sock
-        self._lock = threading.Lock()
-        self._received = b""
-        self._posted: deque[str] = deque()  # commands whose answers are still unread
+        self._schedule = schedule
+        self._sending = threading.Lock()
+        # What to do with each answer still to come, in the order the commands went.
+        self._pending: deque[Callable[[str | None], None]] = deque()
+        self._gone = False  # the reader has ended: no answer will come any more
+        self._stopping = False
+        self._due_lock = threading.Lock()
+        self._due: list[tuple[Callable[[str | None], None], str | None]] = []
+        self._due_scheduled = False
+        self._reader = threading.Thread(target=self._read, name="callyard-relay", daemon=True)
+        self._reader.start()
+
+    # -- the control socket ------------------------------------------------------------
+
+    def _send(self, text: str, on_answer: Callable[[str | None], None]) -> None:
+        """Send a command; `on_answer` gets its answer on the reader thread (None: the
+        relay is gone)."""
+        with self._sending:
+            if not self._gone:
+                self._pending.append(on_answer)
+                self._socket.sendall(text.encode() + b"\n")
+                return
+        on_answer(None)
+
+    def _read(self) -> None:
+        received = b""
+        while True:
+            try:
+                chunk = self._socket.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            received += chunk
+            while (end := received.find(b"\n")) >= 0:
+                line, received = received[:end].decode().strip(), received[end + 1 :]
+                self._answered(line)
+            if self._stopping:
+                break
+        with self._sending:
+            self._gone = True
+            left = list(self._pending)
+            self._pending.clear()
+        for on_answer in left:
+            on_answer(None)
+
+    def _stop_reading(self, _reply: str | None) -> None:
+        self._stopping = True
+
+    def _answered(self, line: str) -> None:
+        try:
+            on_answer = self._pending.popleft()
+        except IndexError:
+            log.error("relay answer to no command", extra={"reply": line})
+            return
+        try:
+            on_answer(line)
+        except Exception:
+            log.exception("relay answer not handled", extra={"reply": line})
 
     def _command(self, text: str) -> str:
-        """Send a command and wait for its answer."""
-        with self._lock:
-            self._socket.sendall(text.encode() + b"\n")
-            self._collect()
-            reply = self._answer()
+        """Send a command and wait for its answer (not on the reader thread)."""
+        answered = threading.Event()
+        answer: list[str | None] = []
+
+        def take(reply: str | None) -> None:
+            answer.append(reply)
+            answered.set()
+
+        self._send(text, take)
+        if not answered.wait(ANSWER_SECONDS) or answer[0] is None:
+            raise RelayError(f"no answer from the relay to {text.split()[0]}")
+        reply = answer[0]
         if reply.startswith("E"):
             raise RelayError(f"relay refused {text.split()[0]}: {reply}")
         return reply
 
-    def _post(self, text: str) -> None:
-        """Send a command whose answer is read later; a refusal is only logged."""
-        with self._lock:
-            self._socket.sendall(text.encode() + b"\n")
-            self._posted.append(text)
-            if len(self._posted) >= MAX_POSTED:
-                self._collect()
+    def _post(self, text: str, refused: int = logging.WARNING) -> None:
+        """Send a command whose answer only matters if it is a refusal (logged)."""
 
-    def _collect(self) -> None:
-        """Read the answers of the posted commands (the lock held): the relay answers
-        in order, so they come before the answer of any command sent after them."""
-        while self._posted:
-            text = self._posted.popleft()
-            reply = self._answer()
-            if reply.startswith("E"):
-                log.warning("relay refused a command", extra={"command": text, "reply": reply})
+        def check(reply: str | None) -> None:
+            if reply is None or reply.startswith("E"):
+                log.log(refused, "relay refused a command", extra={"command": text, "reply": reply})
 
-    def _answer(self) -> str:
-        while b"\n" not in self._received:
-            chunk = self._socket.recv(4096)
-            if not chunk:
-                raise RelayError("the relay closed its control socket")
-            self._received += chunk
-        line, _, self._received = self._received.partition(b"\n")
-        return line.decode().strip()
+        self._send(text, check)
 
-    def open(self, call_id: str) -> int:
-        """Start a session; returns the port to offer to the agent."""
-        return int(self._command(f"U {call_id} {self.address} 9 {CUSTOMER}").split()[0])
+    def _ask(
+        self, text: str, then: Callable[[str | None], None], refused: int = logging.WARNING
+    ) -> None:
+        """Send a command; `then` gets its answer (None when refused, logged) through
+        `schedule`."""
 
-    def open_from(self, call_id: str, address: str, port: int) -> int:
+        def due(reply: str | None) -> None:
+            if reply is None or reply.startswith("E"):
+                log.log(refused, "relay refused a command", extra={"command": text, "reply": reply})
+                reply = None
+            with self._due_lock:
+                self._due.append((then, reply))
+                if self._due_scheduled:
+                    return
+                self._due_scheduled = True
+            self._schedule(self._run_due)
+
+        self._send(text, due)
+
+    def _run_due(self) -> None:
+        """Run the callbacks whose answers came (one scheduled call for all of them)."""
+        with self._due_lock:
+            due, self._due = self._due, []
+            self._due_scheduled = False
+        for then, reply in due:
+            try:
+                then(reply)
+            except Exception:
+                log.exception("relay callback failed", extra={"reply": reply})
+
+    def flush(self) -> None:
+        """Wait for the answers of every command sent, and run their callbacks here (on
+        the thread `schedule` runs them on)."""
+        try:
+            self._command("V")
+        except RelayError:
+            log.warning("the relay did not answer", exc_info=True)
+        self._run_due()
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def open(self, call_id: str, then: PortThen) -> None:
+        """Start a session; `then` gets the port to offer to the agent."""
+        self._ask(f"U {call_id} {self.address} 9 {CUSTOMER}", _port(then))
+
+    def open_from(self, call_id: str, address: str, port: int, then: PortThen) -> None:
         """Start a session for a party that offered media at address:port (a phone's
-        INVITE); returns the port to offer to the party it calls."""
-        return int(self._command(f"U {call_id} {address} {port} {CUSTOMER}").split()[0])
+        INVITE); `then` gets the port to offer to the party it calls."""
+        self._ask(f"U {call_id} {address} {port} {CUSTOMER}", _port(then))
 
-    def agent_answered(self, call_id: str, address: str, port: int) -> int:
-        """Tell where the agent receives; returns the port to offer to the customer."""
-        return int(self._command(f"L {call_id} {address} {port} {CUSTOMER} {AGENT}").split()[0])
+    def agent_answered(self, call_id: str, address: str, port: int, then: PortThen) -> None:
+        """Tell where the agent receives; `then` gets the port to offer to the customer."""
+        self._ask(f"L {call_id} {address} {port} {CUSTOMER} {AGENT}", _port(then))
 
     def customer_answered(self, call_id: str, address: str, port: int) -> None:
-        self._command(f"U {call_id} {address} {port} {CUSTOMER} {AGENT}")
+        """Tell where the customer receives."""
+        self._post(f"U {call_id} {address} {port} {CUSTOMER} {AGENT}")
 
     def record(self, call_id: str) -> tuple[Path, Path]:
         """Record both directions; returns the capture files (from customer, from agent),
@@ -166,10 +270,7 @@ class MediaRelay:
     def stop_playing(self, call_id: str, to: str = AGENT) -> None:
         """Stop a prompt playing to the side `to`; relayed media reaches it again."""
         other = CUSTOMER if to == AGENT else AGENT
-        try:
-            self._command(f"S {call_id} {to} {other}")
-        except RelayError:
-            log.debug("no prompt to stop", extra={"call_id": call_id})
+        self._post(f"S {call_id} {to} {other}", refused=logging.DEBUG)  # none playing
 
     def stats(self, call_id: str) -> RelayStats | None:
         try:
@@ -178,12 +279,30 @@ class MediaRelay:
             return None
         return RelayStats(*fields[:5]) if len(fields) >= 5 else None
 
-    def close(self, call_id: str) -> None:
-        """End a session; once this returns its capture files are complete."""
-        try:
-            self._command(f"D {call_id} {CUSTOMER} {AGENT}")
-        except RelayError:
-            log.debug("relay session already gone", extra={"call_id": call_id})
+    def close(self, call_id: str, then: Callable[[], None]) -> None:
+        """End a session; `then` runs once it has ended and its capture files are
+        complete (also when there was no such session)."""
+        self._ask(f"D {call_id} {CUSTOMER} {AGENT}", lambda _reply: then(), logging.DEBUG)
 
     def shutdown(self) -> None:
+        """Take every answer still to come (running its callback here), then stop."""
+        if self._proxy is None:
+            return
+        self.flush()
+        self._send("V", self._stop_reading)  # the last answer the reader takes
+        self._reader.join(ANSWER_SECONDS)
         self._proxy = None
+
+
+def _port(then: PortThen) -> Callable[[str | None], None]:
+    def port(reply: str | None) -> None:
+        allocated = None
+        if reply:
+            try:
+                # Port 0: the relay found no such session (an L or U for one it dropped).
+                allocated = int(reply.split()[0]) or None
+            except ValueError:
+                log.error("relay answer without a port", extra={"reply": reply})
+        then(allocated)
+
+    return port

@@ -19,7 +19,7 @@ from typing import Any
 from callyard.switch.commands import Attach, Bridge, Command, Dial, Play
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
-from callyard.switch.relay import MediaRelay
+from callyard.switch.relay import MediaRelay, Schedule
 from callyard.switch.routing import Router
 
 log = logging.getLogger("callyard.switch.sip")
@@ -46,7 +46,7 @@ class SipStack:
         advertise: str,
         registrar: Registrar,
         router: Router,
-        relay_factory: Callable[[], MediaRelay],
+        relay_factory: Callable[[Schedule], MediaRelay],
         emit: Callable[[SwitchEvent], None],
     ) -> None:
         self.host = host
@@ -99,6 +99,7 @@ class SipStack:
 
     def _open(self) -> None:
         """Bind the socket and set up calls (in the SIP thread)."""
+        from sippy.Core.EventDispatcher import ED2
         from sippy.SipConf import SipConf
         from sippy.SipLogger import SipLogger
         from sippy.SipTransactionManager import SipTransactionManager
@@ -117,7 +118,8 @@ class SipStack:
         config["_sip_tm"] = SipTransactionManager(config, self._on_request)
         config["_uaname"] = "callyard"
         try:
-            self._calls = CallTable(config, self._relay_factory(), self._router, self._emit)
+            relay = self._relay_factory(ED2.callFromThread)  # answers come back on this thread
+            self._calls = CallTable(config, relay, self._router, self._emit)
         except BaseException:
             config["_sip_tm"].shutdown()
             raise
