@@ -209,6 +209,7 @@ def test_phones_call_each_other_and_out_through_the_trunk(pbx: Pbx) -> None:
         caller.wait_closed(timeout=15)
         # An extension that is not registered: the phone hears "unavailable".
         pbx.cli("extension", "create", "--company", COMPANY, "--number", "10010099")
+        time.sleep(1.0)  # the switch routes by the store's state of up to 0.5 s ago
         caller.dial(f"sip:10010099@127.0.0.1:{pbx.server.sip_port}")
         closed = caller.wait_closed(timeout=10)
     assert closed.status == 480

@@ -226,9 +226,11 @@ class _SippyThread:
             from sippy.Udp_server import Udp_server_opts
 
             from callyard.switch.sippy_clock import use_standard_clocks
+            from callyard.switch.sippy_loop import wake_reliably
             from callyard.switch.sippy_udp import receive_in_batches, send_directly
 
             use_standard_clocks()
+            wake_reliably()
             send_directly()
             receive_in_batches()
             # One sender thread: sippy's default three reorder messages (an INVITE's
