@@ -99,17 +99,24 @@ class RelayedCall:
         cause = HangupCode.NORMAL if self.state is State.BRIDGED else HangupCode.CANCEL
         self._end(cause, HangupCode.CALLER_HANGUP)
 
-    def _then(self, waiting: State, then: Callable[[int], None]) -> PortThen:
-        """A relay callback that goes on with the call if it is still `waiting`, or ends
-        it if the relay refused."""
+    def _then(
+        self,
+        waiting: State,
+        then: Callable[[int], None],
+        refused: Callable[[], None] | None = None,
+    ) -> PortThen:
+        """A relay callback that goes on with the call if it is still `waiting`; if the
+        relay refused, `refused` (by default: end the call)."""
 
         def go_on(port: int | None) -> None:
             if self.state is not waiting:
-                return
-            if port is None:
+                return  # hung up meanwhile
+            if port is not None:
+                then(port)
+            elif refused is not None:
+                refused()
+            else:
                 self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
-                return
-            then(port)
 
         return go_on
 
@@ -468,16 +475,16 @@ class InboundCall(RelayedCall):
         target = route.destination
         codecs = sdp.common_codecs(offer.payload_types) or (0, 8, 101)
 
-        def call(port: int | None) -> None:
-            if self.state is not State.NEW:
-                return  # the phone gave up meanwhile
-            if port is None:
-                self._refuse(503, "Service Unavailable", HangupCode.SERVER_HANGUP)
-                return
+        def call(port: int) -> None:
             self._call(SECOND, target, sdp.build(self._relay.address, port, codecs))
             self.state = State.SECOND_RINGING
 
-        self._relay.open_from(self.call_id, offer.address, offer.port, call)
+        def refuse() -> None:
+            self._refuse(503, "Service Unavailable", HangupCode.SERVER_HANGUP)
+
+        self._relay.open_from(
+            self.call_id, offer.address, offer.port, self._then(State.NEW, call, refuse)
+        )
 
     def _refuse(self, status: int, reason: str, cause: HangupCode) -> None:
         from sippy.CCEvents import CCEventFail

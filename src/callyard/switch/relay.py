@@ -299,10 +299,12 @@ def _port(then: PortThen) -> Callable[[str | None], None]:
         allocated = None
         if reply:
             try:
-                # Port 0: the relay found no such session (an L or U for one it dropped).
                 allocated = int(reply.split()[0]) or None
             except ValueError:
                 log.error("relay answer without a port", extra={"reply": reply})
+            else:
+                if allocated is None:  # an L or U for a session the relay does not have
+                    log.warning("relay has no such session", extra={"reply": reply})
         then(allocated)
 
     return port
