@@ -56,6 +56,23 @@ OTP_ENV: tuple[tuple[str, str, type[int] | type[float]], ...] = (
 )
 
 
+LIMIT_ENV: tuple[tuple[str, str, type[int] | type[float]], ...] = (
+    ("http_max_body_bytes", "CALLYARD_HTTP_MAX_BODY_BYTES", int),
+    ("http_header_timeout_seconds", "CALLYARD_HTTP_HEADER_TIMEOUT_SECONDS", float),
+    ("http_body_timeout_seconds", "CALLYARD_HTTP_BODY_TIMEOUT_SECONDS", float),
+    ("http_idle_timeout_seconds", "CALLYARD_HTTP_IDLE_TIMEOUT_SECONDS", float),
+    ("http_max_connections", "CALLYARD_HTTP_MAX_CONNECTIONS", int),
+    ("sip_failures_per_address", "CALLYARD_SIP_FAILURES_PER_ADDRESS", int),
+    ("sip_failures_per_extension", "CALLYARD_SIP_FAILURES_PER_EXTENSION", int),
+    ("sip_block_seconds", "CALLYARD_SIP_BLOCK_SECONDS", float),
+    ("login_failures_per_address", "CALLYARD_LOGIN_FAILURES_PER_ADDRESS", int),
+    ("login_failures_per_appid", "CALLYARD_LOGIN_FAILURES_PER_APPID", int),
+    ("login_block_seconds", "CALLYARD_LOGIN_BLOCK_SECONDS", float),
+)
+
+OPERATIONS_ACCESS = ("auto", "open", "key")
+
+
 def _positive(var: str, text: str, kind: type[int] | type[float]) -> int | float:
     try:
         value = kind(text.strip())
@@ -102,6 +119,23 @@ class Settings:
     otp_max_per_number: int = 5
     otp_number_window_seconds: int = 600
     otp_max_per_company_per_minute: int = 600
+    # The HTTP server's limits on each request and connection.
+    http_max_body_bytes: int = 16 * 1024 * 1024  # a task's 10,000 numbers fit
+    http_header_timeout_seconds: float = 10.0  # from connection (or last request) to headers
+    http_body_timeout_seconds: float = 60.0  # from headers to the whole body
+    http_idle_timeout_seconds: float = 5.0  # keep-alive between requests
+    http_max_connections: int = 1000
+    # /metrics, /docs and /openapi.json: "open", "key" (the admin key), or "auto" (open
+    # when the HTTP server listens on a loopback address only, else "key").
+    operations_access: str = "auto"
+    # Failed authentication: an address (or an extension, an appid, from addresses it
+    # has not authenticated from lately) is blocked after this many failures.
+    sip_failures_per_address: int = 10
+    sip_failures_per_extension: int = 5
+    sip_block_seconds: float = 300.0  # an address's first block; doubles, up to an hour
+    login_failures_per_address: int = 10
+    login_failures_per_appid: int = 10
+    login_block_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -137,7 +171,9 @@ class Settings:
             if not text.strip().isdigit():
                 raise InvalidInput("CALLYARD_RECORDING_RETENTION_DAYS", f"{text!r} is not a number")
             values["recording_retention_days"] = int(text)
-        for name, var, kind in WEBHOOK_ENV + OTP_ENV:
+        if env.get("CALLYARD_OPERATIONS_ACCESS"):
+            values["operations_access"] = env["CALLYARD_OPERATIONS_ACCESS"].strip().lower()
+        for name, var, kind in WEBHOOK_ENV + OTP_ENV + LIMIT_ENV:
             if env.get(var):
                 values[name] = _positive(var, env[var], kind)
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -148,6 +184,12 @@ class Settings:
         parse_hostport(settings.sip, "--sip")
         if settings.public_url is not None:
             settings = replace(settings, public_url=check_public_url(settings.public_url))
+        access = settings.operations_access
+        if access not in OPERATIONS_ACCESS:
+            expected = ", ".join(OPERATIONS_ACCESS)
+            raise InvalidInput(
+                "CALLYARD_OPERATIONS_ACCESS", f"expected one of {expected}, got {access!r}"
+            )
         if settings.recording_retention_days < 1:
             raise InvalidInput("CALLYARD_RECORDING_RETENTION_DAYS", "must be at least 1 day")
         return settings
