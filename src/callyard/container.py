@@ -28,6 +28,7 @@ from callyard.services.trunks import TrunkService
 from callyard.services.voice_calls import VoiceCallService
 from callyard.store import migrate
 from callyard.store.database import Database
+from callyard.switch.registrar import SipLimits
 from callyard.switch.relay import parse_port_range
 from callyard.switch.switch import Switch
 from callyard.timefmt import TimeFormat
@@ -128,6 +129,11 @@ class Container:
                 settings.data_dir / "captures",
                 settings.ring_timeout_seconds,
                 settings.agent_ring_timeout_seconds,
+                SipLimits(
+                    settings.sip_failures_per_address,
+                    settings.sip_failures_per_extension,
+                    settings.sip_block_seconds,
+                ),
             )
             presence = switch
         metrics = Metrics()

@@ -56,13 +56,23 @@ class Pbx:
         return rows
 
     def record_of(self, customuuid: str, timeout: float = 20) -> dict[str, Any]:
+        return self.record_with(timeout, customuuid=customuuid)
+
+    def record_with(self, timeout: float = 20, **fields: Any) -> dict[str, Any]:
+        """The first call record with these field values, once it is written."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for row in self.records():
-                if row["customuuid"] == customuuid:
+                if all(row[name] == value for name, value in fields.items()):
                     return row
             time.sleep(0.2)
-        raise AssertionError(f"no call record for {customuuid}")
+        raise AssertionError(f"no call record with {fields}")
+
+    def call(self, caller: Baresip, callee: Baresip) -> None:
+        """`caller` dials `callee`'s extension through the switch, which puts it up."""
+        caller.dial(f"sip:{callee.user}@127.0.0.1:{self.server.sip_port}")
+        callee.wait_established(timeout=10)
+        caller.wait_established(timeout=10)
 
     def carrier(self, scenario: str, **options: Any) -> Sipp:
         return Sipp(scenario, self.workdir / scenario.removesuffix(".xml"), **options)

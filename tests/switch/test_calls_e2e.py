@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from callyard.switch.digest import expected_response, parse_authorization
-from tests.sip.harness import RegistrationFailed, running, write_tone_wav
+from tests.sip.harness import LOOPBACK, RegistrationFailed, running, wait_until, write_tone_wav
 from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, RING_SECONDS, SECOND_AGENT, Pbx, make_call
+from tests.switch.raw_sip import SipSocket
 
 pytestmark = pytest.mark.sip
 
@@ -232,3 +233,55 @@ def test_phones_call_each_other_and_out_through_the_trunk(pbx: Pbx) -> None:
     assert CALLER_ID in (invite.header("From") or "")
     missing = by_destination["10010099"]
     assert (missing["hangupcause"], missing["billsec"]) == (10008, 0)
+
+
+def test_a_malformed_offer_is_refused_and_leaves_no_call_behind(pbx: Pbx) -> None:
+    """A registered phone's authenticated INVITE offering audio at a port of thousands
+    of digits (more than int() takes)."""
+    switch = f"127.0.0.1:{pbx.server.sip_port}"
+    password = pbx.password(AGENT)
+    phone = pbx.carrier(
+        "uac_offer_refused_auth.xml", remote=switch, service=SECOND_AGENT, calls=1,
+        auth=(AGENT, password), extra_args=["-auth_uri", f"{SECOND_AGENT}@{switch}"],
+        variables={"caller": AGENT, "offer_port": "9" * 4400, "offer_types": "8"},
+    )  # fmt: skip
+    with SipSocket((LOOPBACK, pbx.server.sip_port), (LOOPBACK, phone.port)) as registering:
+        assert registering.register(AGENT, password).status == 200
+    with running(phone):
+        assert phone.wait(30).successful == 1  # 488 Not Acceptable Here
+    pbx.record_with(extnumber=AGENT, hangupcause=10017)
+
+    def call_status() -> int:
+        reply = pbx.api("App.Sip_Status.GetSipCallStatus", extnumber=AGENT)
+        status: int = reply["data"]["result"][0]["status"]
+        return status
+
+    wait_until(lambda: call_status() == 1201, 10, "the extension to be idle")  # not ringing
+    agent, other = pbx.phone(AGENT), pbx.phone(SECOND_AGENT)
+    with running(agent, other):
+        agent.wait_registered()
+        other.wait_registered()
+        pbx.call(agent, other)
+        agent.hangup()
+        agent.wait_closed()
+        other.wait_closed()
+        pbx.call(other, agent)
+        # The switch stops with that call up: it hangs the call up and exits cleanly.
+        assert pbx.server.stop() == 0
+        agent.wait_closed()
+        other.wait_closed()
+    assert "Traceback" not in pbx.server.stderr
+
+
+def test_a_number_longer_than_any_is_refused_as_incomplete_and_recorded(pbx: Pbx) -> None:
+    dialed = "1" * 100
+    agent = pbx.phone(AGENT)
+    with running(agent):
+        agent.wait_registered()
+        agent.dial(f"sip:{dialed}@127.0.0.1:{pbx.server.sip_port}")
+        closed = agent.wait_closed()
+    assert closed.status == 484
+    record = pbx.record_with(extnumber=AGENT)
+    assert (record["destnumber"], record["hangupcause"], record["billsec"]) == (
+        dialed[:64], 10017, 0,
+    )  # fmt: skip

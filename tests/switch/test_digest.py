@@ -1,4 +1,5 @@
-"""Digest authentication: client-computed answers, expiring nonces, no replays."""
+"""Digest authentication: client-computed answers, expiring nonces bound to the address
+they were issued to, no replays."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from callyard.switch.digest import (
     parse_authorization,
 )
 
+PHONE = "192.0.2.10"
+
 
 class Clock:
     def __init__(self) -> None:
@@ -22,9 +25,14 @@ class Clock:
 
 
 def answer(
-    authority: DigestAuthority, user: str, password: str, nc: int = 1, nonce: str | None = None
+    authority: DigestAuthority,
+    user: str,
+    password: str,
+    nc: int = 1,
+    nonce: str | None = None,
+    ip: str = PHONE,
 ) -> Credentials:
-    challenge = authority.challenge()
+    challenge = authority.challenge(ip)
     found = re.search(r'nonce="([^"]+)"', challenge)
     assert found
     blank = Credentials(
@@ -66,28 +74,64 @@ def test_good_answer_then_replay_then_higher_count() -> None:
     clock = Clock()
     authority = DigestAuthority("callyard", clock)
     creds = answer(authority, "1001", "secret")
-    assert authority.verify(creds, "secret", "REGISTER") is Verdict.OK
-    assert authority.verify(creds, "secret", "REGISTER") is Verdict.STALE  # replay
+    assert authority.verify(creds, "secret", "REGISTER", PHONE) is Verdict.OK
+    assert authority.verify(creds, "secret", "REGISTER", PHONE) is Verdict.STALE  # replay
     again = answer(authority, "1001", "secret", nc=2, nonce=creds.nonce)
-    assert authority.verify(again, "secret", "REGISTER") is Verdict.OK
+    assert authority.verify(again, "secret", "REGISTER", PHONE) is Verdict.OK
 
 
-def test_wrong_password_unknown_user_and_forged_nonce_are_bad() -> None:
+def test_wrong_password_and_unknown_user_are_bad() -> None:
     clock = Clock()
     authority = DigestAuthority("callyard", clock)
-    assert authority.verify(answer(authority, "1001", "guess"), "secret", "REGISTER") is Verdict.BAD
-    assert authority.verify(answer(authority, "1001", "secret"), None, "REGISTER") is Verdict.BAD
-    other = DigestAuthority("callyard", clock)
-    forged = answer(other, "1001", "secret")
-    assert authority.verify(forged, "secret", "REGISTER") is Verdict.BAD
+    guess = answer(authority, "1001", "guess")
+    assert authority.verify(guess, "secret", "REGISTER", PHONE) is Verdict.BAD
+    unknown = answer(authority, "1001", "secret")
+    assert authority.verify(unknown, None, "REGISTER", PHONE) is Verdict.BAD
 
 
-def test_expired_nonce_is_stale() -> None:
+def test_a_nonce_not_issued_to_the_source_is_unknown_even_with_the_password() -> None:
+    clock = Clock()
+    authority = DigestAuthority("callyard", clock)
+    forged = answer(DigestAuthority("callyard", clock), "1001", "secret")
+    assert authority.verify(forged, "secret", "REGISTER", PHONE) is Verdict.UNKNOWN
+    elsewhere = answer(authority, "1001", "secret", ip="198.51.100.7")
+    assert authority.verify(elsewhere, "secret", "REGISTER", PHONE) is Verdict.UNKNOWN
+    assert authority.verify(elsewhere, "secret", "REGISTER", "198.51.100.7") is Verdict.OK
+
+
+def test_expired_nonce_is_stale_whatever_the_answer() -> None:
     clock = Clock()
     authority = DigestAuthority("callyard", clock, nonce_ttl=300)
-    creds = answer(authority, "1001", "secret")
+    right, wrong = answer(authority, "1001", "secret"), answer(authority, "1001", "guess")
     clock.now += 301
-    assert authority.verify(creds, "secret", "REGISTER") is Verdict.STALE
+    assert authority.verify(right, "secret", "REGISTER", PHONE) is Verdict.STALE
+    assert authority.verify(wrong, "secret", "REGISTER", PHONE) is Verdict.STALE
+
+
+def test_nonce_counts_are_forgotten_as_their_nonces_expire() -> None:
+    clock = Clock()
+    authority = DigestAuthority("callyard", clock, nonce_ttl=300)
+    for _ in range(1000):
+        creds = answer(authority, "1001", "secret")
+        assert authority.verify(creds, "secret", "REGISTER", PHONE) is Verdict.OK
+    assert authority.nonces_in_use == 1000
+    clock.now += 301
+    creds = answer(authority, "1001", "secret")
+    assert authority.verify(creds, "secret", "REGISTER", PHONE) is Verdict.OK
+    assert authority.nonces_in_use == 1
+
+
+def test_nonce_counts_are_bounded_and_a_forgotten_nonce_is_stale() -> None:
+    clock = Clock()
+    authority = DigestAuthority("callyard", clock, max_nonces=10)
+    first = answer(authority, "1001", "secret")
+    assert authority.verify(first, "secret", "REGISTER", PHONE) is Verdict.OK
+    for _ in range(50):
+        clock.now += 1
+        creds = answer(authority, "1001", "secret")
+        assert authority.verify(creds, "secret", "REGISTER", PHONE) is Verdict.OK
+    assert authority.nonces_in_use == 10
+    assert authority.verify(first, "secret", "REGISTER", PHONE) is Verdict.STALE  # no replay
 
 
 def test_parse_rejects_other_schemes() -> None:

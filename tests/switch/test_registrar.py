@@ -126,15 +126,116 @@ def test_too_brief_and_too_long_intervals(registrar: Registrar) -> None:
     assert dict(long.headers)["Contact"].endswith(";expires=3600")
 
 
-def test_repeated_failures_from_one_address_are_throttled(registrar: Registrar) -> None:
-    attacker = ("198.51.100.9", 5060)
-    for _ in range(10):
-        assert register(registrar, "1001", "guess", source=attacker).status == 403
-    # Even the right password is refused from that address now, without a challenge...
-    blocked = registrar.register(RegisterRequest("1001", "sip:1001@x", 600, None, attacker))
-    assert blocked.status == 403
+def attempt(registrar: Registrar, user: str, source: tuple[str, int]) -> Reply:
+    """A REGISTER without credentials: challenged, or refused while blocked."""
+    return registrar.register(RegisterRequest(user, f"sip:{user}@x", 600, None, source))
+
+
+def address(n: int) -> tuple[str, int]:
+    return (f"198.51.100.{n}", 5060)
+
+
+def test_an_address_is_blocked_after_its_failures_even_with_the_right_password(
+    registrar: Registrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    attacker = address(9)
+    for n in range(10):  # one guess at each of ten usernames
+        assert register(registrar, f"40{n}", "guess", source=attacker).status == 403
+    # Refused without a challenge (the digest is not looked at), and not counted...
+    for _ in range(50):
+        assert attempt(registrar, "1001", attacker) == Reply(403, "Forbidden")
     # ...while other addresses are unaffected.
     assert register(registrar, "1001", "secret-1").status == 200
+    clock.now += 300
+    assert attempt(registrar, "1001", attacker).status == 401
+    blocks = [r for r in caplog.records if r.getMessage() == "SIP address blocked"]
+    assert [(r.__dict__["ip"], r.__dict__["seconds"]) for r in blocks] == [("198.51.100.9", 300)]
+
+
+def test_slow_guessing_from_one_address_is_blocked(registrar: Registrar, clock: Clock) -> None:
+    attacker = address(9)
+    for _ in range(10):  # one guess a minute
+        clock.now += 60
+        assert register(registrar, "1001", "guess", source=attacker).status == 403
+    clock.now += 299
+    assert attempt(registrar, "1001", attacker).status == 403
+    clock.now += 2
+    assert register(registrar, "1001", "guess", source=attacker).status == 403
+    clock.now += 301  # a failure after a block doubles the next one
+    assert attempt(registrar, "1001", attacker).status == 403
+
+
+def test_an_extension_guessed_from_many_addresses_is_locked_out_but_for_its_phone(
+    registrar: Registrar, clock: Clock
+) -> None:
+    assert register(registrar, "1001", "secret-1").status == 200  # its phone, at SOURCE
+    for n in range(5):
+        assert register(registrar, "1001", "guess", source=address(n)).status == 403
+    # Refused from any other address, even with the right password...
+    for n in range(5, 9):
+        assert attempt(registrar, "1001", address(n)) == Reply(403, "Forbidden")
+    # ...but not from where the extension registered, nor for other extensions.
+    assert register(registrar, "1001", "secret-1").status == 200
+    assert attempt(registrar, "1002", address(5)).status == 401
+    # The block grows with each failure after it: 1 s, then 2 s.
+    clock.now += 1
+    assert register(registrar, "1001", "guess", source=address(5)).status == 403
+    clock.now += 1
+    assert attempt(registrar, "1001", address(6)).status == 403
+    clock.now += 1
+    assert register(registrar, "1001", "secret-1", source=address(6)).status == 200
+
+
+@pytest.mark.parametrize("user", ["1001", "4040"])
+def test_unknown_users_are_answered_and_limited_like_extensions(
+    registrar: Registrar, clock: Clock, user: str
+) -> None:
+    replies = [register(registrar, user, "guess", source=address(n)) for n in range(5)]
+    replies += [attempt(registrar, user, address(n)) for n in range(5, 8)]
+    clock.now += 1
+    replies += [attempt(registrar, user, address(8))]
+    assert [(r.status, r.reason, [name for name, _ in r.headers]) for r in replies] == [
+        *[(403, "Forbidden", [])] * 8,
+        (401, "Unauthorized", ["WWW-Authenticate"]),
+    ]
+
+
+def forged(registrar: Registrar, user: str, source: tuple[str, int], nonce: str) -> Reply:
+    """A REGISTER answering a challenge it was never given."""
+    header = (
+        f'Digest username="{user}",realm="callyard",nonce="{nonce}",uri="sip:127.0.0.1",'
+        'response="00000000000000000000000000000000",qop=auth,nc=00000001,cnonce="c0ffee"'
+    )
+    return registrar.register(RegisterRequest(user, f"sip:{user}@x", 600, header, source))
+
+
+def nonce_of(reply: Reply) -> str:
+    found = re.search(r'nonce="([^"]+)"', dict(reply.headers)["WWW-Authenticate"])
+    assert found
+    return found.group(1)
+
+
+def test_answers_to_nonces_not_issued_to_the_source_are_challenged_not_counted(
+    registrar: Registrar,
+) -> None:
+    """What a forged source address can send: it never sees the nonces issued to it."""
+    elsewhere = nonce_of(attempt(registrar, "1001", address(7)))
+    for nonce in ["18a88.79ddeeafc470.f6a9490e380f64f21e291863", "x", elsewhere] * 10:
+        reply = forged(registrar, "1001", SOURCE, nonce)
+        assert (reply.status, "WWW-Authenticate" in dict(reply.headers)) == (401, True)
+    assert register(registrar, "1001", "secret-1").status == 200
+
+
+def test_limits_forget_failing_sources_after_a_quiet_spell(
+    registrar: Registrar, clock: Clock
+) -> None:
+    for n in range(3000):
+        source = (f"10.{n // 250}.{n % 250}.1", 5060)
+        assert register(registrar, f"9{n}", "guess", source=source).status == 403
+    assert (len(registrar.limits.by_address), len(registrar.limits.by_username)) == (3000, 3000)
+    clock.now += 901
+    assert register(registrar, "1001", "guess", source=address(1)).status == 403
+    assert (len(registrar.limits.by_address), len(registrar.limits.by_username)) == (1, 1)
 
 
 def test_disabling_drops_the_binding(registrar: Registrar, accounts: dict[str, Account]) -> None:

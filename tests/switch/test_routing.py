@@ -70,6 +70,7 @@ def refusal(status: int, cause: HangupCode) -> Refusal:
         403: "Forbidden",
         404: "Not Found",
         480: "Temporarily Unavailable",
+        484: "Address Incomplete",
         486: "Busy Here",
         503: "Service Unavailable",
     }
@@ -99,6 +100,16 @@ def test_extensions_that_cannot_take_the_call_are_refused_with_their_cause() -> 
     # Not an extension and not a phone number either.
     assert route("sales") == Route(
         to_extension, "1001", refusal(404, HangupCode.EXTENSION_DOES_NOT_EXIST)
+    )
+
+
+def test_a_dialed_string_longer_than_any_number_is_refused_as_incomplete() -> None:
+    longest = "+" + "8" * 32
+    assert route(longest).destination == Target(
+        ("127.0.0.1", 5080), longest, "622150002", 60, "user", "pass"
+    )
+    assert route(longest + "8") == Route(
+        CallMethod.EXTENSION_TO_EXTENSION, "1001", refusal(484, HangupCode.CALL_INVALID)
     )
 
 

@@ -404,7 +404,7 @@ class CallService:
                     capture.unlink()
             if seconds == 0:
                 recordfilename = ""
-        record = CallRecord(
+        record = CallRecord.clipped(
             uuid=call.call_id,
             company_id=call.caller.company_id,
             companycode=call.caller.company_code,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,8 @@ MAX_LIST = 1000
 MAX_BATCH = 200  # call records per transaction
 HANGUP_DIRECTIONS = frozenset({HangupCode.CALLER_HANGUP, HangupCode.CALLEE_HANGUP})
 _UUID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-# Column widths of the text fields (store/models.py): longer values are refused.
+# Column widths of the text fields (store/models.py): longer values are refused, or
+# clipped by CallRecord.clipped.
 _WIDTHS = {
     "extnumber": 64,
     "destnumber": 64,
@@ -88,6 +90,16 @@ class CallRecord:
         for name, width in _WIDTHS.items():
             if len(getattr(self, name)) > width:
                 raise InvalidInput(name, f"longer than {width} characters")
+
+    @classmethod
+    def clipped(cls, **fields: Any) -> CallRecord:
+        """A record with its text fields clipped to their columns: a call that happened
+        is recorded whatever a phone dialed."""
+        for name, width in _WIDTHS.items():
+            value = fields.get(name)
+            if isinstance(value, str) and len(value) > width:
+                fields[name] = value[:width]
+        return cls(**fields)
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(CallRecord))

@@ -244,15 +244,24 @@ class RelayedCall:
             self._cancel_timer(leg)
         for leg, ua in self._legs.items():
             ua.event_cb = None
-            self._release(leg, ua, cause, status)
+            try:
+                self._release(leg, ua, cause, status)
+            except Exception:
+                # The call ends all the same: its other legs, its session, its event.
+                log.exception("call leg not released", extra={"call_id": self.call_id, "leg": leg})
         self.state = State.ENDED
         self._legs.clear()
         ended = CallEnded(
             time.monotonic(), self.call_id, cause.value, direction.value, status, self._captures
         )
-        # Reported once the relay has closed the session: its captures are complete.
-        self._relay.close(self.call_id, lambda: self._emit(ended))
-        self._done(self.call_id)
+        try:
+            # Reported once the relay has closed the session: its captures are complete.
+            self._relay.close(self.call_id, lambda: self._emit(ended))
+        except Exception:
+            log.exception("relay session not closed", extra={"call_id": self.call_id})
+            self._emit(ended)
+        finally:
+            self._done(self.call_id)
 
 
 class BridgedCall(RelayedCall):
@@ -440,6 +449,11 @@ class InboundCall(RelayedCall):
         self._legs[FIRST] = ua
         return ua.recvRequest(request, transaction)
 
+    def fail(self) -> None:
+        """End the call after an internal error: the phone is refused (500) if its UA
+        can still answer, and CallEnded is reported."""
+        self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLEE_HANGUP, 500)
+
     def _leg_event(self, event: Any, ua: Any) -> None:
         from sippy.CCEvents import CCEventTry
 
@@ -539,6 +553,13 @@ class InboundCall(RelayedCall):
         super()._release(leg, ua, cause, status)
 
 
+def _unanswered(transaction: Any) -> bool:
+    """Whether a server transaction has sent no final response yet."""
+    from sippy.SipTransactionManager import RINGING, TRYING
+
+    return transaction.state in (TRYING, RINGING)
+
+
 _UA_CLASS: Any = None
 
 
@@ -614,7 +635,14 @@ class CallTable:
             self._forget,
         )
         self.calls[call.call_id] = call
-        return call.take(request, transaction)
+        try:
+            return call.take(request, transaction)
+        except Exception:
+            log.exception("phone's call failed", extra={"call_id": call.call_id})
+            call.fail()
+            if _unanswered(transaction):
+                raise  # the stack answers 500
+            return None
 
     def _route(self, caller: Account, dialed: str) -> Route:
         return self._router.route(caller, dialed, self.in_call)
@@ -629,8 +657,14 @@ class CallTable:
             call.hangup()
 
     def hangup_all(self) -> None:
+        """End every call; one that fails to end is logged and dropped, and the others
+        still end."""
         for call in list(self.calls.values()):
-            call.hangup()
+            try:
+                call.hangup()
+            except Exception:
+                log.exception("call not hung up", extra={"call_id": call.call_id})
+                self.calls.pop(call.call_id, None)
 
     def _forget(self, call_id: str) -> None:
         self.calls.pop(call_id, None)

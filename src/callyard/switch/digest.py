@@ -1,8 +1,10 @@
 """HTTP digest authentication for SIP (RFC 2617 / RFC 3261 section 22), server side.
 
-Nonces are self-validating (time, randomness and an HMAC), expire, and cannot be
-replayed: with `qop=auth` each use must bring a higher nonce count, without qop a
-nonce is good for one request only.
+Nonces are self-validating (time, randomness and an HMAC over both and the address
+they were issued to), expire, and cannot be replayed: with `qop=auth` each use must
+bring a higher nonce count, without qop a nonce is good for one request only. An
+answer with a nonce not issued to its own source address tells nothing about the
+password, and is not a failure: a forged source address cannot be made to fail.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -22,8 +25,9 @@ class Verdict(Enum):
     """Outcome of checking credentials."""
 
     OK = "ok"
-    STALE = "stale"  # a good answer to a nonce that has expired or was used: challenge again
-    BAD = "bad"  # wrong password, wrong realm, forged nonce, malformed header
+    STALE = "stale"  # a nonce that has expired, or a good answer to one used: challenge again
+    BAD = "bad"  # wrong password, wrong realm, malformed answer to a nonce of this source
+    UNKNOWN = "unknown"  # a nonce not issued to this source (forged, another's): challenge
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,11 @@ def expected_response(creds: Credentials, password: str, method: str) -> str:
 
 
 class DigestAuthority:
-    """Issues challenges and checks answers for one realm."""
+    """Issues challenges and checks answers for one realm.
+
+    Remembers the highest nonce count of each nonce in use, until the nonce expires and
+    at most `max_nonces` of them; a nonce forgotten early is stale from then on.
+    """
 
     def __init__(
         self,
@@ -88,64 +96,92 @@ class DigestAuthority:
         clock: Callable[[], float],
         nonce_ttl: float = 300.0,
         key: bytes | None = None,
+        max_nonces: int = 100_000,
     ) -> None:
         self.realm = realm
         self._clock = clock
         self._nonce_ttl = nonce_ttl
         self._key = key or secrets.token_bytes(32)
-        self._counts: dict[str, int] = {}  # nonce -> highest nonce count seen
+        self._max_nonces = max_nonces
+        # nonce -> (when it was issued, highest nonce count seen), in order of first use
+        self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._forgotten_until = float("-inf")  # nonces issued up to then are stale
 
-    def _mac(self, stamp: str, salt: str) -> str:
-        return hmac.new(self._key, f"{stamp}.{salt}".encode(), "sha256").hexdigest()[:24]
+    @property
+    def nonces_in_use(self) -> int:
+        """How many nonces' counts are remembered."""
+        return len(self._counts)
 
-    def new_nonce(self) -> str:
+    def _mac(self, stamp: str, salt: str, ip: str) -> str:
+        message = f"{stamp}.{salt}.{ip}".encode()
+        return hmac.new(self._key, message, "sha256").hexdigest()[:24]
+
+    def new_nonce(self, ip: str) -> str:
+        """A nonce for a client at `ip` (valid only in answers from there)."""
         stamp = f"{int(self._clock() * 1000):x}"
         salt = secrets.token_hex(6)
-        return f"{stamp}.{salt}.{self._mac(stamp, salt)}"
+        return f"{stamp}.{salt}.{self._mac(stamp, salt, ip)}"
 
-    def challenge(self, stale: bool = False) -> str:
-        """A `WWW-Authenticate` / `Proxy-Authenticate` value."""
+    def challenge(self, ip: str, stale: bool = False) -> str:
+        """A `WWW-Authenticate` / `Proxy-Authenticate` value for a client at `ip`."""
         header = (
-            f'Digest realm="{self.realm}", nonce="{self.new_nonce()}", algorithm=MD5, qop="auth"'
+            f'Digest realm="{self.realm}", nonce="{self.new_nonce(ip)}", algorithm=MD5, qop="auth"'
         )
         return header + (", stale=true" if stale else "")
 
-    def _nonce_age(self, nonce: str) -> float | None:
+    def _issued(self, nonce: str, ip: str) -> float | None:
+        """When `nonce` was issued to `ip`; None if it was not (by this authority)."""
         try:
             stamp, salt, mac = nonce.split(".")
+            if len(stamp) > 16:
+                return None
             issued = int(stamp, 16) / 1000
         except ValueError:
             return None
-        if not hmac.compare_digest(mac, self._mac(stamp, salt)):
+        if not hmac.compare_digest(mac, self._mac(stamp, salt, ip)):
             return None
-        return self._clock() - issued
+        return issued
 
-    def verify(self, creds: Credentials, password: str | None, method: str) -> Verdict:
-        """Check an answer. `password` None (no such user) is checked like a wrong one."""
-        age = self._nonce_age(creds.nonce)
-        if age is None or creds.realm != self.realm or creds.algorithm.upper() != "MD5":
+    def verify(self, creds: Credentials, password: str | None, method: str, ip: str) -> Verdict:
+        """Check an answer from `ip`. `password` None (no such user) is checked like a
+        wrong one. An expired nonce is STALE whatever the answer, so that it cannot be
+        used to guess without counting."""
+        issued = self._issued(creds.nonce, ip)
+        if issued is None:
+            return Verdict.UNKNOWN
+        now = self._clock()
+        if not 0 <= now - issued <= self._nonce_ttl or issued <= self._forgotten_until:
+            return Verdict.STALE
+        if creds.realm != self.realm or creds.algorithm.upper() != "MD5":
             return Verdict.BAD
         if creds.qop not in (None, "auth") or (creds.qop and not (creds.nc and creds.cnonce)):
             return Verdict.BAD
-        if creds.nc is not None and not all(c in "0123456789abcdefABCDEF" for c in creds.nc):
+        if creds.nc is not None and not (
+            len(creds.nc) <= 8 and all(c in "0123456789abcdefABCDEF" for c in creds.nc)
+        ):
             return Verdict.BAD
         # Compute the digest even for unknown users so that timing tells nothing.
         expected = expected_response(creds, password or secrets.token_hex(16), method)
         if not hmac.compare_digest(expected, creds.response) or password is None:
             return Verdict.BAD
-        if age < 0 or age > self._nonce_ttl:
-            return Verdict.STALE
         count = int(creds.nc, 16) if creds.qop and creds.nc else 0
-        if creds.nonce in self._counts and count <= self._counts[creds.nonce]:
+        seen = self._counts.get(creds.nonce)
+        if seen is not None and count <= seen[1]:
             return Verdict.STALE  # replayed
-        self._counts[creds.nonce] = count
-        self._forget_expired()
+        self._remember(creds.nonce, issued, count, now)
         return Verdict.OK
 
-    def _forget_expired(self) -> None:
-        if len(self._counts) < 4096:
+    def _remember(self, nonce: str, issued: float, count: int, now: float) -> None:
+        if nonce in self._counts:
+            self._counts[nonce] = (issued, count)
             return
-        for nonce in list(self._counts):
-            age = self._nonce_age(nonce)
-            if age is None or age > self._nonce_ttl:
-                del self._counts[nonce]
+        self._counts[nonce] = (issued, count)
+        # In order of first use, which is within a nonce's lifetime: each expired one
+        # goes at most one lifetime late.
+        while self._counts:
+            first_issued, _ = next(iter(self._counts.values()))
+            if now - first_issued <= self._nonce_ttl and len(self._counts) <= self._max_nonces:
+                break
+            _, (dropped, _) = self._counts.popitem(last=False)
+            if now - dropped <= self._nonce_ttl:
+                self._forgotten_until = max(self._forgotten_until, dropped)

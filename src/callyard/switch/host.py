@@ -40,6 +40,7 @@ from callyard.switch.registrar import Account, Binding, Registrar
 from callyard.switch.relay import MediaRelay
 from callyard.switch.routing import Router
 from callyard.switch.sip_stack import SipStack
+from callyard.switch.sippy_log import PROBLEMS, PrintedLines
 
 log = logging.getLogger("callyard.switch.host")
 
@@ -60,6 +61,7 @@ class SipHost:
             SystemClock().now,
             self._send,
             on_binding=self._binding_made,
+            limits=settings.limits,
         )
         self.router = Router(
             settings.routes,
@@ -156,7 +158,9 @@ def main(argv: list[str]) -> int:
     if not isinstance(settings, SipSettings):
         return 2
     logs.configure(settings.log_level)
+    sys.stdout = PrintedLines(PROBLEMS)  # sippy prints here and there
     SipHost(link, settings).run()
+    PROBLEMS.flush()
     link.close()
     return 0
 

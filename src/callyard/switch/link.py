@@ -9,11 +9,11 @@ in order.
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from callyard.switch.registrar import Binding
+from callyard.switch.registrar import Binding, SipLimits
 from callyard.switch.relay import RelayStats
 from callyard.switch.routing import RoutingTable
 
@@ -31,6 +31,7 @@ class SipSettings:
     ring_timeout: float  # seconds a phone number called through a trunk may ring
     agent_ring_timeout: float  # seconds an extension may ring
     log_level: str
+    limits: SipLimits = field(default_factory=SipLimits)  # on failed authentication
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,15 @@
-"""The registrar: digest-authenticated REGISTER, bindings that expire, throttling.
+"""The registrar: digest-authenticated REGISTER, bindings that expire, limits on failures.
 
 Pure logic over plain values; `sip_stack` adapts sippy's messages to it. An unknown
 extension, a disabled one and a wrong password all get the same 401-then-403 answer,
-computed the same way, so that a scanner cannot tell them apart.
+computed the same way and limited the same way, so that a scanner cannot tell them
+apart.
+
+A failure counts only when it answers a nonce issued to its own source address and
+still valid: a forged source address cannot block anyone. Failures are limited per
+address (its /64 for IPv6) and per username; the limit per username spares the
+addresses it authenticated from lately, so that its rightful phone keeps registering
+while someone elsewhere guesses. Attempts made while blocked get 403 unchecked.
 """
 
 from __future__ import annotations
@@ -10,11 +17,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+from callyard.limits import BackoffPolicy, FailureLimiter, TrustedSources, address_key
 from callyard.switch.digest import DigestAuthority, Verdict, parse_authorization
 from callyard.switch.events import Registered, SwitchEvent, Unregistered
 
@@ -99,36 +106,76 @@ class Binding:
 _CONTACT_HOSTPORT = re.compile(r"^sips?:(?:[^@;>]*@)?([^:;>]+)(?::(\d+))?")
 
 
-@dataclass
-class Throttle:
-    """Blocks an address after `limit` failed authentications within `window` seconds."""
+@dataclass(frozen=True)
+class SipLimits:
+    """How many failed authentications are allowed (the `sip_*` settings)."""
 
-    clock: Callable[[], float]
-    limit: int = 10
-    window: float = 60.0
-    block: float = 300.0
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-    _blocked_until: dict[str, float] = field(default_factory=dict)
+    failures_per_address: int = 10
+    failures_per_extension: int = 5
+    block_seconds: float = 300.0  # an address's first block; it doubles, up to an hour
 
-    def blocked(self, ip: str) -> bool:
-        until = self._blocked_until.get(ip)
-        if until is None:
-            return False
-        if self.clock() >= until:
-            del self._blocked_until[ip]
-            return False
-        return True
 
-    def failed(self, ip: str) -> None:
-        now = self.clock()
-        failures = self._failures.setdefault(ip, deque())
-        failures.append(now)
-        while failures and now - failures[0] > self.window:
-            failures.popleft()
-        if len(failures) >= self.limit:
-            self._blocked_until[ip] = now + self.block
-            failures.clear()
-            log.warning("registration throttled", extra={"ip": ip, "seconds": self.block})
+FORGET_SECONDS = 900.0  # a key without failures for this long starts over
+MAX_ADDRESS_BLOCK = 3600.0
+# A username's first block is short (a user's typos from a new address cost a second),
+# and doubles with each failure after it (a guesser soon gets one try in five minutes).
+FIRST_EXTENSION_BLOCK, MAX_EXTENSION_BLOCK = 1.0, 300.0
+MAX_USERNAME = 64  # characters of a username its limit counts by (extensions have 20)
+
+
+class AuthLimits:
+    """Limits on failed authentication, per address and per username (SIP thread only)."""
+
+    def __init__(self, limits: SipLimits, clock: Callable[[], float]) -> None:
+        self.by_address = FailureLimiter(
+            BackoffPolicy(
+                limits.failures_per_address,
+                limits.block_seconds,
+                max(MAX_ADDRESS_BLOCK, limits.block_seconds),
+                FORGET_SECONDS,
+            ),
+            clock,
+        )
+        self.by_username = FailureLimiter(
+            BackoffPolicy(
+                limits.failures_per_extension,
+                FIRST_EXTENSION_BLOCK,
+                MAX_EXTENSION_BLOCK,
+                FORGET_SECONDS,
+            ),
+            clock,
+        )
+        self.trusted = TrustedSources(clock)
+
+    def refused(self, user: str, ip: str) -> bool:
+        """Whether an attempt of `user` from `ip` is refused without being checked."""
+        address, username = _address(ip), user[:MAX_USERNAME]
+        if self.by_address.blocked(address):
+            return True
+        return bool(self.by_username.blocked(username)) and not self.trusted.knows(
+            username, address
+        )
+
+    def failed(self, user: str, ip: str) -> None:
+        """Count a failure of `user` from `ip` (logging a block it starts)."""
+        address, username = _address(ip), user[:MAX_USERNAME]
+        seconds = self.by_address.failed(address)
+        if seconds:
+            log.warning("SIP address blocked", extra={"ip": address, "seconds": seconds})
+        if self.trusted.knows(username, address):
+            return
+        seconds = self.by_username.failed(username)
+        if seconds:
+            log.warning("SIP extension blocked", extra={"user": username, "seconds": seconds})
+
+    def succeeded(self, user: str, ip: str) -> None:
+        """`user` authenticated from `ip`: that address is trusted for it from now on."""
+        self.trusted.remember(user[:MAX_USERNAME], _address(ip))
+
+
+def _address(ip: str) -> str:
+    """What the limits count an address by (sippy writes IPv6 addresses in brackets)."""
+    return address_key(ip.removeprefix("[").removesuffix("]"))
 
 
 FORBIDDEN = Reply(403, "Forbidden")
@@ -146,6 +193,7 @@ class Registrar:
         emit: Callable[[SwitchEvent], None],
         *,
         on_binding: Callable[[Binding], None] | None = None,
+        limits: SipLimits = SipLimits(),
         min_expires: int = 60,
         max_expires: int = 3600,
         default_expires: int = 3600,
@@ -156,15 +204,15 @@ class Registrar:
         self._wall = wall
         self._emit = emit
         self._on_binding = on_binding
-        self.throttle = Throttle(monotonic)
+        self.limits = AuthLimits(limits, monotonic)
         self._min = min_expires
         self._max = max_expires
         self._default = default_expires
         self._bindings: dict[str, Binding] = {}
         self._lock = threading.Lock()
 
-    def _challenge(self, method: str, stale: bool = False) -> Reply:
-        challenge = self._authority.challenge(stale)
+    def _challenge(self, method: str, ip: str, stale: bool = False) -> Reply:
+        challenge = self._authority.challenge(ip, stale)
         if method == "REGISTER":
             return Reply(401, "Unauthorized", (("WWW-Authenticate", challenge),))
         return Reply(407, "Proxy Authentication Required", (("Proxy-Authenticate", challenge),))
@@ -181,26 +229,30 @@ class Registrar:
         With `request_uri`, the credentials must have been computed for that URI (RFC
         2617 3.2.2.5), so that they cannot be carried over to another request."""
         ip = source[0]
-        if self.throttle.blocked(ip):
+        if self.limits.refused(user, ip):
             return FORBIDDEN
         creds = parse_authorization(authorization) if authorization else None
         if creds is None:
-            return self._challenge(method)
+            return self._challenge(method, ip)
         if request_uri is not None and uri_key(creds.uri) != uri_key(request_uri):
-            # A client's mistake, not a guess at a password: not counted by the throttle,
-            # which would block every phone behind the same address.
+            # A client's mistake, not a guess at a password: not counted, which would
+            # block every phone behind the same address.
             return Reply(400, "Bad Request (digest uri is not the Request-URI)")
         account = self._accounts(user)
         usable = account is not None and account.enabled and creds.username == user
         verdict = self._authority.verify(
-            creds, account.password if usable and account else None, method
+            creds, account.password if usable and account else None, method, ip
         )
+        if verdict is Verdict.UNKNOWN:
+            return self._challenge(method, ip)
         if verdict is Verdict.STALE:
-            return self._challenge(method, stale=True)
+            return self._challenge(method, ip, stale=True)
         if verdict is Verdict.BAD or account is None:
-            self.throttle.failed(ip)
-            log.info("authentication refused", extra={"user": user, "ip": ip, "method": method})
+            self.limits.failed(user, ip)
+            refused = {"user": user[:MAX_USERNAME], "ip": ip, "method": method}
+            log.info("authentication refused", extra=refused)
             return FORBIDDEN
+        self.limits.succeeded(user, ip)
         return account
 
     def register(self, request: RegisterRequest) -> Reply:

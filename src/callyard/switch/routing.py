@@ -20,6 +20,9 @@ from callyard.switch.commands import Target
 from callyard.switch.registrar import Account, Binding
 
 PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
+# The longest string a phone may dial: a phone number, "+" and 32 digits (an extension
+# has at most 20). A longer one is refused (484) before anything else is looked at.
+MAX_DIALED = 33
 
 
 class TrunkAddress(Protocol):
@@ -110,6 +113,8 @@ class Router:
 
     def route(self, caller: Account, dialed: str, in_call: Callable[[str], bool]) -> Route:
         """Where `caller`'s call to `dialed` goes; `in_call` tells the numbers in a call."""
+        if len(dialed) > MAX_DIALED:
+            return Route(CallMethod.EXTENSION_TO_EXTENSION, caller.number, _TOO_LONG)
         table = self.table  # one table for the whole decision
         company = table.companies.get(caller.company_id)
         extension = table.accounts.get(dialed)
@@ -152,3 +157,4 @@ class Router:
 
 _FORBIDDEN = Refusal(403, "Forbidden", HangupCode.CALL_FORBIDDEN)
 _NO_LINE = Refusal(503, "Service Unavailable", HangupCode.OUTBOUND_LINE_FAILURE)
+_TOO_LONG = Refusal(484, "Address Incomplete", HangupCode.CALL_INVALID)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
 from dataclasses import dataclass
@@ -38,22 +39,62 @@ def build(address: str, port: int, payload_types: tuple[int, ...] = (0, 8, 101))
     return "\r\n".join(lines) + "\r\n"
 
 
-_MEDIA = re.compile(r"^m=audio (\d+) RTP/[A-Z/]+ ([\d ]+)", re.MULTILINE)
-_CONN = re.compile(r"^c=IN IP[46] (\S+)", re.MULTILINE)
+# Bounds on what the switch takes from an SDP body; a body past them is malformed.
+MAX_LINE = 1024  # characters in one line
+MAX_PAYLOAD_TYPES = 32  # formats of one media line
+_MEDIA = re.compile(r"m=audio ([0-9]+) RTP/[A-Z/]+ ([0-9 ]+)")
+_CONN = re.compile(r"c=IN IP[46] (\S+)")
 
 
 def parse(body: str) -> MediaOffer | None:
-    """The audio address, port and payload types of an SDP body; None if it has none."""
-    media = _MEDIA.search(body)
-    if media is None:
+    """The first audio stream of an SDP body that is not rejected (port 0): where and
+    how it receives. None when there is none, or when the body is malformed: a line
+    over MAX_LINE characters, a port over 65535, a payload type over 127 or more than
+    MAX_PAYLOAD_TYPES of them, a connection address that is not an IP address."""
+    lines = [line.rstrip() for line in body.splitlines()]
+    if any(len(line) > MAX_LINE for line in lines):
         return None
-    # A media-level c= line overrides the session-level one.
-    head, _, tail = body.partition(media.group(0))
-    conn = _CONN.search(tail.split("\nm=", 1)[0]) or _CONN.search(head)
-    if conn is None:
+    starts = [index for index, line in enumerate(lines) if line.startswith("m=")]
+    session = lines[: starts[0]] if starts else lines
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+        media = _MEDIA.fullmatch(lines[start])
+        if media is None:
+            continue  # not an RTP audio stream
+        stream = _stream(media.group(1), media.group(2))
+        if stream is None:
+            return None
+        if stream[0] == 0:
+            continue  # a rejected stream
+        section = lines[start + 1 : end]
+        # A media-level c= line overrides the session-level one.
+        has_own = any(line.startswith("c=") for line in section)
+        address = _connection(section if has_own else session)
+        return MediaOffer(address, *stream) if address is not None else None
+    return None
+
+
+def _stream(port: str, formats: str) -> tuple[int, tuple[int, ...]] | None:
+    """The port and payload types of an m= line, None if out of bounds."""
+    types = formats.split()
+    if len(port) > 5 or int(port) > 65535 or not 0 < len(types) <= MAX_PAYLOAD_TYPES:
         return None
-    types = tuple(int(pt) for pt in media.group(2).split())
-    return MediaOffer(conn.group(1), int(media.group(1)), types)
+    if any(len(pt) > 3 or int(pt) > 127 for pt in types):
+        return None
+    return int(port), tuple(int(pt) for pt in types)
+
+
+def _connection(lines: list[str]) -> str | None:
+    """The address of the first c= line among `lines`, if it is an IP address."""
+    for line in lines:
+        if line.startswith("c="):
+            conn = _CONN.fullmatch(line)
+            if conn is None:
+                return None
+            try:
+                return str(ipaddress.ip_address(conn.group(1)))
+            except ValueError:
+                return None
+    return None
 
 
 def common_codecs(offer: tuple[int, ...]) -> tuple[int, ...]:

@@ -127,17 +127,18 @@ class SipStack:
         self._expiry = Timeout(self._registrar.expire, 1.0, -1)
 
     def _close(self) -> None:
-        """Hang up every call, then close the socket and the relay (in the SIP thread)."""
-        self._calls.hangup_all()
-        self._expiry.cancel()
+        """Hang up every call, then close the socket and the relay (in the SIP thread).
+        A step that fails is logged, and the others still run."""
         transactions = self._config["_sip_tm"]
-        transactions.cp_timer.cancel()
+        _step("hang up the calls", self._calls.hangup_all)
+        _step("stop the bindings' expiry", self._expiry.cancel)
+        _step("stop the transactions' timer", transactions.cp_timer.cancel)
         # Each server sends what is queued (the BYEs and CANCELs just made), then closes
         # its socket. The transaction manager itself stays whole: the timers of calls
         # that just ended still run (sending nothing) until they expire.
-        for server in transactions.l4r.cache_l2s.values():
-            server.shutdown()
-        self._calls.relay.shutdown()
+        for server in list(transactions.l4r.cache_l2s.values()):
+            _step("close a SIP socket", server.shutdown)
+        _step("stop the relay", self._calls.relay.shutdown)
 
     def _on_request(self, request: Any, transaction: Any) -> Any:
         method = request.getMethod()
@@ -226,13 +227,17 @@ class _SippyThread:
             from sippy.Udp_server import Udp_server_opts
 
             from callyard.switch.sippy_clock import use_standard_clocks
+            from callyard.switch.sippy_log import report_sippy_problems
             from callyard.switch.sippy_loop import wake_reliably
+            from callyard.switch.sippy_requests import check_requests
             from callyard.switch.sippy_udp import receive_in_batches, send_directly
 
             use_standard_clocks()
             wake_reliably()
             send_directly()
             receive_in_batches()
+            report_sippy_problems()
+            check_requests()
             # One sender thread: sippy's default three reorder messages (an INVITE's
             # ACK after the next INVITE, a 180 after the 200). It also drops
             # SO_REUSEPORT, so a second server cannot silently share the port.
@@ -246,6 +251,13 @@ class _SippyThread:
         ready.set()
         while True:
             ED2.loop()
+
+
+def _step(what: str, step: Callable[[], None]) -> None:
+    try:
+        step()
+    except Exception:
+        log.exception("SIP switch stop step failed", extra={"step": what})
 
 
 def _register_request(request: Any) -> RegisterRequest:

@@ -41,7 +41,7 @@ from callyard.switch.events import (
 )
 from callyard.switch.link import BindingMade, RoutesChanged, SipSettings, StatsAnswer, StatsQuery
 from callyard.switch.process import SipProcess
-from callyard.switch.registrar import Binding
+from callyard.switch.registrar import Binding, SipLimits
 from callyard.switch.relay import PROMPT_CODECS, RelayStats, prompt_file
 from callyard.switch.routing import CompanyRoutes, RoutingTable
 from callyard.switch.routing_book import RoutingBook
@@ -74,12 +74,14 @@ class Switch:
         capture_dir: Path | None = None,
         ring_timeout: float = 60.0,
         agent_ring_timeout: float = 30.0,
+        limits: SipLimits | None = None,
     ) -> None:
         self.sip_address = sip
         self.advertise_ip = advertise_ip or sip[0]
         self._rtp_ports = rtp_ports
         self._capture_dir = capture_dir or Path("captures")
         self._ring_timeouts = (ring_timeout, agent_ring_timeout)
+        self._limits = limits or SipLimits()
         self.routing = RoutingBook(db, directory, self._routes_changed)
         self._listeners: list[Callable[[SwitchEvent], None]] = []
         self._process = SipProcess(self._received, self._lost)
@@ -172,6 +174,7 @@ class Switch:
                 ring_timeout=self._ring_timeouts[0],
                 agent_ring_timeout=self._ring_timeouts[1],
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+                limits=self._limits,
             )
         )
         self._running = True
