@@ -7,12 +7,15 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from callyard import __version__
+from callyard.api import operations
 from callyard.api import recordings as recordings_http
 from callyard.api.admin import http as admin_http
+from callyard.api.body_limits import BodyRefused, RequestBodyLimits
 from callyard.api.dialects.sip_api import http as sip_http
 from callyard.api.dialects.sip_api.handlers import Deps
 from callyard.api.dialects.voice_code import http as voice_code_http
@@ -29,6 +32,15 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
         title="callyard",
         version=__version__,
         description="Open-source cloud call center: App.Sip_* API and admin API.",
+        openapi_url=None,  # the operations router serves the documentation
+        docs_url=None,
+        redoc_url=None,
+    )
+    settings = container.settings
+    app.add_middleware(
+        RequestBodyLimits,
+        max_bytes=settings.http_max_body_bytes,
+        timeout_seconds=settings.http_body_timeout_seconds,
     )
     times = TimeFormat(container.settings.timezone)
     sip_api = sip_http.SipApi(
@@ -78,9 +90,11 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
-    @app.get("/metrics", tags=["operations"])
-    async def metrics() -> Response:
-        return Response(container.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(
+        operations.router(
+            app, container.metrics, admin_key, operations.operations_need_key(settings)
+        )
+    )
 
     _error_handlers(app)
     return app
@@ -91,6 +105,25 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        response = _error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(BodyRefused)
+    async def body_refused(_: Request, exc: BodyRefused) -> JSONResponse:
+        return _error(exc.status, str(exc))
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _: ClientDisconnect) -> Response:
+        client = request.client.host if request.client else ""
+        log.info(
+            "client disconnected before its request was read",
+            extra={"path": request.url.path, "client": client},
+        )
+        return Response(status_code=400)  # nobody is left to receive it
+
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return _error(404, str(exc))

@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from callyard.api.app import create_app
+from callyard.api.connections import limited_protocol
 from callyard.config import Settings
 from callyard.container import Container
 from callyard.errors import Conflict
@@ -145,6 +146,11 @@ async def _serve(settings: Settings, demo: bool) -> bool:
             lifespan="off",
             timeout_graceful_shutdown=10,
             server_header=False,
+            http=limited_protocol(
+                settings.http_header_timeout_seconds, settings.http_max_connections
+            ),
+            # uvicorn waits with loop.call_later, which takes fractions of a second too.
+            timeout_keep_alive=settings.http_idle_timeout_seconds,  # type: ignore[arg-type]
         )
         server = _Server(config)
         if container.switch is not None:

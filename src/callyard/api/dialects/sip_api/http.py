@@ -8,7 +8,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
+from callyard.api.body_limits import BodyRefused
 from callyard.api.dialects.sip_api import envelope
 from callyard.api.dialects.sip_api.handlers import SERVICES, Bare, Context, Deps, Done
 from callyard.api.dialects.sip_api.schemas import TokenForm
@@ -79,6 +81,10 @@ class SipApi:
             service, body = await self.handle(fields, client_ip)
         except InvalidInput as exc:
             body = _invalid(exc)
+        except BodyRefused as exc:
+            body = envelope.interface_error(Ret.ILLEGAL_REQUEST, str(exc))
+        except ClientDisconnect:
+            raise  # nobody is left to answer; the app logs it
         except Exception:
             log.exception("App.Sip_* request failed", extra={"service": service})
             body = envelope.interface_error(Ret.SERVER_ERROR)

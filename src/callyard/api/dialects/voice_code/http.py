@@ -8,7 +8,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
+from callyard.api.body_limits import BodyRefused
 from callyard.api.dialects.voice_code.schemas import VoiceCodeForm, failure, success
 from callyard.api.forms import describe, read_form
 from callyard.clock import Clock
@@ -108,6 +110,10 @@ class VoiceCodeApi:
             body = await self.handle(await read_fields(request), client_ip)
         except InvalidInput as exc:
             body = _parameter_error(exc)
+        except BodyRefused as exc:
+            body = failure(VoiceCodeResult.PARAMETER_ERROR, str(exc))
+        except ClientDisconnect:
+            raise  # nobody is left to answer; the app logs it
         except Exception:
             log.exception("voice code request failed")
             body = failure(VoiceCodeResult.SYSTEM_ERROR)
