@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+from urllib.parse import urlencode
+
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import ADMIN_KEY, SipClient
 
@@ -57,9 +61,14 @@ async def test_company_lifecycle(http: httpx.AsyncClient, sip: SipClient) -> Non
     assert expiry.json()["expires_at"].startswith("2020-01-01T00:00:00")
     assert (await sip.call(info))["ret"] == 602
 
+    await http.put(f"/admin/companies/{code}/expiry", json={"at": None}, headers=AUTH)
+    assert (await sip.call(info))["ret"] == 600  # renewed: tokens of before are gone
+    token = await sip.login("acme-app", credentials["accesskey"])
+    info["token"] = token
+
     rotated = (await http.post(f"/admin/companies/{code}/rotate-key", headers=AUTH)).json()
     assert rotated["accesskey"] != credentials["accesskey"]
-    await http.put(f"/admin/companies/{code}/expiry", json={"at": None}, headers=AUTH)
+    assert (await sip.call(info))["ret"] == 600  # a new key revokes every token
     old = await sip.call(
         {
             "service": "App.Sip_Auth.Login",
@@ -172,3 +181,78 @@ async def test_health_and_metrics(http: httpx.AsyncClient, sip: SipClient) -> No
         in metrics
     )
     assert "callyard_api_request_seconds_bucket" in metrics
+
+
+HUGE_INTEGERS = ("18446744073709551616", "-18446744073709551617", "9" * 40)
+
+# A valid body for each body model of the admin API, so that a request reaches the
+# checks of its path and query rather than stopping at its body.
+VALID_BODIES: dict[str, object] = {
+    "CompanyCreate": {"name": "x"},
+    "AllowedIps": {"cidrs": []},
+    "Expiry": {"at": None},
+    "Modules": {},
+    "ExtensionCreate": {"numbers": ["4242"], "password": "Xk9-long-enough-pw"},
+    "ExtensionNumbers": {"numbers": ["4242"]},
+    "TrunkCreate": {"name": "t", "host": "192.0.2.1"},
+    "NumberCreate": {"number": "+15550100"},
+    "NumberList": {"numbers": ["+15550100"]},
+    "WebhookUpdate": {},
+}
+
+
+def admin_operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (method, path, operation) of the admin API, as the app documents its routes."""
+    return [
+        (method.upper(), path, operation)
+        for path, item in app.openapi()["paths"].items()
+        if path.startswith("/admin")
+        for method, operation in item.items()
+    ]
+
+
+def valid_body(operation: dict[str, Any]) -> object:
+    if "requestBody" not in operation:
+        return None
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    name = ref.rsplit("/", 1)[1]
+    assert name in VALID_BODIES, f"add a valid {name} to VALID_BODIES"
+    return VALID_BODIES[name]
+
+
+@pytest.mark.parametrize("huge", HUGE_INTEGERS)
+async def test_huge_integers_in_paths_and_queries_are_client_errors(
+    http: httpx.AsyncClient, huge: str
+) -> None:
+    app = cast(httpx.ASGITransport, http._transport).app
+    assert isinstance(app, FastAPI)
+    code = (await http.post("/admin/companies", json={"name": "x"}, headers=AUTH)).json()[
+        "companycode"
+    ]
+    operations = admin_operations(app)
+    assert len(operations) >= 20
+    for method, path, operation in operations:
+        parameters = operation.get("parameters", [])
+        names = [p["name"] for p in parameters if p["in"] == "path"]
+        queries = {p["name"]: huge for p in parameters if p["in"] == "query"}
+        urls = [path.format(**dict.fromkeys(names, huge))] if names else []
+        if queries:
+            valid = {name: str(code) if name == "code" else "x" for name in names}
+            urls.append(path.format(**valid) + "?" + urlencode(queries))
+        for url in urls:
+            response = await http.request(method, url, json=valid_body(operation), headers=AUTH)
+            assert 400 <= response.status_code < 500, (method, url, response.text)
+            assert response.json()["error"], (method, url)
+
+
+async def test_every_admin_error_has_the_documented_error_body(http: httpx.AsyncClient) -> None:
+    for headers in ({}, {"X-Admin-Key": "wrong"}, {"Authorization": "Bearer wrong"}):
+        refused = await http.get("/admin/companies", headers=headers)
+        assert refused.status_code == 401
+        assert refused.json() == {"error": "missing or wrong admin key"}
+    not_allowed = await http.delete("/admin/companies", headers=AUTH)
+    assert not_allowed.status_code == 405
+    assert set(not_allowed.json()) == {"error"}
+    unknown = await http.get("/admin/no-such-thing", headers=AUTH)
+    assert unknown.status_code == 404
+    assert set(unknown.json()) == {"error"}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
+from fastapi import APIRouter, Path, Query
 
+from callyard.api.admin.key import KEY_SCHEMES, admin_route
 from callyard.api.admin.schemas import (
     AllowedIps,
     CdrOut,
@@ -46,9 +46,14 @@ ERRORS: dict[int | str, dict[str, object]] = {
         "model": ErrorOut,
         "description": "no such company, extension, trunk, number or webhook event",
     },
+    408: {"model": ErrorOut, "description": "request body not received in time"},
     409: {"model": ErrorOut, "description": "already exists"},
+    413: {"model": ErrorOut, "description": "request body too large"},
     422: {"model": ErrorOut, "description": "invalid input"},
 }
+
+MAX_INTEGER = 2**63 - 1  # the store's integers are 64-bit
+CompanyCode = Annotated[int, Path(ge=1, le=MAX_INTEGER)]
 
 
 def router(
@@ -64,17 +69,12 @@ def router(
     outbox: Outbox,
 ) -> APIRouter:
     """The `/admin` routes."""
-
-    def require_key(
-        authorization: Annotated[str | None, Header()] = None,
-        x_admin_key: Annotated[str | None, Header()] = None,
-    ) -> None:
-        given = x_admin_key or (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), admin_key.encode()):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong admin key")
-
     routes = APIRouter(
-        prefix="/admin", tags=["admin"], dependencies=[Depends(require_key)], responses=ERRORS
+        prefix="/admin",
+        tags=["admin"],
+        dependencies=KEY_SCHEMES,
+        responses=ERRORS,
+        route_class=admin_route(admin_key),
     )
 
     @routes.post("/companies", status_code=201, response_model=Credentials)
@@ -88,103 +88,105 @@ def router(
         return [CompanyOut.model_validate(c) for c in await companies.list_all()]
 
     @routes.get("/companies/{code}", response_model=CompanyOut)
-    async def get_company(code: int) -> CompanyOut:
+    async def get_company(code: CompanyCode) -> CompanyOut:
         return CompanyOut.model_validate(await companies.get(code))
 
     @routes.post("/companies/{code}/rotate-key", response_model=Credentials)
-    async def rotate_key(code: int) -> Credentials:
+    async def rotate_key(code: CompanyCode) -> Credentials:
         """Replace the access key; the old one stops working at once."""
         return Credentials.model_validate(await companies.rotate_accesskey(code))
 
     @routes.put("/companies/{code}/allowed-ips", response_model=CompanyOut)
-    async def allow_ips(code: int, body: AllowedIps) -> CompanyOut:
+    async def allow_ips(code: CompanyCode, body: AllowedIps) -> CompanyOut:
         """Addresses allowed to call the API (`ret` 604 otherwise); empty allows all."""
         view = await companies.allow_ips(code, body.cidrs, replace=body.replace)
         return CompanyOut.model_validate(view)
 
     @routes.put("/companies/{code}/expiry", response_model=CompanyOut)
-    async def expire(code: int, body: Expiry) -> CompanyOut:
+    async def expire(code: CompanyCode, body: Expiry) -> CompanyOut:
         """When the company's authorization ends (`ret` 602 after); null for never."""
         return CompanyOut.model_validate(await companies.set_expiry(code, body.at))
 
     @routes.patch("/companies/{code}/modules", response_model=CompanyOut)
-    async def modules(code: int, body: Modules) -> CompanyOut:
+    async def modules(code: CompanyCode, body: Modules) -> CompanyOut:
         """License or unlicense API modules (`ret` 603 when unlicensed)."""
         view = await companies.set_modules(code, enable=body.enable, disable=body.disable)
         return CompanyOut.model_validate(view)
 
     @routes.post("/companies/{code}/extensions", status_code=201, response_model=list[ExtensionOut])
-    async def create_extensions(code: int, body: ExtensionCreate) -> list[ExtensionOut]:
+    async def create_extensions(code: CompanyCode, body: ExtensionCreate) -> list[ExtensionOut]:
         """Create extensions, all or none."""
         numbers = extension_numbers(body.numbers, body.range)
-        created = await extensions.create(code, numbers, body.password)
+        created = await extensions.create(
+            code, numbers, body.password, allow_weak_password=body.allow_weak_password
+        )
         return [ExtensionOut.model_validate(e) for e in created]
 
     @routes.get("/companies/{code}/extensions", response_model=list[ExtensionOut])
-    async def list_extensions(code: int) -> list[ExtensionOut]:
+    async def list_extensions(code: CompanyCode) -> list[ExtensionOut]:
         return [ExtensionOut.model_validate(e) for e in await extensions.list_all(code)]
 
     @routes.post("/companies/{code}/extensions/enable", response_model=list[ExtensionOut])
-    async def enable_extensions(code: int, body: ExtensionNumbers) -> list[ExtensionOut]:
+    async def enable_extensions(code: CompanyCode, body: ExtensionNumbers) -> list[ExtensionOut]:
         views = await extensions.set_enabled(code, body.numbers, enabled=True)
         return [ExtensionOut.model_validate(e) for e in views]
 
     @routes.post("/companies/{code}/extensions/disable", response_model=list[ExtensionOut])
-    async def disable_extensions(code: int, body: ExtensionNumbers) -> list[ExtensionOut]:
+    async def disable_extensions(code: CompanyCode, body: ExtensionNumbers) -> list[ExtensionOut]:
         views = await extensions.set_enabled(code, body.numbers, enabled=False)
         return [ExtensionOut.model_validate(e) for e in views]
 
     @routes.post("/companies/{code}/trunks", status_code=201, response_model=TrunkOut)
-    async def add_trunk(code: int, body: TrunkCreate) -> TrunkOut:
+    async def add_trunk(code: CompanyCode, body: TrunkCreate) -> TrunkOut:
         """Add a SIP trunk; the company's first trunk carries its outbound calls."""
         view = await trunks.add(code, body.name, body.host, body.port, body.username, body.password)
         return TrunkOut.model_validate(view)
 
     @routes.get("/companies/{code}/trunks", response_model=list[TrunkOut])
-    async def list_trunks(code: int) -> list[TrunkOut]:
+    async def list_trunks(code: CompanyCode) -> list[TrunkOut]:
         return [TrunkOut.model_validate(t) for t in await trunks.list_all(code)]
 
     @routes.delete("/companies/{code}/trunks/{name}", status_code=204)
-    async def remove_trunk(code: int, name: str) -> None:
+    async def remove_trunk(code: CompanyCode, name: str) -> None:
         await trunks.remove(code, name)
 
     @routes.post("/companies/{code}/numbers", status_code=201, response_model=NumberOut)
-    async def add_number(code: int, body: NumberCreate) -> NumberOut:
+    async def add_number(code: CompanyCode, body: NumberCreate) -> NumberOut:
         """Add a caller-ID number to the company's pool (unique across companies)."""
         return NumberOut.model_validate(await numbers.add(code, body.number, body.enabled))
 
     @routes.get("/companies/{code}/numbers", response_model=list[NumberOut])
-    async def list_numbers(code: int) -> list[NumberOut]:
+    async def list_numbers(code: CompanyCode) -> list[NumberOut]:
         return [NumberOut.model_validate(n) for n in await numbers.list_all(code)]
 
     @routes.post("/companies/{code}/numbers/enable", response_model=list[NumberOut])
-    async def enable_numbers(code: int, body: NumberList) -> list[NumberOut]:
+    async def enable_numbers(code: CompanyCode, body: NumberList) -> list[NumberOut]:
         views = await numbers.set_enabled(code, body.numbers, enabled=True)
         return [NumberOut.model_validate(n) for n in views]
 
     @routes.post("/companies/{code}/numbers/disable", response_model=list[NumberOut])
-    async def disable_numbers(code: int, body: NumberList) -> list[NumberOut]:
+    async def disable_numbers(code: CompanyCode, body: NumberList) -> list[NumberOut]:
         """Disabled numbers are not picked at random; naming one in a call is 1019."""
         views = await numbers.set_enabled(code, body.numbers, enabled=False)
         return [NumberOut.model_validate(n) for n in views]
 
     @routes.get("/companies/{code}/cdrs", response_model=list[CdrOut])
     async def list_cdrs(
-        code: int,
+        code: CompanyCode,
         limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
     ) -> list[CdrOut]:
         """Call records, most recently recorded first, as the call-record callback has them."""
         rows = await cdrs.list_for_company(code, limit, offset)
         return [CdrOut.model_validate(seed_payload(row, times)) for row in rows]
 
     @routes.get("/companies/{code}/webhook", response_model=WebhookOut)
-    async def get_webhook(code: int) -> WebhookOut:
+    async def get_webhook(code: CompanyCode) -> WebhookOut:
         """Where the company's call-state and call-record callbacks go (never the secret)."""
         return WebhookOut.model_validate(await webhooks.get(code))
 
     @routes.put("/companies/{code}/webhook", response_model=WebhookSecretOut)
-    async def set_webhook(code: int, body: WebhookUpdate) -> WebhookSecretOut:
+    async def set_webhook(code: CompanyCode, body: WebhookUpdate) -> WebhookSecretOut:
         """Change the given fields; the first change creates the settings (enabled) and
         answers the signing secret, shown this once."""
         view = await webhooks.update(
@@ -193,13 +195,13 @@ def router(
         return WebhookSecretOut.model_validate(view)
 
     @routes.post("/companies/{code}/webhook/rotate-secret", response_model=WebhookSecretOut)
-    async def rotate_webhook_secret(code: int) -> WebhookSecretOut:
+    async def rotate_webhook_secret(code: CompanyCode) -> WebhookSecretOut:
         """A new signing secret, shown this once; attempts from now on are signed with it."""
         return WebhookSecretOut.model_validate(await webhooks.rotate_secret(code))
 
     @routes.get("/companies/{code}/webhook/deliveries", response_model=list[WebhookDeliveryOut])
     async def list_deliveries(
-        code: int,
+        code: CompanyCode,
         status: DeliveryStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=webhook_outbox.MAX_LIST)] = 100,
     ) -> list[WebhookDeliveryOut]:
@@ -208,7 +210,7 @@ def router(
         return [WebhookDeliveryOut.model_validate(v) for v in views]
 
     @routes.post("/companies/{code}/webhook/redeliver-dead", response_model=Redelivered)
-    async def redeliver_dead(code: int) -> Redelivered:
+    async def redeliver_dead(code: CompanyCode) -> Redelivered:
         """Send every dead event of the company again, each with a fresh retry schedule."""
         return Redelivered(redelivered=await outbox.redeliver_dead(code))
 
