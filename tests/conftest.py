@@ -28,6 +28,7 @@ from callyard.testing.forms import FormValue, php_multipart
 
 PG_URL_ENV = "CALLYARD_TEST_PG_URL"
 ADMIN_KEY = "test-admin-key"
+TENANT_PASSWORD = "lime-7-falcon"  # the SIP password of the tenants' extensions
 
 
 def _backends() -> list[Any]:
@@ -107,7 +108,13 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings.from_env({}, data_dir=tmp_path / "data", db_url=db_url, admin_key=ADMIN_KEY)
+    return Settings.from_env(
+        {},
+        data_dir=tmp_path / "data",
+        db_url=db_url,
+        admin_key=ADMIN_KEY,
+        login_failure_delay_seconds=0.0,  # the delay itself is tested on its own
+    )
 
 
 @pytest.fixture
@@ -172,7 +179,7 @@ class Tenant:
 async def make_tenant(container: Container, sip: SipClient, name: str, first: int) -> Tenant:
     created = await container.companies.create(name)
     numbers = [str(n) for n in range(first, first + 3)]
-    await container.extensions.create(created.companycode, numbers, "secret123")
+    await container.extensions.create(created.companycode, numbers, TENANT_PASSWORD)
     token = await sip.login(created.appid, created.accesskey)
     return Tenant(created.companycode, created.appid, created.accesskey, token, numbers)
 

@@ -42,7 +42,7 @@ async def test_changes_from_another_process_are_seen_after_the_poll_interval(
     cli = await Container.open(settings, clock=SystemClock(), upgrade_schema=False)
     try:
         created = await cli.companies.create("acme")
-        await cli.extensions.create(created.companycode, ["7001"], "password1")
+        await cli.extensions.create(created.companycode, ["7001"], "purple-hat-9")
         company = await server.companies.get(created.companycode)
         caller = Caller(await _company_id(server, company.code), company.code, company.name)
         before = await server.extensions.info(caller, StatusFilter.ALL, None)
@@ -77,7 +77,7 @@ async def test_trunks_caller_ids_and_misses_cached_by_the_server_follow_the_cli(
 
         await cli.trunks.add(created.companycode, "carrier", "192.0.2.10")
         await cli.numbers.add(created.companycode, "5550001")
-        await cli.extensions.create(created.companycode, ["7001"], "password1")
+        await cli.extensions.create(created.companycode, ["7001"], "purple-hat-9")
         server.directory._watch.expire()  # the poll interval has passed
         trunk = await server.trunks.for_company(company_id)
         assert trunk is not None

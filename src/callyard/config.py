@@ -68,6 +68,7 @@ LIMIT_ENV: tuple[tuple[str, str, type[int] | type[float]], ...] = (
     ("login_failures_per_address", "CALLYARD_LOGIN_FAILURES_PER_ADDRESS", int),
     ("login_failures_per_appid", "CALLYARD_LOGIN_FAILURES_PER_APPID", int),
     ("login_block_seconds", "CALLYARD_LOGIN_BLOCK_SECONDS", float),
+    ("login_failure_delay_seconds", "CALLYARD_LOGIN_FAILURE_DELAY_SECONDS", float),
 )
 
 OPERATIONS_ACCESS = ("auto", "open", "key")
@@ -136,6 +137,7 @@ class Settings:
     login_failures_per_address: int = 10
     login_failures_per_appid: int = 10
     login_block_seconds: float = 300.0
+    login_failure_delay_seconds: float = 1.0  # a failed login is answered this late
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

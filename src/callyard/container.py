@@ -12,7 +12,7 @@ from callyard.clock import Clock, SystemClock
 from callyard.config import Settings
 from callyard.dialer.runtime import AbandonMessage, Dialer
 from callyard.metrics import Metrics
-from callyard.services.auth import AuthService
+from callyard.services.auth import AuthService, LoginLimits
 from callyard.services.calls import CallService
 from callyard.services.cdrs import CdrService, StoredCallRecord
 from callyard.services.companies import CompanyService
@@ -181,7 +181,13 @@ class Container:
             bus=bus,
             switch=switch,
             companies=CompanyService(db, clock, directory),
-            auth=AuthService(db, clock, directory, timedelta(seconds=settings.token_ttl_seconds)),
+            auth=AuthService(
+                db,
+                clock,
+                directory,
+                timedelta(seconds=settings.token_ttl_seconds),
+                LoginLimits.of(settings),
+            ),
             extensions=ExtensionService(db, clock, presence, directory),
             groups=groups,
             trunks=trunks,

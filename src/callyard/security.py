@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 
 _SCHEME = "pbkdf2_sha256"
 DEFAULT_ITERATIONS = 120_000
@@ -43,16 +44,19 @@ class VerifiedSecrets:
         self._capacity = capacity
         self._seen: dict[tuple[str, str], None] = {}
 
-    def verify(self, secret: str, stored: str) -> bool:
-        key = (stored, hashlib.sha256(secret.encode()).hexdigest())
-        if key in self._seen:
-            return True
-        if not verify_secret(secret, stored):
-            return False
+    @staticmethod
+    def _key(secret: str, stored: str) -> tuple[str, str]:
+        return stored, hashlib.sha256(secret.encode()).hexdigest()
+
+    def known(self, secret: str, stored: str) -> bool:
+        """Whether `secret` was verified against `stored` lately."""
+        return self._key(secret, stored) in self._seen
+
+    def remember(self, secret: str, stored: str) -> None:
+        """`secret` was just verified against `stored`."""
         if len(self._seen) >= self._capacity:
             self._seen.pop(next(iter(self._seen)))
-        self._seen[key] = None
-        return True
+        self._seen[self._key(secret, stored)] = None
 
 
 def new_token() -> str:
@@ -69,8 +73,44 @@ def new_appid() -> str:
 
 
 def new_sip_password(length: int = 12) -> str:
+    """A random SIP password that :func:`sip_password_weakness` finds nothing wrong with."""
     alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(length))
+        if sip_password_weakness(password) is None:
+            return password
+
+
+# Words that dictionary attacks on SIP accounts try first, with digits and symbols around.
+_COMMON_WORDS = frozenset(
+    {
+        "password", "passwd", "pass", "secret", "admin", "administrator", "root", "sip",
+        "voip", "phone", "asterisk", "freeswitch", "callyard", "qwerty", "qwertz", "azerty",
+        "letmein", "welcome", "test", "guest", "user", "default", "changeme", "abc", "abcd",
+        "abcdef", "iloveyou", "monkey", "dragon", "master", "login",
+    }
+)  # fmt: skip
+MIN_SIP_PASSWORD = 8
+
+
+def sip_password_weakness(password: str, numbers: Iterable[str] = ()) -> str | None:
+    """Why `password` is too easy to guess for the extensions `numbers`, or None."""
+    if len(password) < MIN_SIP_PASSWORD:
+        return f"shorter than {MIN_SIP_PASSWORD} characters"
+    kinds = (str.islower, str.isupper, str.isdigit)
+    used = {i for c in password for i, kind in enumerate(kinds) if kind(c)}
+    if any(not (c.islower() or c.isupper() or c.isdigit()) for c in password):
+        used.add(len(kinds))
+    if len(used) < 2:
+        return "made of one kind of character (use letters and digits, or symbols)"
+    if len(set(password)) < 4:
+        return "fewer than 4 different characters"
+    if any(number and number in password for number in numbers):
+        return "contains the extension number"
+    word = "".join(c for c in password.lower() if c.isalpha())
+    if word in _COMMON_WORDS:
+        return f"a common word ({word}) with digits or symbols"
+    return None
 
 
 def token_digest(token: str) -> str:

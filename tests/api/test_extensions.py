@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callyard.container import Container
-from tests.conftest import SipClient, Tenant
+from tests.conftest import TENANT_PASSWORD, SipClient, Tenant
 
 INFO = "App.Sip_Sipnum.GetSipnumberInfo"
 VALID = "App.Sip_Status.GetSipValidStatus"
@@ -36,7 +36,7 @@ async def test_info_fields_are_the_documented_ones(sip: SipClient, tenant: Tenan
     assert reply["data"]["result"] == [
         {
             "extnumber": tenant.extensions[0],
-            "password": "secret123",
+            "password": TENANT_PASSWORD,
             "status": 1016,
             "register": "nreg",
         }

@@ -149,6 +149,10 @@ def extension_create(
     password: Annotated[
         str | None, typer.Option("--password", help="SIP password (random if not given)")
     ] = None,
+    allow_weak_password: Annotated[
+        bool,
+        typer.Option("--allow-weak-password", help="Keep a password that is easy to guess"),
+    ] = False,
     data_dir: DataDir = None,
     db_url: DbUrl = None,
 ) -> None:
@@ -156,10 +160,10 @@ def extension_create(
 
     async def op(c: Container) -> list[ExtensionOut]:
         numbers = extension_numbers(number or [], range_spec)
-        return [
-            ExtensionOut.model_validate(e)
-            for e in await c.extensions.create(company, numbers, password)
-        ]
+        created = await c.extensions.create(
+            company, numbers, password, allow_weak_password=allow_weak_password
+        )
+        return [ExtensionOut.model_validate(e) for e in created]
 
     emit(run(settings(data_dir, db_url), op))
 

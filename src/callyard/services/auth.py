@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from math import ceil
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.codes import Code, Ret
+from callyard.config import Settings
 from callyard.errors import AccessDenied, BusinessError
-from callyard.security import VerifiedSecrets, new_token, token_digest
+from callyard.limits import BackoffPolicy, FailureLimiter, TrustedSources, address_key
+from callyard.security import VerifiedSecrets, new_token, token_digest, verify_secret
 from callyard.services.companies import ALWAYS_LICENSED, Module
 from callyard.services.directory import CompanyEntry, Directory
 from callyard.store.database import Database
 from callyard.store.models import ApiToken, Company
+
+log = logging.getLogger("callyard.auth")
+
+WRONG_ACCESSKEY = "Authorization failed: wrong accesskey"
 
 
 @dataclass(frozen=True)
@@ -58,27 +66,79 @@ def ip_allowed(allowed_cidrs: Sequence[str], client_ip: str) -> bool:
     return any(address in network for network in _networks(tuple(allowed_cidrs)))
 
 
+@dataclass(frozen=True)
+class LoginLimits:
+    """Limits on failed logins (wrong access keys, unknown appids)."""
+
+    per_address: BackoffPolicy
+    # Counted only from addresses the appid has not logged in from lately, so that an
+    # attacker elsewhere does not lock the company's own servers out.
+    per_appid: BackoffPolicy
+    failure_delay: float  # a failed attempt is answered this late
+
+    @classmethod
+    def of(cls, settings: Settings) -> LoginLimits:
+        """The limits the server is configured with."""
+        return cls(
+            BackoffPolicy(
+                allowed=settings.login_failures_per_address,
+                block=settings.login_block_seconds,
+                max_block=max(3600.0, settings.login_block_seconds),
+            ),
+            BackoffPolicy(allowed=settings.login_failures_per_appid, block=1.0, max_block=300.0),
+            settings.login_failure_delay_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class _Account:
+    """A company as login checks it."""
+
+    entry: CompanyEntry
+    accesskey_hash: str
+
+
 class AuthService:
     """Tokens for the App.Sip_* style APIs."""
 
     def __init__(
-        self, db: Database, clock: Clock, directory: Directory, token_ttl: timedelta
+        self,
+        db: Database,
+        clock: Clock,
+        directory: Directory,
+        token_ttl: timedelta,
+        limits: LoginLimits | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._db = db
         self._directory = directory
         self._clock = clock
         self._token_ttl = token_ttl
+        self._limits = limits or LoginLimits.of(Settings())
+        self._sleep = sleep
         self._verified = VerifiedSecrets()
+        self._failed_addresses = FailureLimiter(self._limits.per_address, clock.monotonic)
+        self._failed_appids = FailureLimiter(self._limits.per_appid, clock.monotonic)
+        self._trusted = TrustedSources(clock.monotonic)
+        # Key derivation runs in a worker thread, one at a time: a flood of wrong keys
+        # costs at most one core's worth of hashing and never stalls the event loop.
+        self._hashing = asyncio.Lock()
 
     async def login(self, appid: str, accesskey: str, client_ip: str) -> LoginSession:
         """Exchange credentials for a token valid for the configured time (12 h)."""
+        account = await self._credentials(appid, accesskey, client_ip, Module.AUTH)
+        company = account.entry
         now = self._clock.now()
+        token = new_token()
+        expires_at = now + self._token_ttl
         async with self._db.writing() as session:
-            company = await self._credentials(
-                session, appid, accesskey, client_ip, Module.AUTH, now
+            # The key may have been rotated (and the company's tokens revoked) while it
+            # was being checked: the row lock orders this login after such a change.
+            current = await session.scalar(
+                select(Company.accesskey_hash).where(Company.id == company.id).with_for_update()
             )
-            token = new_token()
-            expires_at = now + self._token_ttl
+            if current != account.accesskey_hash:
+                raise BusinessError(Code.OPERATION_FAILED, WRONG_ACCESSKEY)
             await session.execute(delete(ApiToken).where(ApiToken.expires_at <= now))
             session.add(
                 ApiToken(
@@ -88,39 +148,82 @@ class AuthService:
                     expires_at=expires_at,
                 )
             )
-            return LoginSession(
-                token=token,
-                caller=Caller(company.id, company.code, company.name),
-                authorized_at=company.authorized_at,
-                expires_at=expires_at,
-            )
+        return LoginSession(
+            token=token,
+            caller=Caller(company.id, company.code, company.name),
+            authorized_at=company.authorized_at,
+            expires_at=expires_at,
+        )
 
     async def authenticate(
         self, appid: str, accesskey: str, client_ip: str, module: Module
     ) -> Caller:
         """The caller of appid + accesskey after Login's checks and the module's licence,
         without a token: for APIs that send the credentials with every request."""
-        now = self._clock.now()
-        async with self._db.transaction() as session:
-            company = await self._credentials(session, appid, accesskey, client_ip, module, now)
-            return Caller(company.id, company.code, company.name)
+        company = (await self._credentials(appid, accesskey, client_ip, module)).entry
+        return Caller(company.id, company.code, company.name)
 
     async def _credentials(
-        self,
-        session: AsyncSession,
-        appid: str,
-        accesskey: str,
-        client_ip: str,
-        module: Module,
-        now: datetime,
-    ) -> Company:
-        company = await session.scalar(select(Company).where(Company.appid == appid))
-        if company is None:
+        self, appid: str, accesskey: str, client_ip: str, module: Module
+    ) -> _Account:
+        """The company whose appid and access key these are, after the limits on failed
+        attempts and the company's own checks (expiry, addresses, licence)."""
+        address = address_key(client_ip)
+        await self._refuse_if_blocked(self._blocked(appid, address))
+        account = await self._account(appid)
+        if account is None:
+            await self._failed(None, address)
             raise AccessDenied(Ret.APPID_NOT_AUTHORIZED, f"appid {appid} is not authorized")
-        self._check_company(CompanyEntry.of(company), client_ip, module, now)
-        if not self._verified.verify(accesskey, company.accesskey_hash):
-            raise BusinessError(Code.OPERATION_FAILED, "Authorization failed: wrong accesskey")
-        return company
+        self._check_company(account.entry, client_ip, module, self._clock.now())
+        if not self._verified.known(accesskey, account.accesskey_hash):
+            right = False
+            async with self._hashing:
+                # Attempts that queued here while others failed are refused unhashed.
+                blocked = self._blocked(appid, address)
+                if not blocked:
+                    right = await asyncio.to_thread(
+                        verify_secret, accesskey, account.accesskey_hash
+                    )
+            await self._refuse_if_blocked(blocked)
+            if not right:
+                await self._failed(appid, address)
+                raise BusinessError(Code.OPERATION_FAILED, WRONG_ACCESSKEY)
+            self._verified.remember(accesskey, account.accesskey_hash)
+        self._trusted.remember(appid, address)
+        return account
+
+    async def _account(self, appid: str) -> _Account | None:
+        async with self._db.transaction() as session:
+            company = await session.scalar(select(Company).where(Company.appid == appid))
+            return _Account(CompanyEntry.of(company), company.accesskey_hash) if company else None
+
+    def _blocked(self, appid: str, address: str) -> float:
+        """Seconds logins to `appid` from `address` stay refused (0.0: not blocked)."""
+        seconds = self._failed_addresses.blocked(address)
+        if not self._trusted.knows(appid, address):
+            seconds = max(seconds, self._failed_appids.blocked(appid))
+        return seconds
+
+    async def _refuse_if_blocked(self, seconds: float) -> None:
+        if seconds:
+            await self._sleep(self._limits.failure_delay)
+            raise BusinessError(
+                Code.OPERATION_FAILED,
+                f"Authorization failed: too many failed attempts, try again in {ceil(seconds)} s",
+            )
+
+    async def _failed(self, appid: str | None, address: str) -> None:
+        """Count a failed attempt, and answer it late (a guesser's connections then
+        wait instead of trying again at once)."""
+        blocked = self._failed_addresses.failed(address)
+        if appid is not None and not self._trusted.knows(appid, address):
+            blocked = max(blocked, self._failed_appids.failed(appid))
+        if blocked:
+            log.warning(
+                "logins throttled",
+                extra={"appid": appid, "address": address, "seconds": blocked},
+            )
+        await self._sleep(self._limits.failure_delay)
 
     async def logout(self, token: str, client_ip: str) -> None:
         """Invalidate a token at once."""

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.errors import Conflict, InvalidInput
@@ -16,7 +17,7 @@ from callyard.security import hash_secret, new_accesskey, new_appid
 from callyard.services.directory import Directory
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
-from callyard.store.models import Company
+from callyard.store.models import ApiToken, Company
 
 FIRST_COMPANY_CODE = 1001
 _APPID = re.compile(r"^[A-Za-z0-9_.-]{4,64}$")
@@ -93,6 +94,11 @@ def parse_modules(names: list[str]) -> list[Module]:
     return modules
 
 
+async def revoke_tokens(session: AsyncSession, company_id: int) -> None:
+    """Delete every API token of a company (inside the transaction that changes it)."""
+    await session.execute(delete(ApiToken).where(ApiToken.company_id == company_id))
+
+
 class CompanyService:
     """Administrative operations on companies."""
 
@@ -140,9 +146,11 @@ class CompanyService:
 
     async def rotate_accesskey(self, code: int) -> CompanyCredentials:
         accesskey = new_accesskey()
+        accesskey_hash = hash_secret(accesskey)
         async with self._directory.changing() as session:
-            company = await company_by_code(session, code)
-            company.accesskey_hash = hash_secret(accesskey)
+            company = await company_by_code(session, code, for_update=True)
+            company.accesskey_hash = accesskey_hash
+            await revoke_tokens(session, company.id)
             return CompanyCredentials(company.code, company.name, company.appid, accesskey)
 
     async def allow_ips(self, code: int, cidrs: list[str], *, replace: bool) -> CompanyView:
@@ -156,9 +164,15 @@ class CompanyService:
     async def set_expiry(self, code: int, expires_at: datetime | None) -> CompanyView:
         if expires_at is not None and expires_at.tzinfo is None:
             raise InvalidInput("at", "needs a timezone")
+        now = self._clock.now()
         async with self._directory.changing() as session:
-            company = await company_by_code(session, code)
+            company = await company_by_code(session, code, for_update=True)
+            was_expired = company.expires_at is not None and company.expires_at <= now
             company.expires_at = expires_at.astimezone(UTC) if expires_at else None
+            if was_expired:
+                # Tokens are refused (602) while the authorization has lapsed, and
+                # never come back to life when it is renewed.
+                await revoke_tokens(session, company.id)
             return CompanyView.of(company)
 
     async def set_modules(self, code: int, *, enable: list[str], disable: list[str]) -> CompanyView:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callyard.clock import Clock
 from callyard.codes import Code
 from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
-from callyard.security import new_sip_password
+from callyard.security import new_sip_password, sip_password_weakness
 from callyard.services.auth import Caller
 from callyard.services.directory import Directory, ExtensionEntry, entry_of
 from callyard.services.presence import Presence, Registration
@@ -127,14 +127,30 @@ class ExtensionService:
     # administration
 
     async def create(
-        self, company_code: int, numbers: list[str], password: str | None = None
+        self,
+        company_code: int,
+        numbers: list[str],
+        password: str | None = None,
+        *,
+        allow_weak_password: bool = False,
     ) -> list[ExtensionView]:
-        """Create extensions; all or none. Without a password each gets a random one."""
+        """Create extensions; all or none. Without a password each gets a random one; a
+        password that is easy to guess is refused unless `allow_weak_password`."""
         numbers = [check_number(n, "number") for n in numbers]
         if not numbers:
             raise InvalidInput("number", "no extension number given")
-        if password is not None and not _PASSWORD.match(password):
-            raise InvalidInput("password", "must be 6 to 64 printable characters without spaces")
+        if password is not None:
+            if not _PASSWORD.match(password):
+                raise InvalidInput(
+                    "password", "must be 6 to 64 printable characters without spaces"
+                )
+            weakness = None if allow_weak_password else sip_password_weakness(password, numbers)
+            if weakness is not None:
+                raise InvalidInput(
+                    "password",
+                    f"too easy to guess: {weakness}; choose a stronger one, or leave it out "
+                    "for a random one (to keep it anyway, allow weak passwords explicitly)",
+                )
         now = self._clock.now()
         async with self._directory.changing() as session:
             company = await company_by_code(session, company_code)

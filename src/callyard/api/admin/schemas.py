@@ -54,6 +54,9 @@ class ExtensionCreate(BaseModel):
     numbers: list[str] = []
     range: str | None = Field(default=None, description="FIRST-LAST, e.g. 1001-1050")
     password: str | None = None
+    allow_weak_password: bool = Field(
+        default=False, description="Keep a password that is easy to guess"
+    )
 
 
 class ExtensionNumbers(BaseModel):
