@@ -33,6 +33,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import re
 import shutil
 import signal
@@ -179,38 +180,41 @@ def _bindable(port: int, kind: socket.SocketKind, host: str = LOOPBACK) -> bool:
 
 
 def free_udp_port(host: str = LOOPBACK) -> int:
-    """A UDP port that is free now (the kernel's pick; free until someone binds it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A UDP port that is free now (until someone binds it), outside the range the
+    kernel hands out as clients' source ports."""
+    return _reserved_block(host, 1, (socket.SOCK_DGRAM,))
 
 
 def free_tcp_port(host: str = LOOPBACK) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port outside the range the kernel hands out as clients' source ports."""
+    return _reserved_block(host, 1, (socket.SOCK_STREAM,))
+
+
+# Ports for the phones and carriers the harness starts: below the kernel's range of
+# clients' source ports (32768 and up by default), so that a port found free stays free
+# while the process it is meant for starts, however many connections other tests open.
+_HARNESS_PORTS = range(10000, 20000)
+
+
+def _reserved_block(host: str, size: int, kinds: Sequence[socket.SocketKind]) -> int:
+    """The first of `size` consecutive ports (an even first one) free for every kind."""
+    picker = random.Random()
+    for _ in range(500):
+        port = picker.randrange(_HARNESS_PORTS.start, _HARNESS_PORTS.stop - size, 2)
+        if all(_bindable(p, kind, host) for p in range(port, port + size) for kind in kinds):
+            return port
+    raise HarnessError(f"no block of {size} free ports in {_HARNESS_PORTS}")
 
 
 def free_sip_port(host: str = LOOPBACK) -> int:
-    """A port free for both UDP and TCP (baresip listens for SIP on both)."""
-    for _ in range(100):
-        port = free_udp_port(host)
-        if _bindable(port, socket.SOCK_STREAM, host):
-            return port
-    raise HarnessError("no port free for both UDP and TCP")
+    """A port free for UDP and TCP whose next port is free too: baresip listens for SIP
+    on UDP and TCP at the port and for SIP over TLS at the next one."""
+    return _reserved_block(host, 2, (socket.SOCK_DGRAM, socket.SOCK_STREAM))
 
 
 def free_media_port(host: str = LOOPBACK) -> int:
     """An even UDP port P with P..P+3 free: SIPp's -rtp_echo binds P and P + 2."""
-    for _ in range(200):
-        port = free_udp_port(host) & ~1
-        if port + 3 <= 65535 and all(
-            _bindable(p, socket.SOCK_DGRAM, host) for p in range(port, port + 4)
-        ):
-            return port
-    raise HarnessError("no free media port block")
+    return _reserved_block(host, 4, (socket.SOCK_DGRAM,))
 
 
 def udp_bound(port: int) -> bool:
