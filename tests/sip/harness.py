@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -192,15 +193,18 @@ def free_tcp_port(host: str = LOOPBACK) -> int:
 
 # Ports for the phones and carriers the harness starts: below the kernel's range of
 # clients' source ports (32768 and up by default), so that a port found free stays free
-# while the process it is meant for starts, however many connections other tests open.
+# while the process it is meant for starts, however many connections other tests open;
+# handed out in turn from a random start, so that two processes about to start never get
+# the same one.
 _HARNESS_PORTS = range(10000, 20000)
+_next_block = itertools.count(random.randrange(len(_HARNESS_PORTS) // 8))
 
 
 def _reserved_block(host: str, size: int, kinds: Sequence[socket.SocketKind]) -> int:
-    """The first of `size` consecutive ports (an even first one) free for every kind."""
-    picker = random.Random()
-    for _ in range(500):
-        port = picker.randrange(_HARNESS_PORTS.start, _HARNESS_PORTS.stop - size, 2)
+    """The first of `size` (at most 8) consecutive ports free for every kind."""
+    blocks = len(_HARNESS_PORTS) // 8
+    for _ in range(blocks):
+        port = _HARNESS_PORTS.start + 8 * (next(_next_block) % blocks)
         if all(_bindable(p, kind, host) for p in range(port, port + size) for kind in kinds):
             return port
     raise HarnessError(f"no block of {size} free ports in {_HARNESS_PORTS}")
