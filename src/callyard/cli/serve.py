@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import shlex
 import signal
@@ -166,6 +167,10 @@ async def _serve(settings: Settings, demo: bool) -> bool:
                 "db": _safe_url(settings),
             },
         )
+        # Everything made at start-up lives as long as the server: moved out of the
+        # collector's reach, a full collection no longer walks it (about 80 ms a time on
+        # one core, a stall for every request in flight).
+        gc.freeze()
         await server.serve()
         if switch_ended is not None and switch_ended.done():
             log.error("stopping: the SIP switch ended", extra={"status": switch_ended.result()})

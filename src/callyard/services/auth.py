@@ -12,6 +12,7 @@ from functools import lru_cache
 from math import ceil
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.codes import Code, Ret
@@ -127,27 +128,32 @@ class AuthService:
     async def login(self, appid: str, accesskey: str, client_ip: str) -> LoginSession:
         """Exchange credentials for a token valid for the configured time (12 h)."""
         account = await self._credentials(appid, accesskey, client_ip, Module.AUTH)
-        company = account.entry
-        now = self._clock.now()
-        token = new_token()
-        expires_at = now + self._token_ttl
         async with self._db.writing() as session:
-            # The key may have been rotated (and the company's tokens revoked) while it
-            # was being checked: the row lock orders this login after such a change.
+            # The key may have been rotated (and the company's tokens revoked) since it
+            # was read: the row lock orders this login after such a change.
             current = await session.scalar(
-                select(Company.accesskey_hash).where(Company.id == company.id).with_for_update()
+                select(Company.accesskey_hash)
+                .where(Company.id == account.entry.id)
+                .with_for_update()
             )
             if current != account.accesskey_hash:
                 raise BusinessError(Code.OPERATION_FAILED, WRONG_ACCESSKEY)
-            await session.execute(delete(ApiToken).where(ApiToken.expires_at <= now))
-            session.add(
-                ApiToken(
-                    token_hash=token_digest(token),
-                    company_id=company.id,
-                    issued_at=now,
-                    expires_at=expires_at,
-                )
+            return await self._issue(session, account.entry)
+
+    async def _issue(self, session: AsyncSession, company: CompanyEntry) -> LoginSession:
+        """A new token of `company`, stored in `session` (expired tokens are dropped)."""
+        now = self._clock.now()
+        token = new_token()
+        expires_at = now + self._token_ttl
+        await session.execute(delete(ApiToken).where(ApiToken.expires_at <= now))
+        session.add(
+            ApiToken(
+                token_hash=token_digest(token),
+                company_id=company.id,
+                issued_at=now,
+                expires_at=expires_at,
             )
+        )
         return LoginSession(
             token=token,
             caller=Caller(company.id, company.code, company.name),
@@ -193,9 +199,14 @@ class AuthService:
         return account
 
     async def _account(self, appid: str) -> _Account | None:
-        async with self._db.transaction() as session:
+        """The company of `appid`, from the directory's cache: the hot path of a login
+        (and of a flood of them) reads nothing from the database."""
+
+        async def load(session: AsyncSession) -> _Account | None:
             company = await session.scalar(select(Company).where(Company.appid == appid))
             return _Account(CompanyEntry.of(company), company.accesskey_hash) if company else None
+
+        return await self._directory.cached("company-by-appid", appid, load)
 
     def _blocked(self, appid: str, address: str) -> float:
         """Seconds logins to `appid` from `address` stay refused (0.0: not blocked)."""

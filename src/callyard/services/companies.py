@@ -122,7 +122,7 @@ class CompanyService:
         accesskey_hash = hash_secret(accesskey)
         for _attempt in range(5):
             try:
-                async with self._db.writing() as session:
+                async with self._directory.changing() as session:
                     if await session.scalar(select(Company.id).where(Company.appid == appid)):
                         raise Conflict(f"appid {appid!r} is already in use")
                     highest = await session.scalar(select(func.max(Company.code)))
