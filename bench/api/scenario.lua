@@ -1,10 +1,12 @@
 -- wrk script for bench/api/run: one POST / request, chosen by $SCENARIO.
 --
--- Environment: SCENARIO (sipnum-urlencoded | sipnum-multipart | login),
+-- Environment: SCENARIO (sipnum-urlencoded | sipnum-multipart | login | login-wrong-key),
+-- LABEL (the scenario's name in the result; SCENARIO by default),
 -- BENCH_TOKEN, BENCH_APPID, BENCH_ACCESSKEY.
 -- done() prints one line "BENCH_RESULT {json}" that bench/api/report.py reads.
 
 local scenario = os.getenv("SCENARIO")
+local label = os.getenv("LABEL") or scenario
 local token = os.getenv("BENCH_TOKEN") or ""
 local appid = os.getenv("BENCH_APPID") or ""
 local accesskey = os.getenv("BENCH_ACCESSKEY") or ""
@@ -36,6 +38,11 @@ elseif scenario == "sipnum-multipart" then
 elseif scenario == "login" then
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
   wrk.body = "service=App.Sip_Auth.Login&appid=" .. appid .. "&accesskey=" .. accesskey
+elseif scenario == "login-wrong-key" then
+  -- An attacker guessing the company's access key: the documented answer is a
+  -- business failure (data.status 1), so that is what counts as expected here.
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.body = "service=App.Sip_Auth.Login&appid=" .. appid .. "&accesskey=wrong-" .. accesskey
 else
   error("unknown SCENARIO: " .. tostring(scenario))
 end
@@ -45,6 +52,9 @@ non2xx, bad_ret, bad_status = 0, 0, 0
 
 local ok_ret = '{"ret":200,'
 local ok_status = '{"ret":200,"data":{"status":0,'
+if scenario == "login-wrong-key" then
+  ok_status = '{"ret":200,"data":{"status":1,'
+end
 
 function response(status, headers, body)
   if status < 200 or status > 299 then
@@ -78,7 +88,7 @@ function done(summary, latency, requests)
       .. '"p50_ms":%.2f,"p90_ms":%.2f,"p99_ms":%.2f,"max_ms":%.2f,'
       .. '"non2xx":%d,"bad_ret":%d,"bad_status":%d,'
       .. '"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d}}\n',
-    scenario, summary.requests, summary.duration / 1e6,
+    label, summary.requests, summary.duration / 1e6,
     summary.requests / (summary.duration / 1e6),
     ms(50), ms(90), ms(99), latency.max / 1000,
     counts.non2xx, counts.bad_ret, counts.bad_status,
