@@ -200,6 +200,24 @@ def test_cli_changes_reach_the_running_server(server: Server, db_url: str) -> No
         time.sleep(0.1)
 
 
+def test_a_key_rotated_by_the_cli_ends_the_running_servers_sessions(
+    server: Server, db_url: str
+) -> None:
+    code, appid, accesskey = demo_credentials(server)
+    login = {"service": "App.Sip_Auth.Login", "appid": appid, "accesskey": accesskey}
+    token = php(server, login)["data"]["result"]["token"]
+    info = {"service": "App.Sip_Sipnum.GetSipnumberInfo", "token": token, "status": 3}
+    assert php(server, info)["ret"] == 200
+    rotated = callyard("company", "rotate-key", code, "--db-url", db_url)
+    deadline = time.monotonic() + 5
+    while php(server, info)["ret"] != 600:
+        assert time.monotonic() < deadline, "the old session outlived the key"
+        time.sleep(0.1)
+    assert php(server, login)["data"]["errors"]["code"] == "1003"
+    fresh = php(server, {**login, "accesskey": rotated["accesskey"]})
+    assert php(server, {**info, "token": fresh["data"]["result"]["token"]})["ret"] == 200
+
+
 def test_admin_api_with_the_key_from_the_data_dir(server: Server) -> None:
     key = (server.data_dir / "admin.key").read_text().strip()
     assert callyard("admin-key", "--data-dir", str(server.data_dir)) == {"admin_key": key}
