@@ -1,4 +1,4 @@
-"""The SDP the switch reads: one audio stream, within bounds."""
+"""The SDP the switch writes and reads: one audio stream, codecs by name, within bounds."""
 
 from __future__ import annotations
 
@@ -10,7 +10,62 @@ OFFER = sdp.build("192.0.2.5", 4000)
 
 
 def test_an_offer_is_read_back() -> None:
-    assert sdp.parse(OFFER) == sdp.MediaOffer("192.0.2.5", 4000, (0, 8, 101))
+    assert sdp.parse(OFFER) == sdp.MediaOffer("192.0.2.5", 4000, sdp.DEFAULT_CODECS)
+
+
+def test_codecs_are_known_by_name_whatever_their_number() -> None:
+    body = (
+        "v=0\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0 96 121 13 99\r\n"
+        "a=rtpmap:96 PCMA/8000\r\na=rtpmap:121 telephone-event/8000\r\n"
+        "a=fmtp:121 0-16\r\na=rtpmap:99 opus/48000/2\r\na=sendonly\r\n"
+    )
+    offer = sdp.parse(body)
+    assert offer is not None
+    assert [(c.payload_type, c.key) for c in offer.codecs] == [
+        (0, ("pcmu", 8000)),
+        (96, ("pcma", 8000)),
+        (121, ("telephone-event", 8000)),
+        (13, ("cn", 8000)),
+        (99, ("opus", 48000)),
+    ]
+    assert offer.codecs[2].parameters == "0-16"
+    assert offer.direction == "sendonly"
+    assert offer.on_hold
+    assert [c.payload_type for c in sdp.relayed(offer.codecs)] == [0, 96, 121]
+    # What the relay gives another leg: that leg's codecs, numbered as this one numbers them.
+    assert sdp.shared(offer.codecs, sdp.DEFAULT_CODECS) == (
+        offer.codecs[0],
+        offer.codecs[1],
+        offer.codecs[2],
+    )
+
+
+def test_an_offer_without_a_voice_codec_the_relay_carries_has_none() -> None:
+    body = OFFER.replace("RTP/AVP 0 8 101", "RTP/AVP 111 101").replace(
+        "a=rtpmap:0 PCMU/8000", "a=rtpmap:111 opus/48000/2"
+    )
+    offer = sdp.parse(body)
+    assert offer is not None
+    assert not sdp.has_audio(sdp.relayed(offer.codecs))
+
+
+def test_old_style_hold_and_answers_to_holds() -> None:
+    held = sdp.parse(OFFER.replace("IN IP4 192.0.2.5", "IN IP4 0.0.0.0"))
+    assert held is not None
+    assert held.on_hold
+    assert sdp.answer_direction("sendonly") == "recvonly"
+    assert sdp.answer_direction("inactive") == "inactive"
+    assert sdp.answer_direction("sendrecv") == "sendrecv"
+
+
+def test_a_later_body_of_a_session_keeps_its_id_and_raises_its_version() -> None:
+    first = sdp.build("192.0.2.5", 4000, origin=(77, 1))
+    second = sdp.build("192.0.2.5", 4000, (sdp.PCMU,), "recvonly", origin=(77, 2))
+    assert "o=callyard 77 1 IN IP4 192.0.2.5" in first
+    assert "o=callyard 77 2 IN IP4 192.0.2.5" in second
+    assert "m=audio 4000 RTP/AVP 0\r\n" in second
+    assert "a=recvonly" in second
 
 
 def test_rejected_streams_are_skipped_and_a_media_address_overrides() -> None:
@@ -19,7 +74,7 @@ def test_rejected_streams_are_skipped_and_a_media_address_overrides() -> None:
         "m=audio 0 RTP/AVP 0\r\n"
         "m=audio 5000 RTP/AVP 8\r\nc=IN IP6 2001:db8::2\r\n"
     )
-    assert sdp.parse(body) == sdp.MediaOffer("2001:db8::2", 5000, (8,))
+    assert sdp.parse(body) == sdp.MediaOffer("2001:db8::2", 5000, (sdp.PCMA,))
 
 
 @pytest.mark.parametrize(

@@ -20,11 +20,14 @@ and a callback finding the call in another state (hung up meanwhile) does nothin
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,15 @@ from callyard.switch.events import (
     SwitchEvent,
 )
 from callyard.switch.registrar import Account
-from callyard.switch.relay import AGENT, PCMU, PROMPT_CODECS, MediaRelay, PortThen, RelayError
+from callyard.switch.relay import (
+    AGENT,
+    CUSTOMER,
+    PCMU,
+    PROMPT_CODECS,
+    MediaRelay,
+    PortThen,
+    RelayError,
+)
 from callyard.switch.routing import Refusal, Route, Router
 
 log = logging.getLogger("callyard.switch.calls")
@@ -54,6 +65,19 @@ PROMPT = "prompt"  # the timer of a prompt after which the call hangs up
 # A prompt's last packets still cross the network and the phone's jitter buffer when
 # the relay has sent them: the BYE waits this long after.
 PROMPT_TAIL_SECONDS = 0.5
+
+
+_sessions = itertools.count(1)  # o= session ids of the SDP the switch writes
+
+
+def _other(leg: str) -> str:
+    """The other leg of a two-leg call."""
+    return SECOND if leg == FIRST else FIRST
+
+
+def _other_side(side: str) -> str:
+    """The other side (tag) of a relay session."""
+    return CUSTOMER if side == AGENT else AGENT
 
 
 class State(Enum):
@@ -91,6 +115,12 @@ class RelayedCall:
         self._timers: dict[str, Any] = {}
         self._captures: tuple[str, str] | None = None
         self.numbers: set[str] = set()  # extensions (or numbers) the call involves
+        # Per leg: the relay port it was given, the codecs it was offered, and where and
+        # how it receives (its SDP, codecs limited to what both sides have).
+        self._ports: dict[str, int] = {}
+        self._offers: dict[str, tuple[sdp.Codec, ...]] = {}
+        self._media: dict[str, sdp.MediaOffer] = {}
+        self._origins: dict[str, tuple[int, int]] = {}  # our SDP's o= session and version
 
     def hangup(self) -> None:
         """End the call from the API's side (or on shutdown)."""
@@ -124,14 +154,28 @@ class RelayedCall:
         """Open the call's relay session and call its first party, offering a relay port."""
 
         def call(port: int) -> None:
-            self._call(leg, target, sdp.build(self._relay.address, port))
+            self._call(leg, target, port, sdp.DEFAULT_CODECS)
             self.state = State.FIRST_RINGING
 
         self._relay.open(self.call_id, self._then(State.NEW, call))
 
-    def _call(self, leg: str, target: Target, offer: str) -> None:
-        from sippy.CCEvents import CCEventTry
+    def _sdp(self, leg: str, codecs: tuple[sdp.Codec, ...], direction: str = sdp.SENDRECV) -> Any:
+        """The SDP body for leg `leg`: its relay port, `codecs`, the next version of the
+        leg's session description."""
         from sippy.MsgBody import MsgBody
+
+        session, version = self._origins.get(leg, (next(_sessions), 0))
+        self._origins[leg] = (session, version + 1)
+        text = sdp.build(
+            self._relay.address, self._ports[leg], codecs, direction, (session, version + 1)
+        )
+        body = MsgBody(text)
+        body.needs_update = False
+        return body
+
+    def _call(self, leg: str, target: Target, port: int, codecs: tuple[sdp.Codec, ...]) -> None:
+        """INVITE `target` as leg `leg`, offering relay port `port` and `codecs`."""
+        from sippy.CCEvents import CCEventTry
         from sippy.SipCallId import SipCallId
         from sippy.Time.Timeout import Timeout
 
@@ -142,8 +186,10 @@ class RelayedCall:
             target.password,
             target.address,
         )
-        body = MsgBody(offer)
-        body.needs_update = False
+        self._ports[leg] = port
+        self._offers[leg] = codecs
+        body = self._sdp(leg, codecs)
+        ua.update_handler = partial(self._answer_update, leg)
         self._legs[leg] = ua
         self.numbers.add(target.user)
         ua.recvEvent(CCEventTry((SipCallId(), target.caller_id, target.user, body, None, "")))
@@ -156,13 +202,28 @@ class RelayedCall:
         return ""
 
     def _leg_event(self, event: Any, ua: Any) -> None:
-        from sippy.CCEvents import CCEventConnect, CCEventDisconnect, CCEventFail, CCEventRing
+        from sippy.CCEvents import (
+            CCEventConnect,
+            CCEventDisconnect,
+            CCEventFail,
+            CCEventRing,
+            CCEventUpdate,
+        )
 
         leg = self._leg_of(ua)
         if not leg or self.state is State.ENDED:
             return
         now = time.monotonic()
-        if isinstance(event, CCEventRing):
+        if isinstance(event, CCEventUpdate):
+            self._reoffered(leg, ua, event.getData())
+        elif isinstance(event, CCEventConnect) and leg in self._media:
+            # The ACK of our answer to the leg's INVITE or re-INVITE: it carries the
+            # leg's answer only when the re-INVITE had no offer.
+            body = event.getData()[2]
+            answer = sdp.parse(str(body)) if body is not None else None
+            if answer is not None:
+                self._moved(leg, answer, sdp.shared(answer.codecs, self._media[leg].codecs))
+        elif isinstance(event, CCEventRing):
             self._heard_from.add(leg)
             code = event.getData()[0] if event.getData() else 180
             if code in (180, 183):
@@ -171,11 +232,16 @@ class RelayedCall:
             self._heard_from.add(leg)
             self._cancel_timer(leg)
             body = event.getData()[2]
-            media = sdp.parse(str(body)) if body is not None else None
+            media = self._accepted(leg, sdp.parse(str(body)) if body is not None else None)
             if media is None:
-                log.warning("answer without audio", extra={"call_id": self.call_id, "leg": leg})
-                self._end(HangupCode.CALL_INVALID, HangupCode.CALLER_HANGUP)
+                from sippy.Core.EventDispatcher import ED2
+
+                # Hung up on the next turn of the loop: the leg's ACK goes out first.
+                ED2.callFromThread(
+                    self._end, HangupCode.CALL_INVALID, HangupCode.CALLER_HANGUP, 488
+                )
                 return
+            self._media[leg] = media
             self._answered(leg, media, now)
         elif isinstance(event, CCEventFail):
             self._failed(leg, int(event.getData()[0]))
@@ -187,6 +253,72 @@ class RelayedCall:
 
     def _ringing(self, leg: str, now: float) -> None:
         self._emit(LegRinging(now, self.call_id, leg))
+
+    def _accepted(self, leg: str, answer: sdp.MediaOffer | None) -> sdp.MediaOffer | None:
+        """A leg's answer limited to the codecs it was offered; None when it names no
+        voice codec that was offered, or none the other leg can receive (the relay
+        cannot transcode: such a call would be bridged into silence)."""
+        if answer is None:
+            problem = "answer without audio"
+        else:
+            codecs = sdp.shared(answer.codecs, self._offers.get(leg, ()))
+            other = self._media.get(_other(leg))
+            if other is not None:
+                codecs = sdp.shared(codecs, other.codecs)
+            if sdp.has_audio(codecs):
+                return replace(answer, codecs=codecs)
+            problem = "answer without a codec both sides have"
+        log.warning(problem, extra={"call_id": self.call_id, "leg": leg})
+        return None
+
+    def _reoffered(self, leg: str, ua: Any, body: Any) -> None:
+        """A leg's re-INVITE (a codec it settles on, a hold, a resume, a session refresh):
+        answered here, the relay following where it now receives."""
+        from sippy.CCEvents import CCEventConnect, CCEventFail
+
+        code, reason, answer = self._answer_update(leg, body)
+        if answer is None:
+            ua.recvEvent(CCEventFail((code, reason)))
+        else:
+            ua.recvEvent(CCEventConnect((code, reason, answer)))
+
+    def _answer_update(self, leg: str, body: Any) -> tuple[int, str, Any]:
+        """The answer to a new offer of leg `leg` (re-INVITE or UPDATE): (status, reason,
+        SDP body or None). An offer without a codec the other leg has is refused (488)
+        and the call goes on as it was."""
+        if body is None:  # a refresh without an offer: nothing changes
+            current = self._media.get(leg)
+            codecs = current.codecs if current is not None else self._offers.get(leg, ())
+            return 200, "OK", self._sdp(leg, codecs) if leg in self._ports else None
+        offer = sdp.parse(str(body))
+        if offer is None or leg not in self._ports:
+            return 488, "Not Acceptable Here", None
+        # What the other leg receives (its answer; while it rings, what it was offered),
+        # numbered as it numbers them; with nobody else, what the offer has.
+        other = self._media.get(_other(leg))
+        reference = other.codecs if other is not None else self._offers.get(_other(leg))
+        codecs = sdp.shared(reference, offer.codecs) if reference else sdp.relayed(offer.codecs)
+        if not sdp.has_audio(codecs):
+            log.info("re-offer refused: no codec in common", extra={"call_id": self.call_id})
+            return 488, "Not Acceptable Here", None
+        self._moved(leg, offer, sdp.shared(offer.codecs, codecs))
+        return 200, "OK", self._sdp(leg, codecs, sdp.answer_direction(offer.direction))
+
+    def _moved(self, leg: str, media: sdp.MediaOffer, codecs: tuple[sdp.Codec, ...]) -> None:
+        """Leg `leg` now receives as `media` says, with `codecs`: the relay sends there
+        (unless it is a hold's address)."""
+        current = self._media.get(leg)
+        moved = current is None or (current.address, current.port) != (media.address, media.port)
+        if moved and not media.on_hold and media.port:
+            self._relay.update(self.call_id, self._relay_side(leg), media.address, media.port)
+        self._media[leg] = replace(media, codecs=codecs)
+
+    # The relay side (tag) where leg FIRST receives; SECOND is on the other one.
+    _first_side = AGENT
+
+    def _relay_side(self, leg: str) -> str:
+        """The relay side (tag) where leg `leg` receives."""
+        return self._first_side if leg == FIRST else _other_side(self._first_side)
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """Leg `leg` answered (at `now`) with `media`; reports LegAnswered."""
@@ -278,11 +410,11 @@ class BridgedCall(RelayedCall):
         self._emit(LegAnswered(now, self.call_id, leg))
         if leg == FIRST:
             self.state = State.FIRST_ANSWERED
-            codecs = sdp.common_codecs(media.payload_types) or (0, 8, 101)
 
             def call_second(port: int) -> None:
-                offer = sdp.build(self._relay.address, port, codecs)
-                self._call(SECOND, self.order.second, offer)
+                # The first party's codecs, numbered as it numbers them (whatever it
+                # settles on meanwhile is in `_media` when the second one answers).
+                self._call(SECOND, self.order.second, port, self._media[FIRST].codecs)
                 self.state = State.SECOND_RINGING
 
             self._relay.agent_answered(
@@ -305,10 +437,11 @@ class DialedCall(RelayedCall):
     `customer`), as the first and second parties of a BridgedCall do.
     """
 
+    _first_side = CUSTOMER  # an attached agent; the customer (called first) is on AGENT
+
     def __init__(self, order: Dial, *args: Any) -> None:
         super().__init__(order.call_id, order.record, *args)
         self.order = order
-        self._customer: sdp.MediaOffer | None = None
         self._agent_port = 0  # the relay port offered to an attached agent
         self._agent: str | None = None  # the attached agent's number
 
@@ -324,7 +457,8 @@ class DialedCall(RelayedCall):
 
     def attach(self, target: Target) -> None:
         """Call an agent for the held customer; bridged when the agent answers."""
-        if self.state is not State.HELD or self._customer is None:
+        customer = self._media.get(CUSTOMER_LEG)
+        if self.state is not State.HELD or customer is None:
             if self.state is not State.ENDED:
                 log.warning("attach to a call that is not held", extra={"call_id": self.call_id})
                 invalid = HangupCode.CALL_INVALID.value
@@ -332,16 +466,18 @@ class DialedCall(RelayedCall):
             return
         self._heard_from.discard(AGENT_LEG)
         self._agent = target.user
-        codecs = sdp.common_codecs(self._customer.payload_types) or (0, 8, 101)
-        self._call(AGENT_LEG, target, sdp.build(self._relay.address, self._agent_port, codecs))
+        self._call(AGENT_LEG, target, self._agent_port, customer.codecs)
         self.state = State.SECOND_RINGING
 
     def play(self, prompt: Path, hangup_after: bool) -> None:
         """Play a prompt to the held customer; hang up when it has played if asked to."""
-        if self.state is not State.HELD or self._customer is None:
+        customer = self._media.get(CUSTOMER_LEG)
+        if self.state is not State.HELD or customer is None:
             log.warning("play to a call that is not held", extra={"call_id": self.call_id})
             return
-        codec = next((pt for pt in self._customer.payload_types if pt in PROMPT_CODECS), PCMU)
+        codec = next(
+            (c.payload_type for c in customer.codecs if c.payload_type in PROMPT_CODECS), PCMU
+        )
         try:
             seconds = self._relay.play(self.call_id, prompt, codec, to=AGENT)
         except RelayError:
@@ -367,7 +503,6 @@ class DialedCall(RelayedCall):
                 # Held (and reported answered, so services may attach) once the relay
                 # has the port an agent will be offered.
                 self._agent_port = port
-                self._customer = media
                 self.state = State.HELD
                 self._emit(LegAnswered(now, self.call_id, leg))
 
@@ -443,9 +578,12 @@ class InboundCall(RelayedCall):
         self._route = route
         self.numbers.add(caller.number)
 
+    _first_side = CUSTOMER  # the phone opened the relay session
+
     def take(self, request: Any, transaction: Any) -> Any:
         """Hand the phone's INVITE to a UA of its own; answers what sippy should send."""
         ua = _user_agent_class()(self._config, self._leg_event)
+        ua.update_handler = partial(self._answer_update, FIRST)
         self._legs[FIRST] = ua
         return ua.recvRequest(request, transaction)
 
@@ -479,18 +617,20 @@ class InboundCall(RelayedCall):
             )
         )
         offer = sdp.parse(str(body)) if body is not None else None
-        if offer is None:
+        codecs = sdp.relayed(offer.codecs) if offer is not None else ()
+        if offer is None or not sdp.has_audio(codecs):
+            # Nothing the relay carries (it cannot transcode): refused, not silence.
             self._refuse(488, "Not Acceptable Here", HangupCode.CALL_INVALID)
             return
+        self._media[FIRST] = replace(offer, codecs=codecs)
         if isinstance(route.destination, Refusal):
             refusal = route.destination
             self._refuse(refusal.status, refusal.reason, refusal.cause)
             return
         target = route.destination
-        codecs = sdp.common_codecs(offer.payload_types) or (0, 8, 101)
 
         def call(port: int) -> None:
-            self._call(SECOND, target, sdp.build(self._relay.address, port, codecs))
+            self._call(SECOND, target, port, codecs)
             self.state = State.SECOND_RINGING
 
         def refuse() -> None:
@@ -519,14 +659,14 @@ class InboundCall(RelayedCall):
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         from sippy.CCEvents import CCEventConnect
-        from sippy.MsgBody import MsgBody
 
         self._emit(LegAnswered(now, self.call_id, leg))
-        codecs = sdp.common_codecs(media.payload_types) or (0, 8, 101)
 
         def answer_phone(port: int) -> None:
-            body = MsgBody(sdp.build(self._relay.address, port, codecs))
-            body.needs_update = False
+            # What the far end took, numbered as it numbers it: the phone sends as the
+            # far end expects to receive.
+            self._ports[FIRST] = port
+            body = self._sdp(FIRST, media.codecs)
             self._legs[FIRST].recvEvent(CCEventConnect((200, "OK", body)))
             self._bridged(now)
 
@@ -563,6 +703,30 @@ def _unanswered(transaction: Any) -> bool:
 _UA_CLASS: Any = None
 
 
+def answer_updates() -> None:
+    """Make an established dialog answer UPDATE (RFC 3311; session refreshes, RFC 4028)
+    with its UA's `update_handler`; sippy leaves it unanswered."""
+    from sippy.MsgBody import MsgBody
+    from sippy.SipHeader import SipHeader
+    from sippy.UaStateConnected import UaStateConnected
+
+    def update(state: Any, request: Any) -> None:
+        ua = state.ua
+        handler = getattr(ua, "update_handler", None)
+        code, reason, body = handler(request.getBody()) if handler else (200, "OK", None)
+        if isinstance(body, str):
+            body = MsgBody(body)
+        response = request.genResponse(code, reason, body, server=ua.local_ua)
+        if code < 300 and ua.lContact is not None:
+            response.appendHeader(SipHeader(name="contact", body=ua.lContact))
+        ua.global_config["_sip_tm"].sendResponse(response)
+
+    UaStateConnected.recv_request_handlers = {
+        **UaStateConnected.recv_request_handlers,
+        "UPDATE": update,
+    }
+
+
 def _user_agent_class() -> Any:
     """sippy's UA, except that a final error answer to an INVITE reaches the UA only after
     the transaction has sent its ACK.
@@ -577,11 +741,16 @@ def _user_agent_class() -> Any:
         from sippy.UA import UA
 
         class OrderedUA(UA):  # type: ignore[misc]
+            # Answers an UPDATE's offer: (status, reason, SDP body or None).
+            update_handler: Callable[[Any], tuple[int, str, Any]] | None = None
+
             def recvResponse(self, resp: Any, tr: Any) -> None:
                 if resp.getSCode()[0] >= 300:
                     ED2.callFromThread(super().recvResponse, resp, tr)
                     return
                 super().recvResponse(resp, tr)
+
+        answer_updates()
 
         _UA_CLASS = OrderedUA
     return _UA_CLASS

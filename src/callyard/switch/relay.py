@@ -245,6 +245,12 @@ class MediaRelay:
         """Tell where the customer receives."""
         self._post(f"U {call_id} {address} {port} {CUSTOMER} {AGENT}")
 
+    def update(self, call_id: str, side: str, address: str, port: int) -> None:
+        """Tell that side `side` of a session now receives at address:port (a party's
+        new offer in the middle of a call)."""
+        command = "U" if side == CUSTOMER else "L"
+        self._post(f"{command} {call_id} {address} {port} {CUSTOMER} {AGENT}")
+
     def record(self, call_id: str) -> tuple[Path, Path]:
         """Record both directions; returns the capture files (from customer, from agent),
         which stay missing if the relay refuses."""

@@ -1,42 +1,134 @@
-"""The little SDP the switch writes and reads: one audio stream, G.711 and DTMF events."""
+"""The little SDP the switch writes and reads: one audio stream, codecs by name.
+
+Codecs are told apart by encoding name and clock rate, never by payload-type number
+alone: a dynamic number (telephone-event at 96-127) means what its `a=rtpmap` says. The
+relay forwards packets as they are and cannot transcode, so the switch carries only
+codecs both legs have, and the SDP it gives one leg numbers them as the other leg does:
+what one side sends then arrives numbered as the other side expects.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-# RTP payload types the relay carries: PCMU, PCMA, telephone-event.
-CODECS = {0: "PCMU/8000", 8: "PCMA/8000", 101: "telephone-event/8000"}
+SENDRECV, SENDONLY, RECVONLY, INACTIVE = "sendrecv", "sendonly", "recvonly", "inactive"
+DIRECTIONS = (SENDRECV, SENDONLY, RECVONLY, INACTIVE)
+_ANSWER_DIRECTION = {SENDRECV: SENDRECV, SENDONLY: RECVONLY, RECVONLY: SENDONLY, INACTIVE: INACTIVE}
+
+
+@dataclass(frozen=True)
+class Codec:
+    """An RTP payload format, numbered as one side numbers it."""
+
+    payload_type: int
+    name: str
+    rate: int = 8000
+    parameters: str = ""  # its a=fmtp
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What makes two sides' codecs the same: encoding name and clock rate."""
+        return self.name.lower(), self.rate
+
+    @property
+    def is_audio(self) -> bool:
+        """A voice codec (not DTMF events, not comfort noise)."""
+        return self.key not in _NOT_AUDIO
+
+
+PCMU = Codec(0, "PCMU")
+PCMA = Codec(8, "PCMA")
+TELEPHONE_EVENT = Codec(101, "telephone-event", 8000, "0-15")
+# What the switch offers when nothing constrains it, in its order of preference.
+DEFAULT_CODECS = (PCMU, PCMA, TELEPHONE_EVENT)
+# What the relay carries (it forwards packets untouched, so G.711 is every phone's
+# and carrier's common ground; DTMF events go along).
+RELAYED = frozenset({PCMU.key, PCMA.key, TELEPHONE_EVENT.key})
+_NOT_AUDIO = frozenset({TELEPHONE_EVENT.key, ("cn", 8000)})
+# Static payload types (RFC 3551) a body may use without an a=rtpmap line.
+_STATIC = {
+    0: PCMU,
+    3: Codec(3, "GSM"),
+    4: Codec(4, "G723"),
+    8: PCMA,
+    9: Codec(9, "G722"),
+    13: Codec(13, "CN"),
+    18: Codec(18, "G729"),
+}
 _session_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class MediaOffer:
-    """Where and how a party receives audio."""
+    """Where and how a party receives audio: address, port, codecs, direction."""
 
     address: str
     port: int
-    payload_types: tuple[int, ...]
+    codecs: tuple[Codec, ...]
+    direction: str = SENDRECV
+
+    @property
+    def on_hold(self) -> bool:
+        """The party does not want to receive (a hold, old style or new)."""
+        return (
+            self.direction in (SENDONLY, INACTIVE)
+            or ipaddress.ip_address(self.address).is_unspecified
+        )
 
 
-def build(address: str, port: int, payload_types: tuple[int, ...] = (0, 8, 101)) -> str:
-    """An SDP body offering (or answering with) `payload_types` at address:port."""
-    session = next(_session_ids)
+def build(
+    address: str,
+    port: int,
+    codecs: Iterable[Codec] = DEFAULT_CODECS,
+    direction: str = SENDRECV,
+    origin: tuple[int, int] | None = None,
+) -> str:
+    """An SDP body offering (or answering with) `codecs` at address:port; `origin` is
+    the o= line's session id and version (a later body of the same session keeps the
+    id and raises the version)."""
+    codecs = tuple(codecs)
+    session, version = origin or (next(_session_ids), 1)
+    family = "IP6" if ":" in address else "IP4"
     lines = [
         "v=0",
-        f"o=callyard {session} {session} IN IP4 {address}",
+        f"o=callyard {session} {version} IN {family} {address}",
         "s=callyard",
-        f"c=IN IP4 {address}",
+        f"c=IN {family} {address}",
         "t=0 0",
-        f"m=audio {port} RTP/AVP {' '.join(str(pt) for pt in payload_types)}",
+        f"m=audio {port} RTP/AVP {' '.join(str(c.payload_type) for c in codecs)}",
     ]
-    lines += [f"a=rtpmap:{pt} {CODECS[pt]}" for pt in payload_types if pt in CODECS]
-    if 101 in payload_types:
-        lines.append("a=fmtp:101 0-15")
-    lines += ["a=ptime:20", "a=sendrecv"]
+    for codec in codecs:
+        lines.append(f"a=rtpmap:{codec.payload_type} {codec.name}/{codec.rate}")
+        if codec.parameters:
+            lines.append(f"a=fmtp:{codec.payload_type} {codec.parameters}")
+    lines += ["a=ptime:20", f"a={direction}"]
     return "\r\n".join(lines) + "\r\n"
+
+
+def relayed(codecs: Iterable[Codec]) -> tuple[Codec, ...]:
+    """The codecs among `codecs` the relay carries, in their order."""
+    return tuple(codec for codec in codecs if codec.key in RELAYED)
+
+
+def has_audio(codecs: Iterable[Codec]) -> bool:
+    """Whether a voice codec is among `codecs`."""
+    return any(codec.is_audio for codec in codecs)
+
+
+def shared(codecs: Iterable[Codec], other: Iterable[Codec]) -> tuple[Codec, ...]:
+    """The codecs of `codecs` that `other` has too (by name and rate), in the order and
+    numbering of `codecs`."""
+    keys = {codec.key for codec in other}
+    return tuple(codec for codec in codecs if codec.key in keys)
+
+
+def answer_direction(offered: str) -> str:
+    """The direction that answers an offer's (a hold is answered recvonly or inactive)."""
+    return _ANSWER_DIRECTION[offered]
 
 
 # Bounds on what the switch takes from an SDP body; a body past them is malformed.
@@ -44,6 +136,8 @@ MAX_LINE = 1024  # characters in one line
 MAX_PAYLOAD_TYPES = 32  # formats of one media line
 _MEDIA = re.compile(r"m=audio ([0-9]+) RTP/[A-Z/]+ ([0-9 ]+)")
 _CONN = re.compile(r"c=IN IP[46] (\S+)")
+_RTPMAP = re.compile(r"a=rtpmap:([0-9]{1,3}) ([A-Za-z0-9_.+-]{1,32})/([0-9]{1,6})(?:/[0-9]{1,2})?")
+_FMTP = re.compile(r"a=fmtp:([0-9]{1,3}) (.*)")
 
 
 def parse(body: str) -> MediaOffer | None:
@@ -63,13 +157,17 @@ def parse(body: str) -> MediaOffer | None:
         stream = _stream(media.group(1), media.group(2))
         if stream is None:
             return None
-        if stream[0] == 0:
+        port, payload_types = stream
+        if port == 0:
             continue  # a rejected stream
         section = lines[start + 1 : end]
-        # A media-level c= line overrides the session-level one.
+        # Media-level c= and direction lines override the session-level ones.
         has_own = any(line.startswith("c=") for line in section)
         address = _connection(section if has_own else session)
-        return MediaOffer(address, *stream) if address is not None else None
+        if address is None:
+            return None
+        direction = _direction(section) or _direction(session) or SENDRECV
+        return MediaOffer(address, port, _codecs(payload_types, section), direction)
     return None
 
 
@@ -81,6 +179,35 @@ def _stream(port: str, formats: str) -> tuple[int, tuple[int, ...]] | None:
     if any(len(pt) > 3 or int(pt) > 127 for pt in types):
         return None
     return int(port), tuple(int(pt) for pt in types)
+
+
+def _codecs(payload_types: tuple[int, ...], section: list[str]) -> tuple[Codec, ...]:
+    """The stream's formats by name: from its a=rtpmap lines, else the static table; a
+    dynamic number without a map names nothing the switch knows."""
+    maps: dict[int, tuple[str, int]] = {}
+    parameters: dict[int, str] = {}
+    for line in section:
+        if (found := _RTPMAP.fullmatch(line)) is not None:
+            maps.setdefault(int(found.group(1)), (found.group(2), int(found.group(3))))
+        elif (found := _FMTP.fullmatch(line)) is not None:
+            parameters.setdefault(int(found.group(1)), found.group(2).strip())
+    codecs = []
+    for pt in payload_types:
+        if pt in maps:
+            name, rate = maps[pt]
+            codecs.append(Codec(pt, name, rate, parameters.get(pt, "")))
+        elif pt in _STATIC:
+            codecs.append(_STATIC[pt])
+        else:
+            codecs.append(Codec(pt, f"unknown-{pt}", 0))
+    return tuple(codecs)
+
+
+def _direction(lines: list[str]) -> str | None:
+    for line in lines:
+        if line.startswith("a=") and line[2:] in DIRECTIONS:
+            return line[2:]
+    return None
 
 
 def _connection(lines: list[str]) -> str | None:
@@ -95,8 +222,3 @@ def _connection(lines: list[str]) -> str | None:
             except ValueError:
                 return None
     return None
-
-
-def common_codecs(offer: tuple[int, ...]) -> tuple[int, ...]:
-    """The relay's codecs the other side offered, in its order (at least one audio codec)."""
-    return tuple(pt for pt in offer if pt in CODECS)

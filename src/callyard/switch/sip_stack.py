@@ -24,7 +24,7 @@ from callyard.switch.routing import Router
 
 log = logging.getLogger("callyard.switch.sip")
 
-ALLOWED = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+ALLOWED = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO"
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -227,12 +227,14 @@ class _SippyThread:
             from sippy.Udp_server import Udp_server_opts
 
             from callyard.switch.sippy_clock import use_standard_clocks
+            from callyard.switch.sippy_headers import spell_headers_canonically
             from callyard.switch.sippy_log import report_sippy_problems
             from callyard.switch.sippy_loop import wake_reliably
             from callyard.switch.sippy_requests import check_requests
             from callyard.switch.sippy_udp import receive_in_batches, send_directly
 
             use_standard_clocks()
+            spell_headers_canonically()
             wake_reliably()
             send_directly()
             receive_in_batches()
