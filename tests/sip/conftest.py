@@ -2,12 +2,15 @@
 
 They run only inside a network namespace whose only interface is loopback (scripts/test
 runs pytest under `unshare -n`) and with the tools installed (scripts/install --dev).
-Otherwise they are skipped locally, and fail in CI (where `CI` is set).
+Otherwise they are skipped locally, and fail in CI (where `CI` is set). A test that also
+uses phones of tests/sip/phones.py says which with `@pytest.mark.phone("linphone", ...)`
+(one marker per parameter of a parametrized test): only such tests need those phones.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import pytest
 
@@ -19,6 +22,7 @@ from tests.sip.harness import (
     missing_tools,
     network_interfaces,
 )
+from tests.sip.phones import missing_phones
 
 BARESIP_MODULES_USED = ("g711", "aufile", "aubridge", "sndfile", "account", "menu", "ctrl_tcp")
 
@@ -29,11 +33,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "sip: starts real SIP processes (baresip, SIPp) on loopback; needs them installed "
         "and an isolated network namespace (scripts/test)",
     )
+    config.addinivalue_line(
+        "markers",
+        "phone(*names): also needs these phones of tests/sip/phones.py installed "
+        "(linphone, pjsua, twinkle)",
+    )
 
 
-def sip_unavailable() -> str | None:
-    """Why the SIP tests cannot run here, or None."""
-    missing = missing_tools(TOOLS)
+def sip_unavailable(phones: Sequence[str] = ()) -> str | None:
+    """Why the SIP tests (with these phones) cannot run here, or None."""
+    missing = missing_tools(TOOLS) + missing_phones(phones)
     missing += [
         f"baresip module {name}"
         for name in BARESIP_MODULES_USED
@@ -55,7 +64,8 @@ def sip_unavailable() -> str | None:
 def _sip_environment(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("sip") is None:
         return
-    reason = sip_unavailable()
+    phones = [name for marker in request.node.iter_markers("phone") for name in marker.args]
+    reason = sip_unavailable(phones)
     if reason is None:
         return
     if os.environ.get("CI"):

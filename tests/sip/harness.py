@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Literal, Protocol, Self
 
 LOOPBACK = "127.0.0.1"
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -699,6 +699,33 @@ class Baresip:
         for digit in digits:
             self.command("sndcode", digit)
 
+    def received_dtmf(self) -> str:
+        """The digits received as telephone-events so far (CALL_DTMF_START events)."""
+        with self._cond:
+            return "".join(e.param for e in self.events if e.type == "CALL_DTMF_START")
+
+    def hold(self, timeout: float = 10.0) -> None:
+        """Put the current call on hold (re-INVITE, sendonly); wait for the answer."""
+        self._reinvite("hold", timeout)
+
+    def resume(self, timeout: float = 10.0) -> None:
+        """Take the current call off hold (re-INVITE, sendrecv); wait for the answer."""
+        self._reinvite("resume", timeout)
+
+    def _reinvite(self, command: str, timeout: float) -> None:
+        self.command(command)
+        self.wait_event(
+            ["CALL_REMOTE_SDP"],
+            timeout,
+            fail_on=["CALL_CLOSED"],
+            match=lambda event: event.param == "answer",
+        )
+
+    def unregister(self, timeout: float = 10.0) -> None:
+        """Delete the account: baresip sends its un-REGISTER (UNREGISTERING)."""
+        self.command("uadel", self.aor)
+        self.wait_event(["UNREGISTERING"], timeout)
+
     def wait_event(
         self,
         types: Sequence[str],
@@ -1190,11 +1217,19 @@ class Sipp:
             self.stop(grace=3.0)
 
 
+class Startable(Protocol):
+    """A process of the harness: `Baresip`, `Sipp` or a phone of tests/sip/phones.py."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> object: ...
+
+
 @contextlib.contextmanager
-def running(*processes: Baresip | Sipp) -> Iterator[None]:
+def running(*processes: Startable) -> Iterator[None]:
     """Start processes in order and stop them all (in reverse) however the block ends;
     a SIPp's result is then in its `result`."""
-    started: list[Baresip | Sipp] = []
+    started: list[Startable] = []
     try:
         for process in processes:
             process.start()
