@@ -27,19 +27,6 @@ from tests.sip.phones import missing_phones
 BARESIP_MODULES_USED = ("g711", "aufile", "aubridge", "sndfile", "account", "menu", "ctrl_tcp")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "sip: starts real SIP processes (baresip, SIPp) on loopback; needs them installed "
-        "and an isolated network namespace (scripts/test)",
-    )
-    config.addinivalue_line(
-        "markers",
-        "phone(*names): also needs these phones of tests/sip/phones.py installed "
-        "(linphone, pjsua, twinkle)",
-    )
-
-
 def sip_unavailable(phones: Sequence[str] = ()) -> str | None:
     """Why the SIP tests (with these phones) cannot run here, or None."""
     missing = missing_tools(TOOLS) + missing_phones(phones)

@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -46,6 +48,7 @@ import sys
 import threading
 import time
 import wave
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +57,7 @@ from typing import Literal, Protocol, Self
 
 from tests.sip.harness import (
     LOOPBACK,
+    Baresip,
     CallClosed,
     HarnessError,
     RegistrationFailed,
@@ -946,3 +950,30 @@ class Twinkle(ScriptedPhone):
 
 # Every phone class by name, for tests that run with each.
 PHONES: dict[str, Callable[..., Phone]] = {"linphone": Linphone, "pjsua": Pjsua, "twinkle": Twinkle}
+# Baresip has the Phone protocol too.
+FACTORIES: dict[str, Callable[..., Phone]] = {"baresip": Baresip, **PHONES}
+
+
+def make_phone(name: str, workdir: Path, **options: object) -> Phone:
+    """A phone of kind `name` ("baresip" or one of PHONES) working in `workdir`."""
+    return FACTORIES[name](workdir, **options)
+
+
+def tone_frequency(path: Path, level: float = 500.0) -> float:
+    """The frequency of a tone in a 16-bit mono WAV, from the zero crossings of its 20 ms
+    windows above `level` (RMS)."""
+    with wave.open(str(path), "rb") as wav:
+        rate = wav.getframerate()
+        samples = array("h", wav.readframes(wav.getnframes()))
+    window = rate // 50
+    crossings = 0
+    active = 0
+    for start in range(0, len(samples) - window + 1, window):
+        chunk = samples[start : start + window]
+        if math.sqrt(sum(s * s for s in chunk) / window) <= level:
+            continue
+        active += window
+        crossings += sum((a < 0) != (b < 0) for a, b in itertools.pairwise(chunk))
+    if not active:
+        return 0.0
+    return crossings / 2 / (active / rate)

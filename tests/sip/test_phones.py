@@ -4,13 +4,8 @@ DTMF and audio with baresip and with another of them, directly on loopback."""
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
 import time
-import wave
-from array import array
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,22 +21,16 @@ from tests.sip.harness import (
     wait_until,
     write_tone_wav,
 )
-from tests.sip.phones import PHONES, Phone
+from tests.sip.phones import PHONES, make_phone, tone_frequency
 
 sip = pytest.mark.sip
 
-# Baresip has the Phone protocol too; the hold and registration tests run with it as well.
-FACTORIES: dict[str, Callable[..., Phone]] = {"baresip": Baresip, **PHONES}
 NEW_PHONES = [pytest.param(name, marks=pytest.mark.phone(name)) for name in PHONES]
 ALL_PHONES = [pytest.param("baresip"), *NEW_PHONES]
 PAIRS = [
     pytest.param(caller, callee, marks=pytest.mark.phone(caller, callee))
     for caller, callee in (("pjsua", "linphone"), ("linphone", "twinkle"), ("twinkle", "pjsua"))
 ]
-
-
-def make_phone(name: str, workdir: Path, **options: object) -> Phone:
-    return FACTORIES[name](workdir, **options)
 
 
 STATIC_PAYLOADS = {"0": "PCMU", "3": "GSM", "4": "G723", "8": "PCMA", "9": "G722", "18": "G729"}
@@ -53,26 +42,6 @@ def offered_codecs(invite: SipMessage) -> set[str]:
     assert media is not None, invite.body
     names = dict(re.findall(r"a=rtpmap:(\d+) ([^/\s]+)/", invite.body))
     return {names.get(pt, STATIC_PAYLOADS.get(pt, pt)).upper() for pt in media.group(1).split()}
-
-
-def tone_frequency(path: Path, level: float = 500.0) -> float:
-    """The frequency of a tone in a 16-bit mono WAV, from the zero crossings of its 20 ms
-    windows above `level` (RMS)."""
-    with wave.open(str(path), "rb") as wav:
-        rate = wav.getframerate()
-        samples = array("h", wav.readframes(wav.getnframes()))
-    window = rate // 50
-    crossings = 0
-    active = 0
-    for start in range(0, len(samples) - window + 1, window):
-        chunk = samples[start : start + window]
-        if math.sqrt(sum(s * s for s in chunk) / window) <= level:
-            continue
-        active += window
-        crossings += sum((a < 0) != (b < 0) for a, b in itertools.pairwise(chunk))
-    if not active:
-        return 0.0
-    return crossings / 2 / (active / rate)
 
 
 def direction(body: str) -> str:
