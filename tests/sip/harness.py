@@ -41,6 +41,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import wave
@@ -573,7 +574,7 @@ class Baresip:
             "module_app menu.so",
             "module_app ctrl_tcp.so",
             f"ctrl_tcp_listen {LOOPBACK}:{self.ctrl_port}",
-            f"snd_path {self.recordings_dir}",
+            f"snd_path {self.recordings_dir.resolve()}",
             "menu_bell no",
         ]
         return "\n".join(lines) + "\n"
@@ -582,7 +583,13 @@ class Baresip:
         if self._process is not None:
             raise HarnessError("baresip already started")
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        if not self.recordings_dir.exists():
+            # baresip's sndfile cuts a file's path at 127 characters (and then writes both
+            # directions to one cut name): the files live in a short directory, which
+            # `recordings_dir` links to.
+            short = tempfile.mkdtemp(prefix="baresip-", dir="/tmp")
+            self.recordings_dir.parent.mkdir(parents=True, exist_ok=True)
+            self.recordings_dir.symlink_to(short, target_is_directory=True)
         if self.audio is None:
             write_tone_wav(self.workdir / "baresip-tone.wav", seconds=60)
         (self.config_dir / "config").write_text(self.config_text())
