@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Generic, Literal, Protocol, Self, TypeVar
 
 LOOPBACK = "127.0.0.1"
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -450,6 +450,92 @@ def _stop_process(
 # -- baresip -------------------------------------------------------------------------------
 
 
+class Event(Protocol):
+    """What a phone reports: a type, its detail, and the SIP status in that detail."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def param(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+
+
+E = TypeVar("E", bound=Event)
+
+
+class EventLog(Generic[E]):
+    """A phone's events in order, with a cursor past the last one a wait returned.
+
+    `registration_failed` is the phone's name for a failed registration (raised as
+    RegistrationFailed; any other `fail_on` event as CallClosed). `cond` is the
+    condition the phone's reader notifies (one of its own by default).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        alive: Callable[[], bool],
+        registration_failed: str,
+        cond: threading.Condition | None = None,
+    ) -> None:
+        self.name = name
+        self.events: list[E] = []
+        self._alive = alive
+        self._registration_failed = registration_failed
+        self._cursor = 0
+        self.cond = cond or threading.Condition()
+
+    def add(self, event: E) -> None:
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def wake(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+
+    def all(self) -> list[E]:
+        with self.cond:
+            return list(self.events)
+
+    def wait(
+        self,
+        types: Sequence[str],
+        timeout: float,
+        *,
+        fail_on: Sequence[str] = (),
+        match: Callable[[E], bool] | None = None,
+    ) -> E:
+        """The next event (after the last one returned) of one of `types`. An event of
+        `fail_on` seen first raises RegistrationFailed or CallClosed, and stays unread."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for index in range(self._cursor, len(self.events)):
+                    event = self.events[index]
+                    if match is not None and not match(event):
+                        continue
+                    if event.type in types:
+                        self._cursor = index + 1
+                        return event
+                    if event.type in fail_on:
+                        self._cursor = index
+                        if event.type == self._registration_failed:
+                            raise RegistrationFailed(event.status, event.param)
+                        raise CallClosed(event.param)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if not self._alive():
+                    raise HarnessError(f"{self.name} exited while waiting for {'/'.join(types)}")
+                self.cond.wait(min(remaining, 0.2))
+            seen = ", ".join(f"{e.type}({e.param})" for e in self.events[self._cursor :])
+        raise HarnessError(
+            f"no {'/'.join(types)} from {self.name} within {timeout:g} s; since: {seen or 'none'}"
+        )
+
+
 @dataclass(frozen=True)
 class BaresipEvent:
     """One ctrl_tcp event: `type` such as REGISTER_OK or CALL_CLOSED, `param` its text
@@ -523,11 +609,13 @@ class Baresip:
             f";{key}={value}" for key, value in params.items()
         )
         self.rtp_ports = rtp_ports
-        self.events: list[BaresipEvent] = []
-        self._cursor = 0
         self._responses: dict[str, Mapping[str, object]] = {}
         self._token = 0
         self._cond = threading.Condition()
+        self.event_log: EventLog[BaresipEvent] = EventLog(
+            "baresip", self._alive, "REGISTER_FAIL", self._cond
+        )
+        self.events = self.event_log.events
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
@@ -665,7 +753,7 @@ class Baresip:
             if message.get("response"):
                 self._responses[str(message.get("token", ""))] = message
             elif message.get("event"):
-                self.events.append(
+                self.event_log.events.append(
                     BaresipEvent(
                         type=str(message.get("type", "")),
                         param=str(message.get("param", "")),
@@ -743,31 +831,10 @@ class Baresip:
     ) -> BaresipEvent:
         """The next event (after the last one returned) of one of `types`. An event of
         `fail_on` seen first raises CallClosed / RegistrationFailed (and stays unread)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for index in range(self._cursor, len(self.events)):
-                    event = self.events[index]
-                    if match is not None and not match(event):
-                        continue
-                    if event.type in types:
-                        self._cursor = index + 1
-                        return event
-                    if event.type in fail_on:
-                        self._cursor = index
-                        if event.type == "REGISTER_FAIL":
-                            raise RegistrationFailed(event.status, event.param)
-                        raise CallClosed(event.param)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                if self._process is not None and self._process.poll() is not None:
-                    raise HarnessError(f"baresip exited while waiting for {', '.join(types)}")
-                self._cond.wait(min(remaining, 0.2))
-        seen = ", ".join(f"{e.type}({e.param})" for e in self.events[self._cursor :])
-        raise HarnessError(
-            f"no {'/'.join(types)} from baresip within {timeout:g} s; since: {seen or 'none'}"
-        )
+        return self.event_log.wait(types, timeout, fail_on=fail_on, match=match)
+
+    def _alive(self) -> bool:
+        return self._process is None or self._process.poll() is None
 
     def wait_registered(self, timeout: float = 10.0) -> BaresipEvent:
         """REGISTER_OK, or RegistrationFailed(status, reason) on REGISTER_FAIL."""

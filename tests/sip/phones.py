@@ -58,7 +58,7 @@ from typing import Literal, Protocol, Self
 from tests.sip.harness import (
     LOOPBACK,
     Baresip,
-    CallClosed,
+    EventLog,
     HarnessError,
     RegistrationFailed,
     _stop_process,
@@ -189,71 +189,22 @@ class PhoneEvent:
         return status_code(self.param)
 
 
-class PhoneEvents:
+class PhoneEvents(EventLog[PhoneEvent]):
     """A phone's events in order, with a cursor for the `wait_*` methods."""
 
     def __init__(self, name: str, alive: Callable[[], bool]) -> None:
-        self.name = name
-        self._alive = alive
-        self._events: list[PhoneEvent] = []
-        self._cursor = 0
-        self._cond = threading.Condition()
-
-    def add(self, event: PhoneEvent) -> None:
-        with self._cond:
-            self._events.append(event)
-            self._cond.notify_all()
-
-    def wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
-
-    def all(self) -> list[PhoneEvent]:
-        with self._cond:
-            return list(self._events)
+        super().__init__(name, alive, "registration_failed")
 
     def wait_quietly(self, wanted: PhoneEvent, timeout: float) -> None:
         """Wait for an event of `wanted`'s type and param, leaving the cursor alone."""
-        with self._cond:
-            found = self._cond.wait_for(
-                lambda: any((e.type, e.param) == (wanted.type, wanted.param) for e in self._events),
+        with self.cond:
+            found = self.cond.wait_for(
+                lambda: any((e.type, e.param) == (wanted.type, wanted.param) for e in self.events),
                 timeout,
             )
         if not found:
             what = f"{wanted.type}({wanted.param})"
             raise HarnessError(f"no {what} from {self.name} within {timeout:g} s")
-
-    def wait(
-        self, types: Sequence[str], timeout: float, *, fail_on: Sequence[str] = ()
-    ) -> PhoneEvent:
-        """The next event of one of `types`. One of `fail_on` seen first raises
-        RegistrationFailed ("registration_failed") or CallClosed, and stays unread."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for index in range(self._cursor, len(self._events)):
-                    event = self._events[index]
-                    if event.type in types:
-                        self._cursor = index + 1
-                        return event
-                    if event.type in fail_on:
-                        self._cursor = index
-                        if event.type == "registration_failed":
-                            raise RegistrationFailed(event.status, event.param)
-                        raise CallClosed(event.param)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                if not self._alive():
-                    raise HarnessError(f"{self.name} exited while waiting for {'/'.join(types)}")
-                self._cond.wait(min(remaining, 0.2))
-            seen = ", ".join(f"{e.type}({e.param})" for e in self._events[self._cursor :])
-        raise HarnessError(
-            f"no {'/'.join(types)} from {self.name} within {timeout:g} s; since: {seen or 'none'}"
-        )
-
-
-# -- the common part -----------------------------------------------------------------------
 
 
 class ScriptedPhone:
