@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from callyard.limits import BackoffPolicy, FailureLimiter, TrustedSources, address_key
+from callyard.limits import (
+    AuthenticationLimits,
+    BackoffPolicy,
+    Blocks,
+    FailureLimiter,
+    TrustedSources,
+    address_key,
+)
 
 
 class Clock:
@@ -85,3 +92,15 @@ def test_address_keys_group_ipv6_by_slash_64() -> None:
     assert address_key("2001:db8:1:2::7") != address_key("2001:db8:1:3::7")
     assert address_key("::ffff:192.0.2.7") == "192.0.2.7"
     assert address_key("not an address") == "not an address"
+
+
+def test_authentication_limits_spare_a_key_where_it_authenticated() -> None:
+    clock = Clock()
+    limits = AuthenticationLimits(clock, address_failures=10, address_block=300, key_failures=2)
+    limits.succeeded("1001", "[2001:db8::1]")  # as SIP stacks write IPv6 addresses
+    for n in range(2):
+        assert limits.failed("1001", f"192.0.2.{n}").key == (1.0 if n else 0.0)
+    assert limits.blocked("1001", "192.0.2.9") == 1.0
+    assert limits.blocked("1001", "2001:db8::2") == 0.0  # its own /64
+    assert limits.failed("1001", "2001:db8::1") == Blocks(0.0, 0.0)  # not counted for the key
+    assert limits.failed(None, "192.0.2.9") == Blocks(0.0, 0.0)

@@ -8,7 +8,8 @@ and are not counted. Entries expire, and the table holds at most `max_keys` keys
 
 `TrustedSources` remembers where each extension or appid last authenticated
 successfully, so that a limit on the key itself can spare its rightful user while an
-attacker elsewhere guesses.
+attacker elsewhere guesses; `AuthenticationLimits` puts the two together, as the SIP
+registrar and the API's logins both limit.
 
 Not thread-safe: each owner uses one from one thread (the SIP thread, the event loop).
 """
@@ -138,9 +139,75 @@ class TrustedSources:
         return seen is not None and self._clock() - seen <= self._keep
 
 
+FORGET_SECONDS = 900.0  # a key without failures for this long starts over
+MAX_ADDRESS_BLOCK = 3600.0
+# A key's first block is short (a user's typos from a new address cost a second), and
+# doubles with each failure after it (a guesser soon gets one try in five minutes).
+FIRST_KEY_BLOCK, MAX_KEY_BLOCK = 1.0, 300.0
+MAX_KEY = 64  # characters of a key its limit counts by
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """The blocks a failure started, in seconds (0.0: none)."""
+
+    address: float
+    key: float
+
+
+class AuthenticationLimits:
+    """Failed authentication limited per address (its /64 for IPv6) and per key (an
+    extension, an appid, known or not); the limit per key spares the addresses the key
+    authenticated from lately, so that its rightful user is not locked out by a guesser
+    elsewhere."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        address_failures: int,
+        address_block: float,
+        key_failures: int,
+    ) -> None:
+        self.by_address = FailureLimiter(
+            BackoffPolicy(
+                address_failures,
+                address_block,
+                max(MAX_ADDRESS_BLOCK, address_block),
+                FORGET_SECONDS,
+            ),
+            clock,
+        )
+        self.by_key = FailureLimiter(
+            BackoffPolicy(key_failures, FIRST_KEY_BLOCK, MAX_KEY_BLOCK, FORGET_SECONDS), clock
+        )
+        self.trusted = TrustedSources(clock)
+
+    def blocked(self, key: str, ip: str) -> float:
+        """Seconds attempts of `key` from `ip` stay refused unchecked (0.0: not blocked)."""
+        address, key = address_key(ip), key[:MAX_KEY]
+        seconds = self.by_address.blocked(address)
+        if not self.trusted.knows(key, address):
+            seconds = max(seconds, self.by_key.blocked(key))
+        return seconds
+
+    def failed(self, key: str | None, ip: str) -> Blocks:
+        """Count a failure from `ip`, of `key` if one was named."""
+        address = address_key(ip)
+        blocked_address = self.by_address.failed(address)
+        if key is None or self.trusted.knows(key[:MAX_KEY], address):
+            return Blocks(blocked_address, 0.0)
+        return Blocks(blocked_address, self.by_key.failed(key[:MAX_KEY]))
+
+    def succeeded(self, key: str, ip: str) -> None:
+        """`key` authenticated from `ip`: that address is trusted for it from now on."""
+        self.trusted.remember(key[:MAX_KEY], address_key(ip))
+
+
 def address_key(ip: str) -> str:
     """What a limit per address counts by: the address, or its /64 for IPv6 (one host
     there commonly holds a whole /64)."""
+    ip = ip.removeprefix("[").removesuffix("]")  # as SIP stacks write IPv6 addresses
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

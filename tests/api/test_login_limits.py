@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -158,13 +159,12 @@ async def test_failed_attempts_are_answered_late(container: Container, tenant: T
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    limits = LoginLimits.of(container.settings)
     service = AuthService(
         container.db,
         container.clock,
         container.directory,
         timedelta(hours=12),
-        LoginLimits(limits.per_address, limits.per_appid, 1.5),
+        replace(LoginLimits.of(container.settings), failure_delay=1.5),
         sleep,
     )
     await service.login(tenant.appid, tenant.accesskey, "192.0.2.1")

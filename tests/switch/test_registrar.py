@@ -232,10 +232,10 @@ def test_limits_forget_failing_sources_after_a_quiet_spell(
     for n in range(3000):
         source = (f"10.{n // 250}.{n % 250}.1", 5060)
         assert register(registrar, f"9{n}", "guess", source=source).status == 403
-    assert (len(registrar.limits.by_address), len(registrar.limits.by_username)) == (3000, 3000)
+    assert (len(registrar.limits.by_address), len(registrar.limits.by_key)) == (3000, 3000)
     clock.now += 901
     assert register(registrar, "1001", "guess", source=address(1)).status == 403
-    assert (len(registrar.limits.by_address), len(registrar.limits.by_username)) == (1, 1)
+    assert (len(registrar.limits.by_address), len(registrar.limits.by_key)) == (1, 1)
 
 
 def test_disabling_drops_the_binding(registrar: Registrar, accounts: dict[str, Account]) -> None:

@@ -18,7 +18,7 @@ from callyard.clock import Clock
 from callyard.codes import Code, Ret
 from callyard.config import Settings
 from callyard.errors import AccessDenied, BusinessError
-from callyard.limits import BackoffPolicy, FailureLimiter, TrustedSources, address_key
+from callyard.limits import AuthenticationLimits
 from callyard.security import VerifiedSecrets, new_token, token_digest, verify_secret
 from callyard.services.companies import ALWAYS_LICENSED, Module
 from callyard.services.directory import CompanyEntry, Directory
@@ -69,24 +69,22 @@ def ip_allowed(allowed_cidrs: Sequence[str], client_ip: str) -> bool:
 
 @dataclass(frozen=True)
 class LoginLimits:
-    """Limits on failed logins (wrong access keys, unknown appids)."""
+    """Limits on failed logins (wrong access keys, unknown appids), per address and per
+    appid (the latter counted only from addresses the appid has not logged in from
+    lately, so that an attacker elsewhere does not lock the company's servers out)."""
 
-    per_address: BackoffPolicy
-    # Counted only from addresses the appid has not logged in from lately, so that an
-    # attacker elsewhere does not lock the company's own servers out.
-    per_appid: BackoffPolicy
+    failures_per_address: int
+    block_seconds: float  # an address's first block; it doubles, up to an hour
+    failures_per_appid: int
     failure_delay: float  # a failed attempt is answered this late
 
     @classmethod
     def of(cls, settings: Settings) -> LoginLimits:
         """The limits the server is configured with."""
         return cls(
-            BackoffPolicy(
-                allowed=settings.login_failures_per_address,
-                block=settings.login_block_seconds,
-                max_block=max(3600.0, settings.login_block_seconds),
-            ),
-            BackoffPolicy(allowed=settings.login_failures_per_appid, block=1.0, max_block=300.0),
+            settings.login_failures_per_address,
+            settings.login_block_seconds,
+            settings.login_failures_per_appid,
             settings.login_failure_delay_seconds,
         )
 
@@ -118,9 +116,12 @@ class AuthService:
         self._limits = limits or LoginLimits.of(Settings())
         self._sleep = sleep
         self._verified = VerifiedSecrets()
-        self._failed_addresses = FailureLimiter(self._limits.per_address, clock.monotonic)
-        self._failed_appids = FailureLimiter(self._limits.per_appid, clock.monotonic)
-        self._trusted = TrustedSources(clock.monotonic)
+        self._failures = AuthenticationLimits(
+            clock.monotonic,
+            address_failures=self._limits.failures_per_address,
+            address_block=self._limits.block_seconds,
+            key_failures=self._limits.failures_per_appid,
+        )
         # Key derivation runs in a worker thread, one at a time: a flood of wrong keys
         # costs at most one core's worth of hashing and never stalls the event loop.
         self._hashing = asyncio.Lock()
@@ -174,28 +175,27 @@ class AuthService:
     ) -> _Account:
         """The company whose appid and access key these are, after the limits on failed
         attempts and the company's own checks (expiry, addresses, licence)."""
-        address = address_key(client_ip)
-        await self._refuse_if_blocked(self._blocked(appid, address))
+        await self._refuse_if_blocked(self._failures.blocked(appid, client_ip))
         account = await self._account(appid)
         if account is None:
-            await self._failed(None, address)
+            await self._failed(None, client_ip)
             raise AccessDenied(Ret.APPID_NOT_AUTHORIZED, f"appid {appid} is not authorized")
         self._check_company(account.entry, client_ip, module, self._clock.now())
         if not self._verified.known(accesskey, account.accesskey_hash):
             right = False
             async with self._hashing:
                 # Attempts that queued here while others failed are refused unhashed.
-                blocked = self._blocked(appid, address)
+                blocked = self._failures.blocked(appid, client_ip)
                 if not blocked:
                     right = await asyncio.to_thread(
                         verify_secret, accesskey, account.accesskey_hash
                     )
             await self._refuse_if_blocked(blocked)
             if not right:
-                await self._failed(appid, address)
+                await self._failed(appid, client_ip)
                 raise BusinessError(Code.OPERATION_FAILED, WRONG_ACCESSKEY)
             self._verified.remember(accesskey, account.accesskey_hash)
-        self._trusted.remember(appid, address)
+        self._failures.succeeded(appid, client_ip)
         return account
 
     async def _account(self, appid: str) -> _Account | None:
@@ -208,13 +208,6 @@ class AuthService:
 
         return await self._directory.cached("company-by-appid", appid, load)
 
-    def _blocked(self, appid: str, address: str) -> float:
-        """Seconds logins to `appid` from `address` stay refused (0.0: not blocked)."""
-        seconds = self._failed_addresses.blocked(address)
-        if not self._trusted.knows(appid, address):
-            seconds = max(seconds, self._failed_appids.blocked(appid))
-        return seconds
-
     async def _refuse_if_blocked(self, seconds: float) -> None:
         if seconds:
             await self._sleep(self._limits.failure_delay)
@@ -223,16 +216,18 @@ class AuthService:
                 f"Authorization failed: too many failed attempts, try again in {ceil(seconds)} s",
             )
 
-    async def _failed(self, appid: str | None, address: str) -> None:
+    async def _failed(self, appid: str | None, client_ip: str) -> None:
         """Count a failed attempt, and answer it late (a guesser's connections then
         wait instead of trying again at once)."""
-        blocked = self._failed_addresses.failed(address)
-        if appid is not None and not self._trusted.knows(appid, address):
-            blocked = max(blocked, self._failed_appids.failed(appid))
-        if blocked:
+        blocks = self._failures.failed(appid, client_ip)
+        if blocks.address or blocks.key:
             log.warning(
                 "logins throttled",
-                extra={"appid": appid, "address": address, "seconds": blocked},
+                extra={
+                    "appid": appid,
+                    "address": client_ip,
+                    "seconds": max(blocks.address, blocks.key),
+                },
             )
         await self._sleep(self._limits.failure_delay)
 

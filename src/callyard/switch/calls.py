@@ -186,6 +186,9 @@ class RelayedCall:
             target.password,
             target.address,
         )
+        # A new dialog of the leg (another agent for a held customer): a new session.
+        self._origins.pop(leg, None)
+        self._media.pop(leg, None)
         self._ports[leg] = port
         self._offers[leg] = codecs
         body = self._sdp(leg, codecs)
@@ -328,13 +331,11 @@ class RelayedCall:
         """Media flows; the relay records both directions when the call is recorded."""
         self.state = State.BRIDGED
         if self.record:
-            from_originator, from_answerer = self._relay.record(self.call_id)
-            self._captures = self._capture_order(str(from_originator), str(from_answerer))
+            # Kept as (from leg FIRST: the agent or calling phone, from the customer).
+            by_side = tuple(str(path) for path in self._relay.record(self.call_id))
+            first, second = by_side if self._first_side == CUSTOMER else by_side[::-1]
+            self._captures = (first, second)
         self._emit(CallBridged(now, self.call_id))
-
-    def _capture_order(self, from_originator: str, from_answerer: str) -> tuple[str, str]:
-        """(from the agent's side, from the customer's side)."""
-        return from_answerer, from_originator
 
     def _failure_cause(self, leg: str, status: int) -> HangupCode:
         if status in (408, 503) and leg not in self._heard_from:
@@ -442,7 +443,6 @@ class DialedCall(RelayedCall):
     def __init__(self, order: Dial, *args: Any) -> None:
         super().__init__(order.call_id, order.record, *args)
         self.order = order
-        self._agent_port = 0  # the relay port offered to an attached agent
         self._agent: str | None = None  # the attached agent's number
 
     def start(self) -> None:
@@ -466,7 +466,7 @@ class DialedCall(RelayedCall):
             return
         self._heard_from.discard(AGENT_LEG)
         self._agent = target.user
-        self._call(AGENT_LEG, target, self._agent_port, customer.codecs)
+        self._call(AGENT_LEG, target, self._ports[AGENT_LEG], customer.codecs)
         self.state = State.SECOND_RINGING
 
     def play(self, prompt: Path, hangup_after: bool) -> None:
@@ -502,7 +502,7 @@ class DialedCall(RelayedCall):
             def hold(port: int) -> None:
                 # Held (and reported answered, so services may attach) once the relay
                 # has the port an agent will be offered.
-                self._agent_port = port
+                self._ports[AGENT_LEG] = port
                 self.state = State.HELD
                 self._emit(LegAnswered(now, self.call_id, leg))
 
@@ -545,10 +545,6 @@ class DialedCall(RelayedCall):
                 ua.recvEvent(CCEventDisconnect())
         self.state = State.HELD
         self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause.value, status))
-
-    def _capture_order(self, from_originator: str, from_answerer: str) -> tuple[str, str]:
-        # The agent takes the relay's originating side (see the class docstring).
-        return from_originator, from_answerer
 
 
 # SIP answers to a phone whose call could not be put through, by hangup cause.
@@ -676,10 +672,6 @@ class InboundCall(RelayedCall):
             media.port,
             self._then(State.SECOND_RINGING, answer_phone),
         )
-
-    def _capture_order(self, from_originator: str, from_answerer: str) -> tuple[str, str]:
-        # The phone opened the relay session: its capture is the agent's side.
-        return from_originator, from_answerer
 
     def _release(self, leg: str, ua: Any, cause: HangupCode, status: int | None) -> None:
         from sippy.CCEvents import CCEventFail

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from callyard.limits import BackoffPolicy, FailureLimiter, TrustedSources, address_key
+from callyard.limits import MAX_KEY, AuthenticationLimits
 from callyard.switch.digest import DigestAuthority, Verdict, parse_authorization
 from callyard.switch.events import Registered, SwitchEvent, Unregistered
 
@@ -115,69 +115,6 @@ class SipLimits:
     block_seconds: float = 300.0  # an address's first block; it doubles, up to an hour
 
 
-FORGET_SECONDS = 900.0  # a key without failures for this long starts over
-MAX_ADDRESS_BLOCK = 3600.0
-# A username's first block is short (a user's typos from a new address cost a second),
-# and doubles with each failure after it (a guesser soon gets one try in five minutes).
-FIRST_EXTENSION_BLOCK, MAX_EXTENSION_BLOCK = 1.0, 300.0
-MAX_USERNAME = 64  # characters of a username its limit counts by (extensions have 20)
-
-
-class AuthLimits:
-    """Limits on failed authentication, per address and per username (SIP thread only)."""
-
-    def __init__(self, limits: SipLimits, clock: Callable[[], float]) -> None:
-        self.by_address = FailureLimiter(
-            BackoffPolicy(
-                limits.failures_per_address,
-                limits.block_seconds,
-                max(MAX_ADDRESS_BLOCK, limits.block_seconds),
-                FORGET_SECONDS,
-            ),
-            clock,
-        )
-        self.by_username = FailureLimiter(
-            BackoffPolicy(
-                limits.failures_per_extension,
-                FIRST_EXTENSION_BLOCK,
-                MAX_EXTENSION_BLOCK,
-                FORGET_SECONDS,
-            ),
-            clock,
-        )
-        self.trusted = TrustedSources(clock)
-
-    def refused(self, user: str, ip: str) -> bool:
-        """Whether an attempt of `user` from `ip` is refused without being checked."""
-        address, username = _address(ip), user[:MAX_USERNAME]
-        if self.by_address.blocked(address):
-            return True
-        return bool(self.by_username.blocked(username)) and not self.trusted.knows(
-            username, address
-        )
-
-    def failed(self, user: str, ip: str) -> None:
-        """Count a failure of `user` from `ip` (logging a block it starts)."""
-        address, username = _address(ip), user[:MAX_USERNAME]
-        seconds = self.by_address.failed(address)
-        if seconds:
-            log.warning("SIP address blocked", extra={"ip": address, "seconds": seconds})
-        if self.trusted.knows(username, address):
-            return
-        seconds = self.by_username.failed(username)
-        if seconds:
-            log.warning("SIP extension blocked", extra={"user": username, "seconds": seconds})
-
-    def succeeded(self, user: str, ip: str) -> None:
-        """`user` authenticated from `ip`: that address is trusted for it from now on."""
-        self.trusted.remember(user[:MAX_USERNAME], _address(ip))
-
-
-def _address(ip: str) -> str:
-    """What the limits count an address by (sippy writes IPv6 addresses in brackets)."""
-    return address_key(ip.removeprefix("[").removesuffix("]"))
-
-
 FORBIDDEN = Reply(403, "Forbidden")
 
 
@@ -204,7 +141,12 @@ class Registrar:
         self._wall = wall
         self._emit = emit
         self._on_binding = on_binding
-        self.limits = AuthLimits(limits, monotonic)
+        self.limits = AuthenticationLimits(
+            monotonic,
+            address_failures=limits.failures_per_address,
+            address_block=limits.block_seconds,
+            key_failures=limits.failures_per_extension,
+        )
         self._min = min_expires
         self._max = max_expires
         self._default = default_expires
@@ -229,7 +171,7 @@ class Registrar:
         With `request_uri`, the credentials must have been computed for that URI (RFC
         2617 3.2.2.5), so that they cannot be carried over to another request."""
         ip = source[0]
-        if self.limits.refused(user, ip):
+        if self.limits.blocked(user, ip):
             return FORBIDDEN
         creds = parse_authorization(authorization) if authorization else None
         if creds is None:
@@ -248,9 +190,13 @@ class Registrar:
         if verdict is Verdict.STALE:
             return self._challenge(method, ip, stale=True)
         if verdict is Verdict.BAD or account is None:
-            self.limits.failed(user, ip)
-            refused = {"user": user[:MAX_USERNAME], "ip": ip, "method": method}
-            log.info("authentication refused", extra=refused)
+            blocks = self.limits.failed(user, ip)
+            user = user[:MAX_KEY]  # what a guesser names goes to the log within bounds
+            if blocks.address:
+                log.warning("SIP address blocked", extra={"ip": ip, "seconds": blocks.address})
+            if blocks.key:
+                log.warning("SIP extension blocked", extra={"user": user, "seconds": blocks.key})
+            log.info("authentication refused", extra={"user": user, "ip": ip, "method": method})
             return FORBIDDEN
         self.limits.succeeded(user, ip)
         return account
