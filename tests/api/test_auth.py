@@ -184,6 +184,16 @@ async def test_missing_token_is_400(sip: SipClient) -> None:
     assert reply == {"ret": 400, "data": [], "msg": "Illegal request: missing parameter token"}
 
 
+async def test_blank_token_is_600_so_clients_log_in_again(sip: SipClient) -> None:
+    for blank in ("", "   "):
+        reply = await sip.call({"service": INFO, "token": blank, "status": 1})
+        assert reply == {
+            "ret": 600,
+            "data": [],
+            "msg": "The token is invalid, please log in again to verify: the token is blank",
+        }
+
+
 async def test_urlencoded_bodies_work_like_multipart(tenant: Tenant, sip: SipClient) -> None:
     fields = {"service": INFO, "token": tenant.token, "status": 3, "extnumber": ""}
     assert (await sip.urlencoded(fields))["data"]["result"] == (await sip.call(fields))["data"][

@@ -28,7 +28,7 @@ def code_of(reply: dict[str, Any]) -> str:
     [
         ({"destnumber": "628123"}, "missing parameter extnumber"),
         ({"extnumber": "8001"}, "missing parameter destnumber"),
-        ({"extnumber": "8001", "destnumber": "62-812"}, "invalid parameter destnumber"),
+        ({"extnumber": "8001", "destnumber": "62-8a12"}, "invalid parameter destnumber"),
         ({"extnumber": "abc", "destnumber": "628123"}, "invalid parameter extnumber"),
         (
             {"extnumber": "8001", "destnumber": "628123", "customuuid": "x" * 129},
@@ -60,6 +60,17 @@ async def test_make_call_checks_the_extension(
     assert "switch is not running" in reply["data"]["desc"]
 
 
+@pytest.mark.parametrize("written", ["+62 (812) 345-6789", "62.812.345.6789", "62-812 3456789"])
+async def test_numbers_written_with_separators_are_accepted(
+    sip: SipClient, tenant: Tenant, written: str
+) -> None:
+    make = {"service": MAKE, "token": tenant.token, "extnumber": tenant.extensions[0]}
+    # Past the input checks: only the missing switch (1001) stops the call here.
+    assert code_of(await sip.call({**make, "destnumber": written})) == "1001"
+    double = {"service": DOUBLE, "token": tenant.token, "extnumber": tenant.extensions[0]}
+    assert code_of(await sip.call({**double, "anumber": written, "bnumber": written})) == "1001"
+
+
 async def test_double_call_bad_input(sip: SipClient, tenant: Tenant, other: Tenant) -> None:
     base = {"service": DOUBLE, "token": tenant.token, "extnumber": tenant.extensions[0]}
     missing = await sip.call({**base, "anumber": "6281111"})
@@ -88,7 +99,7 @@ async def test_call_status_without_calls(
         {
             "service": "App.Sip_Status.GetSipCallStatus",
             "token": tenant.token,
-            "extnumber": f"{first},{second},{other.extensions[0]},4444",
+            "extnumber": f"{first},{second},{other.extensions[0]},4444,80-01",
         }
     )
     assert reply["ret"] == 200
@@ -107,6 +118,7 @@ async def test_call_status_without_calls(
         {"extnumber": second, "status": 1013, **nothing},
         {"extnumber": other.extensions[0], "status": 1011, **nothing},
         {"extnumber": "4444", "status": 1012, **nothing},
+        {"extnumber": "80-01", "status": 1012, **nothing},
     ]
 
 
@@ -115,9 +127,10 @@ async def test_register_status_without_a_switch(sip: SipClient, tenant: Tenant) 
         {
             "service": "App.Sip_Status.GetSipRegisterStatus",
             "token": tenant.token,
-            "extnumber": tenant.extensions[0],
+            "extnumber": f"{tenant.extensions[0]},abc",
         }
     )
     assert reply["data"]["result"] == [
-        {"extnumber": tenant.extensions[0], "code": 1014, "clientip": None, "serverip": None}
+        {"extnumber": tenant.extensions[0], "code": 1014, "clientip": None, "serverip": None},
+        {"extnumber": "abc", "code": 1012, "clientip": None, "serverip": None},
     ]

@@ -71,7 +71,7 @@ async def test_valid_status_gives_a_code_per_extension(
 ) -> None:
     first, second, _ = tenant.extensions
     await container.extensions.set_enabled(tenant.code, [second], False)
-    asked = f"{first}, {second},{other.extensions[0]},4444,{first}"
+    asked = f"{first}, {second},{other.extensions[0]},4444,{first}, abc ,1"
     reply = await sip.call({"service": VALID, "token": tenant.token, "extnumber": asked})
     assert reply["ret"] == 200
     assert reply["data"]["status"] == 0
@@ -80,6 +80,9 @@ async def test_valid_status_gives_a_code_per_extension(
         {"extnumber": second, "code": 1013},
         {"extnumber": other.extensions[0], "code": 1011},
         {"extnumber": "4444", "code": 1012},
+        # Not an extension number: one that does not exist, answered like any other.
+        {"extnumber": "abc", "code": 1012},
+        {"extnumber": "1", "code": 1012},
     ]
 
 
@@ -87,7 +90,7 @@ async def test_valid_status_bad_input_is_400(sip: SipClient, tenant: Tenant) -> 
     for value, message in [
         ("", "missing parameter extnumber"),
         (",,", "invalid parameter extnumber: no extension number given"),
-        ("1001,abc", "invalid parameter extnumber: 'abc' is not an extension number"),
+        ("1001," + "9" * 65, "invalid parameter extnumber: '9999999999999999'... is longer"),
         (",".join(str(1000 + i) for i in range(501)), "invalid parameter extnumber: 501"),
     ]:
         reply = await sip.call({"service": VALID, "token": tenant.token, "extnumber": value})

@@ -64,17 +64,33 @@ async def test_add_and_list_groups(sip: SipClient, tenant: Tenant) -> None:
 
 async def test_unknown_group_name_is_1211(sip: SipClient, tenant: Tenant) -> None:
     for service, extra in [
-        ("GetExtgroupInfo", {}),
         ("DelExtgroup", {}),
         ("AddExtnumber", {"extnumber": tenant.extensions[0]}),
         ("DelExtnumber", {"extnumber": tenant.extensions[0]}),
         ("EditExtnumber", {"extnumber": tenant.extensions[0], "state": "busy"}),
-        ("GetGroupExt", {}),
     ]:
         reply = await sip.call(
             {"service": S + service, "token": tenant.token, "name": "nope", **extra}
         )
         assert "nope" in failed(reply, 1211), service
+
+
+async def test_queries_matching_nothing_keep_their_shape(
+    sip: SipClient, tenant: Tenant, other: Tenant
+) -> None:
+    await add_group(sip, tenant, "sales")
+    ok(await check_in(sip, tenant, "sales", tenant.extensions[0]), "Added successfully")
+    info = await sip.call({"service": S + "GetExtgroupInfo", "token": tenant.token, "name": "nope"})
+    ok(info, "get success")
+    assert info["data"]["result"] == []
+    for extra in [
+        {"name": "nope"},
+        {"extnumber": "7777"},  # no such extension
+        {"extnumber": other.extensions[0]},  # another company's
+        {"name": "sales", "extnumber": tenant.extensions[1]},  # not checked in
+    ]:
+        reply = await sip.call({"service": S + "GetGroupExt", "token": tenant.token, **extra})
+        assert reply == {"ret": 200, "data": [], "msg": ""}, extra
 
 
 async def test_duplicate_group_is_refused(sip: SipClient, tenant: Tenant) -> None:
@@ -143,7 +159,7 @@ async def test_check_in_edit_and_list(sip: SipClient, tenant: Tenant, clock: Man
             "status": "hangup",
             "priority": 1,
             "linkcount": 0,
-            "date": "2026-01-01 00:00:00",
+            "date": None,  # never set by EditExtnumber
             "state": "idle",
         },
         {

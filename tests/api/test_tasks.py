@@ -130,7 +130,7 @@ async def test_create_reports_added_duplicates_and_invalid_numbers(tasks: Tasks)
         {"telphone": "+62811110003", "chengshudu": "3", "customuuid": "c3"},
         "62811110001",  # again in the same request
         "12",  # too short
-        "0812-3456",  # not digits
+        "0812-34a6",  # not digits
         {"userid": "no number"},
         None,
     ]
@@ -143,7 +143,7 @@ async def test_create_reports_added_duplicates_and_invalid_numbers(tasks: Tasks)
     assert result["duplicates"] == ["62811110001"]
     assert [n["telphone"] for n in result["invalid"]] == [
         "12",
-        "0812-3456",
+        "0812-34a6",
         '{"userid":"no number"}',
         "null",
     ]
@@ -534,3 +534,24 @@ async def test_the_yccall_module_can_be_unlicensed(container: Container, tasks: 
     await container.companies.set_modules(tasks.tenant.code, enable=[], disable=["yccall"])
     assert (await tasks.create())["ret"] == 603
     assert (await tasks.call("TaskList"))["ret"] == 603
+
+
+async def test_task_info_pages_up_to_1000_numbers(tasks: Tasks) -> None:
+    taskid = await tasks.created([f"62811{i:06d}" for i in range(1001)])
+    page = await tasks.info(taskid, itemsperpage="1000")
+    assert (page["totalitems"], page["itemsperpage"], len(page["result"])) == (1001, 1000, 1000)
+    last = await tasks.info(taskid, itemsperpage="1000", currentpage="2")
+    assert [n["telphone"] for n in last["result"]] == ["62811001000"]
+    invalid(await tasks.call("TaskInfo", taskid=taskid, itemsperpage="1001"), "itemsperpage")
+
+
+async def test_numbers_written_with_separators_are_dialed_as_digits(tasks: Tasks) -> None:
+    written = ["+62 (812) 345-6789", "0812.345.678", {"telphone": " 62-811-111 "}, "62 81x"]
+    created = ok(await tasks.create(written))
+    assert created["added"] == 3
+    assert [entry["telphone"] for entry in created["invalid"]] == ["62 81x"]
+    info = await tasks.info(created["taskid"])
+    assert [n["telphone"] for n in info["result"]] == ["+628123456789", "0812345678", "62811111"]
+    # The same number written two ways is one number.
+    again = ok(await tasks.call("TaskAppend", taskid=created["taskid"], numbers='["0812 345 678"]'))
+    assert (again["added"], again["duplicates"]) == (0, ["0812345678"])

@@ -17,9 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import Server, callyard
+from tests.e2e.server import Server, callyard, php
 
-PHP = Path(__file__).parent / "php" / "call.php"
 pytestmark = pytest.mark.e2e
 
 
@@ -36,18 +35,6 @@ def demo_credentials(server: Server) -> tuple[str, str, str]:
     assert found, server.stdout
     assert code, server.stdout
     return code.group(1), found.group(1), found.group(2)
-
-
-def php(server: Server, fields: dict[str, Any]) -> dict[str, Any]:
-    result = subprocess.run(
-        ["php", str(PHP), server.url, json.dumps(fields)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    reply: dict[str, Any] = json.loads(result.stdout)
-    return reply
 
 
 def test_the_printed_curl_line_logs_in(server: Server) -> None:

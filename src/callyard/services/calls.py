@@ -20,6 +20,7 @@ from callyard.bus import CallRecorded, CallStateChanged, EventBus
 from callyard.clock import Clock
 from callyard.codes import CallMethod, CallType, Code, HangupCode
 from callyard.errors import BusinessError, InvalidInput
+from callyard.phone_numbers import without_separators
 from callyard.services.auth import Caller
 from callyard.services.cdrs import CallRecord, CdrService, StoredCallRecord, seed_payload
 from callyard.services.directory import Directory
@@ -65,7 +66,8 @@ def running_switch(switch: Switch | None) -> Switch:
 
 
 def check_phone_number(value: str, field_name: str) -> str:
-    value = value.strip()
+    """A phone number to dial, written with or without separators, as its digits."""
+    value = without_separators(value)
     if not PHONE_NUMBER.match(value):
         raise InvalidInput(field_name, f"{value!r} is not a phone number (3 to 32 digits)")
     return value
@@ -429,7 +431,7 @@ class CallService:
             hangupcause=HangupCode.lookup(ended.cause),
             hangupdirection=HangupCode.lookup(ended.direction),
             recordfilename=recordfilename,
-            downloadip=self._recordings.download_host if recordfilename else "",
+            downloadip=self._recordings.download_host,
         )
         cdr_id = await self._cdrs.record(record)
         payload = seed_payload(StoredCallRecord(cdr_id, record, None), self._times)

@@ -23,6 +23,7 @@ from callyard.store.models import Extension
 
 EXTENSION_NUMBER = re.compile(r"^[0-9]{2,20}$")
 MAX_RANGE = 10_000
+MAX_LISTED_CHARS = 64
 _PASSWORD = re.compile(r"^[\x21-\x7e]{6,64}$")
 
 
@@ -77,8 +78,15 @@ def extension_numbers(numbers: list[str], range_spec: str | None) -> list[str]:
 
 
 def split_numbers(text: str, limit: int = 500) -> list[str]:
-    """A comma-separated list of extension numbers, duplicates removed, order kept."""
-    numbers = [check_number(part) for part in text.split(",") if part.strip()]
+    """A comma-separated list of extensions as asked, duplicates removed, order kept. An
+    entry that is not an extension number stays in the list: it is one that does not exist
+    (1012), and only its own answer says so."""
+    numbers = [part.strip() for part in text.split(",") if part.strip()]
+    too_long = next((n for n in numbers if len(n) > MAX_LISTED_CHARS), None)
+    if too_long is not None:
+        raise InvalidInput(
+            "extnumber", f"{too_long[:16]!r}... is longer than {MAX_LISTED_CHARS} characters"
+        )
     if not numbers:
         raise InvalidInput("extnumber", "no extension number given")
     if len(numbers) > limit:

@@ -55,12 +55,16 @@ def check_group_name(name: str) -> str:
     return name
 
 
-async def _group(session: AsyncSession, caller: Caller, name: str) -> ExtensionGroup:
-    group = await session.scalar(
+async def _find_group(session: AsyncSession, caller: Caller, name: str) -> ExtensionGroup | None:
+    return await session.scalar(
         select(ExtensionGroup).where(
             ExtensionGroup.company_id == caller.company_id, ExtensionGroup.name == name
         )
     )
+
+
+async def _group(session: AsyncSession, caller: Caller, name: str) -> ExtensionGroup:
+    group = await _find_group(session, caller, name)
     if group is None:
         raise BusinessError(Code.QUEUE_ILLEGAL, f"Extension group {name} does not exist")
     return group
@@ -117,9 +121,12 @@ class GroupService:
             await session.delete(group)
 
     async def info(self, caller: Caller, name: str | None) -> list[GroupView]:
+        """GetExtgroupInfo: the caller's groups, or the one named (none if it has no such
+        group)."""
         async with self._db.transaction() as session:
             if name:
-                groups = [await _group(session, caller, check_group_name(name))]
+                found = await _find_group(session, caller, check_group_name(name))
+                groups = [found] if found else []
             else:
                 groups = list(
                     await session.scalars(
@@ -154,7 +161,7 @@ class GroupService:
                         state=AgentState.IDLE.value,
                         priority=1,
                         checked_in_at=now,
-                        updated_at=now,
+                        updated_at=None,  # GetGroupExt's `date`: set by EditExtnumber
                     )
                 )
         except IntegrityError as exc:
@@ -179,7 +186,8 @@ class GroupService:
     async def members(
         self, caller: Caller, name: str | None, number: str | None
     ) -> list[MemberView]:
-        """GetGroupExt: check-ins of the caller's groups, optionally of one group or extension."""
+        """GetGroupExt: check-ins of the caller's groups, optionally of one group or
+        extension; a filter naming no group or extension of the caller matches nothing."""
         async with self._db.transaction() as session:
             query = (
                 select(ExtensionGroup.name, Extension.number, GroupMember)
@@ -189,24 +197,25 @@ class GroupService:
                 .order_by(ExtensionGroup.id, Extension.number)
             )
             if name:
-                group = await _group(session, caller, check_group_name(name))
-                query = query.where(GroupMember.group_id == group.id)
+                query = query.where(ExtensionGroup.name == check_group_name(name))
             if number:
-                extension = await resolve_extension(session, caller, number)
-                query = query.where(GroupMember.extension_id == extension.id)
+                query = query.where(Extension.number == number)
             rows = (await session.execute(query)).all()
-        return [
-            MemberView(
-                group=group_name,
-                number=ext_number,
-                answered=self._presence.is_answered(ext_number),
-                priority=member.priority,
-                call_seconds=0,
-                updated_at=member.updated_at,
-                state=AgentState(member.state),
+        views = []
+        for group_name, ext_number, member in rows:
+            talking = self._presence.talking_seconds(ext_number)
+            views.append(
+                MemberView(
+                    group=group_name,
+                    number=ext_number,
+                    answered=talking is not None,
+                    priority=member.priority,
+                    call_seconds=talking or 0,
+                    updated_at=member.updated_at,
+                    state=AgentState(member.state),
+                )
             )
-            for group_name, ext_number, member in rows
-        ]
+        return views
 
     async def checked_in(self, group_id: int) -> list[tuple[str, AgentState]]:
         """The enabled extensions checked in to a group, with their idle/busy state."""

@@ -17,6 +17,7 @@ from callyard.clock import Clock
 from callyard.codes import VoiceCodeLanguage, VoiceCodeResult
 from callyard.config import Settings
 from callyard.errors import BusinessError, CallyardError, InvalidInput
+from callyard.phone_numbers import WRITTEN, without_separators
 from callyard.services.auth import Caller
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
@@ -49,8 +50,6 @@ DEFAULT_TEMPLATES: dict[VoiceCodeLanguage, str] = {
 }
 
 _CODE = re.compile(r"[0-9]{4}")
-_PHONE_CHARS = re.compile(r"\+?[0-9 ().\-]+")
-_SEPARATORS = re.compile(r"[ ().\-]")
 
 
 class VoiceCalls(Protocol):
@@ -130,9 +129,9 @@ def normalise_phone(value: str, language: VoiceCodeLanguage) -> str:
     without its leading 0 or country code; for `en` the digits must start with the
     country code."""
     text = value.strip()
-    if len(text) > MAX_PHONE_CHARS or not _PHONE_CHARS.fullmatch(text):
+    if len(text) > MAX_PHONE_CHARS or not WRITTEN.fullmatch(text):
         raise InvalidInput("phone", "invalid phone number")
-    text = _SEPARATORS.sub("", text)
+    text = without_separators(text)
     if text.startswith("00"):
         text = "+" + text[2:]
     region = HOME_REGIONS.get(language)

@@ -25,8 +25,9 @@ class Presence(Protocol):
         """The extension's live registration, if it has one."""
         ...
 
-    def is_answered(self, number: str) -> bool:
-        """Whether the extension is in an answered call."""
+    def talking_seconds(self, number: str) -> int | None:
+        """Whole seconds since the extension's call was answered (both parties talking);
+        None when it is in no answered call."""
         ...
 
 
@@ -36,5 +37,5 @@ class NoSwitch:
     def registration(self, number: str) -> Registration | None:
         return None
 
-    def is_answered(self, number: str) -> bool:
-        return False
+    def talking_seconds(self, number: str) -> int | None:
+        return None

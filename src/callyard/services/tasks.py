@@ -52,6 +52,7 @@ MAX_RETRIES, MAX_RETRY_MINUTES = 4, 1440
 MAX_WINDOWS = 12
 DEFAULT_WINDOWS = "09:00-18:00"
 MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 100, 10
+MAX_NUMBERS_PAGE_SIZE = 1000  # TaskInfo: a task's numbers, read in pages by CRMs
 _IN_CHUNK = 500  # values per IN (...) when looking numbers up
 _TASKID_TRIES = 5
 _WINDOW = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$")
@@ -311,11 +312,12 @@ class CreatedTask:
 class PageRequest:
     number: int = 1
     size: int = DEFAULT_PAGE_SIZE
+    largest: int = MAX_PAGE_SIZE
 
     def __post_init__(self) -> None:
         if self.number < 1:
             raise InvalidInput("currentpage", "must be 1 or more")
-        _in_range(self.size, 1, MAX_PAGE_SIZE, "itemsperpage")
+        _in_range(self.size, 1, self.largest, "itemsperpage")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from callyard.switch.commands import (
 )
 from callyard.switch.events import (
     CUSTOMER_LEG,
+    CallBridged,
     CallEnded,
     IncomingCall,
     LegAnswered,
@@ -91,6 +92,7 @@ class Switch:
         self._queries: dict[int, asyncio.Future[RelayStats | None]] = {}
         self._query_ids = itertools.count(1)
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
+        self._bridged: dict[str, float] = {}  # call id -> when its parties were bridged
         self._dialed: dict[str, _Dialed] = {}
         self._watch: asyncio.Task[None] | None = None
 
@@ -137,7 +139,10 @@ class Switch:
         log.info(type(event).__name__.lower(), extra={"event": event.__dict__})
         if isinstance(event, CallEnded):
             self._busy.pop(event.call_id, None)
+            self._bridged.pop(event.call_id, None)
             self._dialed.pop(event.call_id, None)
+        elif isinstance(event, CallBridged):
+            self._bridged[event.call_id] = event.at
         elif isinstance(event, LegAnswered) and event.leg == CUSTOMER_LEG:
             if (dialed := self._dialed.get(event.call_id)) is not None:
                 dialed.answered = True
@@ -285,5 +290,9 @@ class Switch:
             registered_at=binding.registered_at,
         )
 
-    def is_answered(self, number: str) -> bool:
-        return self.in_call(number)
+    def talking_seconds(self, number: str) -> int | None:
+        since = min(
+            (at for call_id, at in self._bridged.items() if number in self._busy.get(call_id, ())),
+            default=None,
+        )
+        return None if since is None else max(0, int(time.monotonic() - since))

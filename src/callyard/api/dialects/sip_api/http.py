@@ -50,6 +50,9 @@ class SipApi:
                 Ret.ILLEGAL_REQUEST, f"unknown service {name}"
             )
         try:
+            if service.needs_token and not fields.get("token", "x").strip():
+                # A client that lost its token sends it blank: 600 makes it log in again.
+                raise AccessDenied(Ret.TOKEN_INVALID, "the token is blank")
             form = service.form.model_validate(fields)
             token = form.token if isinstance(form, TokenForm) else ""
             caller = (

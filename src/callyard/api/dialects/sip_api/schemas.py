@@ -180,6 +180,7 @@ Date = Annotated[date, PlainValidator(_date)]
 TaskId = Annotated[str, Field(min_length=1, max_length=64)]
 CurrentPage = Annotated[int, Field(ge=1, le=1_000_000)]
 ItemsPerPage = Annotated[int, Field(ge=1, le=tasks.MAX_PAGE_SIZE)]
+NumbersPerPage = Annotated[int, Field(ge=1, le=tasks.MAX_NUMBERS_PAGE_SIZE)]
 
 
 class TaskCreateForm(TokenForm):
@@ -245,9 +246,9 @@ class TaskListForm(TokenForm):
 
 class TaskInfoForm(TaskForm):
     currentpage: CurrentPage = 1
-    itemsperpage: ItemsPerPage = tasks.DEFAULT_PAGE_SIZE
+    itemsperpage: NumbersPerPage = tasks.DEFAULT_PAGE_SIZE
     status: TaskNumberStatus | None = None
     answertype: AnswerType | None = None
 
     def page(self) -> tasks.PageRequest:
-        return tasks.PageRequest(self.currentpage, self.itemsperpage)
+        return tasks.PageRequest(self.currentpage, self.itemsperpage, tasks.MAX_NUMBERS_PAGE_SIZE)
