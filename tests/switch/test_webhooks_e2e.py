@@ -183,3 +183,35 @@ def test_every_event_is_delivered_after_a_kill_9(tmp_path: Path) -> None:
         ]
         assert pushed
         assert all(p == record for p in pushed)
+
+
+def test_a_dead_call_state_url_does_not_delay_the_call_record(pbx: Pbx) -> None:
+    """Events are ordered per call and destination: the call-state URL refusing every
+    request (its first retry is 30 s away) holds back none of the call-record pushes."""
+    states = Receiver(lambda _request: 503)
+    records = Receiver()
+    states.start()
+    records.start()
+    try:
+        pbx.cli(
+            "webhook", "set", "--company", COMPANY,
+            "--call-state-url", states.url, "--cdr-url", records.url,
+        )  # fmt: skip
+        time.sleep(1)  # the running server reads changed settings within 0.5 s
+        carrier = pbx.carrier("uas_busy.xml", calls=2)
+        pbx.trunk_to(carrier)
+        agent = pbx.phone(AGENT)
+        with running(carrier, agent):
+            agent.wait_registered()
+            for n in range(2):
+                assert make_call(pbx, f"dead-states-{n}")["data"]["status"] == 0
+                agent.wait_closed(timeout=15)
+        pushed = records.wait_for(2, timeout=10)
+    finally:
+        states.stop()
+        records.stop()
+    assert sorted(payload(r)["customuuid"] for r in pushed) == ["dead-states-0", "dead-states-1"]
+    assert all(kind(r) == "call_record" for r in pushed)
+    # Only the first state event of each call was tried; the rest wait behind its retry.
+    assert {payload(r)["status"] for r in states.requests} == {"ring"}
+    assert len({payload(r)["uuid"] for r in states.requests}) == 2

@@ -287,3 +287,32 @@ async def test_a_redelivery_during_an_attempt_is_not_lost(
         0,
         [200],
     )
+
+
+async def test_a_failing_url_holds_back_only_its_own_events(
+    container: Container, clock: ManualClock
+) -> None:
+    """Order is kept per call and destination: a call-state URL that keeps failing does
+    not hold back the call record sent to another URL."""
+    records = "https://crm.example.com/records"
+    caller, _ = await webhook_company(container, "acme", call_state_url=HOOK, cdr_url=records)
+    await place_call(container, caller, "call-a")
+    await container.outbox.flush()
+    rows = await _rows(container)
+    assert [r.url for r in rows] == [HOOK] * 6 + [records]
+    now = clock.now()
+    lease = now + timedelta(days=1)
+    heads = await container.outbox.settle_and_claim([], now, 100, lease)
+    # The first state event and the record are both due at once.
+    assert [c.id for c in heads] == [rows[0].id, rows[6].id]
+    retry = now + timedelta(hours=1)
+    failed_state = _failed(heads[0], now, retry)
+    delivered = replace(_failed(heads[1], now, None), status_code=200, delivered=True)
+    # While the state URL fails, nothing more of its events is due, and the record is
+    # delivered.
+    assert await container.outbox.settle_and_claim([failed_state, delivered], now, 100, lease) == []
+    async with container.db.transaction() as session:
+        status = await session.scalar(
+            select(WebhookEventRow.status).where(WebhookEventRow.id == rows[6].id)
+        )
+    assert status == "delivered"

@@ -1,8 +1,9 @@
 """The webhook outbox: every event to send is a row, written before it is sent.
 
 A call's events are numbered in memory when they happen (`seq`, per call) and delivered
-in that order. Call-state events have no other database change to ride with, so a writer
-task stores them as they come, several per transaction when several are waiting. The
+in that order to each destination URL (a failing URL holds back only its own events).
+Call-state events have no other database change to ride with, so a writer task stores
+them as they come, several per transaction when several are waiting. The
 call record's event is written by `record_hook` inside the transaction that stores the
 CDR, together with any of the call's state events still waiting for the writer: a record
 is never in the store without the events that came before it.
@@ -580,14 +581,16 @@ class Outbox:
 
 def _claim_statement() -> Executable:
     """UPDATE ... RETURNING that claims due events: pending, next attempt reached, no
-    pending event of the same call before them. Built once: constructing it took most of
-    a delivery round's time. Parameters: now, lease, limit, exclude (ids in flight)."""
+    pending event of the same call for the same URL before them (a receiver that fails
+    holds back only its own events). Built once: constructing it took most of a delivery
+    round's time. Parameters: now, lease, limit, exclude (ids in flight)."""
     candidate = aliased(WebhookEventRow, name="candidate")
     earlier = aliased(WebhookEventRow, name="earlier")
     blocked = (
         select(earlier.id)
         .where(
             earlier.call_id == candidate.call_id,
+            earlier.url == candidate.url,
             earlier.seq < candidate.seq,
             earlier.status == DeliveryStatus.PENDING.value,
         )
