@@ -19,6 +19,7 @@ from callyard.errors import InvalidInput
 from callyard.services.auth import Caller
 from callyard.services.cdrs import CdrService, StoredCallRecord
 from callyard.services.tasks import (
+    UNCOUNTED_LINE_FAILURES,
     AttemptOutcome,
     DialOrder,
     NumberInput,
@@ -102,7 +103,8 @@ def unanswered(cause: HangupCode) -> dict[str, Any]:
 BUSY = unanswered(HangupCode.USER_BUSY)
 NO_ANSWER = unanswered(HangupCode.NO_ANSWER)
 TIMED_OUT = unanswered(HangupCode.USER_TIMED_OUT)
-FAILED = unanswered(HangupCode.OUTBOUND_LINE_FAILURE)
+FAILED = unanswered(HangupCode.REFUSED)
+LINE_FAILED = unanswered(HangupCode.OUTBOUND_LINE_FAILURE)
 
 
 @pytest.fixture
@@ -149,6 +151,29 @@ async def test_claim_needs_a_task_in_progress(floor: Floor) -> None:
     await floor.tasks.resume(floor.caller, taskid)
     assert len(await floor.tasks.claim(task_id, 5, START)) == 2
     assert await floor.tasks.claim(task_id + 100, 5, START) == []
+
+
+async def test_line_failures_hold_the_number_without_counting_an_attempt(
+    floor: Floor,
+) -> None:
+    """The trunk failed, the customer never rang: the number keeps its attempt and is
+    due again at once; a number that keeps failing while the trunk answers others is
+    counted after three such dials."""
+    task_id, taskid = await floor.task(2, max_attempts=1)
+    for n in range(UNCOUNTED_LINE_FAILURES):
+        [order] = await floor.tasks.claim(task_id, 1, START)
+        assert order.telphone == "62800000000"
+        await floor.end(order, START, **LINE_FAILED)
+        number = (await floor.numbers(taskid))[0]
+        assert (number.status, number.answertype) == (TaskNumberStatus.NOT_CALLED, None)
+        history = await floor.tasks.history(task_id, START)
+        assert history.dialed == 0
+        assert [a.outcome for a in history.attempts] == [AttemptOutcome.LINE_FAILURE] * (n + 1)
+    [order] = await floor.tasks.claim(task_id, 1, START)
+    await floor.end(order, START, **LINE_FAILED)
+    number = (await floor.numbers(taskid))[0]
+    assert number.status is TaskNumberStatus.CALLED  # the fourth line failure counts
+    assert (await floor.tasks.history(task_id, START)).dialed == 1
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.task_held = Gauge(
+            "callyard_task_held",
+            "1 while a running predictive task holds its numbers (its trunk does not answer,"
+            " it has no trunk or caller ID), else 0; the reason is in TaskList and the log",
+            ["taskid"],
+            registry=self.registry,
+        )
+
     def clear_tasks(self) -> None:
         """Drop every task's series (before setting those of the tasks running now)."""
         for gauge in (
@@ -63,6 +71,7 @@ class Metrics:
             self.task_occupancy,
             self.task_agents,
             self.task_calls_in_progress,
+            self.task_held,
         ):
             gauge.clear()
 

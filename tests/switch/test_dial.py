@@ -12,6 +12,7 @@ import asyncio
 import audioop
 import math
 import shutil
+import socket
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from callyard.switch.relay import prompt_duration, prompt_file
 from callyard.switch.switch import Switch
 from callyard.tts import render_prompt
 from callyard.tts.espeak import EspeakSynthesizer
+from tests.e2e.server import free_port
 from tests.sip.harness import (
     Baresip,
     Sipp,
@@ -262,6 +264,45 @@ async def test_a_dial_that_is_not_answered_ends_with_its_cause(
     if status is None:  # rang until the ring timeout, then cancelled
         assert any(isinstance(e, LegRinging) for e in rig.events.of("dial-2"))
         assert carrier.received("CANCEL")
+
+
+@pytest.mark.parametrize("ring_timeout", [2, 60])
+async def test_a_trunk_that_answers_nothing_is_a_line_failure(
+    rig: Rig, ring_timeout: float
+) -> None:
+    """Nothing listens where the carrier should be: the INVITE gets no answer at all. The
+    call is a line failure (not a customer who did not pick up), given up on after the
+    INVITE's retransmissions rather than after a long ring timeout."""
+    silent = free_port(socket.SOCK_DGRAM)
+    rig.switch.dial(Dial("dial-silent", customer_at(silent, ring_timeout=ring_timeout)))
+    ended = await rig.events.wait(CallEnded, "dial-silent", within=20)
+    assert (ended.cause, ended.direction, ended.sip_status) == (
+        HangupCode.OUTBOUND_LINE_FAILURE,
+        HangupCode.CALLEE_HANGUP,
+        408,
+    )
+    assert not any(isinstance(e, LegRinging) for e in rig.events.of("dial-silent"))
+    assert not rig.switch.in_call(CUSTOMER)
+    # The INVITE given up on is not sent again: a carrier that comes back now hears
+    # nothing of the call (without the switch dropping it, sippy would resend it 1.5 s
+    # after a 2 s give-up, and again and again for 32 s).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as back:
+        back.bind(("127.0.0.1", silent))
+        back.settimeout(4.0)
+        with pytest.raises(TimeoutError):
+            back.recvfrom(4096)
+
+
+async def test_a_probe_tells_a_peer_that_answers_from_one_that_does_not(
+    rig: Rig,
+) -> None:
+    phone = Baresip(rig.workdir / "peer", user=CUSTOMER)
+    with running(phone):
+        # Any final response says the peer is there (this one: 404, no such user).
+        status = await rig.switch.probe(("127.0.0.1", phone.sip_port))
+        assert status is not None
+        assert 200 <= status < 700, status
+    assert await rig.switch.probe(("127.0.0.1", free_port(socket.SOCK_DGRAM))) is None
 
 
 async def test_agents_that_fail_leave_the_customer_held_for_a_prompt(rig: Rig) -> None:

@@ -162,8 +162,16 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
         )["taskid"]
         ok(pbx.api("App.Sip_Yccall.TaskStart", taskid=closed))
 
-        # Pause: dialing stops (calls already placed finish), then resumes.
-        wait_for(lambda: len(invites_by_number(carrier)) >= 40, 60, "40 numbers dialed")
+        # Pause: dialing stops (calls already placed finish), then resumes. Meanwhile
+        # occupancy (agents' time on calls over their staffed time) stays a share.
+        occupancies: list[float] = []
+
+        def forty_dialed() -> bool:
+            occupancies.append(task_row(pbx, taskid)["occupancy"])
+            return len(invites_by_number(carrier)) >= 40
+
+        wait_for(forty_dialed, 60, "40 numbers dialed")
+        assert all(0 <= share <= 100 for share in occupancies), occupancies
         # /metrics follows the running task (refreshed every second).
         time.sleep(1.0)
         metrics = httpx.get(f"{pbx.server.url}/metrics").text
@@ -254,3 +262,61 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
     pushed = [r for r in by_kind["call_record"] if r["uuid"] in task_calls]
     assert pushed
     assert {r["callmethod"] for r in pushed} == {5}
+
+
+def test_a_task_holds_its_numbers_while_its_carrier_is_unreachable(pbx: Pbx) -> None:
+    """Nothing answers where the trunk points: the first dials fail on the line and are
+    not counted, the task holds its numbers and says why (TaskList, /metrics, the log),
+    and when the carrier answers again the task dials every number once and ends."""
+    numbers = [f"6281230{n:04d}" for n in (6, 7, 8, 16, 17, 18)]  # the carrier: busy
+    agent = pbx.phone(AGENTS[0])
+    carrier = pbx.carrier("uas_by_last_digit.xml", extra_args=("-aa",))  # -aa: OPTIONS 200
+    try:
+        pbx.trunk_to(carrier)  # not started yet: nothing listens on its port
+        ok(pbx.api("App.Sip_Extgroup.AddExtgroup", name=GROUP, status="1"))
+        ok(pbx.api("App.Sip_Extgroup.AddExtnumber", name=GROUP, extnumber=AGENTS[0]))
+        agent.start().wait_registered()
+        today = datetime.now().date()
+        taskid = ok(
+            pbx.api(
+                "App.Sip_Yccall.TaskCreate",
+                name="carrier down",
+                groupname=GROUP,
+                numbers=json.dumps(numbers),
+                startdate=str(today - timedelta(days=1)),
+                enddate=str(today + timedelta(days=1)),
+                windows="00:00-23:59",
+                ringtimeout="15",
+                wrapup="0",
+            )
+        )["taskid"]
+        ok(pbx.api("App.Sip_Yccall.TaskStart", taskid=taskid))
+        wait_for(lambda: task_row(pbx, taskid)["holdreason"], 60, "the task to hold")
+        held = task_row(pbx, taskid)
+        assert "trunk does not answer" in held["holdreason"]
+        assert (held["status"], held["dialed"]) == (1026, 0)  # no attempt counted
+        time.sleep(1.5)  # /metrics is refreshed every second
+        metrics = httpx.get(f"{pbx.server.url}/metrics").text
+        assert metric(metrics, "callyard_task_held", taskid=taskid) == 1
+        assert "task holds its numbers" in pbx.server.stderr
+        line_failures = [r for r in all_records(pbx) if r["callmethod"] == 5]
+        assert line_failures
+        assert {r["hangupcause"] for r in line_failures} == {10004}
+        assert {n["status"] for n in task_numbers(pbx, taskid)} == {1035}
+        # Held: nothing more is dialed.
+        failed_so_far = len(line_failures)
+        time.sleep(3)
+        assert len([r for r in all_records(pbx) if r["callmethod"] == 5]) == failed_so_far
+
+        carrier.start()  # the carrier is back: the next probe finds it
+        wait_for(lambda: task_row(pbx, taskid)["status"] == 1028, 90, "the task to end")
+        row = task_row(pbx, taskid)
+        infos = task_numbers(pbx, taskid)
+    finally:
+        agent.stop()
+        carrier.stop()
+    assert (row["holdreason"], row["dialed"]) == ("", len(numbers))
+    assert {(n["status"], n["answertype"]) for n in infos} == {(1036, "callee")}
+    invites = invites_by_number(carrier)
+    assert set(invites) == set(numbers)
+    assert all(len(calls) == 1 for calls in invites.values())

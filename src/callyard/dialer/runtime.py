@@ -34,6 +34,7 @@ from callyard.services.directory import Directory
 from callyard.services.groups import AgentState, GroupService
 from callyard.services.numbers import NumberService
 from callyard.services.tasks import (
+    LINE_FAILURES,
     AttemptOutcome,
     DialOrder,
     InFlightAttempt,
@@ -77,6 +78,8 @@ class DialerConfig:
     max_new_per_tick: int = 50
     refresh_seconds: float = 1.0  # how often running tasks are re-read from the store
     staffed_flush_seconds: float = 10.0  # how often agents' staffed time is stored
+    hold_after_line_failures: int = 3  # dials in a row the trunk failed: hold the numbers
+    probe_seconds: float = 15.0  # while held, how often the trunk is asked (OPTIONS)
 
 
 @dataclass
@@ -104,8 +107,15 @@ class Campaign:
     members: list[tuple[str, AgentState]] = field(default_factory=list)  # check-ins
     staffed: list[str] = field(default_factory=list)
     staffed_seconds: float = 0.0  # agent-seconds staffed, not yet stored
+    talking_seconds: float = 0.0  # of them, on the task's calls, not yet stored
     running: bool = True
-    blocked: str = ""  # why the task cannot dial now (no trunk, no caller ID), logged once
+    # Why the task cannot dial now (no trunk, no caller ID, its trunk does not answer):
+    # logged and stored when it changes; None until first stored.
+    blocked: str | None = None
+    line_failures: int = 0  # dials in a row that failed on the line
+    trunk_down: str = ""  # why the trunk is taken to be down, until it answers a probe
+    probe: asyncio.Task[None] | None = None
+    probe_at: float = float("-inf")
 
     def ringing_since(self) -> list[float]:
         return [c.dialed_at for c in self.calls.values() if c.answered_at is None]
@@ -196,6 +206,8 @@ class Dialer:
                 await self._runner
             self._runner = None
         for campaign in self.campaigns.values():
+            if campaign.probe is not None:
+                campaign.probe.cancel()
             await self._store_staffed(campaign)
 
     def kick(self) -> None:
@@ -249,6 +261,9 @@ class Dialer:
                 await self._pace(campaign, now, wall)
             elif not campaign.running and not campaign.calls:
                 await self._store_staffed(campaign)
+                await self._show_held(campaign, "")
+                if campaign.probe is not None:
+                    campaign.probe.cancel()
                 del self.campaigns[campaign.plan.id]
 
     async def _refresh(self, wall: datetime) -> None:
@@ -281,15 +296,26 @@ class Dialer:
         for campaign in self.campaigns.values():
             if campaign.running:
                 campaign.staffed_seconds += len(campaign.staffed) * (now - since)
+                for call in campaign.calls.values():
+                    campaign.talking_seconds += self._talked(campaign, call, since, now)
         if now - self._staffed_flushed_at >= self._config.staffed_flush_seconds:
             self._staffed_flushed_at = now
             for campaign in self.campaigns.values():
                 await self._store_staffed(campaign)
 
+    @staticmethod
+    def _talked(campaign: Campaign, call: DialerCall, since: float, until: float) -> float:
+        """Seconds of [since, until] the call's agent talked on it, counted only for an
+        agent counted as staffed (so talking time never exceeds staffed time)."""
+        if call.bridged_at is None or call.agent not in campaign.staffed:
+            return 0.0
+        return max(0.0, until - max(since, call.bridged_at))
+
     async def _store_staffed(self, campaign: Campaign) -> None:
-        if campaign.staffed_seconds > 0:
+        if campaign.staffed_seconds > 0 or campaign.talking_seconds > 0:
             seconds, campaign.staffed_seconds = campaign.staffed_seconds, 0.0
-            await self._tasks.add_staffed_seconds(campaign.plan.id, seconds)
+            talking, campaign.talking_seconds = campaign.talking_seconds, 0.0
+            await self._tasks.add_staffed_seconds(campaign.plan.id, seconds, talking)
 
     async def _publish_metrics(self, now: float, wall: datetime) -> None:
         histories = {
@@ -316,8 +342,8 @@ class Dialer:
             ):
                 metrics.task_abandon_ratio.labels(taskid, window).set(rate or 0.0)
             if history.staffed_seconds > 0:
-                occupancy = history.talk_seconds / history.staffed_seconds
-                metrics.task_occupancy.labels(taskid).set(occupancy)
+                metrics.task_occupancy.labels(taskid).set(history.occupancy)
+            metrics.task_held.labels(taskid).set(1 if campaign.blocked else 0)
             metrics.task_agents.labels(taskid, "staffed").set(len(campaign.staffed))
             free = self.floor.free(campaign.staffed, now)
             metrics.task_agents.labels(taskid, "free").set(len(free))
@@ -347,17 +373,59 @@ class Dialer:
     async def _can_dial(self, campaign: Campaign) -> bool:
         reason = ""
         try:
-            await company_trunk(self._trunks, campaign.caller)
+            trunk = await company_trunk(self._trunks, campaign.caller)
             await self._numbers.pick(campaign.caller, campaign.plan.disnumber or None)
         except BusinessError as exc:
             reason = exc.desc
-        if reason != campaign.blocked:
-            campaign.blocked = reason
-            if reason:
-                log.warning(
-                    "task cannot dial", extra={"taskid": campaign.plan.taskid, "why": reason}
-                )
+        else:
+            if campaign.trunk_down:
+                reason = campaign.trunk_down
+                self._probe_trunk(campaign, (trunk.host, trunk.port))
+        await self._show_held(campaign, reason)
         return not reason
+
+    async def _show_held(self, campaign: Campaign, reason: str) -> None:
+        """Log and store why the task holds its numbers, when that changes."""
+        if reason == campaign.blocked:
+            return
+        taskid = campaign.plan.taskid
+        if reason:
+            log.warning("task holds its numbers", extra={"taskid": taskid, "why": reason})
+        elif campaign.blocked:
+            log.info("task dials again", extra={"taskid": taskid})
+        campaign.blocked = reason
+        await self._tasks.set_held(campaign.plan.id, reason)
+
+    def _line_failed(self, campaign: Campaign, cause: HangupCode) -> None:
+        campaign.line_failures += 1
+        if campaign.trunk_down or campaign.line_failures < self._config.hold_after_line_failures:
+            return
+        campaign.trunk_down = (
+            f"the trunk does not answer: {campaign.line_failures} calls in a row failed on "
+            f"the line ({cause.value} {cause.message}); numbers are held, not counted as "
+            f"attempts, and the trunk is asked every {self._config.probe_seconds:g} s"
+        )
+        self.kick()
+
+    def _probe_trunk(self, campaign: Campaign, address: tuple[str, int]) -> None:
+        """Ask the trunk (OPTIONS) whether it answers again, at most every probe_seconds."""
+        now = self._clock.monotonic()
+        if (campaign.probe is not None and not campaign.probe.done()) or now < campaign.probe_at:
+            return
+        campaign.probe_at = now + self._config.probe_seconds
+        campaign.probe = asyncio.create_task(self._probe(campaign, address))
+
+    async def _probe(self, campaign: Campaign, address: tuple[str, int]) -> None:
+        status = await self._switch.probe(address)
+        if status is None:
+            return
+        log.info(
+            "the trunk answers again",
+            extra={"taskid": campaign.plan.taskid, "status": status, "trunk": address},
+        )
+        campaign.trunk_down = ""
+        campaign.line_failures = 0
+        self.kick()
 
     async def _place(self, campaign: Campaign, order: DialOrder) -> None:
         plan = campaign.plan
@@ -482,9 +550,17 @@ class Dialer:
         with contextlib.suppress(ValueError):
             campaign.waiting.remove(call_id)
         pacer = campaign.pacer
-        if call.answered_at is None:
+        line_failed = call.answered_at is None and event.cause in LINE_FAILURES
+        if not line_failed:
+            campaign.line_failures = 0
+        if line_failed:
+            # The trunk's failure, not the customer's: no answer rate to learn from.
+            self._line_failed(campaign, HangupCode.lookup(event.cause))
+        elif call.answered_at is None:
             pacer.dial_ended(event.at, False, event.at - call.dialed_at)
         elif call.bridged_at is not None and call.agent is not None:
+            if self._staffed_at is not None:
+                campaign.talking_seconds += self._talked(campaign, call, self._staffed_at, event.at)
             pacer.talk_ended(event.at, event.at - call.bridged_at)
             wrapup = float(campaign.plan.wrapup)
             self.floor.finished(call.agent, event.at, wrapup)

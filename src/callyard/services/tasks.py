@@ -100,7 +100,16 @@ class AttemptOutcome(StrEnum):
     ABANDONED = "abandoned"  # answered, but no agent took it
     BUSY = "busy"
     NO_ANSWER = "no_answer"
-    FAILED = "failed"  # any other failure (unreachable, refused, line failure ...)
+    LINE_FAILURE = "line_failure"  # the trunk answered nothing, or failed: never rang
+    FAILED = "failed"  # any other failure (unreachable, refused ...)
+
+
+# Causes of a dial the trunk failed (the carrier is down or refused the line), not the
+# customer: such a dial is not counted as one of the number's attempts.
+LINE_FAILURES = frozenset({HangupCode.OUTBOUND_LINE_FAILURE, HangupCode.DESTINATION_UNREACHABLE})
+# A number whose dials keep failing on the line (while the trunk answers others) is
+# counted after this many.
+UNCOUNTED_LINE_FAILURES = 3
 
 
 # ---------------------------------------------------------------------------------------
@@ -343,6 +352,7 @@ class TaskSummary:
     abandoned: int
     abandon_rate: float  # percent of answered calls, 2 decimals
     occupancy: float  # percent of staffed agent time spent talking, 2 decimals
+    held_reason: str  # why a task in progress dials nothing now; "" when it dials
 
 
 @dataclass(frozen=True)
@@ -459,6 +469,12 @@ class TaskHistory:
     talk_seconds: int
     staffed_seconds: float
     attempts: tuple[EndedAttempt, ...]
+    talking_seconds: float = 0.0  # agent-seconds on calls, on the staffed time's clock
+
+    @property
+    def occupancy(self) -> float:
+        """The share of staffed agent time spent on the task's calls, 0 to 1."""
+        return occupancy(self.talking_seconds, self.staffed_seconds)
 
 
 def attempt_outcome(record_answered: bool, extnumber: str, cause: HangupCode) -> AttemptOutcome:
@@ -469,6 +485,8 @@ def attempt_outcome(record_answered: bool, extnumber: str, cause: HangupCode) ->
         return AttemptOutcome.BUSY
     if cause in (HangupCode.NO_ANSWER, HangupCode.USER_TIMED_OUT):
         return AttemptOutcome.NO_ANSWER
+    if cause in LINE_FAILURES:
+        return AttemptOutcome.LINE_FAILURE
     return AttemptOutcome.FAILED
 
 
@@ -480,6 +498,13 @@ _ANSWER_TYPES = {
 
 def _percent(part: float, whole: float) -> float:
     return round(100.0 * part / whole, 2) if whole > 0 else 0.0
+
+
+def occupancy(talking: float, staffed: float) -> float:
+    """Talking agent-seconds over staffed agent-seconds, 0 to 1. Both are counted on one
+    clock, talking only for staffed agents, so it cannot pass 1; the bound holds even
+    for rows written before that was so."""
+    return min(1.0, talking / staffed) if staffed > 0 else 0.0
 
 
 def _chunks(values: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
@@ -640,7 +665,10 @@ class TaskService:
                     connected=task.connected,
                     abandoned=task.abandoned,
                     abandon_rate=_percent(task.abandoned, task.answered),
-                    occupancy=_percent(task.talk_seconds, task.staffed_seconds),
+                    occupancy=round(
+                        100.0 * occupancy(task.talking_seconds, task.staffed_seconds), 2
+                    ),
+                    held_reason=task.held_reason if task.status == Code.TASK_IN_PROGRESS else "",
                 )
                 for task, groupname in rows
             ),
@@ -924,6 +952,12 @@ class TaskService:
 
         if number.in_flight_call_id == rec.uuid:
             number.in_flight_call_id = None
+        if outcome is AttemptOutcome.LINE_FAILURE and await self._forgiven(session, number):
+            # The trunk failed, the customer never rang: the number keeps its attempt
+            # and is due again (the dialer holds the task while its trunk is down).
+            number.attempts -= 1
+            task.dialed -= 1
+            return
         number.extnumber = rec.extnumber or None
         number.answered = answered
         number.answertype = _ANSWER_TYPES.get(outcome, AnswerType.CALLEE).value
@@ -955,6 +989,21 @@ class TaskService:
             if not left:
                 task.status = Code.TASK_OVER.value
                 task.finished_at = self._clock.now()
+
+    @staticmethod
+    async def _forgiven(session: AsyncSession, number: TaskNumber) -> bool:
+        """Whether a line failure of `number` goes uncounted: the first few are (the
+        trunk's fault); a number that keeps failing while others go through is not."""
+        earlier = await session.scalar(
+            select(func.count())
+            .select_from(TaskAttempt)
+            .where(
+                TaskAttempt.number_id == number.id,
+                TaskAttempt.outcome == AttemptOutcome.LINE_FAILURE.value,
+            )
+        )
+        # The count includes this attempt, whose outcome is already set in the session.
+        return (earlier or 0) <= UNCOUNTED_LINE_FAILURES
 
     async def in_flight(self) -> list[InFlightAttempt]:
         """Every dial without a call record, oldest first (after a crash: the dials the
@@ -1021,17 +1070,29 @@ class TaskService:
                 talk_seconds=task.talk_seconds,
                 staffed_seconds=task.staffed_seconds,
                 attempts=ended,
+                talking_seconds=task.talking_seconds,
             )
 
-    async def add_staffed_seconds(self, task_id: int, seconds: float) -> None:
-        """Count agent-seconds staffed for the task (occupancy's denominator)."""
-        if seconds <= 0:
+    async def add_staffed_seconds(self, task_id: int, seconds: float, talking: float = 0.0) -> None:
+        """Count agent-seconds staffed for the task and, of them, spent on its calls
+        (occupancy's denominator and numerator, counted together)."""
+        if seconds <= 0 and talking <= 0:
             return
         async with self._db.writing() as session:
             await session.execute(
                 update(DialTask)
                 .where(DialTask.id == task_id)
-                .values(staffed_seconds=DialTask.staffed_seconds + seconds)
+                .values(
+                    staffed_seconds=DialTask.staffed_seconds + seconds,
+                    talking_seconds=DialTask.talking_seconds + talking,
+                )
+            )
+
+    async def set_held(self, task_id: int, reason: str) -> None:
+        """Say why a task in progress dials nothing now ("": it dials again)."""
+        async with self._db.writing() as session:
+            await session.execute(
+                update(DialTask).where(DialTask.id == task_id).values(held_reason=reason[:255])
             )
 
     async def expire(self, now: datetime) -> list[str]:

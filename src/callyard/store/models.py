@@ -312,6 +312,10 @@ class DialTask(Base):
     abandoned: Mapped[int] = mapped_column(Integer, default=0)
     talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
     staffed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Agent-seconds on the task's calls, counted by the dialer with staffed_seconds.
+    talking_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Why a task in progress dials nothing now (its trunk does not answer ...); "" if it dials.
+    held_reason: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class TaskNumber(Base):

@@ -65,6 +65,10 @@ PROMPT = "prompt"  # the timer of a prompt after which the call hangs up
 # A prompt's last packets still cross the network and the phone's jitter buffer when
 # the relay has sent them: the BYE waits this long after.
 PROMPT_TAIL_SECONDS = 0.5
+# A leg that has answered nothing at all (not even 100 Trying) after the INVITE's
+# retransmissions at 0.5, 1, 2 and 4 s: the line is down, not a party that does not pick
+# up. Ended as a line failure rather than after its whole ring timeout.
+NO_RESPONSE_SECONDS = 8.0
 
 
 _sessions = itertools.count(1)  # o= session ids of the SDP the switch writes
@@ -73,6 +77,11 @@ _sessions = itertools.count(1)  # o= session ids of the SDP the switch writes
 def _other(leg: str) -> str:
     """The other leg of a two-leg call."""
     return SECOND if leg == FIRST else FIRST
+
+
+def _silence(leg: str) -> str:
+    """The key of a leg's no-response timer."""
+    return f"{leg}:silence"
 
 
 def _other_side(side: str) -> str:
@@ -197,6 +206,8 @@ class RelayedCall:
         self.numbers.add(target.user)
         ua.recvEvent(CCEventTry((SipCallId(), target.caller_id, target.user, body, None, "")))
         self._timers[leg] = Timeout(self._ring_timeout, target.ring_timeout, 1, leg)
+        if target.ring_timeout > NO_RESPONSE_SECONDS:
+            self._timers[_silence(leg)] = Timeout(self._no_response, NO_RESPONSE_SECONDS, 1, leg)
 
     def _leg_of(self, ua: Any) -> str:
         for leg, candidate in self._legs.items():
@@ -228,12 +239,14 @@ class RelayedCall:
                 self._moved(leg, answer, sdp.shared(answer.codecs, self._media[leg].codecs))
         elif isinstance(event, CCEventRing):
             self._heard_from.add(leg)
+            self._cancel_timer(_silence(leg))
             code = event.getData()[0] if event.getData() else 180
             if code in (180, 183):
                 self._ringing(leg, now)
         elif isinstance(event, CCEventConnect):
             self._heard_from.add(leg)
             self._cancel_timer(leg)
+            self._cancel_timer(_silence(leg))
             body = event.getData()[2]
             media = self._accepted(leg, sdp.parse(str(body)) if body is not None else None)
             if media is None:
@@ -355,9 +368,24 @@ class RelayedCall:
             return
         first = leg == FIRST
         self._end(
-            HangupCode.USER_TIMED_OUT if first else HangupCode.NO_ANSWER,
+            self._unanswered_cause(leg),
             HangupCode.CALLER_HANGUP if first else HangupCode.CALLEE_HANGUP,
+            None if leg in self._heard_from else 408,
         )
+
+    def _unanswered_cause(self, leg: str) -> HangupCode:
+        """Why a leg that was given up on did not answer: it rang out (the agent's phone
+        10005, anyone else 10016), or it never answered anything (a line failure)."""
+        if leg not in self._heard_from:
+            return HangupCode.OUTBOUND_LINE_FAILURE
+        return HangupCode.USER_TIMED_OUT if leg == FIRST else HangupCode.NO_ANSWER
+
+    def _no_response(self, leg: str) -> None:
+        self._timers.pop(_silence(leg), None)
+        if leg in self._legs and leg not in self._heard_from:
+            log.warning("no response to the INVITE", extra={"call_id": self.call_id, "leg": leg})
+            self._cancel_timer(leg)
+            self._ring_timeout(leg)
 
     def _cancel_timer(self, leg: str) -> None:
         timer = self._timers.pop(leg, None)
@@ -369,6 +397,8 @@ class RelayedCall:
         from sippy.CCEvents import CCEventDisconnect
 
         ua.recvEvent(CCEventDisconnect())
+        if leg not in self._heard_from:
+            _stop_retransmitting(ua)
 
     def _end(self, cause: HangupCode, direction: HangupCode, status: int | None = None) -> None:
         if self.state is State.ENDED:
@@ -528,13 +558,16 @@ class DialedCall(RelayedCall):
             return
         self._timers.pop(leg, None)
         if self.state is State.SECOND_RINGING:
-            self._agent_failed(HangupCode.NO_ANSWER, None, cancel=True)
+            unheard = leg not in self._heard_from
+            cause = HangupCode.OUTBOUND_LINE_FAILURE if unheard else HangupCode.NO_ANSWER
+            self._agent_failed(cause, 408 if unheard else None, cancel=True)
 
     def _agent_failed(self, cause: HangupCode, status: int | None, cancel: bool) -> None:
         """The agent's leg is over but the customer is still there: hold again."""
         from sippy.CCEvents import CCEventDisconnect
 
         self._cancel_timer(AGENT_LEG)
+        self._cancel_timer(_silence(AGENT_LEG))
         if self._agent is not None and self._agent != self.order.target.user:
             self.numbers.discard(self._agent)
         self._agent = None
@@ -543,6 +576,8 @@ class DialedCall(RelayedCall):
             ua.event_cb = None
             if cancel:
                 ua.recvEvent(CCEventDisconnect())
+                if AGENT_LEG not in self._heard_from:
+                    _stop_retransmitting(ua)
         self.state = State.HELD
         self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause.value, status))
 
@@ -683,6 +718,27 @@ class InboundCall(RelayedCall):
             ua.recvEvent(CCEventFail((code, reason)))
             return
         super()._release(leg, ua, cause, status)
+
+
+def _stop_retransmitting(ua: Any) -> None:
+    """Drop a leg's INVITE that nothing has answered (not even 100 Trying) once the call
+    gave up on it. A CANCEL may only follow a response, so sippy would go on sending the
+    INVITE for 32 s: a line that comes back meanwhile would ring a customer for a call
+    that is over."""
+    from sippy.SipTransactionManager import TERMINATED, TRYING
+    from sippy.Time.Timeout import Timeout
+
+    transaction = getattr(ua, "tr", None)
+    if transaction is None or transaction.state is not TRYING:
+        return
+    for name in ("teA", "teB"):
+        timer = getattr(transaction, name)
+        if timer is not None:
+            timer.cancel()
+            setattr(transaction, name, None)
+    transaction.state = TERMINATED  # a late answer is ignored
+    # Forgotten as sippy forgets any ended client transaction (its timer C).
+    transaction.teC = Timeout(ua.global_config["_sip_tm"].timerC, 32.0, 1, transaction)
 
 
 def _unanswered(transaction: Any) -> bool:

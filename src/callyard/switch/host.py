@@ -25,6 +25,8 @@ from callyard.switch.commands import Command
 from callyard.switch.digest import DigestAuthority
 from callyard.switch.link import (
     BindingMade,
+    ProbeAnswer,
+    ProbeQuery,
     RoutesChanged,
     SipSettings,
     Started,
@@ -136,6 +138,11 @@ class SipHost:
             relay = self._stack.relay
             stats = relay.stats(message.call_id) if relay is not None else None
             self._send(StatsAnswer(message.query_id, stats))
+        elif isinstance(message, ProbeQuery):
+            query_id = message.query_id
+            self._stack.probe(
+                message.address, lambda status: self._send(ProbeAnswer(query_id, status))
+            )
         else:
             log.error("unknown message to the SIP switch", extra={"kind": type(message).__name__})
 

@@ -71,6 +71,20 @@ class StatsAnswer:
 
 
 @dataclass(frozen=True)
+class ProbeQuery:
+    """Send OPTIONS to a SIP peer (a carrier trunk) to learn whether it answers."""
+
+    query_id: int
+    address: tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    query_id: int
+    status: int | None  # the peer's response, whatever it is; None when it sent none
+
+
+@dataclass(frozen=True)
 class Stop:
     """Hang up every call, close the socket and the relay, and exit."""
 

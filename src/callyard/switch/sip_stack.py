@@ -86,6 +86,34 @@ class SipStack:
         else:
             self._ed.callFromThread(self._calls.hangup, command.call_id)
 
+    def probe(self, address: tuple[str, int], answered: Callable[[int | None], None]) -> None:
+        """Send OPTIONS to `address`; `answered` gets the status of its response, or None
+        when none came (after the transaction's 32 s), on the SIP thread."""
+        if self._ed is None:
+            answered(None)
+            return
+        self._ed.callFromThread(self._send_options, address, answered)
+
+    def _send_options(
+        self, address: tuple[str, int], answered: Callable[[int | None], None]
+    ) -> None:
+        from sippy.SipRequest import SipRequest
+        from sippy.SipURL import SipURL
+
+        request = SipRequest(
+            method="OPTIONS", ruri=SipURL(host=address[0], port=address[1]), user_agent="callyard"
+        )
+        request.getHFBody("from").genTag()
+        transaction: Any = None
+
+        def response(reply: Any) -> None:
+            # sippy answers a transaction that timed out with its own 408, this object.
+            status = None if reply is transaction.r408 else int(reply.getSCode()[0])
+            if status is None or status >= 200:
+                answered(status)
+
+        transaction = self._config["_sip_tm"].newTransaction(request, response)
+
     @property
     def relay(self) -> MediaRelay | None:
         """The running relay (its commands may come from any thread)."""

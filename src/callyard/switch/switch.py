@@ -40,7 +40,15 @@ from callyard.switch.events import (
     SwitchEvent,
     Unregistered,
 )
-from callyard.switch.link import BindingMade, RoutesChanged, SipSettings, StatsAnswer, StatsQuery
+from callyard.switch.link import (
+    BindingMade,
+    ProbeAnswer,
+    ProbeQuery,
+    RoutesChanged,
+    SipSettings,
+    StatsAnswer,
+    StatsQuery,
+)
 from callyard.switch.process import SipProcess
 from callyard.switch.registrar import Binding, SipLimits
 from callyard.switch.relay import PROMPT_CODECS, RelayStats, prompt_file
@@ -50,6 +58,7 @@ from callyard.switch.routing_book import RoutingBook
 log = logging.getLogger("callyard.switch")
 
 QUERY_SECONDS = 5.0
+PROBE_SECONDS = 8.0  # a peer that answers OPTIONS at all does so within a second
 
 
 @dataclass
@@ -90,6 +99,7 @@ class Switch:
         self._failed: asyncio.Future[int | None] | None = None
         self._bindings: dict[str, Binding] = {}
         self._queries: dict[int, asyncio.Future[RelayStats | None]] = {}
+        self._probes: dict[int, asyncio.Future[int | None]] = {}
         self._query_ids = itertools.count(1)
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
         self._bridged: dict[str, float] = {}  # call id -> when its parties were bridged
@@ -120,6 +130,10 @@ class Switch:
             query = self._queries.pop(message.query_id, None)
             if query is not None and not query.done():
                 query.set_result(message.stats)
+        elif isinstance(message, ProbeAnswer):
+            probe = self._probes.pop(message.query_id, None)
+            if probe is not None and not probe.done():
+                probe.set_result(message.status)
         elif isinstance(message, SwitchEvent):
             self._deliver(message)
         else:
@@ -193,9 +207,10 @@ class Switch:
                 await self._watch
         self._running = False
         await self._process.stop()
-        for query in self._queries.values():
-            query.cancel()
-        self._queries.clear()
+        for waiting in (self._queries, self._probes):
+            for answer in waiting.values():
+                answer.cancel()
+            waiting.clear()
 
     def _submit(self, command: Command) -> None:
         self._process.send(command)
@@ -261,6 +276,22 @@ class Switch:
             return await asyncio.wait_for(answer, QUERY_SECONDS)
         finally:
             self._queries.pop(query_id, None)
+
+    async def probe(self, address: tuple[str, int], within: float = PROBE_SECONDS) -> int | None:
+        """Send OPTIONS to a SIP peer (a carrier trunk): the status it answered with, or
+        None when it answered nothing `within` seconds (or the switch is not running)."""
+        if not self._running:
+            return None
+        query_id = next(self._query_ids)
+        answer: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._probes[query_id] = answer
+        try:
+            self._process.send(ProbeQuery(query_id, address))
+            return await asyncio.wait_for(answer, within)
+        except TimeoutError:
+            return None
+        finally:
+            self._probes.pop(query_id, None)
 
     def in_call(self, number: str) -> bool:
         """Whether a call in progress involves this extension (or number)."""

@@ -324,6 +324,7 @@ async def task_list(deps: Deps, ctx: Context, form: TaskListForm) -> Reply:
                     "abandoned": t.abandoned,
                     "abandonrate": t.abandon_rate,
                     "occupancy": t.occupancy,
+                    "holdreason": t.held_reason,
                 }
                 for t in page.items
             ],
