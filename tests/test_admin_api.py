@@ -197,6 +197,7 @@ VALID_BODIES: dict[str, object] = {
     "TrunkCreate": {"name": "t", "host": "192.0.2.1"},
     "NumberCreate": {"number": "+15550100"},
     "NumberList": {"numbers": ["+15550100"]},
+    "NumberRoute": {},
     "WebhookUpdate": {},
 }
 

@@ -13,6 +13,7 @@ from tests.conftest import ADMIN_KEY, Tenant
 from tests.factories import caller_of
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+UNROUTED = {"route_extension": None, "route_group": None}
 
 
 async def test_add_list_enable_disable(container: Container, tenant: Tenant) -> None:
@@ -128,18 +129,20 @@ async def test_admin_api(http: httpx.AsyncClient, tenant: Tenant, other: Tenant)
     base = f"/admin/companies/{tenant.code}/numbers"
     made = await http.post(base, json={"number": "+8613800138000"}, headers=AUTH)
     assert made.status_code == 201
-    assert made.json() == {"number": "+8613800138000", "enabled": True}
-    made = await http.post(base, json={"number": "02566823420", "enabled": False}, headers=AUTH)
-    assert made.json() == {"number": "02566823420", "enabled": False}
+    assert made.json() == {"number": "+8613800138000", "enabled": True, **UNROUTED}
+    made = await http.post(
+        base, json={"number": "02566823420", "enabled": False, **UNROUTED}, headers=AUTH
+    )
+    assert made.json() == {"number": "02566823420", "enabled": False, **UNROUTED}
     enabled = await http.post(f"{base}/enable", json={"numbers": ["02566823420"]}, headers=AUTH)
-    assert enabled.json() == [{"number": "02566823420", "enabled": True}]
+    assert enabled.json() == [{"number": "02566823420", "enabled": True, **UNROUTED}]
     disabled = await http.post(
         f"{base}/disable", json={"numbers": ["+8613800138000"]}, headers=AUTH
     )
-    assert disabled.json() == [{"number": "+8613800138000", "enabled": False}]
+    assert disabled.json() == [{"number": "+8613800138000", "enabled": False, **UNROUTED}]
     assert (await http.get(base, headers=AUTH)).json() == [
-        {"number": "+8613800138000", "enabled": False},
-        {"number": "02566823420", "enabled": True},
+        {"number": "+8613800138000", "enabled": False, **UNROUTED},
+        {"number": "02566823420", "enabled": True, **UNROUTED},
     ]
 
     other_base = f"/admin/companies/{other.code}/numbers"
@@ -154,3 +157,41 @@ async def test_admin_api(http: httpx.AsyncClient, tenant: Tenant, other: Tenant)
         await http.post(f"{base}/enable", json={"numbers": []}, headers=AUTH)
     ).status_code == 422
     assert (await http.get("/admin/companies/4242/numbers", headers=AUTH)).status_code == 404
+    routed = await http.put(
+        f"{base}/02566823420/route", json={"extension": tenant.extensions[0]}, headers=AUTH
+    )
+    assert routed.json() == {
+        "number": "02566823420",
+        "enabled": True,
+        "route_extension": tenant.extensions[0],
+        "route_group": None,
+    }
+    foreign = await http.put(
+        f"{base}/02566823420/route", json={"extension": other.extensions[0]}, headers=AUTH
+    )
+    assert foreign.status_code == 404
+
+
+async def test_a_numbers_route_names_one_of_the_companys_extensions_or_groups(
+    container: Container, tenant: Tenant, other: Tenant
+) -> None:
+    numbers = container.numbers
+    await numbers.add(tenant.code, "622150001")
+    await container.groups.add(await caller_of(container, tenant.code), "support", True)
+    first = tenant.extensions[0]
+    routed = await numbers.set_route(tenant.code, "622150001", extension=first)
+    assert routed == NumberView("622150001", True, route_extension=first)
+    routed = await numbers.set_route(tenant.code, "622150001", group="support")
+    assert routed == NumberView("622150001", True, route_group="support")
+    assert await numbers.list_all(tenant.code) == [routed]
+    with pytest.raises(InvalidInput):
+        await numbers.set_route(tenant.code, "622150001", extension=first, group="support")
+    with pytest.raises(NotFound):  # another company's extension
+        await numbers.set_route(tenant.code, "622150001", extension=other.extensions[0])
+    with pytest.raises(NotFound):
+        await numbers.set_route(tenant.code, "622150001", group="nope")
+    with pytest.raises(NotFound):  # not the company's number
+        await numbers.set_route(other.code, "622150001", extension=other.extensions[0])
+    assert (await numbers.list_all(tenant.code))[0].route_group == "support"  # unchanged
+    cleared = await numbers.set_route(tenant.code, "622150001")
+    assert cleared == NumberView("622150001", True)

@@ -137,7 +137,7 @@ class Container:
             )
             presence = switch
         metrics = Metrics()
-        groups = GroupService(db, clock, presence)
+        groups = GroupService(db, clock, presence, directory)
         calls = CallService(
             switch,
             directory,

@@ -1,7 +1,9 @@
-"""Routing a registered phone's own call by the table the SIP process holds."""
+"""Routing a registered phone's own call, and a carrier's call to a company's number, by
+the table the SIP process holds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from callyard.codes import CallMethod, HangupCode
@@ -9,6 +11,7 @@ from callyard.switch.commands import Target
 from callyard.switch.registrar import Account, Binding
 from callyard.switch.routing import (
     CompanyRoutes,
+    NumberRoute,
     Refusal,
     Route,
     Router,
@@ -152,3 +155,66 @@ def test_a_new_table_takes_effect_for_the_next_call() -> None:
     second = routes.route(caller, "13800000000", frozenset[str]().__contains__)
     assert isinstance(second.destination, Target)
     assert routes.account("1002") == ACCOUNTS["1002"]
+
+
+CARRIER = ("198.51.100.7", 5060)
+CARRIED = {
+    1: replace(COMPANIES[1], carriers=frozenset({CARRIER})),
+    2: replace(COMPANIES[2], carriers=frozenset({("203.0.113.9", 5060)})),
+}
+NUMBERS = {
+    "+622150001": NumberRoute(1, "+622150001", ("1001",), group=False),
+    "622150009": NumberRoute(1, "622150009", ("1004", "1002", "1001"), group=True),
+    "722150001": NumberRoute(2, "722150001", ("2001",), group=False),
+}
+
+
+def carrier_call(
+    dialed: str,
+    source: tuple[str, int] = CARRIER,
+    calling: str = "628111",
+    busy: frozenset[str] = frozenset(),
+) -> tuple[int, Route] | None:
+    table = RoutingTable(ACCOUNTS, {**COMPANIES, **CARRIED}, NUMBERS)
+    return router(table).from_carrier(source, dialed, calling, busy.__contains__)
+
+
+def test_a_carriers_call_goes_where_the_numbers_route_says() -> None:
+    # The number as stored with '+', dialed without it (carriers differ).
+    company, routed = carrier_call("622150001") or (0, None)
+    assert routed is not None
+    assert (company, routed.method, routed.caller_id) == (1, CallMethod.UNLIMITED, "628111")
+    assert isinstance(routed.destination, Target)
+    assert (routed.destination.user, routed.then) == ("1001", ())
+
+
+def test_a_group_rings_its_reachable_idle_members_in_turn() -> None:
+    company, routed = carrier_call("622150009", busy=frozenset({"1002"})) or (0, None)
+    assert routed is not None
+    assert (company, routed.method) == (1, CallMethod.IVR_GROUP_CALL)
+    # 1004 is not registered and 1002 is in a call: 1001 alone is left.
+    assert isinstance(routed.destination, Target)
+    assert (routed.destination.user, routed.then) == ("1001", ())
+    _, everyone = carrier_call("622150009") or (0, None)
+    assert everyone is not None
+    assert [t.user for t in (everyone.destination, *everyone.then)] == ["1002", "1001"]
+    _, nobody = carrier_call("622150009", busy=frozenset({"1001", "1002"})) or (0, None)
+    assert nobody is not None
+    assert nobody.destination == refusal(486, HangupCode.USER_BUSY)
+
+
+def test_only_a_companys_own_carrier_reaches_its_numbers() -> None:
+    # Company 2's carrier calling company 1's number, an unknown number: 404.
+    assert carrier_call("622150001", source=("203.0.113.9", 5060)) == (
+        0,
+        Route(CallMethod.UNLIMITED, "628111", refusal(404, HangupCode.NOT_FOUND)),
+    )
+    assert carrier_call("622150404") == (
+        0,
+        Route(CallMethod.UNLIMITED, "628111", refusal(404, HangupCode.NOT_FOUND)),
+    )
+    # From anywhere else it is a phone's call, authenticated as one.
+    assert carrier_call("622150001", source=("192.0.2.1", 5060)) is None
+    # A carrier's host, another port: a carrier's unless the caller is an extension.
+    assert carrier_call("622150001", source=(CARRIER[0], 5099)) is not None
+    assert carrier_call("622150001", source=(CARRIER[0], 5099), calling="1002") is None

@@ -126,4 +126,6 @@ async def test_the_sip_process_gets_a_new_routing_table_only_when_routes_change(
         "book",
         TrunkRoute("127.0.0.1", 5080, "user", "pass"),  # the first trunk carries calls
         ("622150001",),  # enabled numbers only
+        # Carriers' calls are taken from where any of its trunks is.
+        frozenset({("127.0.0.1", 5080), ("127.0.0.2", 5080)}),
     )

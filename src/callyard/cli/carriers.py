@@ -12,7 +12,7 @@ from callyard.container import Container
 from callyard.services.trunks import DEFAULT_SIP_PORT
 
 trunks = typer.Typer(help="SIP trunks to carriers (the first one carries outbound calls).")
-numbers = typer.Typer(help="Caller-ID numbers (the company's pool).")
+numbers = typer.Typer(help="A company's numbers: its caller-ID pool, and their routes.")
 
 CompanyOpt = Annotated[int, typer.Option("--company", help="Company code")]
 TrunkName = Annotated[str, typer.Option("--name", help="Trunk name, unique in the company")]
@@ -75,6 +75,28 @@ def number_add(
 
     async def op(c: Container) -> NumberOut:
         return NumberOut.model_validate(await c.numbers.add(company, number, not disabled))
+
+    emit(run(settings(data_dir, db_url), op))
+
+
+@numbers.command("route")
+def number_route(
+    company: CompanyOpt,
+    number: Annotated[str, typer.Option("--number", help="One of the company's numbers")],
+    extension: Annotated[
+        str | None, typer.Option("--extension", help="Carriers' calls ring this extension")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="... or this group's members, in turn")
+    ] = None,
+    data_dir: DataDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Route carriers' calls to a number (neither option: refuse them)."""
+
+    async def op(c: Container) -> NumberOut:
+        view = await c.numbers.set_route(company, number, extension=extension, group=group)
+        return NumberOut.model_validate(view)
 
     emit(run(settings(data_dir, db_url), op))
 

@@ -35,6 +35,7 @@ from callyard.switch.events import (
     CallEvent,
     IncomingCall,
     LegAnswered,
+    LegCalling,
     LegRinging,
     SwitchEvent,
 )
@@ -63,6 +64,14 @@ def running_switch(switch: Switch | None) -> Switch:
     if switch is None:
         raise BusinessError(Code.SERVER_CONNECTION_FAILED, "The switch is not running")
     return switch
+
+
+def _record_type(call: LiveCall) -> CallType:
+    if call.inbound:
+        return CallType.CALLIN
+    if call.method is CallMethod.EXTENSION_TO_EXTENSION:
+        return CallType.LOCAL
+    return CallType.CALLOUT
 
 
 def check_phone_number(value: str, field_name: str) -> str:
@@ -99,6 +108,10 @@ class LiveCall:
     status: Code = Code.CALL_RINGING
     legs: list[str] = field(default_factory=list)  # legs that rang or answered, in order
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # A carrier's call to a company number: `disnumber` is who calls, `destnumber` the
+    # number called, `extnumber` the extension rung now, `answered_by` the one that took it.
+    inbound: bool = False
+    answered_by: str = ""
 
     @property
     def b_uuid(self) -> str:
@@ -106,17 +119,18 @@ class LiveCall:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"callyard:{self.call_id}:b"))
 
     def state_payload(self, leg: str, status: str) -> dict[str, str]:
-        """The seed's extension call-state callback for one leg."""
+        """The seed's extension call-state callback for one leg. A carrier's call rings
+        the extension (the seat side: `isbleg` false), called by the outside number."""
         return {
             "buuid": self.b_uuid,
             "callee": self.destnumber,
-            "caller": self.extnumber,
+            "caller": self.disnumber if self.inbound else self.extnumber,
             "companycode": str(self.caller.company_code),
             "customuuid": self.custom.customuuid,
-            "direction": "callout",
+            "direction": CallType.CALLIN.value if self.inbound else CallType.CALLOUT.value,
             "disnumber": self.disnumber,
             "extnumber": self.extnumber,
-            "isbleg": "true" if leg == CUSTOMER_LEG else "false",
+            "isbleg": "true" if leg == CUSTOMER_LEG and not self.inbound else "false",
             "method": str(self.method.value),
             "starttime": str(int(self.started_wall.timestamp())),
             "status": status,
@@ -297,18 +311,22 @@ class CallService:
         return call
 
     def _follow_incoming(self, incoming: IncomingCall) -> None:
-        """Follow a registered phone's own call, routed by the switch: to another
-        extension of its company (method 1) or out through the company's trunk (2)."""
+        """Follow a call routed by the switch: a registered phone's own call to another
+        extension of its company (method 1) or out through the company's trunk (2), or a
+        carrier's call to a company number (to an extension, 0, or a group, 6)."""
         company = self._switch.company(incoming.company_id) if self._switch else None
         if company is None:
             return  # the switch refused it: no company to record it for
+        caller = Caller(incoming.company_id, company.code, company.name)
+        method = CallMethod(incoming.method)
+        if incoming.from_carrier:
+            call = self._track(
+                incoming.call_id, caller, method, "", incoming.dialed, incoming.caller
+            )
+            call.inbound = True
+            return
         self._track(
-            incoming.call_id,
-            Caller(incoming.company_id, company.code, company.name),
-            CallMethod(incoming.method),
-            incoming.caller,
-            incoming.dialed,
-            incoming.caller_id,
+            incoming.call_id, caller, method, incoming.caller, incoming.dialed, incoming.caller_id
         )
 
     async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
@@ -346,6 +364,10 @@ class CallService:
         call = self.live.get(event.call_id) if isinstance(event, CallEvent) else None
         if call is None:
             return
+        if isinstance(event, LegCalling) and call.inbound and event.leg == CUSTOMER_LEG:
+            call.extnumber = event.number  # the extension rung now
+        if isinstance(event, LegAnswered) and call.inbound and event.leg == CUSTOMER_LEG:
+            call.answered_by = call.extnumber
         if isinstance(event, LegRinging | LegAnswered):
             if event.leg not in call.legs:
                 call.legs.append(event.leg)
@@ -400,6 +422,8 @@ class CallService:
                 call.caller.company_code, call.call_id, call.started_wall
             )
             from_agent, from_customer = (Path(p) for p in ended.captures)
+            if call.inbound:  # the carrier's caller is the call's first leg
+                from_agent, from_customer = from_customer, from_agent
             seconds = await asyncio.to_thread(captures_to_wav, from_agent, from_customer, path)
             for capture in (from_agent, from_customer):
                 with contextlib.suppress(FileNotFoundError):
@@ -411,12 +435,8 @@ class CallService:
             company_id=call.caller.company_id,
             companycode=call.caller.company_code,
             callmethod=call.method,
-            type=(
-                CallType.LOCAL
-                if call.method is CallMethod.EXTENSION_TO_EXTENSION
-                else CallType.CALLOUT
-            ).value,
-            extnumber=call.extnumber,
+            type=_record_type(call).value,
+            extnumber=call.answered_by if call.inbound else call.extnumber,
             destnumber=call.destnumber,
             disnumber=call.disnumber,
             crmid=call.custom.userid,

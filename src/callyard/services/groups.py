@@ -13,6 +13,7 @@ from callyard.clock import Clock
 from callyard.codes import Code, GroupStatus
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
+from callyard.services.directory import Directory
 from callyard.services.extensions import resolve_extension
 from callyard.services.presence import Presence
 from callyard.store.database import Database, IntegrityError
@@ -85,16 +86,21 @@ async def _membership(
 class GroupService:
     """Extension groups of a company."""
 
-    def __init__(self, db: Database, clock: Clock, presence: Presence) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, presence: Presence, directory: Directory
+    ) -> None:
         self._db = db
         self._clock = clock
         self._presence = presence
+        # Changes go through the directory: the switch's routing table (numbers routed
+        # to a group ring its checked-in idle members) follows them.
+        self._directory = directory
 
     async def add(self, caller: Caller, name: str, enabled: bool) -> None:
         name = check_group_name(name)
         duplicate = BusinessError(Code.ABNORMAL_OPERATION, f"Extension group {name} already exists")
         try:
-            async with self._db.writing() as session:
+            async with self._directory.changing() as session:
                 if await session.scalar(
                     select(ExtensionGroup.id).where(
                         ExtensionGroup.company_id == caller.company_id,
@@ -115,7 +121,7 @@ class GroupService:
 
     async def delete(self, caller: Caller, name: str) -> None:
         name = check_group_name(name)
-        async with self._db.writing() as session:
+        async with self._directory.changing() as session:
             group = await _group(session, caller, name)
             await session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
             await session.delete(group)
@@ -147,7 +153,7 @@ class GroupService:
             Code.QUEUE_CHECKED_IN, f"Extension {number} is already checked in to group {name}"
         )
         try:
-            async with self._db.writing() as session:
+            async with self._directory.changing() as session:
                 group = await _group(session, caller, name)
                 if not group.enabled:
                     raise BusinessError(Code.QUEUE_EXCEPTION, f"Extension group {name} is disabled")
@@ -169,14 +175,14 @@ class GroupService:
 
     async def check_out(self, caller: Caller, name: str, number: str) -> None:
         name = check_group_name(name)
-        async with self._db.writing() as session:
+        async with self._directory.changing() as session:
             group = await _group(session, caller, name)
             extension = await resolve_extension(session, caller, number)
             await session.delete(await _membership(session, group, extension))
 
     async def set_state(self, caller: Caller, name: str, number: str, state: AgentState) -> None:
         name = check_group_name(name)
-        async with self._db.writing() as session:
+        async with self._directory.changing() as session:
             group = await _group(session, caller, name)
             extension = await resolve_extension(session, caller, number)
             member = await _membership(session, group, extension)

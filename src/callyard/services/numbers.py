@@ -1,4 +1,5 @@
-"""Caller-ID numbers: each company's pool of numbers shown to the called party."""
+"""A company's numbers: the pool of caller IDs shown to the called party, and where
+carriers' calls to each number go (its route: an extension, or a group's members)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from callyard.services.auth import Caller
 from callyard.services.directory import Directory
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
-from callyard.store.models import CallerNumber
+from callyard.store.models import CallerNumber, Extension, ExtensionGroup
 
 CALLER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
@@ -26,6 +27,8 @@ CALLER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 class NumberView:
     number: str
     enabled: bool
+    route_extension: str | None = None  # carriers' calls go to this extension
+    route_group: str | None = None  # ... or to this group's members, in turn
 
 
 @dataclass(frozen=True)
@@ -111,12 +114,59 @@ class NumberService:
     async def list_all(self, company_code: int) -> list[NumberView]:
         async with self._db.transaction() as session:
             company = await company_by_code(session, company_code)
-            rows = await session.scalars(
-                select(CallerNumber)
+            rows = await session.execute(
+                select(CallerNumber, Extension.number, ExtensionGroup.name)
+                .outerjoin(Extension, Extension.id == CallerNumber.route_extension_id)
+                .outerjoin(ExtensionGroup, ExtensionGroup.id == CallerNumber.route_group_id)
                 .where(CallerNumber.company_id == company.id)
                 .order_by(CallerNumber.number)
             )
-            return [NumberView(row.number, row.enabled) for row in rows]
+            return [
+                NumberView(row.number, row.enabled, extension, group)
+                for row, extension, group in rows
+            ]
+
+    async def set_route(
+        self,
+        company_code: int,
+        number: str,
+        *,
+        extension: str | None = None,
+        group: str | None = None,
+    ) -> NumberView:
+        """Route carriers' calls to one of the company's numbers to one of its extensions
+        or to one of its groups (whose members are rung in turn); neither: refuse them."""
+        number = check_caller_number(number)
+        if extension and group:
+            raise InvalidInput("route", "give an extension or a group, not both")
+        async with self._directory.changing() as session:
+            company = await company_by_code(session, company_code)
+            row = await session.scalar(
+                select(CallerNumber).where(
+                    CallerNumber.company_id == company.id, CallerNumber.number == number
+                )
+            )
+            if row is None:
+                raise NotFound(f"company {company_code} has no number {number}")
+            row.route_extension_id = row.route_group_id = None
+            if extension:
+                row.route_extension_id = await session.scalar(
+                    select(Extension.id).where(
+                        Extension.company_id == company.id, Extension.number == extension
+                    )
+                )
+                if row.route_extension_id is None:
+                    raise NotFound(f"company {company_code} has no extension {extension}")
+            if group:
+                row.route_group_id = await session.scalar(
+                    select(ExtensionGroup.id).where(
+                        ExtensionGroup.company_id == company.id, ExtensionGroup.name == group
+                    )
+                )
+                if row.route_group_id is None:
+                    raise NotFound(f"company {company_code} has no extension group {group}")
+            row.updated_at = self._clock.now()
+        return NumberView(row.number, row.enabled, extension or None, group or None)
 
     async def pick(self, caller: Caller, disnumber: str | None) -> str:
         """The caller ID of a call: `disnumber` if the company may show it, else (blank) a

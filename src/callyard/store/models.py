@@ -164,6 +164,14 @@ class CallerNumber(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Where carriers' calls to the number go: one extension, or a group's members in
+    # turn; neither: such calls are refused.
+    route_extension_id: Mapped[int | None] = mapped_column(
+        ForeignKey("extensions.id", ondelete="SET NULL"), nullable=True
+    )
+    route_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("extension_groups.id", ondelete="SET NULL"), nullable=True
+    )
 
 
 class CallRecordRow(Base):

@@ -42,6 +42,7 @@ from callyard.switch.events import (
     CallEnded,
     IncomingCall,
     LegAnswered,
+    LegCalling,
     LegFailed,
     LegRinging,
     SwitchEvent,
@@ -130,6 +131,7 @@ class RelayedCall:
         self._offers: dict[str, tuple[sdp.Codec, ...]] = {}
         self._media: dict[str, sdp.MediaOffer] = {}
         self._origins: dict[str, tuple[int, int]] = {}  # our SDP's o= session and version
+        self._leg_numbers: dict[str, str] = {}  # the extension or number each leg reaches
 
     def hangup(self) -> None:
         """End the call from the API's side (or on shutdown)."""
@@ -204,6 +206,8 @@ class RelayedCall:
         ua.update_handler = partial(self._answer_update, leg)
         self._legs[leg] = ua
         self.numbers.add(target.user)
+        self._leg_numbers[leg] = target.user
+        self._emit(LegCalling(time.monotonic(), self.call_id, leg, target.user))
         ua.recvEvent(CCEventTry((SipCallId(), target.caller_id, target.user, body, None, "")))
         self._timers[leg] = Timeout(self._ring_timeout, target.ring_timeout, 1, leg)
         if target.ring_timeout > NO_RESPONSE_SECONDS:
@@ -593,21 +597,28 @@ _REFUSAL = {
 
 
 class InboundCall(RelayedCall):
-    """A registered phone's own call: the phone is the first leg (its INVITE), the
-    switch routes it, calls the destination as the second leg, and answers the phone
-    when the destination answers."""
+    """A call that reaches the switch: a registered phone's own call, or a carrier's call
+    to a company's number. The caller is the first leg (its INVITE); the switch routes
+    it, calls the destination as the second leg (and, if that fails or does not answer,
+    the route's next parties in turn), and answers the caller when one answers."""
 
     def __init__(
         self,
         call_id: str,
-        caller: Account,
-        route: Callable[[Account, str], Route],
+        company_id: int,
+        caller: str,
+        route: Callable[[str], Route],
+        from_carrier: bool,
         *args: Any,
     ) -> None:
         super().__init__(call_id, True, *args)
+        self.company_id = company_id
         self.caller = caller
         self._route = route
-        self.numbers.add(caller.number)
+        self._from_carrier = from_carrier
+        self._next: list[Target] = []  # parties still to try, in turn
+        self.numbers.add(caller)
+        self._leg_numbers[FIRST] = caller
 
     _first_side = CUSTOMER  # the phone opened the relay session
 
@@ -634,17 +645,18 @@ class InboundCall(RelayedCall):
     def _offered(self, event: Any) -> None:
         _call_id, _cli, dialed, body, _auth, _name = event.getData()
         dialed = str(dialed)
-        route = self._route(self.caller, dialed)
+        route = self._route(dialed)
         # Services learn of the call (to record it) before any of its other events.
         self._emit(
             IncomingCall(
                 time.monotonic(),
                 self.call_id,
-                self.caller.company_id,
-                self.caller.number,
+                self.company_id,
+                self.caller,
                 dialed,
                 route.method.value,
                 route.caller_id,
+                self._from_carrier,
             )
         )
         offer = sdp.parse(str(body)) if body is not None else None
@@ -659,6 +671,7 @@ class InboundCall(RelayedCall):
             self._refuse(refusal.status, refusal.reason, refusal.cause)
             return
         target = route.destination
+        self._next = list(route.then)
 
         def call(port: int) -> None:
             self._call(SECOND, target, port, codecs)
@@ -670,6 +683,40 @@ class InboundCall(RelayedCall):
         self._relay.open_from(
             self.call_id, offer.address, offer.port, self._then(State.NEW, call, refuse)
         )
+
+    def _failed(self, leg: str, status: int) -> None:
+        if leg == SECOND and self._call_next(cancel=False):
+            return
+        super()._failed(leg, status)
+
+    def _ring_timeout(self, leg: str) -> None:
+        if leg == SECOND and self._next and self.state is State.SECOND_RINGING:
+            self._timers.pop(leg, None)  # the timer that fired
+            self._call_next(cancel=True)
+            return
+        super()._ring_timeout(leg)
+
+    def _call_next(self, cancel: bool) -> bool:
+        """The party ringing failed or did not answer: call the route's next one, with
+        the same offer and relay port. False when nobody is left to try."""
+        from sippy.CCEvents import CCEventDisconnect
+
+        if not self._next or self.state is not State.SECOND_RINGING:
+            return False
+        self._cancel_timer(SECOND)
+        self._cancel_timer(_silence(SECOND))
+        ua = self._legs.pop(SECOND, None)
+        if ua is not None:
+            ua.event_cb = None
+            if cancel:
+                ua.recvEvent(CCEventDisconnect())
+                if SECOND not in self._heard_from:
+                    _stop_retransmitting(ua)
+        self.numbers.discard(self._leg_numbers.pop(SECOND, ""))
+        self._heard_from.discard(SECOND)
+        target = self._next.pop(0)
+        self._call(SECOND, target, self._ports[SECOND], self._offers[SECOND])
+        return True
 
     def _refuse(self, status: int, reason: str, cause: HangupCode) -> None:
         from sippy.CCEvents import CCEventFail
@@ -842,10 +889,39 @@ class CallTable:
 
     def incoming(self, request: Any, transaction: Any, caller: Account) -> Any:
         """A phone's INVITE: answered by a UA of its own, routed by the table."""
+
+        def route(dialed: str) -> Route:
+            return self._router.route(caller, dialed, self.in_call)
+
+        return self._take(request, transaction, caller.company_id, caller.number, route, False)
+
+    def from_carrier(self, request: Any, transaction: Any, company_id: int, route: Route) -> Any:
+        """A carrier's INVITE to a company's number, already routed."""
+        calling = route.caller_id
+        return self._take(request, transaction, company_id, calling, lambda _: route, True)
+
+    def carrier_route(
+        self, source: tuple[str, int], dialed: str, calling: str
+    ) -> tuple[int, Route] | None:
+        """The company (0: none) and route of a carrier's call, or None if the call
+        from `source` is no carrier's."""
+        return self._router.from_carrier(source, dialed, calling, self.in_call)
+
+    def _take(
+        self,
+        request: Any,
+        transaction: Any,
+        company_id: int,
+        caller: str,
+        route: Callable[[str], Route],
+        from_carrier: bool,
+    ) -> Any:
         call = InboundCall(
             str(uuid.uuid4()),
+            company_id,
             caller,
-            self._route,
+            route,
+            from_carrier,
             self._config,
             self.relay,
             self._emit,
@@ -860,9 +936,6 @@ class CallTable:
             if _unanswered(transaction):
                 raise  # the stack answers 500
             return None
-
-    def _route(self, caller: Account, dialed: str) -> Route:
-        return self._router.route(caller, dialed, self.in_call)
 
     def in_call(self, number: str) -> bool:
         """Whether a call in progress involves this extension (or number)."""

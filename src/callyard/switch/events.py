@@ -25,6 +25,17 @@ class Unregistered:
 
 
 @dataclass(frozen=True)
+class LegCalling:
+    """The switch sent an INVITE to `number` as leg `leg` of a call (a call's first
+    party, the next extension of a group, a transfer's target)."""
+
+    at: float
+    call_id: str
+    leg: str
+    number: str
+
+
+@dataclass(frozen=True)
 class LegRinging:
     """A leg of a call got a provisional answer with ringing (180/183)."""
 
@@ -73,23 +84,29 @@ class CallEnded:
 
 @dataclass(frozen=True)
 class IncomingCall:
-    """A registered phone dialed `dialed`. The switch routed it already: it calls the
-    destination, or refuses the call (CallEnded follows)."""
+    """A registered phone dialed `dialed`, or a carrier called one of a company's numbers
+    (`from_carrier`). The switch routed it already: it calls the destination, or refuses
+    the call (CallEnded follows)."""
 
     at: float
     call_id: str
     company_id: int
-    caller: str  # the calling extension
+    caller: str  # the calling extension, or the number a carrier's call comes from
     dialed: str
-    method: int  # a CallMethod: to an extension (1) or out through the trunk (2)
+    method: int  # a CallMethod: to an extension (1) or out through the trunk (2) for a
+    # phone's call; to an extension (0) or a group (6) for a carrier's
     caller_id: str  # the number shown to the destination ("" when refused before a pick)
+    from_carrier: bool = False
 
 
-CallEvent = IncomingCall | LegRinging | LegAnswered | LegFailed | CallBridged | CallEnded
+CallEvent = (
+    IncomingCall | LegCalling | LegRinging | LegAnswered | LegFailed | CallBridged | CallEnded
+)
 SwitchEvent = (
     Registered
     | Unregistered
     | IncomingCall
+    | LegCalling
     | LegRinging
     | LegAnswered
     | LegFailed

@@ -1,10 +1,13 @@
-"""Where a registered phone's own call goes, decided in the SIP process.
+"""Where a call that reaches the switch goes, decided in the SIP process.
 
 The server hands the SIP process a routing table (every extension's credentials, every
-company's trunk and caller-ID pool) whenever the store changes, so that a phone's INVITE
-is routed where it arrives, with no round trip to the server before the far end rings:
-another extension of the phone's company (call method 1), or a phone number through the
-company's trunk showing a caller ID of its pool (method 2).
+company's trunks and caller-ID pool, the routes of its numbers) whenever the store
+changes, so that an INVITE is routed where it arrives, with no round trip to the server
+before the far end rings. A registered phone's call goes to another extension of its
+company (call method 1), or to a phone number through the company's trunk showing a
+caller ID of its pool (method 2). A carrier's call to one of a company's numbers goes
+where that number's route says: an extension (method 0), or the extensions checked in to
+a group, rung in turn (method 6).
 """
 
 from __future__ import annotations
@@ -56,12 +59,25 @@ def via_trunk(trunk: TrunkAddress, number: str, caller_id: str, ring_timeout: fl
 @dataclass(frozen=True)
 class CompanyRoutes:
     """What a company's phones' calls need: its trunk (the first, by id) and its enabled
-    caller-ID numbers; with its code and name, for the call records."""
+    caller-ID numbers; with its code and name, for the call records. `carriers`: where
+    all its trunks are, the only sources its numbers' calls are taken from."""
 
     code: int
     name: str
     trunk: TrunkRoute | None
     caller_ids: tuple[str, ...]
+    carriers: frozenset[tuple[str, int]] = frozenset()
+
+
+@dataclass(frozen=True)
+class NumberRoute:
+    """Where calls to a company's number go: its extensions, tried in this order (one
+    extension, or a group's enabled members checked in and idle there)."""
+
+    company_id: int
+    number: str
+    extensions: tuple[str, ...]
+    group: bool  # a group's members (method 6), or one extension (method 0)
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,23 @@ class RoutingTable:
 
     accounts: dict[str, Account] = field(default_factory=dict)
     companies: dict[int, CompanyRoutes] = field(default_factory=dict)
+    numbers: dict[str, NumberRoute] = field(default_factory=dict)  # by number, as stored
+
+    def from_carrier(self, source: tuple[str, int], calling: str) -> bool:
+        """Whether a call from `source` (by `calling`) is a carrier's: it comes from
+        where a trunk is, or from a trunk's host (carriers may send from another port)
+        by a caller that is not an extension (phones may share a carrier's host)."""
+        hosts: set[str] = set()
+        for company in self.companies.values():
+            if source in company.carriers:
+                return True
+            hosts.update(host for host, _ in company.carriers)
+        return source[0] in hosts and calling not in self.accounts
+
+    def number(self, dialed: str) -> NumberRoute | None:
+        """The route of a number as a carrier sends it: with or without its '+'."""
+        bare = dialed.removeprefix("+")
+        return self.numbers.get(dialed) or self.numbers.get(bare) or self.numbers.get("+" + bare)
 
 
 @dataclass(frozen=True)
@@ -83,11 +116,13 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Route:
-    """A phone's call: how it is recorded (method, caller ID shown) and where it goes."""
+    """A call: how it is recorded (method, caller ID shown) and where it goes; `then`,
+    the parties to try in turn if the destination fails or does not answer."""
 
     method: CallMethod
     caller_id: str
     destination: Target | Refusal
+    then: tuple[Target, ...] = ()
 
 
 class Router:
@@ -136,6 +171,41 @@ class Router:
             via_trunk(company.trunk, dialed, shown, self._ring_timeout),
         )
 
+    def from_carrier(
+        self,
+        source: tuple[str, int],
+        dialed: str,
+        calling: str,
+        in_call: Callable[[str], bool],
+    ) -> tuple[int, Route] | None:
+        """The company (0 if none) and route of a call from `source` to `dialed` (from
+        `calling`), or None when it is no carrier's (a phone's call, then). A carrier's
+        call to a number that is not a routed number of a company whose trunk is at that
+        host is refused (404)."""
+        table = self.table
+        if not table.from_carrier(source, calling):
+            return None
+        route = table.number(dialed) if len(dialed) <= MAX_DIALED else None
+        company = table.companies.get(route.company_id) if route is not None else None
+        hosts = {host for host, _ in company.carriers} if company is not None else set()
+        if route is None or source[0] not in hosts:
+            return 0, Route(CallMethod.UNLIMITED, calling, _NO_NUMBER)
+        method = CallMethod.IVR_GROUP_CALL if route.group else CallMethod.UNLIMITED
+        targets: list[Target] = []
+        busy = False
+        for number in route.extensions:
+            account = table.accounts.get(number)
+            binding = self._binding(number) if account and account.enabled else None
+            if binding is None:
+                continue
+            if in_call(number):
+                busy = True
+                continue
+            targets.append(Target(binding.target, number, calling, self._agent_ring_timeout))
+        if not targets:
+            return route.company_id, Route(method, calling, _ALL_BUSY if busy else _NOBODY)
+        return route.company_id, Route(method, calling, targets[0], tuple(targets[1:]))
+
     def _to_extension(
         self,
         caller: Account,
@@ -156,5 +226,8 @@ class Router:
 
 
 _FORBIDDEN = Refusal(403, "Forbidden", HangupCode.CALL_FORBIDDEN)
+_NO_NUMBER = Refusal(404, "Not Found", HangupCode.NOT_FOUND)
+_NOBODY = Refusal(480, "Temporarily Unavailable", HangupCode.EXTENSION_NOT_REGISTERED)
+_ALL_BUSY = Refusal(486, "Busy Here", HangupCode.USER_BUSY)
 _NO_LINE = Refusal(503, "Service Unavailable", HangupCode.OUTBOUND_LINE_FAILURE)
 _TOO_LONG = Refusal(484, "Address Incomplete", HangupCode.CALL_INVALID)

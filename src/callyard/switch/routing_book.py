@@ -11,9 +11,16 @@ from sqlalchemy import select
 
 from callyard.services.directory import Directory
 from callyard.store.database import Database
-from callyard.store.models import CallerNumber, Company, Extension, Trunk
+from callyard.store.models import (
+    CallerNumber,
+    Company,
+    Extension,
+    ExtensionGroup,
+    GroupMember,
+    Trunk,
+)
 from callyard.switch.registrar import Account
-from callyard.switch.routing import CompanyRoutes, RoutingTable, TrunkRoute
+from callyard.switch.routing import CompanyRoutes, NumberRoute, RoutingTable, TrunkRoute
 
 log = logging.getLogger("callyard.switch.routing")
 
@@ -64,14 +71,58 @@ class RoutingBook:
                     .order_by(CallerNumber.id)
                 )
             ).all()
+            routed = (
+                await session.execute(
+                    select(
+                        CallerNumber.company_id,
+                        CallerNumber.number,
+                        Extension.number,
+                        CallerNumber.route_group_id,
+                    )
+                    .outerjoin(Extension, Extension.id == CallerNumber.route_extension_id)
+                    .where(
+                        (CallerNumber.route_extension_id.is_not(None))
+                        | (CallerNumber.route_group_id.is_not(None))
+                    )
+                )
+            ).all()
+            # A group's members in the order they checked in: idle there, enabled.
+            members = (
+                await session.execute(
+                    select(GroupMember.group_id, Extension.number)
+                    .join(Extension, Extension.id == GroupMember.extension_id)
+                    .join(ExtensionGroup, ExtensionGroup.id == GroupMember.group_id)
+                    .where(
+                        GroupMember.state == "idle",
+                        Extension.enabled.is_(True),
+                        ExtensionGroup.enabled.is_(True),
+                    )
+                    .order_by(GroupMember.checked_in_at, Extension.number)
+                )
+            ).all()
         first_trunk: dict[int, TrunkRoute] = {}
         for trunk in trunks:
             first_trunk.setdefault(
                 trunk.company_id, TrunkRoute(trunk.host, trunk.port, trunk.username, trunk.password)
             )
+        carriers: dict[int, set[tuple[str, int]]] = {}
+        for trunk in trunks:
+            carriers.setdefault(trunk.company_id, set()).add((trunk.host, trunk.port))
         pools: dict[int, list[str]] = {}
         for company_id, number in numbers:
             pools.setdefault(company_id, []).append(number)
+        in_group: dict[int, list[str]] = {}
+        for group_id, extension in members:
+            in_group.setdefault(group_id, []).append(extension)
+        routes = {
+            number: NumberRoute(
+                company_id,
+                number,
+                (extension,) if extension else tuple(in_group.get(group_id or 0, ())),
+                group=not extension,
+            )
+            for company_id, number, extension, group_id in routed
+        }
         table = RoutingTable(
             accounts={
                 number: Account(number, company_id, password, enabled)
@@ -79,10 +130,15 @@ class RoutingBook:
             },
             companies={
                 company_id: CompanyRoutes(
-                    code, name, first_trunk.get(company_id), tuple(pools.get(company_id, ()))
+                    code,
+                    name,
+                    first_trunk.get(company_id),
+                    tuple(pools.get(company_id, ())),
+                    frozenset(carriers.get(company_id, ())),
                 )
                 for company_id, code, name in companies
             },
+            numbers=routes,
         )
         self._revision = revision
         # The revision also moves for logins and logouts: only a change of the table

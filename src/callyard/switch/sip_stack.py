@@ -196,16 +196,23 @@ class SipStack:
             return self._reply(request, Reply(500, "Server Internal Error")), None, None
 
     def _invite(self, request: Any, transaction: Any) -> Any:
-        """A registered phone places a call: authenticate it, then route it."""
+        """A carrier calls one of a company's numbers (it comes from a trunk's host), or
+        a registered phone places a call: authenticate it, then route it."""
         caller = str(request.getHFBody("from").getUrl().username or "")
+        host, port = request.getSource()
+        source = (str(host), int(port))
+        dialed = str(request.getRURI().username or "")
+        carrier = self._calls.carrier_route(source, dialed, caller)
+        if carrier is not None:
+            company_id, route = carrier
+            return self._calls.from_carrier(request, transaction, company_id, route)
         authorization = (
             str(request.getHFBody("proxy-authorization"))
             if request.countHFs("proxy-authorization")
             else None
         )
-        host, port = request.getSource()
         checked = self._registrar.authenticate(
-            caller, authorization, (str(host), int(port)), "INVITE", str(request.getRURI())
+            caller, authorization, source, "INVITE", str(request.getRURI())
         )
         if isinstance(checked, Reply):
             return self._reply(request, checked), None, None

@@ -31,11 +31,13 @@ from callyard.switch.commands import (
     Target,
 )
 from callyard.switch.events import (
+    AGENT_LEG,
     CUSTOMER_LEG,
     CallBridged,
     CallEnded,
     IncomingCall,
     LegAnswered,
+    LegCalling,
     LegFailed,
     SwitchEvent,
     Unregistered,
@@ -103,6 +105,7 @@ class Switch:
         self._query_ids = itertools.count(1)
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
         self._bridged: dict[str, float] = {}  # call id -> when its parties were bridged
+        self._leg_numbers: dict[tuple[str, str], str] = {}  # (call id, leg) -> number
         self._dialed: dict[str, _Dialed] = {}
         self._watch: asyncio.Task[None] | None = None
 
@@ -155,6 +158,17 @@ class Switch:
             self._busy.pop(event.call_id, None)
             self._bridged.pop(event.call_id, None)
             self._dialed.pop(event.call_id, None)
+            for leg in (AGENT_LEG, CUSTOMER_LEG):
+                self._leg_numbers.pop((event.call_id, leg), None)
+        elif isinstance(event, LegCalling):
+            # The leg now reaches this number (a group's next member, a transfer's
+            # target): the one it reached before is free.
+            involved = self._busy.setdefault(event.call_id, set())
+            before = self._leg_numbers.get((event.call_id, event.leg))
+            if before is not None and before != event.number:
+                involved.discard(before)
+            involved.add(event.number)
+            self._leg_numbers[(event.call_id, event.leg)] = event.number
         elif isinstance(event, CallBridged):
             self._bridged[event.call_id] = event.at
         elif isinstance(event, LegAnswered) and event.leg == CUSTOMER_LEG:

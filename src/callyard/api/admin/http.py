@@ -22,6 +22,7 @@ from callyard.api.admin.schemas import (
     NumberCreate,
     NumberList,
     NumberOut,
+    NumberRoute,
     Redelivered,
     TrunkCreate,
     TrunkOut,
@@ -169,6 +170,12 @@ def router(
         """Disabled numbers are not picked at random; naming one in a call is 1019."""
         views = await numbers.set_enabled(code, body.numbers, enabled=False)
         return [NumberOut.model_validate(n) for n in views]
+
+    @routes.put("/companies/{code}/numbers/{number}/route", response_model=NumberOut)
+    async def route_number(code: CompanyCode, number: str, body: NumberRoute) -> NumberOut:
+        """Where carriers' calls to the number go (an extension, or a group in turn)."""
+        view = await numbers.set_route(code, number, extension=body.extension, group=body.group)
+        return NumberOut.model_validate(view)
 
     @routes.get("/companies/{code}/cdrs", response_model=list[CdrOut])
     async def list_cdrs(

@@ -106,6 +106,18 @@ class NumberList(BaseModel):
 class NumberOut(Out):
     number: str
     enabled: bool
+    route_extension: str | None = None
+    route_group: str | None = None
+
+
+class NumberRoute(BaseModel):
+    """Where carriers' calls to the number go: an extension, or a group's members in
+    turn; neither: they are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    extension: str | None = None
+    group: str | None = None
 
 
 class CdrOut(BaseModel):
