@@ -799,6 +799,20 @@ class Baresip:
         with self._cond:
             return "".join(e.param for e in self.events if e.type == "CALL_DTMF_START")
 
+    def transfer(self, uri: str, timeout: float = 5.0) -> None:
+        """Blind-transfer the current call to `uri` (REFER); the far end decides. baresip
+        holds the call while it transfers and takes it off hold when that fails: until
+        it has, it refuses another transfer (EINVAL), so that is tried again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.command("transfer", uri)
+                return
+            except HarnessError as exc:
+                if "Invalid argument" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def hold(self, timeout: float = 10.0) -> None:
         """Put the current call on hold (re-INVITE, sendonly); wait for the answer."""
         self._reinvite("hold", timeout)

@@ -5,13 +5,14 @@ answer, and the call is recorded (type `callin`) and pushed like any other."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.sip.harness import Sipp, prepare_pcap_dir, running, write_tone_wav
+from tests.sip.harness import Sipp, analyse_wav, prepare_pcap_dir, running, write_tone_wav
 from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
 from tests.switch.test_calls_e2e import stereo_levels
 from tests.switch.test_webhooks_e2e import hook_up
@@ -37,6 +38,7 @@ def carrier_calling(pbx: Pbx, number: str, seconds: float = 3.0) -> Sipp:
         timeout_s=40,
     )
     pbx.trunk_to(carrier)
+    time.sleep(1)  # the switch's routing table follows the store within 0.5 s
     return carrier
 
 
@@ -44,6 +46,7 @@ def route(pbx: Pbx, *option: str) -> dict[str, Any]:
     routed: dict[str, Any] = pbx.cli(
         "number", "route", "--company", COMPANY, "--number", CALLER_ID, *option
     )
+    time.sleep(1)  # the switch's routing table follows the store within 0.5 s
     return routed
 
 
@@ -139,3 +142,54 @@ def test_calls_to_numbers_without_a_route_are_refused(pbx: Pbx) -> None:
         m.first_line.startswith("SIP/2.0 404") for m in unrouted.received() if not m.is_request
     )
     assert [r for r in pbx.records() if r["type"] == "callin"] == []
+
+
+def test_a_phone_hands_its_call_over_with_refer(pbx: Pbx) -> None:
+    """The agent who took a carrier's call transfers it blind (REFER) to another
+    extension: the caller and the new agent hear each other, the first agent is off the
+    call, the carrier never sees the transfer, and the record says who took the call."""
+    carrier = carrier_calling(pbx, CALLER_ID, seconds=10.0)
+    route(pbx, "--extension", AGENT)
+    first = pbx.phone(AGENT)
+    second = pbx.phone(SECOND_AGENT, audio=write_tone_wav(pbx.workdir / "voice.wav", seconds=30))
+    with running(first, second):
+        first.wait_registered()
+        second.wait_registered()
+        with running(carrier):
+            first.wait_established(timeout=15)
+            first.transfer(f"sip:{SECOND_AGENT}@127.0.0.1:{pbx.server.sip_port}")
+            first.wait_closed(timeout=10)
+            second.wait_established(timeout=10)
+            result = carrier.wait(40)
+        second.wait_closed(timeout=10)
+    assert (result.returncode, result.successful) == (0, 1)
+    assert [m for m in carrier.received() if m.is_request and m.method == "REFER"] == []
+    heard = analyse_wav(second.received_wav())
+    assert heard.active_seconds > 2, "the new agent did not hear the caller"
+    record = pbx.record_with(type="callin")
+    assert (record["extnumber"], record["hangupdirection"]) == (SECOND_AGENT, 10040)
+    assert record["recordfilename"]
+
+
+def test_a_refer_the_phone_could_not_call_is_refused(pbx: Pbx) -> None:
+    """A REFER to a party the phone could not call gets that call's final answer (here
+    480: the extension is not registered) and changes nothing on the switch. baresip then
+    hangs up by itself (its way after a failed transfer): the record says the agent
+    ended the call, normally, after the refusal."""
+    carrier = carrier_calling(pbx, CALLER_ID, seconds=6.0)
+    route(pbx, "--extension", AGENT)
+    agent = pbx.phone(AGENT)
+    with running(agent):
+        agent.wait_registered()
+        with running(carrier):
+            agent.wait_established(timeout=15)
+            time.sleep(1)
+            agent.transfer(f"sip:{THIRD_AGENT}@127.0.0.1:{pbx.server.sip_port}")
+            refused = agent.wait_event(["TRANSFER_FAILED"], timeout=10)
+            carrier.wait(30)
+    assert refused.param.startswith("480"), refused
+    record = pbx.record_with(type="callin")
+    assert (record["extnumber"], record["hangupcause"], record["hangupdirection"]) == (
+        AGENT, 10001, 10041,
+    )  # fmt: skip
+    assert record["billsec"] >= 1

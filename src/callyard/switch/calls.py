@@ -98,6 +98,7 @@ class State(Enum):
     HELD = "held"  # a dialed customer answered; nobody else is on the call
     PLAYING = "playing"  # a prompt plays to a dialed customer, then the call ends
     BRIDGED = "bridged"
+    TRANSFERRING = "transferring"  # a leg's phone referred the call elsewhere: it rings
     ENDED = "ended"
 
 
@@ -132,6 +133,9 @@ class RelayedCall:
         self._media: dict[str, sdp.MediaOffer] = {}
         self._origins: dict[str, tuple[int, int]] = {}  # our SDP's o= session and version
         self._leg_numbers: dict[str, str] = {}  # the extension or number each leg reaches
+        # How a leg's REFER is routed: (the referring extension, the target dialed) to
+        # the route it would take as a call of that phone's (set by the call table).
+        self.route_transfer: Callable[[str, str], Route | None] | None = None
 
     def hangup(self) -> None:
         """End the call from the API's side (or on shutdown)."""
@@ -204,12 +208,13 @@ class RelayedCall:
         self._offers[leg] = codecs
         body = self._sdp(leg, codecs)
         ua.update_handler = partial(self._answer_update, leg)
+        ua.refer_handler = partial(self._referred, leg)
         self._legs[leg] = ua
         self.numbers.add(target.user)
         self._leg_numbers[leg] = target.user
         self._emit(LegCalling(time.monotonic(), self.call_id, leg, target.user))
         ua.recvEvent(CCEventTry((SipCallId(), target.caller_id, target.user, body, None, "")))
-        self._timers[leg] = Timeout(self._ring_timeout, target.ring_timeout, 1, leg)
+        self._timers[leg] = Timeout(self._timed_out, target.ring_timeout, 1, leg)
         if target.ring_timeout > NO_RESPONSE_SECONDS:
             self._timers[_silence(leg)] = Timeout(self._no_response, NO_RESPONSE_SECONDS, 1, leg)
 
@@ -262,7 +267,12 @@ class RelayedCall:
                 )
                 return
             self._media[leg] = media
-            self._answered(leg, media, now)
+            if self.state is State.TRANSFERRING:
+                self._transferred(leg, media, now)
+            else:
+                self._answered(leg, media, now)
+        elif isinstance(event, CCEventFail) and self.state is State.TRANSFERRING:
+            RelayedCall._failed(self, leg, int(event.getData()[0]))  # the call ends
         elif isinstance(event, CCEventFail):
             self._failed(leg, int(event.getData()[0]))
         elif isinstance(event, CCEventDisconnect):
@@ -384,12 +394,60 @@ class RelayedCall:
             return HangupCode.OUTBOUND_LINE_FAILURE
         return HangupCode.USER_TIMED_OUT if leg == FIRST else HangupCode.NO_ANSWER
 
+    def _timed_out(self, leg: str) -> None:
+        """A leg's ring timer: during a transfer the call ends (nobody took it)."""
+        if self.state is State.TRANSFERRING:
+            RelayedCall._ring_timeout(self, leg)
+        else:
+            self._ring_timeout(leg)
+
+    def _referred(self, leg: str, dialed: str) -> tuple[int, str, Callable[[], None] | None]:
+        """A leg's REFER (blind transfer) to `dialed`: the answer to give it, and what to
+        do once it is given (the referring phone is hung up, the target called in its
+        place). Refused while the call is not up, or where the phone could not call."""
+        referrer = self._leg_numbers.get(leg, "")
+        if self.state is not State.BRIDGED or _other(leg) not in self._legs:
+            return 403, "Forbidden (the call is not up)", None
+        route = self.route_transfer(referrer, dialed) if self.route_transfer else None
+        if route is None:
+            return 403, "Forbidden", None
+        if isinstance(route.destination, Refusal):
+            return route.destination.status, route.destination.reason, None
+        target = route.destination
+        return 202, "Accepted", partial(self._transfer, leg, target)
+
+    def _transfer(self, leg: str, target: Target) -> None:
+        """Hang up leg `leg` and call `target` in its place, on the same relay port; the
+        other party stays where it is and is bridged to the target when it answers."""
+        from sippy.CCEvents import CCEventDisconnect
+
+        if self.state is not State.BRIDGED:
+            return
+        log.info(
+            "blind transfer",
+            extra={"call_id": self.call_id, "leg": leg, "to": target.user},
+        )
+        ua = self._legs.pop(leg, None)
+        if ua is not None:
+            ua.event_cb = None
+            ua.recvEvent(CCEventDisconnect())
+        self.numbers.discard(self._leg_numbers.get(leg, ""))
+        self._heard_from.discard(leg)
+        self.state = State.TRANSFERRING
+        self._call(leg, target, self._ports[leg], self._media[_other(leg)].codecs)
+
+    def _transferred(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        """A transfer's target answered: the relay sends it what the other party says."""
+        self._relay.update(self.call_id, self._relay_side(leg), media.address, media.port)
+        self.state = State.BRIDGED
+        self._emit(LegAnswered(now, self.call_id, leg))
+
     def _no_response(self, leg: str) -> None:
         self._timers.pop(_silence(leg), None)
         if leg in self._legs and leg not in self._heard_from:
             log.warning("no response to the INVITE", extra={"call_id": self.call_id, "leg": leg})
             self._cancel_timer(leg)
-            self._ring_timeout(leg)
+            self._timed_out(leg)
 
     def _cancel_timer(self, leg: str) -> None:
         timer = self._timers.pop(leg, None)
@@ -626,6 +684,7 @@ class InboundCall(RelayedCall):
         """Hand the phone's INVITE to a UA of its own; answers what sippy should send."""
         ua = _user_agent_class()(self._config, self._leg_event)
         ua.update_handler = partial(self._answer_update, FIRST)
+        ua.refer_handler = partial(self._referred, FIRST)
         self._legs[FIRST] = ua
         return ua.recvRequest(request, transaction)
 
@@ -802,6 +861,7 @@ def answer_updates() -> None:
     """Make an established dialog answer UPDATE (RFC 3311; session refreshes, RFC 4028)
     with its UA's `update_handler`; sippy leaves it unanswered."""
     from sippy.MsgBody import MsgBody
+    from sippy.SipGenericHF import SipGenericHF
     from sippy.SipHeader import SipHeader
     from sippy.UaStateConnected import UaStateConnected
 
@@ -816,9 +876,35 @@ def answer_updates() -> None:
             response.appendHeader(SipHeader(name="contact", body=ua.lContact))
         ua.global_config["_sip_tm"].sendResponse(response)
 
+    def refer(state: Any, request: Any) -> None:
+        ua = state.ua
+        if request.countHFs("refer-to") == 0:
+            request.sendResponse(400, "Bad Request (no Refer-To)")
+            return
+        dialed = str(request.getHFBody("refer-to").getUrl().username or "")
+        handler = getattr(ua, "refer_handler", None)
+        code, reason, then = handler(dialed) if handler else (501, "Not Implemented", None)
+        request.sendResponse(code, reason)
+        if then is None:
+            return
+        # RFC 3515: the referrer learns how the REFER went, then this dialog ends.
+        notify = ua.genRequest(
+            "NOTIFY",
+            body=MsgBody("SIP/2.0 200 OK\r\n", mtype="message/sipfrag"),
+            extra_headers=(
+                SipHeader(name="event", body=SipGenericHF("refer")),
+                SipHeader(
+                    name="subscription-state", body=SipGenericHF("terminated;reason=noresource")
+                ),
+            ),
+        )
+        ua.newTransaction(notify)
+        then()
+
     UaStateConnected.recv_request_handlers = {
         **UaStateConnected.recv_request_handlers,
         "UPDATE": update,
+        "REFER": refer,
     }
 
 
@@ -838,6 +924,8 @@ def _user_agent_class() -> Any:
         class OrderedUA(UA):  # type: ignore[misc]
             # Answers an UPDATE's offer: (status, reason, SDP body or None).
             update_handler: Callable[[Any], tuple[int, str, Any]] | None = None
+            # Answers a REFER to a user: (status, reason, what to do once answered).
+            refer_handler: Callable[[str], tuple[int, str, Any]] | None = None
 
             def recvResponse(self, resp: Any, tr: Any) -> None:
                 if resp.getSCode()[0] >= 300:
@@ -870,11 +958,13 @@ class CallTable:
     def bridge(self, order: Bridge) -> None:
         call = BridgedCall(order, self._config, self.relay, self._emit, self._forget)
         self.calls[order.call_id] = call
+        call.route_transfer = self._transfer_route
         call.start()
 
     def dial(self, order: Dial) -> None:
         call = DialedCall(order, self._config, self.relay, self._emit, self._forget)
         self.calls[order.call_id] = call
+        call.route_transfer = self._transfer_route
         call.start()
 
     def attach(self, command: Attach) -> None:
@@ -928,6 +1018,7 @@ class CallTable:
             self._forget,
         )
         self.calls[call.call_id] = call
+        call.route_transfer = self._transfer_route
         try:
             return call.take(request, transaction)
         except Exception:
@@ -955,6 +1046,14 @@ class CallTable:
             except Exception:
                 log.exception("call not hung up", extra={"call_id": call.call_id})
                 self.calls.pop(call.call_id, None)
+
+    def _transfer_route(self, referrer: str, dialed: str) -> Route | None:
+        """Where a phone's REFER goes: where its own call to `dialed` would (None when
+        the referrer is no extension, e.g. a carrier)."""
+        account = self._router.account(referrer)
+        if account is None or not account.enabled:
+            return None
+        return self._router.route(account, dialed, self.in_call)
 
     def _forget(self, call_id: str) -> None:
         self.calls.pop(call_id, None)
