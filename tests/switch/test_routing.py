@@ -197,6 +197,7 @@ def test_a_group_rings_its_reachable_idle_members_in_turn() -> None:
     assert (routed.destination.user, routed.then) == ("1001", ())
     _, everyone = carrier_call("622150009") or (0, None)
     assert everyone is not None
+    assert isinstance(everyone.destination, Target)
     assert [t.user for t in (everyone.destination, *everyone.then)] == ["1002", "1001"]
     _, nobody = carrier_call("622150009", busy=frozenset({"1001", "1002"})) or (0, None)
     assert nobody is not None
