@@ -20,8 +20,8 @@ from callyard.services.calls import CallService
 from callyard.services.voice_calls import VoiceCallService
 from callyard.switch.commands import CallStateError, Dial
 from callyard.switch.events import CallEnded, LegAnswered, LegRinging, SwitchEvent
+from callyard.switch.port import SwitchPort
 from callyard.switch.relay import PCMU, prompt_file
-from callyard.switch.switch import Switch
 from callyard.testing.clock import ManualClock
 from callyard.timefmt import TimeFormat
 from callyard.tts.espeak import EspeakSynthesizer
@@ -70,7 +70,7 @@ class Placed:
 @pytest.fixture
 async def placed(container: Container, tmp_path: Path) -> Placed:
     switch = RecordingSwitch()
-    as_switch = cast(Switch, switch)
+    as_switch = cast(SwitchPort, switch)
     calls = CallService(
         as_switch,
         container.directory,

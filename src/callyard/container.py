@@ -23,6 +23,7 @@ from callyard.services.numbers import NumberService
 from callyard.services.otp import VoiceCodeLimits, VoiceCodeService
 from callyard.services.presence import NoSwitch, Presence
 from callyard.services.recordings import RecordingService
+from callyard.services.routing_book import RoutingBook
 from callyard.services.tasks import TaskService
 from callyard.services.trunks import TrunkService
 from callyard.services.voice_calls import VoiceCallService
@@ -121,8 +122,7 @@ class Container:
         switch = None
         if with_switch:
             switch = Switch(
-                db,
-                directory,
+                RoutingBook(db, directory),
                 settings.sip_address,
                 settings.advertise_ip,
                 parse_port_range(settings.rtp_ports),

@@ -29,7 +29,7 @@ from callyard.services.tasks import (
 )
 from callyard.switch.commands import Dial, Target
 from callyard.switch.events import CallEnded, LegAnswered, LegFailed, SwitchEvent
-from callyard.switch.switch import Switch
+from callyard.switch.port import SwitchPort
 from tests.conftest import Tenant
 from tests.factories import caller_of
 
@@ -153,11 +153,11 @@ async def rig(container: Container, tenant: Tenant) -> Rig:
     await container.trunks.add(tenant.code, "carrier", "127.0.0.1", 5070)
     await container.numbers.add(tenant.code, "622150001")
     switch = FakeSwitch({agent})
-    container.calls._switch = cast(Switch, switch)
+    container.calls._switch = cast(SwitchPort, switch)
     dialer = Dialer(
         container.tasks,
         container.calls,
-        cast(Switch, switch),
+        cast(SwitchPort, switch),
         container.groups,
         container.directory,
         container.trunks,

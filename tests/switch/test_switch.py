@@ -11,19 +11,18 @@ import pytest
 
 from callyard.codes import CallMethod
 from callyard.container import Container
+from callyard.services.routing_book import RoutingBook
 from callyard.switch.events import CallEnded, IncomingCall, Unregistered
 from callyard.switch.link import BindingMade
 from callyard.switch.registrar import Account, Binding
 from callyard.switch.routing import CompanyRoutes, RoutingTable, TrunkRoute
-from callyard.switch.routing_book import RoutingBook
 from callyard.switch.switch import Switch
 from tests.sip.harness import free_udp_port
 
 
 def switch_of(container: Container) -> Switch:
     return Switch(
-        container.db,
-        container.directory,
+        RoutingBook(container.db, container.directory),
         ("127.0.0.1", free_udp_port()),
     )
 

@@ -52,8 +52,8 @@ from callyard.switch.events import (
     LegFailed,
     SwitchEvent,
 )
+from callyard.switch.port import SwitchPort
 from callyard.switch.routing import via_trunk
-from callyard.switch.switch import Switch
 from callyard.tts import SynthesisError, Synthesizer, render_prompt
 
 log = logging.getLogger("callyard.dialer")
@@ -151,7 +151,7 @@ class Dialer:
         self,
         tasks: TaskService,
         calls: CallService,
-        switch: Switch,
+        switch: SwitchPort,
         groups: GroupService,
         directory: Directory,
         trunks: TrunkService,

@@ -39,9 +39,9 @@ from callyard.switch.events import (
     LegRinging,
     SwitchEvent,
 )
+from callyard.switch.port import SwitchPort
 from callyard.switch.recording import captures_to_wav
 from callyard.switch.routing import PHONE_NUMBER, via_trunk
-from callyard.switch.switch import Switch
 from callyard.timefmt import TimeFormat
 
 log = logging.getLogger("callyard.calls")
@@ -59,7 +59,7 @@ async def company_trunk(trunks: TrunkService, caller: Caller) -> TrunkView:
     return trunk
 
 
-def running_switch(switch: Switch | None) -> Switch:
+def running_switch(switch: SwitchPort | None) -> SwitchPort:
     """The switch, or the API's answer when this process runs none."""
     if switch is None:
         raise BusinessError(Code.SERVER_CONNECTION_FAILED, "The switch is not running")
@@ -155,7 +155,7 @@ class CallService:
 
     def __init__(
         self,
-        switch: Switch | None,
+        switch: SwitchPort | None,
         directory: Directory,
         trunks: TrunkService,
         numbers: NumberService,
@@ -184,7 +184,7 @@ class CallService:
         if switch is not None:
             switch.subscribe(self._on_event)
 
-    def _running_switch(self) -> Switch:
+    def _running_switch(self) -> SwitchPort:
         return running_switch(self._switch)
 
     async def _extension(self, caller: Caller, number: str) -> None:
@@ -195,7 +195,7 @@ class CallService:
     async def _trunk(self, caller: Caller) -> TrunkView:
         return await company_trunk(self._trunks, caller)
 
-    def _busy(self, switch: Switch, number: str) -> None:
+    def _busy(self, switch: SwitchPort, number: str) -> None:
         if switch.in_call(number):
             raise BusinessError(Code.CALL_CALLING, f"Extension {number} is already in a call")
 

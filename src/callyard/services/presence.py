@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
+from callyard.switch.registrar import Registration
 
-@dataclass(frozen=True)
-class Registration:
-    """A live SIP registration of an extension."""
-
-    client_ip: str
-    client_port: int
-    server_ip: str
-    user_agent: str
-    registered_at: datetime
+__all__ = ["NoSwitch", "Presence", "Registration"]
 
 
 class Presence(Protocol):

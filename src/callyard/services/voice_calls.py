@@ -27,8 +27,8 @@ from callyard.services.numbers import NumberService
 from callyard.services.trunks import TrunkService
 from callyard.switch.commands import CallStateError, Dial
 from callyard.switch.events import CUSTOMER_LEG, CallEnded, LegAnswered, SwitchEvent
+from callyard.switch.port import SwitchPort
 from callyard.switch.routing import via_trunk
-from callyard.switch.switch import Switch
 from callyard.tts import SynthesisError, Synthesizer, render_prompt
 
 log = logging.getLogger("callyard.voice_calls")
@@ -39,7 +39,7 @@ class VoiceCallService:
 
     def __init__(
         self,
-        switch: Switch | None,
+        switch: SwitchPort | None,
         calls: CallService,
         trunks: TrunkService,
         numbers: NumberService,
@@ -57,7 +57,7 @@ class VoiceCallService:
         if switch is not None:
             switch.subscribe(self._on_event)
 
-    def _running_switch(self) -> Switch:
+    def _running_switch(self) -> SwitchPort:
         return running_switch(self._switch)
 
     async def place(

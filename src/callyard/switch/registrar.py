@@ -44,6 +44,17 @@ AccountLookup = Callable[[str], Account | None]
 
 
 @dataclass(frozen=True)
+class Registration:
+    """A live SIP registration of an extension, as services see it."""
+
+    client_ip: str
+    client_port: int
+    server_ip: str
+    user_agent: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
 class RegisterRequest:
     """The parts of a REGISTER the registrar looks at."""
 

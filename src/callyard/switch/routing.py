@@ -28,6 +28,19 @@ PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
 MAX_DIALED = 33
 
 
+class RoutesSource(Protocol):
+    """Where the switch gets its routing table: the latest one, read again on demand and
+    whenever the store changes, announced to subscribers when it differs."""
+
+    table: RoutingTable
+
+    def subscribe(self, listener: Callable[[RoutingTable], None]) -> None: ...
+
+    async def reload(self) -> None: ...
+
+    async def watch(self) -> None: ...
+
+
 class TrunkAddress(Protocol):
     """Where a trunk is and how to authenticate to it."""
 

@@ -17,9 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from callyard.services.directory import Directory
-from callyard.services.presence import Registration
-from callyard.store.database import Database
 from callyard.switch.commands import (
     Attach,
     Bridge,
@@ -52,10 +49,9 @@ from callyard.switch.link import (
     StatsQuery,
 )
 from callyard.switch.process import SipProcess
-from callyard.switch.registrar import Binding, SipLimits
+from callyard.switch.registrar import Binding, Registration, SipLimits
 from callyard.switch.relay import PROMPT_CODECS, RelayStats, prompt_file
-from callyard.switch.routing import CompanyRoutes, RoutingTable
-from callyard.switch.routing_book import RoutingBook
+from callyard.switch.routing import CompanyRoutes, RoutesSource, RoutingTable
 
 log = logging.getLogger("callyard.switch")
 
@@ -78,8 +74,7 @@ class Switch:
 
     def __init__(
         self,
-        db: Database,
-        directory: Directory,
+        routing: RoutesSource,
         sip: tuple[str, int],
         advertise_ip: str | None = None,
         rtp_ports: tuple[int, int] = (20000, 29999),
@@ -94,7 +89,8 @@ class Switch:
         self._capture_dir = capture_dir or Path("captures")
         self._ring_timeouts = (ring_timeout, agent_ring_timeout)
         self._limits = limits or SipLimits()
-        self.routing = RoutingBook(db, directory, self._routes_changed)
+        self.routing = routing
+        routing.subscribe(self._routes_changed)
         self._listeners: list[Callable[[SwitchEvent], None]] = []
         self._process = SipProcess(self._received, self._lost)
         self._running = False
@@ -124,7 +120,7 @@ class Switch:
 
     def company(self, company_id: int) -> CompanyRoutes | None:
         """A company as the routing table knows it (phones' calls are routed by it)."""
-        return self.routing.company(company_id)
+        return self.routing.table.companies.get(company_id)
 
     def _received(self, message: object) -> None:
         if isinstance(message, BindingMade):
@@ -318,7 +314,7 @@ class Switch:
         binding = self._bindings.get(number)
         if binding is None or binding.expires_at <= time.monotonic():
             return None
-        account = self.routing.account(number)
+        account = self.routing.table.accounts.get(number)
         if account is None or not account.enabled:
             return None
         return binding

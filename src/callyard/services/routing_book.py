@@ -1,5 +1,5 @@
-"""The routing table in memory on the server's side, read from the store and handed to the
-SIP process whenever it changes."""
+"""The switch's routing table, read from the store on the server's side and handed to
+the switch (which sends it to the SIP process) whenever it changes."""
 
 from __future__ import annotations
 
@@ -37,9 +37,15 @@ class RoutingBook:
     ) -> None:
         self._db = db
         self._directory = directory
-        self._on_change = on_change
+        self._listeners: list[Callable[[RoutingTable], None]] = []
+        if on_change is not None:
+            self._listeners.append(on_change)
         self.table = RoutingTable()
         self._revision: int | None = None
+
+    def subscribe(self, listener: Callable[[RoutingTable], None]) -> None:
+        """Call `listener` with every new table."""
+        self._listeners.append(listener)
 
     def account(self, number: str) -> Account | None:
         return self.table.accounts.get(number)
@@ -145,8 +151,8 @@ class RoutingBook:
         # goes to the SIP process.
         if table != self.table:
             self.table = table
-            if self._on_change is not None:
-                self._on_change(table)
+            for listener in self._listeners:
+                listener(table)
 
     async def watch(self, interval: float = 0.5) -> None:
         """Reload whenever the store changes; runs until cancelled."""
