@@ -198,6 +198,7 @@ VALID_BODIES: dict[str, object] = {
     "NumberCreate": {"number": "+15550100"},
     "NumberList": {"numbers": ["+15550100"]},
     "NumberRoute": {},
+    "CredentialCreate": {"kind": "vcall"},
     "WebhookUpdate": {},
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from callyard.store import migrate
 from tests.e2e.server import callyard
@@ -67,6 +68,22 @@ def test_company_and_extension_commands(db_url: str) -> None:
     companies = callyard("company", "list", *db)
     assert [c["name"] for c in companies] == ["Acme", "Other"]
     assert "accesskey" not in json.dumps(companies)
+
+
+def test_credential_commands(db_url: str, tmp_path: Path) -> None:
+    db = ("--db-url", db_url, "--data-dir", str(tmp_path))
+    code = str(callyard("company", "create", "--name", "Keys", *db)["companycode"])
+    issued = callyard("credential", "issue", "--company", code, "--kind", "robot", *db)
+    assert set(issued) == {"kind", "key_id", "created_at", "secret"}
+    assert (tmp_path / "credentials.key").stat().st_mode & 0o077 == 0  # the sealing key
+    listed = callyard("credential", "list", "--company", code, *db)
+    assert [(c["kind"], c["key_id"]) for c in listed] == [("robot", issued["key_id"])]
+    assert "secret" not in listed[0]
+    callyard("credential", "revoke", "--company", code, "--key-id", issued["key_id"], *db)
+    assert callyard("credential", "list", "--company", code, *db) == []
+    refused = callyard("credential", "issue", "--company", code, "--kind", "x", *db, check=False)
+    assert refused.returncode != 0
+    assert "not a credential kind" in refused.stderr
 
 
 def test_cli_errors_are_json_on_stderr_with_a_nonzero_exit(db_url: str) -> None:

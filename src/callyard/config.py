@@ -17,6 +17,7 @@ DEFAULT_SIP = "127.0.0.1:5060"
 DEFAULT_DATA_DIR = "./callyard-data"
 ADMIN_KEY_FILE = "admin.key"
 RECORDING_KEY_FILE = "recording.key"
+CREDENTIALS_KEY_FILE = "credentials.key"
 DEFAULT_RETENTION_DAYS = 90
 
 
@@ -99,6 +100,7 @@ class Settings:
     public_url: str | None = None
     recording_retention_days: int = DEFAULT_RETENTION_DAYS
     recording_secret: str | None = None
+    credentials_key: str | None = None  # seals API secrets at rest (else credentials.key)
     advertise_ip: str | None = None
     rtp_ports: str = "20000-29999"
     ring_timeout_seconds: float = 60.0  # a customer (or a mobile) that does not answer
@@ -155,6 +157,7 @@ class Settings:
             ("rtp_ports", "CALLYARD_RTP_PORTS"),
             ("public_url", "CALLYARD_PUBLIC_URL"),
             ("recording_secret", "CALLYARD_RECORDING_SECRET"),
+            ("credentials_key", "CALLYARD_CREDENTIALS_KEY"),
             ("dialer_abandon_message", "CALLYARD_DIALER_ABANDON_MESSAGE"),
             ("dialer_abandon_language", "CALLYARD_DIALER_ABANDON_LANGUAGE"),
         ):
@@ -227,6 +230,11 @@ class Settings:
         """The HMAC key of recording links: from the environment, else from (or created
         in) the data dir, so that links stay valid across restarts."""
         return self.recording_secret or self._key_file(RECORDING_KEY_FILE)
+
+    def resolve_credentials_key(self) -> str:
+        """The server key that seals API secrets callyard must read back: from the
+        environment, else from (or created in) the data dir. Losing it loses them."""
+        return self.credentials_key or self._key_file(CREDENTIALS_KEY_FILE)
 
     def _key_file(self, name: str) -> str:
         """A secret kept in the data dir (mode 0600), created on first use."""

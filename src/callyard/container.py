@@ -12,10 +12,12 @@ from callyard.clock import Clock, SystemClock
 from callyard.config import Settings
 from callyard.dialer.runtime import AbandonMessage, Dialer
 from callyard.metrics import Metrics
+from callyard.sealing import SecretBox
 from callyard.services.auth import AuthService, LoginLimits
 from callyard.services.calls import CallService
 from callyard.services.cdrs import CdrService, StoredCallRecord
 from callyard.services.companies import CompanyService
+from callyard.services.credentials import CredentialService
 from callyard.services.directory import Directory
 from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
@@ -67,10 +69,14 @@ class Container:
     outbox: Outbox
     delivery: DeliveryWorker
     voice_codes: VoiceCodeService = field(init=False)
+    credentials: CredentialService = field(init=False)
 
     def __post_init__(self) -> None:
         self.voice_codes = VoiceCodeService(
             self.db, self.clock, self.voice_calls, VoiceCodeLimits.from_settings(self.settings)
+        )
+        self.credentials = CredentialService(
+            self.db, self.clock, lambda: SecretBox(self.settings.resolve_credentials_key())
         )
 
     @classmethod

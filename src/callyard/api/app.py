@@ -75,6 +75,7 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             times=times,
             webhooks=container.webhooks,
             outbox=container.outbox,
+            credentials=container.credentials,
         )
     )
     app.include_router(recordings_http.router(container.recordings))

@@ -8,9 +8,16 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from callyard.api.admin.schemas import CompanyOut, Credentials, ExtensionOut
+from callyard.api.admin.schemas import (
+    CompanyOut,
+    CredentialOut,
+    Credentials,
+    ExtensionOut,
+    IssuedCredentialOut,
+)
 from callyard.cli.common import DataDir, DbUrl, emit, fail, run, settings
 from callyard.container import Container
+from callyard.services.credentials import parse_kind
 from callyard.services.extensions import extension_numbers
 
 companies = typer.Typer(help="Companies: credentials, IP allow-list, expiry, modules.")
@@ -203,5 +210,50 @@ def extension_list(company: CompanyOpt, data_dir: DataDir = None, db_url: DbUrl 
 
     async def op(c: Container) -> list[ExtensionOut]:
         return [ExtensionOut.model_validate(e) for e in await c.extensions.list_all(company)]
+
+    emit(run(settings(data_dir, db_url), op))
+
+
+credentials = typer.Typer(help="API credentials per dialect (vcall, robot).")
+
+
+@credentials.command("issue")
+def credential_issue(
+    company: CompanyOpt,
+    kind: Annotated[str, typer.Option("--kind", help="vcall or robot")],
+    data_dir: DataDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Issue a credential; its secret is printed only now."""
+
+    async def op(c: Container) -> IssuedCredentialOut:
+        issued = await c.credentials.issue(company, parse_kind(kind))
+        return IssuedCredentialOut.model_validate(issued)
+
+    emit(run(settings(data_dir, db_url), op))
+
+
+@credentials.command("list")
+def credential_list(company: CompanyOpt, data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """A company's credentials (without their secrets)."""
+
+    async def op(c: Container) -> list[CredentialOut]:
+        return [CredentialOut.model_validate(v) for v in await c.credentials.list(company)]
+
+    emit(run(settings(data_dir, db_url), op))
+
+
+@credentials.command("revoke")
+def credential_revoke(
+    company: CompanyOpt,
+    key_id: Annotated[str, typer.Option("--key-id", help="The credential's key id")],
+    data_dir: DataDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Revoke a credential at once."""
+
+    async def op(c: Container) -> dict[str, str]:
+        await c.credentials.revoke(company, key_id)
+        return {"revoked": key_id}
 
     emit(run(settings(data_dir, db_url), op))

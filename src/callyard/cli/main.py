@@ -22,6 +22,7 @@ app = typer.Typer(
 db = typer.Typer(help="Database schema.")
 app.add_typer(admin.companies, name="company")
 app.add_typer(admin.extensions, name="extension")
+app.add_typer(admin.credentials, name="credential")
 app.add_typer(carriers.trunks, name="trunk")
 app.add_typer(carriers.numbers, name="number")
 app.add_typer(records.cdrs, name="cdr")

@@ -72,6 +72,25 @@ class Company(Base):
     disabled_modules: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+class ApiCredential(Base):
+    """A company's credential for one API dialect besides App.Sip_*'s appid/accesskey:
+    a key id and a secret, kept as a hash when only checked, sealed (encrypted with the
+    server key) when the dialect's signatures need it back."""
+
+    __tablename__ = "api_credentials"
+    __table_args__ = (UniqueConstraint("kind", "key_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    secret_sealed: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ApiToken(Base):
     """A login token, kept as its SHA-256 so that a database leak yields no tokens."""
 

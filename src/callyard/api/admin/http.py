@@ -12,12 +12,15 @@ from callyard.api.admin.schemas import (
     CdrOut,
     CompanyCreate,
     CompanyOut,
+    CredentialCreate,
+    CredentialOut,
     Credentials,
     ErrorOut,
     Expiry,
     ExtensionCreate,
     ExtensionNumbers,
     ExtensionOut,
+    IssuedCredentialOut,
     Modules,
     NumberCreate,
     NumberList,
@@ -33,6 +36,7 @@ from callyard.api.admin.schemas import (
 )
 from callyard.services.cdrs import MAX_LIST, CdrService, seed_payload
 from callyard.services.companies import CompanyService
+from callyard.services.credentials import CredentialService, parse_kind
 from callyard.services.extensions import ExtensionService, extension_numbers
 from callyard.services.numbers import NumberService
 from callyard.services.trunks import TrunkService
@@ -68,6 +72,7 @@ def router(
     times: TimeFormat,
     webhooks: WebhookSettingsService,
     outbox: Outbox,
+    credentials: CredentialService,
 ) -> APIRouter:
     """The `/admin` routes."""
     routes = APIRouter(
@@ -170,6 +175,23 @@ def router(
         """Disabled numbers are not picked at random; naming one in a call is 1019."""
         views = await numbers.set_enabled(code, body.numbers, enabled=False)
         return [NumberOut.model_validate(n) for n in views]
+
+    @routes.post(
+        "/companies/{code}/credentials", status_code=201, response_model=IssuedCredentialOut
+    )
+    async def issue_credential(code: CompanyCode, body: CredentialCreate) -> IssuedCredentialOut:
+        """A new API credential for a dialect (`vcall`, `robot`); its secret is shown only
+        in this answer."""
+        issued = await credentials.issue(code, parse_kind(body.kind))
+        return IssuedCredentialOut.model_validate(issued)
+
+    @routes.get("/companies/{code}/credentials", response_model=list[CredentialOut])
+    async def list_credentials(code: CompanyCode) -> list[CredentialOut]:
+        return [CredentialOut.model_validate(c) for c in await credentials.list(code)]
+
+    @routes.delete("/companies/{code}/credentials/{key_id}", status_code=204)
+    async def revoke_credential(code: CompanyCode, key_id: str) -> None:
+        await credentials.revoke(code, key_id)
 
     @routes.put("/companies/{code}/numbers/{number}/route", response_model=NumberOut)
     async def route_number(code: CompanyCode, number: str, body: NumberRoute) -> NumberOut:

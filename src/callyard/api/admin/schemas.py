@@ -110,6 +110,25 @@ class NumberOut(Out):
     route_group: str | None = None
 
 
+class CredentialCreate(BaseModel):
+    """A new API credential: `vcall` (accessKeyId / accessKeySecret) or `robot` (Api-Key
+    and secret)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+
+
+class CredentialOut(Out):
+    kind: str
+    key_id: str
+    created_at: datetime
+
+
+class IssuedCredentialOut(CredentialOut):
+    secret: str  # shown once
+
+
 class NumberRoute(BaseModel):
     """Where carriers' calls to the number go: an extension, or a group's members in
     turn; neither: they are refused."""
