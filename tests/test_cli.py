@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from callyard.store import migrate
-from tests.e2e.server import callyard
+from callyard.testing.server import callyard
 
 
 def test_company_and_extension_commands(db_url: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from callyard.config import Settings
 from callyard.container import Container
-from tests.e2e.server import callyard
+from callyard.testing.server import callyard
 from tests.factories import call_record, caller_of, write_wav
 
 

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from callyard.security import new_sip_password, sip_password_weakness
+from callyard.testing.server import callyard
 from tests.conftest import ADMIN_KEY
-from tests.e2e.server import callyard
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 

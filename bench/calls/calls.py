@@ -59,8 +59,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.server import callyard
-from tests.sip.harness import (
+from callyard.testing.server import callyard
+from callyard.testing.sip import (
     LOOPBACK,
     HarnessError,
     Sipp,

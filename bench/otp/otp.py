@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.e2e.server import Server, callyard
-from tests.sip.harness import Sipp
+
+from callyard.testing.server import Server, callyard
+from callyard.testing.sip import Sipp
 
 RATES = [int(r) for r in os.environ.get("BENCH_OTP_RATES", "5,10,20,40").split(",")]
 SECONDS = float(os.environ.get("BENCH_OTP_SECONDS", "4"))

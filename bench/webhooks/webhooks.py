@@ -59,20 +59,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.server import callyard
-from tests.sip.harness import (
-    LOOPBACK,
-    SCENARIOS,
-    HarnessError,
-    Sipp,
-    SippResult,
-    free_media_port,
-    free_udp_port,
-    isolated_network,
-    prepare_pcap_dir,
-)
-from tests.webhooks.receiver import Received, Receiver
-
 from calls import (
     EXTENSION,
     EXTENSION_PASSWORD,
@@ -89,6 +75,19 @@ from calls import (
     table,
 )
 from calls import Settings as CallsSettings
+from callyard.testing.receiver import Received, Receiver
+from callyard.testing.server import callyard
+from callyard.testing.sip import (
+    LOOPBACK,
+    SCENARIOS,
+    HarnessError,
+    Sipp,
+    SippResult,
+    free_media_port,
+    free_udp_port,
+    isolated_network,
+    prepare_pcap_dir,
+)
 from callyard.webhooks import signing
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from callyard.testing.server import Server
 from tests.e2e import rawhttp
-from tests.e2e.server import Server
 
 pytestmark = pytest.mark.e2e
 

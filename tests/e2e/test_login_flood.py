@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import Server
+from callyard.testing.server import Server
 
 pytestmark = pytest.mark.e2e
 

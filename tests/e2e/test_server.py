@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import Server, callyard, php
+from callyard.testing.server import Server, callyard
+from tests.e2e.php_client import php
 
 pytestmark = pytest.mark.e2e
 

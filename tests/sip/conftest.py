@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.sip.harness import (
+from callyard.testing.sip import (
     BARESIP_MODULES,
     G711A_PCAP,
     TOOLS,

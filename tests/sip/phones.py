@@ -55,7 +55,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Protocol, Self
 
-from tests.sip.harness import (
+from callyard.testing.sip import (
     LOOPBACK,
     Baresip,
     EventLog,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sip.harness import (
+from callyard.testing.sip import (
     G711A_PCAP,
     SCENARIOS,
     Baresip,

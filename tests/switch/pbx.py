@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import Server, callyard
-from tests.sip.harness import Baresip, Sipp
+from callyard.testing.server import Server, callyard
+from callyard.testing.sip import Baresip, Sipp
 
 COMPANY = "1001"
 AGENT, SECOND_AGENT = "10010001", "10010002"

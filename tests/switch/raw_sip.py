@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from tests.sip.harness import digest_response, parse_digest
+from callyard.testing.sip import digest_response, parse_digest
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from callyard.switch.digest import expected_response, parse_authorization
-from tests.sip.harness import LOOPBACK, RegistrationFailed, running, wait_until, write_tone_wav
+from callyard.testing.sip import LOOPBACK, RegistrationFailed, running, wait_until, write_tone_wav
 from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, RING_SECONDS, SECOND_AGENT, Pbx, make_call
 from tests.switch.raw_sip import SipSocket
 

@@ -36,10 +36,8 @@ from callyard.switch.events import (
 from callyard.switch.recording import captures_to_wav
 from callyard.switch.relay import prompt_duration, prompt_file
 from callyard.switch.switch import Switch
-from callyard.tts import render_prompt
-from callyard.tts.espeak import EspeakSynthesizer
-from tests.e2e.server import free_port
-from tests.sip.harness import (
+from callyard.testing.server import free_port
+from callyard.testing.sip import (
     Baresip,
     Sipp,
     free_udp_port,
@@ -47,6 +45,8 @@ from tests.sip.harness import (
     wait_until,
     write_tone_wav,
 )
+from callyard.tts import render_prompt
+from callyard.tts.espeak import EspeakSynthesizer
 
 pytestmark = pytest.mark.sip
 

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sip.harness import Baresip, Sipp
+from callyard.testing.receiver import Receiver
+from callyard.testing.sip import Baresip, Sipp
 from tests.switch.pbx import CALLER_ID, COMPANY, Pbx, open_pbx, start_server
 from tests.switch.test_webhooks_e2e import hook_up
-from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.sip
 

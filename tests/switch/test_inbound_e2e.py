@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sip.harness import Sipp, analyse_wav, prepare_pcap_dir, running, write_tone_wav
+from callyard.testing.receiver import Receiver
+from callyard.testing.sip import Sipp, analyse_wav, prepare_pcap_dir, running, write_tone_wav
 from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
 from tests.switch.test_calls_e2e import stereo_levels
 from tests.switch.test_webhooks_e2e import hook_up
-from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.sip
 

@@ -12,7 +12,7 @@ import pytest
 
 from callyard.switch.sdp import build
 from callyard.switch.sippy_log import DATAGRAM_BYTES, LINES_PER_WINDOW, WINDOW_SECONDS
-from tests.sip.harness import LOOPBACK, running
+from callyard.testing.sip import LOOPBACK, running
 from tests.switch.pbx import AGENT, SECOND_AGENT, Pbx
 from tests.switch.raw_sip import SipSocket, authorization
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sip.harness import Sipp, running, wait_until, write_tone_wav
+from callyard.testing.sip import Sipp, running, wait_until, write_tone_wav
 from tests.switch.pbx import AGENT, Pbx
 
 pytestmark = pytest.mark.sip

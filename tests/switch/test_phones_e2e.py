@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sip.harness import analyse_wav, running, wait_until, write_tone_wav
+from callyard.testing.sip import analyse_wav, running, wait_until, write_tone_wav
 from tests.sip.phones import Phone, make_phone, tone_frequency
 from tests.switch.pbx import AGENT, SECOND_AGENT, Pbx, make_call
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.server import php
-from tests.sip.harness import running, wait_until
+from callyard.testing.sip import running, wait_until
+from tests.e2e.php_client import php
 from tests.switch.pbx import AGENT, SECOND_AGENT, Pbx
 
 pytestmark = pytest.mark.sip

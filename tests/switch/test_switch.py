@@ -17,7 +17,7 @@ from callyard.switch.link import BindingMade
 from callyard.switch.registrar import Account, Binding
 from callyard.switch.routing import CompanyRoutes, RoutingTable, TrunkRoute
 from callyard.switch.switch import Switch
-from tests.sip.harness import free_udp_port
+from callyard.testing.sip import free_udp_port
 
 
 def switch_of(container: Container) -> Switch:

@@ -28,9 +28,9 @@ from callyard.services.otp import DEFAULT_TEMPLATES, VOICES, render
 from callyard.switch.calls import PROMPT_TAIL_SECONDS
 from callyard.switch.events import CallEnded, LegAnswered, SwitchEvent
 from callyard.switch.relay import prompt_duration
+from callyard.testing.receiver import Receiver
+from callyard.testing.sip import Baresip, free_udp_port, running
 from tests.factories import caller_of
-from tests.sip.harness import Baresip, free_udp_port, running
-from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.sip
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from callyard.testing.receiver import Received, Receiver
+from callyard.testing.sip import running, write_tone_wav
 from callyard.webhooks.signing import verify
 from tests.factories import BRIDGED_CALL_STATES, STATE_FIELDS
-from tests.sip.harness import running, write_tone_wav
 from tests.switch.pbx import (
     AGENT,
     CALLER_ID,
@@ -27,7 +28,6 @@ from tests.switch.pbx import (
     open_pbx,
     start_server,
 )
-from tests.webhooks.receiver import Received, Receiver
 
 pytestmark = pytest.mark.sip
 

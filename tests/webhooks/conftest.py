@@ -20,9 +20,9 @@ from callyard.switch.events import (
     LegRinging,
     SwitchEvent,
 )
+from callyard.testing.receiver import Receiver
 from callyard.webhooks.delivery import DeliveryWorker
 from tests.factories import caller_of
-from tests.webhooks.receiver import Receiver
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from sqlalchemy import update
 from callyard.config import Settings
 from callyard.container import Container
 from callyard.store.models import WebhookEventRow
+from callyard.testing.server import callyard, free_port
 from tests.conftest import ADMIN_KEY
-from tests.e2e.server import callyard, free_port
 from tests.factories import caller_of
 from tests.webhooks.conftest import place_call
 

@@ -15,9 +15,10 @@ from callyard.config import Settings
 from callyard.container import Container
 from callyard.store.models import WebhookAttemptRow
 from callyard.testing.clock import ManualClock
+from callyard.testing.receiver import Received, Receiver
+from callyard.testing.server import free_port
 from callyard.webhooks import signing
 from callyard.webhooks.delivery import DeliveryWorker
-from tests.e2e.server import free_port
 from tests.factories import BRIDGED_CALL_STATES
 from tests.webhooks.conftest import (
     BusLog,
@@ -28,7 +29,6 @@ from tests.webhooks.conftest import (
     start_call,
     webhook_company,
 )
-from tests.webhooks.receiver import Received, Receiver
 
 DAY = 86400.0
 

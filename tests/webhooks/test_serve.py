@@ -13,11 +13,11 @@ import pytest
 
 from callyard.config import Settings
 from callyard.container import Container
+from callyard.testing.receiver import Receiver
+from callyard.testing.server import Server, callyard
 from callyard.webhooks import signing
-from tests.e2e.server import Server, callyard
 from tests.factories import caller_of
 from tests.webhooks.conftest import place_call
-from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 

@@ -14,21 +14,6 @@ from typing import Any
 
 import httpx
 
-PHP = Path(__file__).parent / "php" / "call.php"
-
-
-def php(server: Server, fields: dict[str, Any]) -> dict[str, Any]:
-    """One App.Sip_* request sent the way the API documentation's PHP examples send it."""
-    result = subprocess.run(
-        ["php", str(PHP), server.url, json.dumps(fields)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    reply: dict[str, Any] = json.loads(result.stdout)
-    return reply
-
 
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:

@@ -7,7 +7,7 @@ the only interface:
 - `Baresip`: a baresip 1.0.0 softphone with a generated configuration, scripted over its
   `ctrl_tcp` interface (dial, hang up, accept, DTMF; registration and call events). It
   sends a WAV file as its microphone and records both directions of each call as WAV.
-- `Sipp`: a SIPp process running a scenario of `tests/sip/scenarios/` as a carrier (UAS)
+- `Sipp`: a SIPp process running a scenario of `scenarios/` (beside this module) as a carrier (UAS)
   or as a caller (UAC), with its exit code, statistics, response times and the SIP
   messages it sent and received.
 - Helpers: free loopback ports, a tone/speech WAV generator, a WAV analyser (duration,
@@ -1059,7 +1059,7 @@ class SippResult:
 
 @dataclass
 class Sipp:
-    """One SIPp process on loopback running `scenario` (a file name in tests/sip/scenarios
+    """One SIPp process on loopback running `scenario` (a file name in scenarios/
     or a path).
 
     As a carrier (`remote` None): listens on `port` (free by default), media on
