@@ -199,6 +199,7 @@ VALID_BODIES: dict[str, object] = {
     "NumberList": {"numbers": ["+15550100"]},
     "NumberRoute": {},
     "CredentialCreate": {"kind": "vcall"},
+    "TimeZone": {"timezone": None},
     "WebhookUpdate": {},
 }
 

@@ -97,6 +97,23 @@ def company_allow_ip(
     emit(run(settings(data_dir, db_url), op))
 
 
+@companies.command("timezone")
+def company_timezone(
+    code: Code,
+    zone: Annotated[
+        str | None, typer.Argument(help="IANA zone, e.g. Asia/Jakarta; none: the server's")
+    ] = None,
+    data_dir: DataDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Set the time zone of the company's API answers, callbacks and task windows."""
+
+    async def op(c: Container) -> CompanyOut:
+        return CompanyOut.model_validate(await c.companies.set_timezone(code, zone))
+
+    emit(run(settings(data_dir, db_url), op))
+
+
 @companies.command("expire")
 def company_expire(
     code: Code,

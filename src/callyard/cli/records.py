@@ -26,13 +26,14 @@ def cdr_list(
     db_url: DbUrl = None,
 ) -> None:
     """A company's call records, most recent first, as the call-record callback sends them
-    (times in CALLYARD_TIMEZONE)."""
+    (times in the company's time zone, else CALLYARD_TIMEZONE)."""
     config = settings(data_dir, db_url)
     times = TimeFormat(config.timezone)
 
     async def op(c: Container) -> list[dict[str, object]]:
+        zone = (await c.companies.get(company)).timezone
         return [
-            seed_payload(row, times)
+            seed_payload(row, times, zone)
             for row in await c.cdrs.list_for_company(company, limit, offset)
         ]
 

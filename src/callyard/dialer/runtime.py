@@ -284,8 +284,9 @@ class Dialer:
         pacer.restore(self._clock.monotonic(), pacer_history(history, wall, float(plan.wrapup)))
         company = await self._directory.company(plan.company_id)
         name = company.name if company is not None else ""
+        zone = company.timezone if company is not None else None
         log.info("task running", extra={"taskid": plan.taskid})
-        return Campaign(plan, Caller(plan.company_id, plan.company_code, name), pacer)
+        return Campaign(plan, Caller(plan.company_id, plan.company_code, name, zone), pacer)
 
     async def _count_staffed(self, now: float) -> None:
         """Count each task's staffed agent-seconds since the last count (for occupancy),

@@ -37,6 +37,7 @@ class Caller:
     company_id: int
     company_code: int
     company_name: str
+    timezone: str | None = None  # of its wall-clock times; None: the server's
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class AuthService:
         )
         return LoginSession(
             token=token,
-            caller=Caller(company.id, company.code, company.name),
+            caller=Caller(company.id, company.code, company.name, company.timezone),
             authorized_at=company.authorized_at,
             expires_at=expires_at,
         )
@@ -168,7 +169,7 @@ class AuthService:
         """The caller of appid + accesskey after Login's checks and the module's licence,
         without a token: for APIs that send the credentials with every request."""
         company = (await self._credentials(appid, accesskey, client_ip, module)).entry
-        return Caller(company.id, company.code, company.name)
+        return Caller(company.id, company.code, company.name, company.timezone)
 
     async def _credentials(
         self, appid: str, accesskey: str, client_ip: str, module: Module
@@ -246,7 +247,7 @@ class AuthService:
         if entry is None or company is None or entry.expires_at <= now:
             raise AccessDenied(Ret.TOKEN_INVALID)
         self._check_company(company, client_ip, module, now)
-        return Caller(company.id, company.code, company.name)
+        return Caller(company.id, company.code, company.name, company.timezone)
 
     @staticmethod
     def _check_company(

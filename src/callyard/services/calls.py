@@ -454,5 +454,7 @@ class CallService:
             downloadip=self._recordings.download_host,
         )
         cdr_id = await self._cdrs.record(record)
-        payload = seed_payload(StoredCallRecord(cdr_id, record, None), self._times)
+        company = await self._directory.company(call.caller.company_id)
+        zone = company.timezone if company is not None else None
+        payload = seed_payload(StoredCallRecord(cdr_id, record, None), self._times, zone)
         self._bus.publish(CallRecorded(call.caller.company_id, call.call_id, payload))

@@ -132,15 +132,18 @@ def _stored(row: CallRecordRow) -> StoredCallRecord:
     return StoredCallRecord(row.id, CallRecord(**values), row.recording_purged_at)
 
 
-def seed_payload(row: StoredCallRecord, times: TimeFormat) -> dict[str, object]:
+def seed_payload(
+    row: StoredCallRecord, times: TimeFormat, zone: str | None = None
+) -> dict[str, object]:
     """The JSON of the seed's call-record callback, field for field and type for type;
-    times in the server's time zone, `answertime` "" when the call was not answered."""
+    times in `zone` (the company's, else the server's), `answertime` "" when the call was
+    not answered."""
     rec = row.record
     return {
         "callmethod": int(rec.callmethod),
-        "starttime": times(rec.starttime),
-        "answertime": times(rec.answertime) or "",
-        "endtime": times(rec.endtime),
+        "starttime": times(rec.starttime, zone),
+        "answertime": times(rec.answertime, zone) or "",
+        "endtime": times(rec.endtime, zone),
         "duration": rec.duration,
         "billsec": rec.billsec,
         "crmid": rec.crmid,

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,15 @@ class Module(StrEnum):
 ALWAYS_LICENSED = frozenset({Module.AUTH})
 
 
+def check_timezone(name: str) -> str:
+    """An IANA time zone name the system knows."""
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput("timezone", f"{name!r} is not a known IANA time zone") from exc
+    return name.strip()
+
+
 @dataclass(frozen=True)
 class CompanyView:
     code: int
@@ -48,6 +58,7 @@ class CompanyView:
     expires_at: datetime | None
     allowed_cidrs: list[str]
     disabled_modules: list[str]
+    timezone: str | None = None
 
     @classmethod
     def of(cls, row: Company) -> CompanyView:
@@ -59,6 +70,7 @@ class CompanyView:
             expires_at=row.expires_at,
             allowed_cidrs=list(row.allowed_cidrs),
             disabled_modules=list(row.disabled_modules),
+            timezone=row.timezone,
         )
 
 
@@ -186,6 +198,16 @@ class CompanyService:
             disabled = [m for m in company.disabled_modules if m not in to_enable]
             disabled += [m.value for m in to_disable if m.value not in disabled]
             company.disabled_modules = sorted(disabled)
+            return CompanyView.of(company)
+
+    async def set_timezone(self, code: int, timezone: str | None) -> CompanyView:
+        """The IANA zone (`Asia/Jakarta`) of the company's wall-clock times: API answers,
+        callbacks, task windows and dates. None: the server's."""
+        if timezone is not None:
+            timezone = check_timezone(timezone)
+        async with self._directory.changing() as session:
+            company = await company_by_code(session, code)
+            company.timezone = timezone
             return CompanyView.of(company)
 
     async def get(self, code: int) -> CompanyView:

@@ -46,6 +46,7 @@ class CompanyEntry:
     expires_at: datetime | None
     allowed_cidrs: tuple[str, ...]
     disabled_modules: frozenset[str]
+    timezone: str | None = None  # None: the server's
 
     @classmethod
     def of(cls, row: Company) -> CompanyEntry:
@@ -57,6 +58,7 @@ class CompanyEntry:
             row.expires_at,
             tuple(row.allowed_cidrs),
             frozenset(row.disabled_modules),
+            row.timezone,
         )
 
 

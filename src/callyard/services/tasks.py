@@ -529,11 +529,15 @@ class TaskService:
         self._zone = ZoneInfo(timezone)
         self._rng = rng or random.Random()
 
-    def _today(self, moment: datetime | None = None) -> date:
-        return (moment or self._clock.now()).astimezone(self._zone).date()
+    def _zone_of(self, timezone: str | None) -> ZoneInfo:
+        """A company's zone (its tasks' windows and dates), else the server's."""
+        return ZoneInfo(timezone) if timezone else self._zone
 
-    def _new_taskid(self) -> str:
-        local = self._clock.now().astimezone(self._zone)
+    def _today(self, timezone: str | None, moment: datetime | None = None) -> date:
+        return (moment or self._clock.now()).astimezone(self._zone_of(timezone)).date()
+
+    def _new_taskid(self, timezone: str | None) -> str:
+        local = self._clock.now().astimezone(self._zone_of(timezone))
         return f"{local:%Y%m%d%H%M%S}{self._rng.randrange(1_000_000):06d}"
 
     # -- API side ------------------------------------------------------------------------
@@ -544,12 +548,12 @@ class TaskService:
         """A new task, not started (1025), with the valid numbers of `numbers`. Fails with
         1211 (unknown group), 1210 (group disabled), 1018-1021 (caller ID), or InvalidInput
         for a date range wholly in the past; nothing is stored then."""
-        if spec.enddate < self._today():
+        if spec.enddate < self._today(caller.timezone):
             raise InvalidInput("enddate", f"{spec.enddate} is in the past")
         if spec.disnumber:
             await self._numbers.pick(caller, spec.disnumber)
         for _attempt in range(_TASKID_TRIES):
-            taskid = self._new_taskid()
+            taskid = self._new_taskid(caller.timezone)
             try:
                 async with self._db.writing() as session:
                     group = await self._group(session, caller, spec.groupname)
@@ -729,7 +733,7 @@ class TaskService:
                 raise BusinessError(
                     current, f"Cannot {action.value} task {taskid}: it {_STATE_PHRASES[current]}"
                 )
-            if target == Code.TASK_IN_PROGRESS and task.enddate < self._today():
+            if target == Code.TASK_IN_PROGRESS and task.enddate < self._today(caller.timezone):
                 raise BusinessError(
                     Code.TASK_OVER, f"Task {taskid} ended on {task.enddate.isoformat()}"
                 )
@@ -819,7 +823,9 @@ class TaskService:
 
     # -- dialer side ---------------------------------------------------------------------
 
-    def _plan(self, task: DialTask, company_code: int, groupname: str) -> TaskPlan:
+    def _plan(
+        self, task: DialTask, company_code: int, groupname: str, timezone: str | None
+    ) -> TaskPlan:
         assert task.group_id is not None
         return TaskPlan(
             id=task.id,
@@ -838,7 +844,7 @@ class TaskService:
             max_attempts=task.max_attempts,
             abandon_target=task.abandon_target,
             wrapup=task.wrapup,
-            zone=self._zone,
+            zone=self._zone_of(timezone),
         )
 
     async def running(self) -> list[TaskPlan]:
@@ -846,14 +852,14 @@ class TaskService:
         async with self._db.transaction() as session:
             rows = (
                 await session.execute(
-                    select(DialTask, Company.code, ExtensionGroup.name)
+                    select(DialTask, Company.code, ExtensionGroup.name, Company.timezone)
                     .join(Company, Company.id == DialTask.company_id)
                     .join(ExtensionGroup, ExtensionGroup.id == DialTask.group_id)
                     .where(DialTask.status == Code.TASK_IN_PROGRESS.value)
                     .order_by(DialTask.id)
                 )
             ).all()
-        return [self._plan(task, code, groupname) for task, code, groupname in rows]
+        return [self._plan(task, code, group, zone) for task, code, group, zone in rows]
 
     async def claim(self, task_id: int, count: int, now: datetime) -> list[DialOrder]:
         """Up to `count` numbers of a task in progress to dial now, in the order they were
@@ -1096,20 +1102,24 @@ class TaskService:
             )
 
     async def expire(self, now: datetime) -> list[str]:
-        """End (1028) every task not over whose end date has passed; their taskids."""
-        today = self._today(now)
+        """End (1028) every task not over whose end date has passed (in its company's time
+        zone); their taskids."""
+        # No zone is more than 14 hours ahead of UTC: nothing ending after that day yet.
+        latest = (now + timedelta(hours=14)).date()
         async with self._db.writing() as session:
-            tasks = list(
-                await session.scalars(
-                    select(DialTask)
+            rows = (
+                await session.execute(
+                    select(DialTask, Company.timezone)
+                    .join(Company, Company.id == DialTask.company_id)
                     .where(
                         DialTask.status.in_([code.value for code in _LIVE]),
-                        DialTask.enddate < today,
+                        DialTask.enddate < latest,
                     )
                     .order_by(DialTask.id)
-                    .with_for_update()
+                    .with_for_update(of=DialTask)
                 )
-            )
+            ).all()
+            tasks = [task for task, zone in rows if task.enddate < self._today(zone, now)]
             for task in tasks:
                 task.status = Code.TASK_OVER.value
                 task.finished_at = now

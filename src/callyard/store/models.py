@@ -70,6 +70,9 @@ class Company(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     allowed_cidrs: Mapped[list[str]] = mapped_column(JSON, default=list)
     disabled_modules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The IANA zone of the company's wall-clock times (API answers, callbacks, calling
+    # windows); None: the server's.
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ApiCredential(Base):

@@ -31,7 +31,7 @@ from callyard.errors import InvalidInput, NotFound
 from callyard.services.cdrs import StoredCallRecord, seed_payload
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
-from callyard.store.models import WebhookAttemptRow, WebhookEventRow
+from callyard.store.models import Company, WebhookAttemptRow, WebhookEventRow
 from callyard.timefmt import TimeFormat
 from callyard.webhooks.settings import EventKind, WebhookSettingsService, WebhookTargets
 
@@ -284,7 +284,10 @@ class Outbox:
         rows = _state_rows(states, targets)
         cdr_url = targets.url_for(EventKind.CALL_RECORD) if targets else None
         if cdr_url:
-            body = orjson.dumps(seed_payload(stored, self._times))
+            zone = await session.scalar(
+                select(Company.timezone).where(Company.id == rec.company_id)
+            )
+            body = orjson.dumps(seed_payload(stored, self._times, zone))
             rows.append(
                 _event_row(
                     str(uuid.uuid4()),

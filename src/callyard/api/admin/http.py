@@ -27,6 +27,7 @@ from callyard.api.admin.schemas import (
     NumberOut,
     NumberRoute,
     Redelivered,
+    TimeZone,
     TrunkCreate,
     TrunkOut,
     WebhookDeliveryOut,
@@ -107,6 +108,12 @@ def router(
         """Addresses allowed to call the API (`ret` 604 otherwise); empty allows all."""
         view = await companies.allow_ips(code, body.cidrs, replace=body.replace)
         return CompanyOut.model_validate(view)
+
+    @routes.put("/companies/{code}/timezone", response_model=CompanyOut)
+    async def set_timezone(code: CompanyCode, body: TimeZone) -> CompanyOut:
+        """The IANA zone of the company's wall-clock times (API answers, callbacks, task
+        windows and dates); null: the server's."""
+        return CompanyOut.model_validate(await companies.set_timezone(code, body.timezone))
 
     @routes.put("/companies/{code}/expiry", response_model=CompanyOut)
     async def expire(code: CompanyCode, body: Expiry) -> CompanyOut:
@@ -207,7 +214,8 @@ def router(
     ) -> list[CdrOut]:
         """Call records, most recently recorded first, as the call-record callback has them."""
         rows = await cdrs.list_for_company(code, limit, offset)
-        return [CdrOut.model_validate(seed_payload(row, times)) for row in rows]
+        zone = (await companies.get(code)).timezone
+        return [CdrOut.model_validate(seed_payload(row, times, zone)) for row in rows]
 
     @routes.get("/companies/{code}/webhook", response_model=WebhookOut)
     async def get_webhook(code: CompanyCode) -> WebhookOut:

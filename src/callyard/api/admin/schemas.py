@@ -34,6 +34,15 @@ class CompanyOut(Out):
     expires_at: datetime | None
     allowed_cidrs: list[str]
     disabled_modules: list[str]
+    timezone: str | None = None
+
+
+class TimeZone(BaseModel):
+    """An IANA zone for the company's wall-clock times; null: the server's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str | None
 
 
 class AllowedIps(BaseModel):

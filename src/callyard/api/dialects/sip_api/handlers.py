@@ -101,7 +101,7 @@ async def login(deps: Deps, ctx: Context, form: LoginForm) -> Reply:
             "companycode": str(session.caller.company_code),
             "companyname": session.caller.company_name,
             "token": session.token,
-            "authtime": deps.times(session.authorized_at),
+            "authtime": deps.times(session.authorized_at, session.caller.timezone),
             "authmodel": "",
         },
     )
@@ -155,7 +155,7 @@ async def group_extensions(deps: Deps, ctx: Context, form: GetGroupExtForm) -> R
                 "status": "answer" if m.answered else "hangup",
                 "priority": m.priority,
                 "linkcount": m.call_seconds,
-                "date": deps.times(m.updated_at),
+                "date": deps.times(m.updated_at, ctx.caller.timezone),
                 "state": m.state.value,
             }
             for m in members
@@ -204,7 +204,10 @@ async def recording_link(deps: Deps, ctx: Context, form: GetRecodeFileForm) -> R
     downurl, expires_at = await deps.recordings.download(ctx.caller, form.filename)
     return Done(
         "get success",
-        {"downurl": downurl, "expiredtime": f"Expiration time:{deps.times(expires_at)}"},
+        {
+            "downurl": downurl,
+            "expiredtime": f"Expiration time:{deps.times(expires_at, ctx.caller.timezone)}",
+        },
     )
 
 
@@ -316,7 +319,7 @@ async def task_list(deps: Deps, ctx: Context, form: TaskListForm) -> Reply:
                     "name": t.name,
                     "groupname": t.groupname,
                     "status": t.status.value,
-                    "createtime": deps.times(t.created_at),
+                    "createtime": deps.times(t.created_at, ctx.caller.timezone),
                     "total": t.total,
                     "dialed": t.dialed,
                     "answered": t.answered,
@@ -350,10 +353,10 @@ async def task_info(deps: Deps, ctx: Context, form: TaskInfoForm) -> Reply:
                     "extnumber": n.extnumber,
                     "answered": None if n.answered is None else int(n.answered),
                     "answertype": n.answertype.value if n.answertype else None,
-                    "calltime": deps.times(n.calltime),
+                    "calltime": deps.times(n.calltime, ctx.caller.timezone),
                     "duration": n.duration,
                     "billsec": n.billsec,
-                    "createtime": deps.times(n.created_at),
+                    "createtime": deps.times(n.created_at, ctx.caller.timezone),
                     "mark": n.mark,
                 }
                 for n in page.items
