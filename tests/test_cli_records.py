@@ -65,6 +65,9 @@ def test_trunk_commands(db_url: str) -> None:
         assert json.loads(result.stderr.strip().splitlines()[-1])["error"]
 
 
+UNROUTED = {"route_extension": None, "route_group": None}
+
+
 def test_number_commands(db_url: str) -> None:
     db = ("--db-url", db_url)
     code = str(callyard("company", "create", "--name", "Acme", *db)["companycode"])
@@ -72,13 +75,14 @@ def test_number_commands(db_url: str) -> None:
     assert callyard("number", "add", "--company", code, "--number", "02566823420", *db) == {
         "number": "02566823420",
         "enabled": True,
+        **UNROUTED,
     }
     disabled = callyard(
         "number", "add", "--company", code, "--number", "+8613800138000", "--disabled", *db
     )
-    assert disabled == {"number": "+8613800138000", "enabled": False}
+    assert disabled == {"number": "+8613800138000", "enabled": False, **UNROUTED}
     enabled = callyard("number", "enable", "--company", code, "+8613800138000", *db)
-    assert enabled == [{"number": "+8613800138000", "enabled": True}]
+    assert enabled == [{"number": "+8613800138000", "enabled": True, **UNROUTED}]
     both = callyard("number", "disable", "--company", code, "02566823420", "+8613800138000", *db)
     assert [n["enabled"] for n in both] == [False, False]
     assert [n["number"] for n in callyard("number", "list", "--company", code, *db)] == [

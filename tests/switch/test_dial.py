@@ -220,8 +220,10 @@ async def test_a_dialed_customer_is_held_then_bridged_to_an_agent(rig: Rig) -> N
         await asyncio.to_thread(phone.wait_closed)
     kinds = [(type(e).__name__, getattr(e, "leg", "")) for e in rig.events.of("dial-1")]
     assert kinds == [
+        ("LegCalling", "customer"),
         ("LegRinging", "customer"),
         ("LegAnswered", "customer"),
+        ("LegCalling", "agent"),
         ("LegRinging", "agent"),
         ("LegAnswered", "agent"),
         ("CallBridged", ""),

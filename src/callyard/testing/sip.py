@@ -719,11 +719,12 @@ class Baresip:
         self.command("uanew", self.account)
 
     def _read_loop(self) -> None:
-        assert self._sock is not None
+        sock = self._sock  # stop() drops the attribute while this thread may still read
+        assert sock is not None
         buffer = b""
         while True:
             try:
-                chunk = self._sock.recv(65536)
+                chunk = sock.recv(65536)
             except OSError:
                 chunk = b""
             if not chunk:
