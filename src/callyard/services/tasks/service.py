@@ -1,6 +1,4 @@
-"""Predictive tasks: lists of numbers the dialer calls for an extension group's agents.
-
-Two sides share the store. The API side (App.Sip_Yccall.*) creates tasks, adds numbers and
+"""The task service: the API side (App.Sip_Yccall.*) creates tasks, adds numbers and
 moves a task through its states:
 
     1025 not started --start--> 1026 in progress --pause--> 1027 paused --resume--> 1026
@@ -16,53 +14,57 @@ and every dial's call record finishes its attempt in the record's own transactio
 from __future__ import annotations
 
 import random
-import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from itertools import pairwise
-from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-import orjson
 from sqlalchemy import Select, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.codes import AnswerType, CallMethod, Code, HangupCode, TaskNumberStatus
+from callyard.codes import AnswerType, CallMethod, Code, TaskNumberStatus
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
-from callyard.services.calls import check_phone_number
 from callyard.services.cdrs import StoredCallRecord
 from callyard.services.numbers import NumberService
+from callyard.services.tasks.inputs import (
+    InvalidNumber,
+    NumberEntry,
+    NumberInput,
+    TaskSpec,
+    format_delays,
+    format_windows,
+    parse_retry_delays,
+    parse_windows,
+)
+from callyard.services.tasks.views import (
+    ANSWER_TYPES,
+    UNCOUNTED_LINE_FAILURES,
+    AddedNumbers,
+    AttemptOutcome,
+    CreatedTask,
+    DialOrder,
+    EndedAttempt,
+    InFlightAttempt,
+    NumberView,
+    Page,
+    PageRequest,
+    TaskHistory,
+    TaskPlan,
+    TaskSummary,
+    attempt_outcome,
+    occupancy,
+    percent,
+)
 from callyard.store.database import Database, IntegrityError
 from callyard.store.models import Company, DialTask, ExtensionGroup, TaskAttempt, TaskNumber
 
-MAX_NUMBERS_PER_REQUEST = 10_000
-MAX_TASK_NAME = 128
-MAX_CUSTOM = 128  # userid, memberid, chengshudu, customuuid
-MAX_MARK = 255
-RING_TIMEOUT_MIN, RING_TIMEOUT_MAX, DEFAULT_RING_TIMEOUT = 15, 60, 30
-MAX_ATTEMPTS_MIN, MAX_ATTEMPTS_MAX = 1, 5
-ABANDON_RATE_MIN, ABANDON_RATE_MAX, DEFAULT_ABANDON_RATE = 0.5, 10.0, 3.0  # percent
-WRAPUP_MIN, WRAPUP_MAX, DEFAULT_WRAPUP = 0, 600, 10  # seconds
-MAX_RETRIES, MAX_RETRY_MINUTES = 4, 1440
-MAX_WINDOWS = 12
-DEFAULT_WINDOWS = "09:00-18:00"
-MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 100, 10
-MAX_NUMBERS_PAGE_SIZE = 1000  # TaskInfo: a task's numbers, read in pages by CRMs
 _IN_CHUNK = 500  # values per IN (...) when looking numbers up
 _TASKID_TRIES = 5
-_WINDOW = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$")
-_RETRY_DELAY = re.compile(r"^[0-9]{1,4}$")
-
 TASK_STATUSES = (Code.TASK_NOT_STARTED, Code.TASK_IN_PROGRESS, Code.TASK_PAUSED, Code.TASK_OVER)
 _LIVE = (Code.TASK_NOT_STARTED, Code.TASK_IN_PROGRESS, Code.TASK_PAUSED)
-
-Window = tuple[time, time]
-T = TypeVar("T")
 
 
 class TaskAction(StrEnum):
@@ -91,420 +93,6 @@ _STATE_PHRASES = {
     Code.TASK_PAUSED: "is paused (resume it with TaskResume)",
     Code.TASK_OVER: "is over",
 }
-
-
-class AttemptOutcome(StrEnum):
-    """How one dial of a number ended."""
-
-    CONNECTED = "connected"  # answered and taken by an agent
-    ABANDONED = "abandoned"  # answered, but no agent took it
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    LINE_FAILURE = "line_failure"  # the trunk answered nothing, or failed: never rang
-    FAILED = "failed"  # any other failure (unreachable, refused ...)
-
-
-# Causes of a dial the trunk failed (the carrier is down or refused the line), not the
-# customer: such a dial is not counted as one of the number's attempts.
-LINE_FAILURES = frozenset({HangupCode.OUTBOUND_LINE_FAILURE, HangupCode.DESTINATION_UNREACHABLE})
-# A number whose dials keep failing on the line (while the trunk answers others) is
-# counted after this many.
-UNCOUNTED_LINE_FAILURES = 3
-
-
-# ---------------------------------------------------------------------------------------
-# Input: numbers, windows, retry delays, the task's settings
-
-
-@dataclass(frozen=True)
-class NumberInput:
-    """A number to call, with the custom fields that travel into its calls' records."""
-
-    telphone: str
-    userid: str = ""
-    memberid: str = ""
-    chengshudu: str = ""
-    customuuid: str = ""
-    mark: str = ""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "telphone", check_phone_number(self.telphone, "telphone"))
-        for name in ("userid", "memberid", "chengshudu", "customuuid"):
-            if len(getattr(self, name)) > MAX_CUSTOM:
-                raise InvalidInput(name, f"longer than {MAX_CUSTOM} characters")
-        if len(self.mark) > MAX_MARK:
-            raise InvalidInput("mark", f"longer than {MAX_MARK} characters")
-
-
-@dataclass(frozen=True)
-class InvalidNumber:
-    """A number that was not added, and why."""
-
-    telphone: str
-    reason: str
-
-
-NumberEntry = NumberInput | InvalidNumber
-
-
-def _text(value: object, name: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput(name, "is not a string")
-    return str(value).strip()
-
-
-def _shown(entry: object) -> str:
-    """How an entry that is not a usable number is named in the `invalid` list."""
-    if isinstance(entry, str):
-        return entry
-    if isinstance(entry, dict) and isinstance(entry.get("telphone"), str | int):
-        return str(entry["telphone"])
-    return orjson.dumps(entry).decode()[:64]
-
-
-def _number_entry(entry: object) -> NumberEntry:
-    try:
-        if isinstance(entry, str) or (isinstance(entry, int) and not isinstance(entry, bool)):
-            return NumberInput(str(entry))
-        if not isinstance(entry, dict):
-            return InvalidNumber(_shown(entry), "not a phone number or an object")
-        if entry.get("telphone") in (None, ""):
-            return InvalidNumber(_shown(entry), "missing telphone")
-        return NumberInput(
-            **{name: _text(entry.get(name), name) for name in _NUMBER_FIELDS},
-        )
-    except InvalidInput as exc:
-        return InvalidNumber(_shown(entry), f"{exc.field} {exc.reason}")
-
-
-_NUMBER_FIELDS = ("telphone", "userid", "memberid", "chengshudu", "customuuid", "mark")
-
-
-def parse_numbers(text: str) -> tuple[NumberEntry, ...]:
-    """The `numbers` field: a JSON array of phone numbers or objects with `telphone` and
-    custom fields. The request fails (InvalidInput) when the field is not such an array or
-    holds more than 10,000 entries; an unusable entry is only reported (InvalidNumber)."""
-    try:
-        entries: Any = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput("numbers", f"is not valid JSON ({exc})") from exc
-    if not isinstance(entries, list):
-        raise InvalidInput("numbers", "must be a JSON array")
-    if len(entries) > MAX_NUMBERS_PER_REQUEST:
-        raise InvalidInput(
-            "numbers",
-            f"{len(entries)} numbers, at most {MAX_NUMBERS_PER_REQUEST:,} per request "
-            "(add the rest with TaskAppend)",
-        )
-    return tuple(_number_entry(entry) for entry in entries)
-
-
-def parse_windows(text: str) -> tuple[Window, ...]:
-    """`HH:MM-HH:MM[,HH:MM-HH:MM...]`: daily windows in the server's time zone, each
-    opening before it closes, none overlapping; returned in order."""
-    parts = [part.strip() for part in text.split(",")]
-    if not parts or len(parts) > MAX_WINDOWS:
-        raise InvalidInput("windows", f"give 1 to {MAX_WINDOWS} windows HH:MM-HH:MM")
-    windows = []
-    for part in parts:
-        match = _WINDOW.match(part)
-        if match is None:
-            raise InvalidInput("windows", f"{part!r} is not a window HH:MM-HH:MM")
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        start, end = time(h1, m1), time(h2, m2)
-        if start >= end:
-            raise InvalidInput("windows", f"{part} never opens (it must start before it ends)")
-        windows.append((start, end))
-    windows.sort()
-    for (_, end), (start, _) in pairwise(windows):
-        if start < end:
-            raise InvalidInput("windows", "windows overlap")
-    return tuple(windows)
-
-
-def format_windows(windows: Iterable[Window]) -> str:
-    return ",".join(f"{start:%H:%M}-{end:%H:%M}" for start, end in windows)
-
-
-def parse_retry_delays(text: str, field_name: str) -> tuple[int, ...]:
-    """Minutes before each retry, e.g. `10,30`: up to 4 positive integers."""
-    text = text.strip()
-    if not text:
-        return ()
-    parts = [part.strip() for part in text.split(",")]
-    if len(parts) > MAX_RETRIES:
-        raise InvalidInput(field_name, f"at most {MAX_RETRIES} retries")
-    delays = []
-    for part in parts:
-        if not _RETRY_DELAY.match(part) or not 1 <= int(part) <= MAX_RETRY_MINUTES:
-            raise InvalidInput(
-                field_name, f"{part!r} is not a number of minutes from 1 to {MAX_RETRY_MINUTES}"
-            )
-        delays.append(int(part))
-    return tuple(delays)
-
-
-def _format_delays(delays: Iterable[int]) -> str:
-    return ",".join(str(d) for d in delays)
-
-
-def _in_range(value: float, low: float, high: float, field_name: str, unit: str = "") -> None:
-    if not low <= value <= high:
-        raise InvalidInput(field_name, f"must be from {low:g} to {high:g}{unit}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TaskSpec:
-    """A task's settings as TaskCreate gives them; ranges are checked here."""
-
-    name: str
-    groupname: str
-    startdate: date
-    enddate: date
-    disnumber: str = ""  # "" = a random enabled pool number per call
-    windows: tuple[Window, ...] = parse_windows(DEFAULT_WINDOWS)
-    ring_timeout: int = DEFAULT_RING_TIMEOUT
-    retry_busy: tuple[int, ...] = ()
-    retry_noanswer: tuple[int, ...] = ()
-    max_attempts: int | None = None  # None: one more than the longer retry list
-    abandon_rate: float = DEFAULT_ABANDON_RATE  # percent of answered calls
-    wrapup: int = DEFAULT_WRAPUP
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.name.strip()) <= MAX_TASK_NAME:
-            raise InvalidInput("name", f"must be 1 to {MAX_TASK_NAME} characters")
-        if self.enddate < self.startdate:
-            raise InvalidInput("enddate", f"{self.enddate} is before startdate {self.startdate}")
-        parse_windows(format_windows(self.windows))
-        _in_range(self.ring_timeout, RING_TIMEOUT_MIN, RING_TIMEOUT_MAX, "ringtimeout", " s")
-        for delays, name in (
-            (self.retry_busy, "retrybusy"),
-            (self.retry_noanswer, "retrynoanswer"),
-        ):
-            parse_retry_delays(_format_delays(delays), name)
-        if self.max_attempts is not None:
-            _in_range(self.max_attempts, MAX_ATTEMPTS_MIN, MAX_ATTEMPTS_MAX, "maxattempts")
-        _in_range(self.abandon_rate, ABANDON_RATE_MIN, ABANDON_RATE_MAX, "abandonrate", " %")
-        _in_range(self.wrapup, WRAPUP_MIN, WRAPUP_MAX, "wrapup", " s")
-
-    @property
-    def attempts(self) -> int:
-        """Dials per number at most: as given, else one plus the longer retry list."""
-        if self.max_attempts is not None:
-            return self.max_attempts
-        return 1 + max(len(self.retry_busy), len(self.retry_noanswer))
-
-
-# ---------------------------------------------------------------------------------------
-# Output of the API side
-
-
-@dataclass(frozen=True)
-class AddedNumbers:
-    """What TaskCreate and TaskAppend did with the numbers: every entry is counted once,
-    as added, a duplicate (within the request or of the task), or invalid."""
-
-    added: int
-    duplicates: tuple[str, ...]
-    invalid: tuple[InvalidNumber, ...]
-
-
-@dataclass(frozen=True)
-class CreatedTask:
-    taskid: str
-    numbers: AddedNumbers
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    number: int = 1
-    size: int = DEFAULT_PAGE_SIZE
-    largest: int = MAX_PAGE_SIZE
-
-    def __post_init__(self) -> None:
-        if self.number < 1:
-            raise InvalidInput("currentpage", "must be 1 or more")
-        _in_range(self.size, 1, self.largest, "itemsperpage")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    total: int
-    request: PageRequest
-    items: tuple[T, ...]
-
-
-@dataclass(frozen=True)
-class TaskSummary:
-    """A task in TaskList: its settings' headline and its life counters."""
-
-    taskid: str
-    name: str
-    groupname: str  # "" once the group was deleted
-    status: Code
-    created_at: datetime
-    total: int
-    dialed: int
-    answered: int
-    connected: int
-    abandoned: int
-    abandon_rate: float  # percent of answered calls, 2 decimals
-    occupancy: float  # percent of staffed agent time spent talking, 2 decimals
-    held_reason: str  # why a task in progress dials nothing now; "" when it dials
-
-
-@dataclass(frozen=True)
-class NumberView:
-    """A number in TaskInfo, with its last attempt's results."""
-
-    taskid: str
-    telphone: str
-    userid: str
-    memberid: str
-    chengshudu: str
-    customuuid: str
-    status: TaskNumberStatus
-    extnumber: str | None
-    answered: bool | None
-    answertype: AnswerType | None
-    calltime: datetime | None
-    duration: int
-    billsec: int
-    created_at: datetime
-    mark: str
-
-
-# ---------------------------------------------------------------------------------------
-# The dialer side
-
-
-@dataclass(frozen=True)
-class TaskPlan:
-    """A task in progress, as the dialer runs it."""
-
-    id: int
-    taskid: str
-    company_id: int
-    company_code: int
-    group_id: int
-    groupname: str
-    disnumber: str  # "" = a random enabled pool number per call
-    windows: tuple[Window, ...]  # in the server's time zone, `zone`
-    startdate: date
-    enddate: date
-    ring_timeout: int
-    retry_busy: tuple[int, ...]  # minutes
-    retry_noanswer: tuple[int, ...]
-    max_attempts: int
-    abandon_target: float  # a fraction of answered calls: 0.03
-    wrapup: int  # seconds an agent gets after each call
-    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-
-    def is_open(self, moment: datetime) -> bool:
-        """Inside the date range and one of the daily windows."""
-        local = moment.astimezone(self.zone)
-        if not self.startdate <= local.date() <= self.enddate:
-            return False
-        now = local.time()
-        return any(start <= now < end for start, end in self.windows)
-
-
-@dataclass(frozen=True)
-class DialOrder:
-    """A number claimed for one dial: call it with this call id (the record's uuid)."""
-
-    task_id: int
-    number_id: int
-    call_id: str
-    attempt: int
-    telphone: str
-    userid: str
-    memberid: str
-    chengshudu: str
-    customuuid: str
-
-
-@dataclass(frozen=True)
-class InFlightAttempt:
-    """A dial without a call record yet: in progress, or cut short by a stop."""
-
-    task_id: int
-    taskid: str
-    company_id: int
-    company_code: int
-    number_id: int
-    call_id: str
-    attempt: int
-    telphone: str
-    userid: str
-    memberid: str
-    chengshudu: str
-    customuuid: str
-    started_at: datetime
-
-
-@dataclass(frozen=True)
-class EndedAttempt:
-    """A finished dial, for the pacer: `ring_seconds` until answered (or until it failed),
-    `talk_seconds` only for connected calls."""
-
-    started_at: datetime
-    answered_at: datetime | None
-    ended_at: datetime
-    outcome: AttemptOutcome
-    ring_seconds: float
-    talk_seconds: int | None
-
-
-@dataclass(frozen=True)
-class TaskHistory:
-    """A task's life counters and the dials that ended since a moment, oldest first."""
-
-    dialed: int
-    answered: int
-    connected: int
-    abandoned: int
-    talk_seconds: int
-    staffed_seconds: float
-    attempts: tuple[EndedAttempt, ...]
-    talking_seconds: float = 0.0  # agent-seconds on calls, on the staffed time's clock
-
-    @property
-    def occupancy(self) -> float:
-        """The share of staffed agent time spent on the task's calls, 0 to 1."""
-        return occupancy(self.talking_seconds, self.staffed_seconds)
-
-
-def attempt_outcome(record_answered: bool, extnumber: str, cause: HangupCode) -> AttemptOutcome:
-    """A dial's outcome from its call record."""
-    if record_answered:
-        return AttemptOutcome.CONNECTED if extnumber else AttemptOutcome.ABANDONED
-    if cause is HangupCode.USER_BUSY:
-        return AttemptOutcome.BUSY
-    if cause in (HangupCode.NO_ANSWER, HangupCode.USER_TIMED_OUT):
-        return AttemptOutcome.NO_ANSWER
-    if cause in LINE_FAILURES:
-        return AttemptOutcome.LINE_FAILURE
-    return AttemptOutcome.FAILED
-
-
-_ANSWER_TYPES = {
-    AttemptOutcome.CONNECTED: AnswerType.CONNECTED,
-    AttemptOutcome.ABANDONED: AnswerType.CALLER,
-}
-
-
-def _percent(part: float, whole: float) -> float:
-    return round(100.0 * part / whole, 2) if whole > 0 else 0.0
-
-
-def occupancy(talking: float, staffed: float) -> float:
-    """Talking agent-seconds over staffed agent-seconds, 0 to 1. Both are counted on one
-    clock, talking only for staffed agents, so it cannot pass 1; the bound holds even
-    for rows written before that was so."""
-    return min(1.0, talking / staffed) if staffed > 0 else 0.0
 
 
 def _chunks(values: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
@@ -569,8 +157,8 @@ class TaskService:
                         enddate=spec.enddate,
                         windows=format_windows(spec.windows),
                         ring_timeout=spec.ring_timeout,
-                        retry_busy=_format_delays(spec.retry_busy),
-                        retry_noanswer=_format_delays(spec.retry_noanswer),
+                        retry_busy=format_delays(spec.retry_busy),
+                        retry_noanswer=format_delays(spec.retry_noanswer),
                         max_attempts=spec.attempts,
                         abandon_target=spec.abandon_rate / 100.0,
                         wrapup=spec.wrapup,
@@ -668,7 +256,7 @@ class TaskService:
                     answered=task.answered,
                     connected=task.connected,
                     abandoned=task.abandoned,
-                    abandon_rate=_percent(task.abandoned, task.answered),
+                    abandon_rate=percent(task.abandoned, task.answered),
                     occupancy=round(
                         100.0 * occupancy(task.talking_seconds, task.staffed_seconds), 2
                     ),
@@ -966,7 +554,7 @@ class TaskService:
             return
         number.extnumber = rec.extnumber or None
         number.answered = answered
-        number.answertype = _ANSWER_TYPES.get(outcome, AnswerType.CALLEE).value
+        number.answertype = ANSWER_TYPES.get(outcome, AnswerType.CALLEE).value
         number.duration = rec.duration
         number.billsec = rec.billsec
         delays = {
