@@ -1,0 +1,47 @@
+"""Calls placed by the switch (third-party call control), one state machine each.
+
+Two-leg calls (Bridge; a phone's own call):
+
+    new -> first_ringing -> first_answered -> second_ringing -> bridged -> ended(cause)
+
+Dialed calls (Dial: the customer first, held until services decide):
+
+    new -> first_ringing -> held -> second_ringing -> bridged -> ended(cause)
+                             ^ |         | agent leg failed (LegFailed)
+                             | '---------'
+                             '-> playing -> ended(server hangup)
+
+Runs in the SIP thread; every transition is reported as an event with a monotonic time.
+The relay anchors media: the first party is offered a relay port before anybody else is
+called, so no re-INVITE is ever needed. The relay's answers (the ports it allocates)
+come back as callbacks on the SIP thread: a call waits for them in its current state,
+and a callback finding the call in another state (hung up meanwhile) does nothing.
+"""
+
+from __future__ import annotations
+
+from callyard.switch.calls.base import (
+    NO_RESPONSE_SECONDS,
+    PROMPT,
+    PROMPT_TAIL_SECONDS,
+    RelayedCall,
+    State,
+)
+from callyard.switch.calls.bridged import BridgedCall
+from callyard.switch.calls.dialed import DialedCall
+from callyard.switch.calls.inbound import InboundCall
+from callyard.switch.calls.table import CallTable
+from callyard.switch.calls.user_agent import answer_updates
+
+__all__ = [
+    "NO_RESPONSE_SECONDS",
+    "PROMPT",
+    "PROMPT_TAIL_SECONDS",
+    "BridgedCall",
+    "CallTable",
+    "DialedCall",
+    "InboundCall",
+    "RelayedCall",
+    "State",
+    "answer_updates",
+]

@@ -1,0 +1,487 @@
+"""What every call shares: its states, legs, ring timers, transfers and ending."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from enum import Enum
+from functools import partial
+from typing import Any
+
+from callyard.codes import HangupCode
+from callyard.switch import sdp
+from callyard.switch.calls.user_agent import user_agent_class
+from callyard.switch.causes import cause_of_failure
+from callyard.switch.commands import Target
+from callyard.switch.events import (
+    AGENT_LEG,
+    CUSTOMER_LEG,
+    CallBridged,
+    CallEnded,
+    LegAnswered,
+    LegCalling,
+    LegRinging,
+    SwitchEvent,
+)
+from callyard.switch.relay import (
+    AGENT,
+    CUSTOMER,
+    MediaRelay,
+    PortThen,
+)
+from callyard.switch.routing import Refusal, Route
+
+log = logging.getLogger("callyard.switch.calls")
+
+FIRST, SECOND = AGENT_LEG, CUSTOMER_LEG
+PROMPT = "prompt"  # the timer of a prompt after which the call hangs up
+# A prompt's last packets still cross the network and the phone's jitter buffer when
+# the relay has sent them: the BYE waits this long after.
+PROMPT_TAIL_SECONDS = 0.5
+# A leg that has answered nothing at all (not even 100 Trying) after the INVITE's
+# retransmissions at 0.5, 1, 2 and 4 s: the line is down, not a party that does not pick
+# up. Ended as a line failure rather than after its whole ring timeout.
+NO_RESPONSE_SECONDS = 8.0
+
+
+SDP_SESSIONS = itertools.count(1)  # o= session ids of the SDP the switch writes
+
+
+def other_leg(leg: str) -> str:
+    """The other leg of a two-leg call."""
+    return SECOND if leg == FIRST else FIRST
+
+
+def silence_timer(leg: str) -> str:
+    """The key of a leg's no-response timer."""
+    return f"{leg}:silence"
+
+
+def other_side(side: str) -> str:
+    """The other side (tag) of a relay session."""
+    return CUSTOMER if side == AGENT else AGENT
+
+
+class State(Enum):
+    NEW = "new"
+    FIRST_RINGING = "first_ringing"
+    FIRST_ANSWERED = "first_answered"
+    SECOND_RINGING = "second_ringing"
+    HELD = "held"  # a dialed customer answered; nobody else is on the call
+    PLAYING = "playing"  # a prompt plays to a dialed customer, then the call ends
+    BRIDGED = "bridged"
+    TRANSFERRING = "transferring"  # a leg's phone referred the call elsewhere: it rings
+    ENDED = "ended"
+
+
+class RelayedCall:
+    """What every call through the relay shares: its legs, ring timers and ending."""
+
+    def __init__(
+        self,
+        call_id: str,
+        record: bool,
+        sip_config: dict[str, Any],
+        relay: MediaRelay,
+        emit: Callable[[SwitchEvent], None],
+        done: Callable[[str], None],
+    ) -> None:
+        self.call_id = call_id
+        self.record = record
+        self.state = State.NEW
+        self._config = sip_config
+        self._relay = relay
+        self._emit = emit
+        self._done = done
+        self._legs: dict[str, Any] = {}
+        self._heard_from: set[str] = set()
+        self._timers: dict[str, Any] = {}
+        self._captures: tuple[str, str] | None = None
+        self.numbers: set[str] = set()  # extensions (or numbers) the call involves
+        # Per leg: the relay port it was given, the codecs it was offered, and where and
+        # how it receives (its SDP, codecs limited to what both sides have).
+        self._ports: dict[str, int] = {}
+        self._offers: dict[str, tuple[sdp.Codec, ...]] = {}
+        self._media: dict[str, sdp.MediaOffer] = {}
+        self._origins: dict[str, tuple[int, int]] = {}  # our SDP's o= session and version
+        self._leg_numbers: dict[str, str] = {}  # the extension or number each leg reaches
+        # How a leg's REFER is routed: (the referring extension, the target dialed) to
+        # the route it would take as a call of that phone's (set by the call table).
+        self.route_transfer: Callable[[str, str], Route | None] | None = None
+
+    def hangup(self) -> None:
+        """End the call from the API's side (or on shutdown)."""
+        if self.state is State.ENDED:
+            return
+        cause = HangupCode.NORMAL if self.state is State.BRIDGED else HangupCode.CANCEL
+        self._end(cause, HangupCode.CALLER_HANGUP)
+
+    def _then(
+        self,
+        waiting: State,
+        then: Callable[[int], None],
+        refused: Callable[[], None] | None = None,
+    ) -> PortThen:
+        """A relay callback that goes on with the call if it is still `waiting`; if the
+        relay refused, `refused` (by default: end the call)."""
+
+        def go_on(port: int | None) -> None:
+            if self.state is not waiting:
+                return  # hung up meanwhile
+            if port is not None:
+                then(port)
+            elif refused is not None:
+                refused()
+            else:
+                self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+
+        return go_on
+
+    def _open_and_call(self, leg: str, target: Target) -> None:
+        """Open the call's relay session and call its first party, offering a relay port."""
+
+        def call(port: int) -> None:
+            self._call(leg, target, port, sdp.DEFAULT_CODECS)
+            self.state = State.FIRST_RINGING
+
+        self._relay.open(self.call_id, self._then(State.NEW, call))
+
+    def _sdp(self, leg: str, codecs: tuple[sdp.Codec, ...], direction: str = sdp.SENDRECV) -> Any:
+        """The SDP body for leg `leg`: its relay port, `codecs`, the next version of the
+        leg's session description."""
+        from sippy.MsgBody import MsgBody
+
+        session, version = self._origins.get(leg, (next(SDP_SESSIONS), 0))
+        self._origins[leg] = (session, version + 1)
+        text = sdp.build(
+            self._relay.address, self._ports[leg], codecs, direction, (session, version + 1)
+        )
+        body = MsgBody(text)
+        body.needs_update = False
+        return body
+
+    def _call(self, leg: str, target: Target, port: int, codecs: tuple[sdp.Codec, ...]) -> None:
+        """INVITE `target` as leg `leg`, offering relay port `port` and `codecs`."""
+        from sippy.CCEvents import CCEventTry
+        from sippy.SipCallId import SipCallId
+        from sippy.Time.Timeout import Timeout
+
+        ua = user_agent_class()(
+            self._config,
+            self._leg_event,
+            target.username,
+            target.password,
+            target.address,
+        )
+        # A new dialog of the leg (another agent for a held customer): a new session.
+        self._origins.pop(leg, None)
+        self._media.pop(leg, None)
+        self._ports[leg] = port
+        self._offers[leg] = codecs
+        body = self._sdp(leg, codecs)
+        ua.update_handler = partial(self._answer_update, leg)
+        ua.refer_handler = partial(self._referred, leg)
+        self._legs[leg] = ua
+        self.numbers.add(target.user)
+        self._leg_numbers[leg] = target.user
+        self._emit(LegCalling(time.monotonic(), self.call_id, leg, target.user))
+        ua.recvEvent(CCEventTry((SipCallId(), target.caller_id, target.user, body, None, "")))
+        self._timers[leg] = Timeout(self._timed_out, target.ring_timeout, 1, leg)
+        if target.ring_timeout > NO_RESPONSE_SECONDS:
+            self._timers[silence_timer(leg)] = Timeout(
+                self._no_response, NO_RESPONSE_SECONDS, 1, leg
+            )
+
+    def _leg_of(self, ua: Any) -> str:
+        for leg, candidate in self._legs.items():
+            if candidate is ua:
+                return leg
+        return ""
+
+    def _leg_event(self, event: Any, ua: Any) -> None:
+        from sippy.CCEvents import (
+            CCEventConnect,
+            CCEventDisconnect,
+            CCEventFail,
+            CCEventRing,
+            CCEventUpdate,
+        )
+
+        leg = self._leg_of(ua)
+        if not leg or self.state is State.ENDED:
+            return
+        now = time.monotonic()
+        if isinstance(event, CCEventUpdate):
+            self._reoffered(leg, ua, event.getData())
+        elif isinstance(event, CCEventConnect) and leg in self._media:
+            # The ACK of our answer to the leg's INVITE or re-INVITE: it carries the
+            # leg's answer only when the re-INVITE had no offer.
+            body = event.getData()[2]
+            answer = sdp.parse(str(body)) if body is not None else None
+            if answer is not None:
+                self._moved(leg, answer, sdp.shared(answer.codecs, self._media[leg].codecs))
+        elif isinstance(event, CCEventRing):
+            self._heard_from.add(leg)
+            self._cancel_timer(silence_timer(leg))
+            code = event.getData()[0] if event.getData() else 180
+            if code in (180, 183):
+                self._ringing(leg, now)
+        elif isinstance(event, CCEventConnect):
+            self._heard_from.add(leg)
+            self._cancel_timer(leg)
+            self._cancel_timer(silence_timer(leg))
+            body = event.getData()[2]
+            media = self._accepted(leg, sdp.parse(str(body)) if body is not None else None)
+            if media is None:
+                from sippy.Core.EventDispatcher import ED2
+
+                # Hung up on the next turn of the loop: the leg's ACK goes out first.
+                ED2.callFromThread(
+                    self._end, HangupCode.CALL_INVALID, HangupCode.CALLER_HANGUP, 488
+                )
+                return
+            self._media[leg] = media
+            if self.state is State.TRANSFERRING:
+                self._transferred(leg, media, now)
+            else:
+                self._answered(leg, media, now)
+        elif isinstance(event, CCEventFail) and self.state is State.TRANSFERRING:
+            RelayedCall._failed(self, leg, int(event.getData()[0]))  # the call ends
+        elif isinstance(event, CCEventFail):
+            self._failed(leg, int(event.getData()[0]))
+        elif isinstance(event, CCEventDisconnect):
+            self._end(
+                HangupCode.NORMAL,
+                HangupCode.CALLER_HANGUP if leg == FIRST else HangupCode.CALLEE_HANGUP,
+            )
+
+    def _ringing(self, leg: str, now: float) -> None:
+        self._emit(LegRinging(now, self.call_id, leg))
+
+    def _accepted(self, leg: str, answer: sdp.MediaOffer | None) -> sdp.MediaOffer | None:
+        """A leg's answer limited to the codecs it was offered; None when it names no
+        voice codec that was offered, or none the other leg can receive (the relay
+        cannot transcode: such a call would be bridged into silence)."""
+        if answer is None:
+            problem = "answer without audio"
+        else:
+            codecs = sdp.shared(answer.codecs, self._offers.get(leg, ()))
+            other = self._media.get(other_leg(leg))
+            if other is not None:
+                codecs = sdp.shared(codecs, other.codecs)
+            if sdp.has_audio(codecs):
+                return replace(answer, codecs=codecs)
+            problem = "answer without a codec both sides have"
+        log.warning(problem, extra={"call_id": self.call_id, "leg": leg})
+        return None
+
+    def _reoffered(self, leg: str, ua: Any, body: Any) -> None:
+        """A leg's re-INVITE (a codec it settles on, a hold, a resume, a session refresh):
+        answered here, the relay following where it now receives."""
+        from sippy.CCEvents import CCEventConnect, CCEventFail
+
+        code, reason, answer = self._answer_update(leg, body)
+        if answer is None:
+            ua.recvEvent(CCEventFail((code, reason)))
+        else:
+            ua.recvEvent(CCEventConnect((code, reason, answer)))
+
+    def _answer_update(self, leg: str, body: Any) -> tuple[int, str, Any]:
+        """The answer to a new offer of leg `leg` (re-INVITE or UPDATE): (status, reason,
+        SDP body or None). An offer without a codec the other leg has is refused (488)
+        and the call goes on as it was."""
+        if body is None:  # a refresh without an offer: nothing changes
+            current = self._media.get(leg)
+            codecs = current.codecs if current is not None else self._offers.get(leg, ())
+            return 200, "OK", self._sdp(leg, codecs) if leg in self._ports else None
+        offer = sdp.parse(str(body))
+        if offer is None or leg not in self._ports:
+            return 488, "Not Acceptable Here", None
+        # What the other leg receives (its answer; while it rings, what it was offered),
+        # numbered as it numbers them; with nobody else, what the offer has.
+        other = self._media.get(other_leg(leg))
+        reference = other.codecs if other is not None else self._offers.get(other_leg(leg))
+        codecs = sdp.shared(reference, offer.codecs) if reference else sdp.relayed(offer.codecs)
+        if not sdp.has_audio(codecs):
+            log.info("re-offer refused: no codec in common", extra={"call_id": self.call_id})
+            return 488, "Not Acceptable Here", None
+        self._moved(leg, offer, sdp.shared(offer.codecs, codecs))
+        return 200, "OK", self._sdp(leg, codecs, sdp.answer_direction(offer.direction))
+
+    def _moved(self, leg: str, media: sdp.MediaOffer, codecs: tuple[sdp.Codec, ...]) -> None:
+        """Leg `leg` now receives as `media` says, with `codecs`: the relay sends there
+        (unless it is a hold's address)."""
+        current = self._media.get(leg)
+        moved = current is None or (current.address, current.port) != (media.address, media.port)
+        if moved and not media.on_hold and media.port:
+            self._relay.update(self.call_id, self._relay_side(leg), media.address, media.port)
+        self._media[leg] = replace(media, codecs=codecs)
+
+    # The relay side (tag) where leg FIRST receives; SECOND is on the other one.
+    _first_side = AGENT
+
+    def _relay_side(self, leg: str) -> str:
+        """The relay side (tag) where leg `leg` receives."""
+        return self._first_side if leg == FIRST else other_side(self._first_side)
+
+    def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        """Leg `leg` answered (at `now`) with `media`; reports LegAnswered."""
+        raise NotImplementedError
+
+    def _bridged(self, now: float) -> None:
+        """Media flows; the relay records both directions when the call is recorded."""
+        self.state = State.BRIDGED
+        if self.record:
+            # Kept as (from leg FIRST: the agent or calling phone, from the customer).
+            by_side = tuple(str(path) for path in self._relay.record(self.call_id))
+            first, second = by_side if self._first_side == CUSTOMER else by_side[::-1]
+            self._captures = (first, second)
+        self._emit(CallBridged(now, self.call_id))
+
+    def _failure_cause(self, leg: str, status: int) -> HangupCode:
+        if status in (408, 503) and leg not in self._heard_from:
+            # Nothing ever answered the INVITE: the line itself is down.
+            return HangupCode.OUTBOUND_LINE_FAILURE
+        return cause_of_failure(status)
+
+    def _failed(self, leg: str, status: int) -> None:
+        cause = self._failure_cause(leg, status)
+        direction = HangupCode.CALLER_HANGUP if leg == FIRST else HangupCode.CALLEE_HANGUP
+        self._legs.pop(leg, None)
+        self._end(cause, direction, status)
+
+    def _ring_timeout(self, leg: str) -> None:
+        self._timers.pop(leg, None)
+        if self.state is State.ENDED:
+            return
+        first = leg == FIRST
+        self._end(
+            self._unanswered_cause(leg),
+            HangupCode.CALLER_HANGUP if first else HangupCode.CALLEE_HANGUP,
+            None if leg in self._heard_from else 408,
+        )
+
+    def _unanswered_cause(self, leg: str) -> HangupCode:
+        """Why a leg that was given up on did not answer: it rang out (the agent's phone
+        10005, anyone else 10016), or it never answered anything (a line failure)."""
+        if leg not in self._heard_from:
+            return HangupCode.OUTBOUND_LINE_FAILURE
+        return HangupCode.USER_TIMED_OUT if leg == FIRST else HangupCode.NO_ANSWER
+
+    def _timed_out(self, leg: str) -> None:
+        """A leg's ring timer: during a transfer the call ends (nobody took it)."""
+        if self.state is State.TRANSFERRING:
+            RelayedCall._ring_timeout(self, leg)
+        else:
+            self._ring_timeout(leg)
+
+    def _referred(self, leg: str, dialed: str) -> tuple[int, str, Callable[[], None] | None]:
+        """A leg's REFER (blind transfer) to `dialed`: the answer to give it, and what to
+        do once it is given (the referring phone is hung up, the target called in its
+        place). Refused while the call is not up, or where the phone could not call."""
+        referrer = self._leg_numbers.get(leg, "")
+        if self.state is not State.BRIDGED or other_leg(leg) not in self._legs:
+            return 403, "Forbidden (the call is not up)", None
+        route = self.route_transfer(referrer, dialed) if self.route_transfer else None
+        if route is None:
+            return 403, "Forbidden", None
+        if isinstance(route.destination, Refusal):
+            return route.destination.status, route.destination.reason, None
+        target = route.destination
+        return 202, "Accepted", partial(self._transfer, leg, target)
+
+    def _transfer(self, leg: str, target: Target) -> None:
+        """Hang up leg `leg` and call `target` in its place, on the same relay port; the
+        other party stays where it is and is bridged to the target when it answers."""
+        from sippy.CCEvents import CCEventDisconnect
+
+        if self.state is not State.BRIDGED:
+            return
+        log.info(
+            "blind transfer",
+            extra={"call_id": self.call_id, "leg": leg, "to": target.user},
+        )
+        ua = self._legs.pop(leg, None)
+        if ua is not None:
+            ua.event_cb = None
+            ua.recvEvent(CCEventDisconnect())
+        self.numbers.discard(self._leg_numbers.get(leg, ""))
+        self._heard_from.discard(leg)
+        self.state = State.TRANSFERRING
+        self._call(leg, target, self._ports[leg], self._media[other_leg(leg)].codecs)
+
+    def _transferred(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        """A transfer's target answered: the relay sends it what the other party says."""
+        self._relay.update(self.call_id, self._relay_side(leg), media.address, media.port)
+        self.state = State.BRIDGED
+        self._emit(LegAnswered(now, self.call_id, leg))
+
+    def _no_response(self, leg: str) -> None:
+        self._timers.pop(silence_timer(leg), None)
+        if leg in self._legs and leg not in self._heard_from:
+            log.warning("no response to the INVITE", extra={"call_id": self.call_id, "leg": leg})
+            self._cancel_timer(leg)
+            self._timed_out(leg)
+
+    def _cancel_timer(self, leg: str) -> None:
+        timer = self._timers.pop(leg, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _release(self, leg: str, ua: Any, cause: HangupCode, status: int | None) -> None:
+        """Hang up (or cancel) one leg as the call ends."""
+        from sippy.CCEvents import CCEventDisconnect
+
+        ua.recvEvent(CCEventDisconnect())
+        if leg not in self._heard_from:
+            stop_retransmitting(ua)
+
+    def _end(self, cause: HangupCode, direction: HangupCode, status: int | None = None) -> None:
+        if self.state is State.ENDED:
+            return
+        for leg in list(self._timers):
+            self._cancel_timer(leg)
+        for leg, ua in self._legs.items():
+            ua.event_cb = None
+            try:
+                self._release(leg, ua, cause, status)
+            except Exception:
+                # The call ends all the same: its other legs, its session, its event.
+                log.exception("call leg not released", extra={"call_id": self.call_id, "leg": leg})
+        self.state = State.ENDED
+        self._legs.clear()
+        ended = CallEnded(
+            time.monotonic(), self.call_id, cause.value, direction.value, status, self._captures
+        )
+        try:
+            # Reported once the relay has closed the session: its captures are complete.
+            self._relay.close(self.call_id, lambda: self._emit(ended))
+        except Exception:
+            log.exception("relay session not closed", extra={"call_id": self.call_id})
+            self._emit(ended)
+        finally:
+            self._done(self.call_id)
+
+
+def stop_retransmitting(ua: Any) -> None:
+    """Drop a leg's INVITE that nothing has answered (not even 100 Trying) once the call
+    gave up on it. A CANCEL may only follow a response, so sippy would go on sending the
+    INVITE for 32 s: a line that comes back meanwhile would ring a customer for a call
+    that is over."""
+    from sippy.SipTransactionManager import TERMINATED, TRYING
+    from sippy.Time.Timeout import Timeout
+
+    transaction = getattr(ua, "tr", None)
+    if transaction is None or transaction.state is not TRYING:
+        return
+    for name in ("teA", "teB"):
+        timer = getattr(transaction, name)
+        if timer is not None:
+            timer.cancel()
+            setattr(transaction, name, None)
+    transaction.state = TERMINATED  # a late answer is ignored
+    # Forgotten as sippy forgets any ended client transaction (its timer C).
+    transaction.teC = Timeout(ua.global_config["_sip_tm"].timerC, 32.0, 1, transaction)

@@ -1,0 +1,44 @@
+"""Click-to-call and two-way calls: the switch calls one party, then the other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callyard.switch import sdp
+from callyard.switch.calls.base import FIRST, SECOND, RelayedCall, State
+from callyard.switch.commands import Bridge
+from callyard.switch.events import (
+    LegAnswered,
+)
+
+
+class BridgedCall(RelayedCall):
+    """Click-to-call and two-way calls: the switch calls `first`, then `second`."""
+
+    def __init__(self, order: Bridge, *args: Any) -> None:
+        super().__init__(order.call_id, order.record, *args)
+        self.order = order
+
+    def start(self) -> None:
+        self._open_and_call(FIRST, self.order.first)
+
+    def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        self._emit(LegAnswered(now, self.call_id, leg))
+        if leg == FIRST:
+            self.state = State.FIRST_ANSWERED
+
+            def call_second(port: int) -> None:
+                # The first party's codecs, numbered as it numbers them (whatever it
+                # settles on meanwhile is in `_media` when the second one answers).
+                self._call(SECOND, self.order.second, port, self._media[FIRST].codecs)
+                self.state = State.SECOND_RINGING
+
+            self._relay.agent_answered(
+                self.call_id,
+                media.address,
+                media.port,
+                self._then(State.FIRST_ANSWERED, call_second),
+            )
+            return
+        self._relay.customer_answered(self.call_id, media.address, media.port)
+        self._bridged(now)

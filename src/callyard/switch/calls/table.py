@@ -1,0 +1,148 @@
+"""The calls in progress, by call id (SIP thread only)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from callyard.switch.calls.base import RelayedCall, log
+from callyard.switch.calls.bridged import BridgedCall
+from callyard.switch.calls.dialed import DialedCall
+from callyard.switch.calls.inbound import InboundCall
+from callyard.switch.commands import Attach, Bridge, Dial, Play
+from callyard.switch.events import (
+    SwitchEvent,
+)
+from callyard.switch.registrar import Account
+from callyard.switch.relay import (
+    MediaRelay,
+)
+from callyard.switch.routing import Route, Router
+
+
+def _unanswered(transaction: Any) -> bool:
+    """Whether a server transaction has sent no final response yet."""
+    from sippy.SipTransactionManager import RINGING, TRYING
+
+    return transaction.state in (TRYING, RINGING)
+
+
+class CallTable:
+    """The calls in progress, by call id (SIP thread only)."""
+
+    def __init__(
+        self,
+        sip_config: dict[str, Any],
+        relay: MediaRelay,
+        router: Router,
+        emit: Callable[[SwitchEvent], None],
+    ) -> None:
+        self._config = sip_config
+        self.relay = relay
+        self._router = router
+        self._emit = emit
+        self.calls: dict[str, RelayedCall] = {}
+
+    def bridge(self, order: Bridge) -> None:
+        call = BridgedCall(order, self._config, self.relay, self._emit, self._forget)
+        self.calls[order.call_id] = call
+        call.route_transfer = self._transfer_route
+        call.start()
+
+    def dial(self, order: Dial) -> None:
+        call = DialedCall(order, self._config, self.relay, self._emit, self._forget)
+        self.calls[order.call_id] = call
+        call.route_transfer = self._transfer_route
+        call.start()
+
+    def attach(self, command: Attach) -> None:
+        call = self.calls.get(command.call_id)
+        if isinstance(call, DialedCall):
+            call.attach(command.target)
+
+    def play(self, command: Play) -> None:
+        call = self.calls.get(command.call_id)
+        if isinstance(call, DialedCall):
+            call.play(command.prompt, command.hangup_after)
+
+    def incoming(self, request: Any, transaction: Any, caller: Account) -> Any:
+        """A phone's INVITE: answered by a UA of its own, routed by the table."""
+
+        def route(dialed: str) -> Route:
+            return self._router.route(caller, dialed, self.in_call)
+
+        return self._take(request, transaction, caller.company_id, caller.number, route, False)
+
+    def from_carrier(self, request: Any, transaction: Any, company_id: int, route: Route) -> Any:
+        """A carrier's INVITE to a company's number, already routed."""
+        calling = route.caller_id
+        return self._take(request, transaction, company_id, calling, lambda _: route, True)
+
+    def carrier_route(
+        self, source: tuple[str, int], dialed: str, calling: str
+    ) -> tuple[int, Route] | None:
+        """The company (0: none) and route of a carrier's call, or None if the call
+        from `source` is no carrier's."""
+        return self._router.from_carrier(source, dialed, calling, self.in_call)
+
+    def _take(
+        self,
+        request: Any,
+        transaction: Any,
+        company_id: int,
+        caller: str,
+        route: Callable[[str], Route],
+        from_carrier: bool,
+    ) -> Any:
+        call = InboundCall(
+            str(uuid.uuid4()),
+            company_id,
+            caller,
+            route,
+            from_carrier,
+            self._config,
+            self.relay,
+            self._emit,
+            self._forget,
+        )
+        self.calls[call.call_id] = call
+        call.route_transfer = self._transfer_route
+        try:
+            return call.take(request, transaction)
+        except Exception:
+            log.exception("phone's call failed", extra={"call_id": call.call_id})
+            call.fail()
+            if _unanswered(transaction):
+                raise  # the stack answers 500
+            return None
+
+    def in_call(self, number: str) -> bool:
+        """Whether a call in progress involves this extension (or number)."""
+        return any(number in call.numbers for call in self.calls.values())
+
+    def hangup(self, call_id: str) -> None:
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.hangup()
+
+    def hangup_all(self) -> None:
+        """End every call; one that fails to end is logged and dropped, and the others
+        still end."""
+        for call in list(self.calls.values()):
+            try:
+                call.hangup()
+            except Exception:
+                log.exception("call not hung up", extra={"call_id": call.call_id})
+                self.calls.pop(call.call_id, None)
+
+    def _transfer_route(self, referrer: str, dialed: str) -> Route | None:
+        """Where a phone's REFER goes: where its own call to `dialed` would (None when
+        the referrer is no extension, e.g. a carrier)."""
+        account = self._router.account(referrer)
+        if account is None or not account.enabled:
+            return None
+        return self._router.route(account, dialed, self.in_call)
+
+    def _forget(self, call_id: str) -> None:
+        self.calls.pop(call_id, None)
