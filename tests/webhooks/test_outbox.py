@@ -17,7 +17,7 @@ from callyard.errors import InvalidInput, NotFound
 from callyard.services.cdrs import StoredCallRecord
 from callyard.store.models import WebhookEventRow
 from callyard.testing.clock import ManualClock
-from callyard.webhooks.outbox import AttemptResult, Claimed
+from callyard.webhooks.deliveries import AttemptResult, Claimed
 from callyard.webhooks.settings import EventKind
 from tests.factories import call_record
 from tests.webhooks.conftest import BusLog, place_call, webhook_company

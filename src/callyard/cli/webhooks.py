@@ -14,7 +14,7 @@ from callyard.api.admin.schemas import (
 )
 from callyard.cli.common import DataDir, DbUrl, emit, fail, run, settings
 from callyard.container import Container
-from callyard.webhooks.outbox import MAX_LIST
+from callyard.webhooks.deliveries import MAX_LIST
 
 webhooks = typer.Typer(help="Webhooks: call-state and call-record callbacks of a company.")
 

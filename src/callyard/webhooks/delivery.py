@@ -22,7 +22,8 @@ import httpx
 from callyard.clock import Clock
 from callyard.config import Settings
 from callyard.webhooks import signing
-from callyard.webhooks.outbox import AttemptResult, Claimed, Outbox, clip_error
+from callyard.webhooks.deliveries import AttemptResult, Claimed, clip_error
+from callyard.webhooks.outbox import Outbox
 from callyard.webhooks.settings import WebhookSettingsService
 
 log = logging.getLogger("callyard.webhooks")

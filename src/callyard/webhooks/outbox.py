@@ -16,14 +16,12 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 import orjson
-from sqlalchemy import Executable, Integer, bindparam, delete, event, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from callyard.bus import BusEvent, CallStateChanged
 from callyard.clock import Clock
@@ -33,24 +31,27 @@ from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
 from callyard.store.models import Company, WebhookAttemptRow, WebhookEventRow
 from callyard.timefmt import TimeFormat
+from callyard.webhooks.claiming import CLAIM
+from callyard.webhooks.deliveries import (
+    MAX_LIST,
+    AttemptResult,
+    AttemptView,
+    Claimed,
+    DeliveryStatus,
+    DeliveryView,
+    delivery_view,
+    parse_status,
+)
 from callyard.webhooks.settings import EventKind, WebhookSettingsService, WebhookTargets
 
 log = logging.getLogger("callyard.webhooks")
 PURGE_BATCH = 500  # event ids per DELETE
 
-MAX_LIST = 1000
-MAX_ERROR = 512
 WRITE_RETRY_SECONDS = 1.0
 WRITE_TRIES = 5  # a batch that fails this often is dropped (logged), not retried forever
 MAX_TRACKED_CALLS = 100_000  # sequence counters of calls whose record never came
 WRITER_WAIT_SECONDS = 30.0
 CLOSE_FLUSH_SECONDS = 5.0
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    DEAD = "dead"
 
 
 @dataclass
@@ -101,92 +102,6 @@ def _event_row(
         next_attempt_at=created_at,
         created_at=created_at,
     )
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """An event handed to the delivery worker for one attempt."""
-
-    id: int
-    event_id: str
-    company_id: int
-    kind: EventKind
-    url: str
-    body: bytes
-    attempts: int  # attempts made before this one
-    claimed_until: datetime  # the claim's lease: its next_attempt_at while in flight
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    """The outcome of one attempt: delivered, retried at `next_attempt_at`, or dead
-    (not delivered and no `next_attempt_at`)."""
-
-    id: int
-    claimed_until: datetime
-    attempts: int  # attempts made, this one included
-    at: datetime
-    status_code: int | None
-    error: str | None
-    elapsed_ms: int
-    delivered: bool
-    next_attempt_at: datetime | None
-
-
-@dataclass(frozen=True)
-class AttemptView:
-    at: datetime
-    status_code: int | None
-    error: str | None
-    elapsed_ms: int
-
-
-@dataclass(frozen=True)
-class DeliveryView:
-    """An outbox event as the delivery log shows it."""
-
-    event_id: str
-    kind: str
-    call_uuid: str
-    seq: int
-    url: str
-    status: str
-    attempts: int
-    last_status_code: int | None
-    last_error: str | None
-    next_attempt_at: datetime | None
-    created_at: datetime
-    delivered_at: datetime | None
-    history: list[AttemptView] = field(default_factory=list)
-
-
-def _delivery(row: WebhookEventRow, history: list[AttemptView]) -> DeliveryView:
-    pending = row.status == DeliveryStatus.PENDING
-    return DeliveryView(
-        event_id=row.event_id,
-        kind=row.kind,
-        call_uuid=row.call_id,
-        seq=row.seq,
-        url=row.url,
-        status=row.status,
-        attempts=row.attempts,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        next_attempt_at=row.next_attempt_at if pending else None,
-        created_at=row.created_at,
-        delivered_at=row.delivered_at,
-        history=history,
-    )
-
-
-def parse_status(value: str | None) -> DeliveryStatus | None:
-    if value is None:
-        return None
-    try:
-        return DeliveryStatus(value.strip().lower())
-    except ValueError:
-        known = ", ".join(s.value for s in DeliveryStatus)
-        raise InvalidInput("status", f"{value!r} is not one of {known}") from None
 
 
 class Outbox:
@@ -468,7 +383,7 @@ class Outbox:
         exclude: list[int],
     ) -> list[Claimed]:
         result = await session.execute(
-            _CLAIM,
+            CLAIM,
             {"now": now, "lease": lease_until, "limit": limit, "exclude": exclude},
         )
         claimed = [
@@ -520,7 +435,7 @@ class Outbox:
                 await session.scalars(query.order_by(WebhookEventRow.id.desc()).limit(limit))
             )
             history = await _histories(session, [row.id for row in rows])
-        return [_delivery(row, history.get(row.id, [])) for row in rows]
+        return [delivery_view(row, history.get(row.id, [])) for row in rows]
 
     async def purge(self, before: datetime) -> int:
         """Forget delivered and dead events created before `before`, with their attempts;
@@ -556,7 +471,7 @@ class Outbox:
             row.delivered_at = None
             await session.flush()
             history = await _histories(session, [row.id])
-            view = _delivery(row, history.get(row.id, []))
+            view = delivery_view(row, history.get(row.id, []))
         self._notify()
         return view
 
@@ -580,56 +495,6 @@ class Outbox:
         if count:
             self._notify()
         return count
-
-
-def _claim_statement() -> Executable:
-    """UPDATE ... RETURNING that claims due events: pending, next attempt reached, no
-    pending event of the same call for the same URL before them (a receiver that fails
-    holds back only its own events). Built once: constructing it took most of a delivery
-    round's time. Parameters: now, lease, limit, exclude (ids in flight)."""
-    candidate = aliased(WebhookEventRow, name="candidate")
-    earlier = aliased(WebhookEventRow, name="earlier")
-    blocked = (
-        select(earlier.id)
-        .where(
-            earlier.call_id == candidate.call_id,
-            earlier.url == candidate.url,
-            earlier.seq < candidate.seq,
-            earlier.status == DeliveryStatus.PENDING.value,
-        )
-        .exists()
-    )
-    due = (
-        select(candidate.id)
-        .where(
-            candidate.status == DeliveryStatus.PENDING.value,
-            candidate.next_attempt_at <= bindparam("now"),
-            ~blocked,
-            candidate.id.not_in(bindparam("exclude", expanding=True)),
-        )
-        .order_by(candidate.next_attempt_at, candidate.id)
-        .limit(bindparam("limit", type_=Integer))
-        .with_for_update(of=candidate, skip_locked=True)
-    )
-    table = WebhookEventRow
-    return (
-        update(table)
-        .where(table.id.in_(due))
-        .values(next_attempt_at=bindparam("lease"))
-        .returning(
-            table.id,
-            table.event_id,
-            table.company_id,
-            table.kind,
-            table.url,
-            table.body,
-            table.attempts,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-_CLAIM = _claim_statement()
 
 
 def _wants(targets: WebhookTargets | None) -> bool:
@@ -657,7 +522,3 @@ async def _histories(session: AsyncSession, ids: list[int]) -> dict[int, list[At
             )
         )
     return history
-
-
-def clip_error(text: str) -> str:
-    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"

@@ -42,8 +42,9 @@ from callyard.services.extensions import ExtensionService, extension_numbers
 from callyard.services.numbers import NumberService
 from callyard.services.trunks import TrunkService
 from callyard.timefmt import TimeFormat
-from callyard.webhooks import outbox as webhook_outbox
-from callyard.webhooks.outbox import DeliveryStatus, Outbox
+from callyard.webhooks.deliveries import MAX_LIST as MAX_DELIVERIES
+from callyard.webhooks.deliveries import DeliveryStatus
+from callyard.webhooks.outbox import Outbox
 from callyard.webhooks.settings import WebhookSettingsService
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -240,7 +241,7 @@ def router(
     async def list_deliveries(
         code: CompanyCode,
         status: DeliveryStatus | None = None,
-        limit: Annotated[int, Query(ge=1, le=webhook_outbox.MAX_LIST)] = 100,
+        limit: Annotated[int, Query(ge=1, le=MAX_DELIVERIES)] = 100,
     ) -> list[WebhookDeliveryOut]:
         """The company's webhook events, newest first, with every attempt."""
         views = await outbox.deliveries(code, status.value if status else None, limit)
