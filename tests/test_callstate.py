@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
+from callyard.api.dialects.sip_api.callbacks import record_body, state_body
 from callyard.bus import BusEvent, CallRecorded, CallStateChanged
 from callyard.codes import CallMethod
 from callyard.container import Container
 from callyard.services.auth import Caller
 from callyard.services.calls import CustomFields
 from callyard.switch.events import CallBridged, CallEnded, LegAnswered, LegRinging
+from callyard.timefmt import TimeFormat
 from tests.factories import BRIDGED_CALL_STATES, STATE_FIELDS
 
 
@@ -44,7 +46,7 @@ async def test_a_call_publishes_ring_answer_hangup_and_its_record(container: Con
         calls._on_event(event)
     await asyncio.wait_for(call.finished.wait(), 5)
 
-    states = [e.payload for e in seen if isinstance(e, CallStateChanged)]
+    states = [state_body(e) for e in seen if isinstance(e, CallStateChanged)]
     assert all(set(p) == STATE_FIELDS for p in states)
     assert all(all(isinstance(v, str) for v in p.values()) for p in states)
     assert [(p["status"], p["isbleg"]) for p in states] == BRIDGED_CALL_STATES
@@ -55,7 +57,10 @@ async def test_a_call_publishes_ring_answer_hangup_and_its_record(container: Con
     assert first["companycode"] == str(company.companycode)
     assert first["buuid"] != first["uuid"]
 
-    records = [e.payload for e in seen if isinstance(e, CallRecorded)]
+    times = TimeFormat(container.settings.timezone)
+    records = [
+        record_body(e.record, times, e.timezone) for e in seen if isinstance(e, CallRecorded)
+    ]
     assert len(records) == 1
     record = records[0]
     assert (record["billsec"], record["duration"], record["hangupcause"]) == (10, 13, 10001)

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callyard.api.dialects.sip_api.callbacks import record_body
 from callyard.codes import CallMethod, CallType, HangupCode
 from callyard.container import Container
 from callyard.errors import InvalidInput, NotFound
 from callyard.services.auth import Caller
-from callyard.services.cdrs import CdrService, StoredCallRecord, seed_payload
+from callyard.services.cdrs import CdrService, StoredCallRecord
 from callyard.store.models import CallRecordRow
 from callyard.timefmt import TimeFormat
 from tests.conftest import ADMIN_KEY, Tenant
@@ -183,7 +184,7 @@ async def test_seed_payload_has_the_seeds_fields_and_types(
     )
     cdr_id = await container.cdrs.record(rec)
     [row] = await container.cdrs.list_for_company(tenant.code)
-    payload = seed_payload(row, TimeFormat("Asia/Shanghai"))
+    payload = record_body(row, TimeFormat("Asia/Shanghai"))
     assert list(payload) == SEED_KEYS
     assert payload == {
         "callmethod": 3,
@@ -230,7 +231,7 @@ async def test_unanswered_call(container: Container, tenant: Tenant) -> None:
     )
     await container.cdrs.record(rec)
     [row] = await container.cdrs.list_for_company(tenant.code)
-    payload = seed_payload(row, TimeFormat("UTC"))
+    payload = record_body(row, TimeFormat("UTC"))
     assert payload["answertime"] == ""
     assert payload["starttime"] == "2018-03-14 04:18:21"
     assert payload["endtime"] == "2018-03-14 04:18:35"
@@ -311,7 +312,7 @@ async def test_admin_api(http: httpx.AsyncClient, container: Container, tenant: 
     assert listed[-1]["starttime"] == "2018-03-14 04:18:21"  # the server's zone: UTC here
     [row] = await container.cdrs.list_for_company(tenant.code, 1, 1)
     page = (await http.get(base, params={"limit": 1, "offset": 1}, headers=AUTH)).json()
-    assert page == [seed_payload(row, TimeFormat("UTC"))]
+    assert page == [record_body(row, TimeFormat("UTC"))]
     assert (await http.get(base, params={"limit": 0}, headers=AUTH)).status_code == 422
     assert (await http.get(base, params={"offset": -1}, headers=AUTH)).status_code == 422
     assert (await http.get("/admin/companies/4242/cdrs", headers=AUTH)).status_code == 404

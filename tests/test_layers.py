@@ -52,3 +52,10 @@ def test_services_and_the_dialer_use_the_switch_port_not_the_switch() -> None:
     concrete = ("callyard.switch.switch", "callyard.switch.host", "callyard.switch.sip_stack")
     assert offending("services", concrete) == {}
     assert offending("dialer", concrete) == {}
+
+
+def test_the_core_renders_no_dialects_payloads() -> None:
+    # Services, the dialer and the webhook outbox publish callyard's own events; each
+    # dialect renders its callbacks' bodies (handed to the outbox by the composition root).
+    for folder in ("services", "dialer", "webhooks", "switch"):
+        assert offending(folder, ("callyard.api",)) == {}, folder

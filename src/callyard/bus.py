@@ -1,31 +1,62 @@
-"""The in-process event bus: services publish, others (webhooks, metrics) subscribe."""
+"""The in-process event bus: services publish domain events, others (webhooks, metrics)
+subscribe. Events say what happened in callyard's own words; each API dialect renders
+the bodies of its own callbacks from them."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from callyard.services.cdrs import StoredCallRecord
 
 log = logging.getLogger("callyard.bus")
 
 
+class LegStatus(StrEnum):
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class CallView:
+    """A call as it stands when one of its legs changes."""
+
+    call_id: str
+    company_code: int
+    method: int  # how the call came to be (a CallMethod)
+    extnumber: str  # the extension on the call ("" when none)
+    destnumber: str  # the number called
+    disnumber: str  # the number shown (the caller's number for a carrier's call)
+    customuuid: str
+    inbound: bool  # a carrier's call to a company number
+    started_at: datetime
+
+
 @dataclass(frozen=True)
 class CallStateChanged:
-    """A call-state callback of seed 001: ring, answer or hangup of one leg."""
+    """A leg of a call rang, answered or ended."""
 
     company_id: int
     call_id: str
-    payload: dict[str, str]
+    leg: str  # the switch's leg name: "agent" (rung first) or "customer"
+    status: LegStatus
+    call: CallView
 
 
 @dataclass(frozen=True)
 class CallRecorded:
-    """A finished call's record, as the seed's call-record callback."""
+    """A finished call's record was stored."""
 
     company_id: int
     call_id: str
-    payload: dict[str, Any]
+    record: StoredCallRecord
+    timezone: str | None  # the company's, for wall-clock times; None: the server's
 
 
 BusEvent = CallStateChanged | CallRecorded

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callyard.api.dialects.sip_api.callbacks import SipApiCallbacks
 from callyard.bus import EventBus
 from callyard.clock import Clock, SystemClock
 from callyard.config import Settings
@@ -106,7 +107,7 @@ class Container:
         trunks = TrunkService(db, clock, directory)
         numbers = NumberService(db, clock, directory)
         webhooks = WebhookSettingsService(db, clock)
-        outbox = Outbox(db, clock, webhooks, TimeFormat(settings.timezone))
+        outbox = Outbox(db, clock, webhooks, SipApiCallbacks(TimeFormat(settings.timezone)))
         bus.subscribe(outbox.on_bus_event)
         tasks = TaskService(db, clock, numbers, settings.timezone)
 

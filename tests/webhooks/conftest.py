@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from callyard.api.dialects.sip_api.callbacks import record_body, state_body
 from callyard.bus import BusEvent, CallRecorded, CallStateChanged
 from callyard.codes import CallMethod
 from callyard.container import Container
@@ -21,6 +22,7 @@ from callyard.switch.events import (
     SwitchEvent,
 )
 from callyard.testing.receiver import Receiver
+from callyard.timefmt import TimeFormat
 from callyard.webhooks.delivery import DeliveryWorker
 from tests.factories import caller_of
 
@@ -45,15 +47,18 @@ class BusLog:
 
     def __init__(self, container: Container) -> None:
         self.events: list[BusEvent] = []
+        self._times = TimeFormat(container.settings.timezone)
         container.bus.subscribe(self.events.append)
 
     def payloads(self, call_id: str) -> list[dict[str, object]]:
-        """The call's payloads in the order they were published."""
-        return [
-            dict(e.payload)
-            for e in self.events
-            if isinstance(e, CallStateChanged | CallRecorded) and e.call_id == call_id
-        ]
+        """The call's events in the order they were published, as App.Sip_* callbacks."""
+        bodies: list[dict[str, object]] = []
+        for e in self.events:
+            if isinstance(e, CallStateChanged) and e.call_id == call_id:
+                bodies.append(dict(state_body(e)))
+            elif isinstance(e, CallRecorded) and e.call_id == call_id:
+                bodies.append(record_body(e.record, self._times, e.timezone))
+        return bodies
 
 
 @pytest.fixture

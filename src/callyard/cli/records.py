@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
+from callyard.api.dialects.sip_api.callbacks import record_body
 from callyard.cli.common import DataDir, DbUrl, emit, run, settings
 from callyard.container import Container
-from callyard.services.cdrs import MAX_LIST, seed_payload
+from callyard.services.cdrs import MAX_LIST
 from callyard.timefmt import TimeFormat
 
 cdrs = typer.Typer(help="Call records (CDRs).")
@@ -33,7 +34,7 @@ def cdr_list(
     async def op(c: Container) -> list[dict[str, object]]:
         zone = (await c.companies.get(company)).timezone
         return [
-            seed_payload(row, times, zone)
+            record_body(row, times, zone)
             for row in await c.cdrs.list_for_company(company, limit, offset)
         ]
 

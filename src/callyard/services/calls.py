@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from callyard.bus import CallRecorded, CallStateChanged, EventBus
+from callyard.bus import CallRecorded, CallStateChanged, CallView, EventBus, LegStatus
 from callyard.clock import Clock
 from callyard.codes import CallMethod, CallType, Code, HangupCode
 from callyard.errors import BusinessError, InvalidInput
 from callyard.phone_numbers import without_separators
 from callyard.services.auth import Caller
-from callyard.services.cdrs import CallRecord, CdrService, StoredCallRecord, seed_payload
+from callyard.services.cdrs import CallRecord, CdrService, StoredCallRecord
 from callyard.services.directory import Directory
 from callyard.services.extensions import owned_extension
 from callyard.services.numbers import NumberService
@@ -113,30 +113,19 @@ class LiveCall:
     inbound: bool = False
     answered_by: str = ""
 
-    @property
-    def b_uuid(self) -> str:
-        """The id of the customer (b) leg in call-state callbacks."""
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"callyard:{self.call_id}:b"))
-
-    def state_payload(self, leg: str, status: str) -> dict[str, str]:
-        """The seed's extension call-state callback for one leg. A carrier's call rings
-        the extension (the seat side: `isbleg` false), called by the outside number."""
-        return {
-            "buuid": self.b_uuid,
-            "callee": self.destnumber,
-            "caller": self.disnumber if self.inbound else self.extnumber,
-            "companycode": str(self.caller.company_code),
-            "customuuid": self.custom.customuuid,
-            "direction": CallType.CALLIN.value if self.inbound else CallType.CALLOUT.value,
-            "disnumber": self.disnumber,
-            "extnumber": self.extnumber,
-            "isbleg": "true" if leg == CUSTOMER_LEG and not self.inbound else "false",
-            "method": str(self.method.value),
-            "starttime": str(int(self.started_wall.timestamp())),
-            "status": status,
-            "type": "call",
-            "uuid": self.call_id,
-        }
+    def view(self) -> CallView:
+        """The call as it stands, for the events of its legs."""
+        return CallView(
+            call_id=self.call_id,
+            company_code=self.caller.company_code,
+            method=self.method.value,
+            extnumber=self.extnumber,
+            destnumber=self.destnumber,
+            disnumber=self.disnumber,
+            customuuid=self.custom.customuuid,
+            inbound=self.inbound,
+            started_at=self.started_wall,
+        )
 
 
 @dataclass(frozen=True)
@@ -371,7 +360,7 @@ class CallService:
         if isinstance(event, LegRinging | LegAnswered):
             if event.leg not in call.legs:
                 call.legs.append(event.leg)
-            status = "ring" if isinstance(event, LegRinging) else "answer"
+            status = LegStatus.RINGING if isinstance(event, LegRinging) else LegStatus.ANSWERED
             self._publish_state(call, event.leg, status)
         if isinstance(event, LegAnswered) and event.leg == AGENT_LEG:
             call.status = Code.CALL_OFF_HOOK
@@ -384,12 +373,12 @@ class CallService:
             if call.extnumber:
                 self._idle_since[call.extnumber] = event.at
             for leg in call.legs or [AGENT_LEG]:
-                self._publish_state(call, leg, "hangup")
+                self._publish_state(call, leg, LegStatus.ENDED)
             self._spawn(self._finish(event))
 
-    def _publish_state(self, call: LiveCall, leg: str, status: str) -> None:
-        payload = call.state_payload(leg, status)
-        self._bus.publish(CallStateChanged(call.caller.company_id, call.call_id, payload))
+    def _publish_state(self, call: LiveCall, leg: str, status: LegStatus) -> None:
+        event = CallStateChanged(call.caller.company_id, call.call_id, leg, status, call.view())
+        self._bus.publish(event)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -456,5 +445,5 @@ class CallService:
         cdr_id = await self._cdrs.record(record)
         company = await self._directory.company(call.caller.company_id)
         zone = company.timezone if company is not None else None
-        payload = seed_payload(StoredCallRecord(cdr_id, record, None), self._times, zone)
-        self._bus.publish(CallRecorded(call.caller.company_id, call.call_id, payload))
+        stored = StoredCallRecord(cdr_id, record, None)
+        self._bus.publish(CallRecorded(call.caller.company_id, call.call_id, stored, zone))

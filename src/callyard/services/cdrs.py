@@ -17,7 +17,6 @@ from callyard.errors import InvalidInput, NotFound
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
 from callyard.store.models import CallRecordRow, Company
-from callyard.timefmt import TimeFormat
 
 MAX_LIST = 1000
 MAX_BATCH = 200  # call records per transaction
@@ -130,39 +129,6 @@ def _stored(row: CallRecordRow) -> StoredCallRecord:
     values["hangupcause"] = HangupCode.lookup(row.hangupcause)
     values["hangupdirection"] = HangupCode.lookup(row.hangupdirection)
     return StoredCallRecord(row.id, CallRecord(**values), row.recording_purged_at)
-
-
-def seed_payload(
-    row: StoredCallRecord, times: TimeFormat, zone: str | None = None
-) -> dict[str, object]:
-    """The JSON of the seed's call-record callback, field for field and type for type;
-    times in `zone` (the company's, else the server's), `answertime` "" when the call was
-    not answered."""
-    rec = row.record
-    return {
-        "callmethod": int(rec.callmethod),
-        "starttime": times(rec.starttime, zone),
-        "answertime": times(rec.answertime, zone) or "",
-        "endtime": times(rec.endtime, zone),
-        "duration": rec.duration,
-        "billsec": rec.billsec,
-        "crmid": rec.crmid,
-        "hangupdirection": int(rec.hangupdirection),
-        "chengshudu": rec.chengshudu,
-        "hangupcause": int(rec.hangupcause),
-        "memberid": rec.memberid,
-        "disnumber": rec.disnumber,
-        "destnumber": rec.destnumber,
-        "downloadip": rec.downloadip,
-        "recordfilename": rec.recordfilename,
-        "companycode": rec.companycode,
-        "type": str(rec.type),
-        "id": row.id,
-        "extnumber": rec.extnumber,
-        "uuid": rec.uuid,
-        "userkey": rec.userkey,
-        "customuuid": rec.customuuid,
-    }
 
 
 def _company_mismatch(rec: CallRecord, code: int | None) -> Exception | None:

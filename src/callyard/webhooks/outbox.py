@@ -18,19 +18,18 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-import orjson
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.bus import BusEvent, CallStateChanged
 from callyard.clock import Clock
 from callyard.errors import InvalidInput, NotFound
-from callyard.services.cdrs import StoredCallRecord, seed_payload
+from callyard.services.cdrs import StoredCallRecord
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
 from callyard.store.models import Company, WebhookAttemptRow, WebhookEventRow
-from callyard.timefmt import TimeFormat
 from callyard.webhooks.claiming import CLAIM
 from callyard.webhooks.deliveries import (
     MAX_LIST,
@@ -104,6 +103,14 @@ def _event_row(
     )
 
 
+class CallbackBodies(Protocol):
+    """What a dialect sends for callyard's events: the request bodies of its callbacks."""
+
+    def state(self, event: CallStateChanged) -> bytes: ...
+
+    def record(self, row: StoredCallRecord, zone: str | None) -> bytes: ...
+
+
 class Outbox:
     """Writes webhook events to the store, hands due ones to the delivery worker, and
     answers the delivery log."""
@@ -113,12 +120,12 @@ class Outbox:
         db: Database,
         clock: Clock,
         settings: WebhookSettingsService,
-        times: TimeFormat,
+        bodies: CallbackBodies,
     ) -> None:
         self._db = db
         self._clock = clock
         self._settings = settings
-        self._times = times
+        self._bodies = bodies
         self._listeners: list[Callable[[], None]] = []
         self._seqs: dict[str, int] = {}  # call -> last sequence number given out
         self._unwritten: dict[str, list[_StateEvent]] = {}  # call -> events, by seq
@@ -154,7 +161,7 @@ class Outbox:
             bus_event.company_id,
             bus_event.call_id,
             self._next_seq(bus_event.call_id),
-            orjson.dumps(bus_event.payload),
+            self._bodies.state(bus_event),
             self._clock.now(),
         )
         self._unwritten.setdefault(state.call_id, []).append(state)
@@ -202,7 +209,7 @@ class Outbox:
             zone = await session.scalar(
                 select(Company.timezone).where(Company.id == rec.company_id)
             )
-            body = orjson.dumps(seed_payload(stored, self._times, zone))
+            body = self._bodies.record(stored, zone)
             rows.append(
                 _event_row(
                     str(uuid.uuid4()),

@@ -35,7 +35,8 @@ from callyard.api.admin.schemas import (
     WebhookSecretOut,
     WebhookUpdate,
 )
-from callyard.services.cdrs import MAX_LIST, CdrService, seed_payload
+from callyard.api.dialects.sip_api.callbacks import record_body
+from callyard.services.cdrs import MAX_LIST, CdrService
 from callyard.services.companies import CompanyService
 from callyard.services.credentials import CredentialService, parse_kind
 from callyard.services.extensions import ExtensionService, extension_numbers
@@ -216,7 +217,7 @@ def router(
         """Call records, most recently recorded first, as the call-record callback has them."""
         rows = await cdrs.list_for_company(code, limit, offset)
         zone = (await companies.get(code)).timezone
-        return [CdrOut.model_validate(seed_payload(row, times, zone)) for row in rows]
+        return [CdrOut.model_validate(record_body(row, times, zone)) for row in rows]
 
     @routes.get("/companies/{code}/webhook", response_model=WebhookOut)
     async def get_webhook(code: CompanyCode) -> WebhookOut:
