@@ -50,9 +50,11 @@ async def test_company_lifecycle(http: httpx.AsyncClient, sip: SipClient) -> Non
     assert (await sip.call(info))["ret"] == 200
 
     modules = await http.patch(
-        f"/admin/companies/{code}/modules", json={"disable": ["sipnum", "call"]}, headers=AUTH
+        f"/admin/companies/{code}/capabilities",
+        json={"disable": ["extensions", "calls"]},
+        headers=AUTH,
     )
-    assert modules.json()["disabled_modules"] == ["call", "sipnum"]
+    assert modules.json()["disabled_capabilities"] == ["calls", "extensions"]
     assert (await sip.call(info))["ret"] == 603
 
     expiry = await http.put(
@@ -120,8 +122,8 @@ async def test_extensions(http: httpx.AsyncClient) -> None:
         ("POST", "/admin/companies", {"name": ""}, 422),
         ("POST", "/admin/companies", {"name": "a", "appid": "bad appid!"}, 422),
         ("PUT", "/admin/companies/{code}/allowed-ips", {"cidrs": ["300.1.1.1"]}, 422),
-        ("PATCH", "/admin/companies/{code}/modules", {"disable": ["telepathy"]}, 422),
-        ("PATCH", "/admin/companies/{code}/modules", {"disable": ["auth"]}, 422),
+        ("PATCH", "/admin/companies/{code}/capabilities", {"disable": ["telepathy"]}, 422),
+        ("PATCH", "/admin/companies/{code}/capabilities", {"disable": ["sessions"]}, 422),
         ("PUT", "/admin/companies/{code}/expiry", {"at": "2020-01-01T00:00:00"}, 422),
         ("POST", "/admin/companies/{code}/extensions", {"range": "10-1"}, 422),
         ("POST", "/admin/companies/{code}/extensions", {"range": "1-20000"}, 422),
@@ -155,7 +157,7 @@ async def test_openapi_documents_the_admin_api(http: httpx.AsyncClient) -> None:
         "/admin/companies",
         "/admin/companies/{code}/allowed-ips",
         "/admin/companies/{code}/expiry",
-        "/admin/companies/{code}/modules",
+        "/admin/companies/{code}/capabilities",
         "/admin/companies/{code}/extensions",
         "/admin/companies/{code}/extensions/disable",
         "/admin/companies/{code}/trunks",
@@ -191,7 +193,7 @@ VALID_BODIES: dict[str, object] = {
     "CompanyCreate": {"name": "x"},
     "AllowedIps": {"cidrs": []},
     "Expiry": {"at": None},
-    "Modules": {},
+    "Capabilities": {},
     "ExtensionCreate": {"numbers": ["4242"], "password": "Xk9-long-enough-pw"},
     "ExtensionNumbers": {"numbers": ["4242"]},
     "TrunkCreate": {"name": "t", "host": "192.0.2.1"},

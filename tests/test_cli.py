@@ -34,10 +34,12 @@ def test_company_and_extension_commands(db_url: str) -> None:
     assert shown["expires_at"].startswith("2030-06-30T05:00:00")
     assert callyard("company", "expire", code, "--never", *db)["expires_at"] is None
 
-    shown = callyard("company", "modules", code, "--disable", "call", "--disable", "yccall", *db)
-    assert shown["disabled_modules"] == ["call", "yccall"]
-    shown = callyard("company", "modules", code, "--enable", "call", *db)
-    assert shown["disabled_modules"] == ["yccall"]
+    shown = callyard(
+        "company", "capabilities", code, "--disable", "calls", "--disable", "campaigns", *db
+    )
+    assert shown["disabled_capabilities"] == ["calls", "campaigns"]
+    shown = callyard("company", "capabilities", code, "--enable", "calls", *db)
+    assert shown["disabled_capabilities"] == ["campaigns"]
 
     made = callyard(
         "extension",
@@ -95,7 +97,7 @@ def test_cli_errors_are_json_on_stderr_with_a_nonzero_exit(db_url: str) -> None:
         (("extension", "create", "--company", code, "--number", "3001"), 4, "already exist"),
         (("extension", "create", "--company", code, "--range", "9-1"), 2, "range"),
         (("company", "allow-ip", code, "not-an-ip"), 2, "not an IP network"),
-        (("company", "modules", code, "--disable", "nope"), 2, "unknown module"),
+        (("company", "capabilities", code, "--disable", "nope"), 2, "unknown capability"),
         (("company", "expire", code, "--at", "yesterday"), 2, "not an ISO date"),
         (("company", "expire", code), 2, "exactly one of"),
     ]

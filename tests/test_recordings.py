@@ -160,7 +160,7 @@ async def test_a_recording_whose_file_is_gone_is_1003(
 async def test_the_cdr_module_licence_is_checked(
     container: Container, sip: SipClient, tenant: Tenant
 ) -> None:
-    await container.companies.set_modules(tenant.code, enable=[], disable=["cdr"])
+    await container.companies.set_capabilities(tenant.code, enable=[], disable=["recordings"])
     reply = await sip.call({"service": GET, "token": tenant.token, "filename": "20260101/x.wav"})
     assert reply["ret"] == 603
 

@@ -140,13 +140,13 @@ async def test_expired_authorization_is_602(
 async def test_unlicensed_module_is_603(
     container: Container, tenant: Tenant, sip: SipClient
 ) -> None:
-    await container.companies.set_modules(tenant.code, enable=[], disable=["sipnum"])
+    await container.companies.set_capabilities(tenant.code, enable=[], disable=["extensions"])
     reply = await sip.call({"service": INFO, "token": tenant.token, "status": 1, "extnumber": ""})
     assert reply["ret"] == 603
-    assert reply["msg"] == "Module not licensed: module sipnum is not licensed"
+    assert reply["msg"] == "Module not licensed: extensions is not licensed for the company"
     other = await sip.call({"service": "App.Sip_Extgroup.GetExtgroupInfo", "token": tenant.token})
     assert other["ret"] == 200
-    await container.companies.set_modules(tenant.code, enable=["sipnum"], disable=[])
+    await container.companies.set_capabilities(tenant.code, enable=["extensions"], disable=[])
     again = await sip.call({"service": INFO, "token": tenant.token, "status": 1, "extnumber": ""})
     assert again["ret"] == 200
 

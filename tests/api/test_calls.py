@@ -83,7 +83,7 @@ async def test_double_call_bad_input(sip: SipClient, tenant: Tenant, other: Tena
 async def test_call_module_can_be_unlicensed(
     container: Container, sip: SipClient, tenant: Tenant
 ) -> None:
-    await container.companies.set_modules(tenant.code, enable=[], disable=["call"])
+    await container.companies.set_capabilities(tenant.code, enable=[], disable=["calls"])
     reply = await sip.call(
         {"service": MAKE, "token": tenant.token, "extnumber": "8001", "destnumber": "628123"}
     )

@@ -534,7 +534,7 @@ async def test_task_info_pages_and_filters_in_seed_002s_shape(
 
 
 async def test_the_yccall_module_can_be_unlicensed(container: Container, tasks: Tasks) -> None:
-    await container.companies.set_modules(tasks.tenant.code, enable=[], disable=["yccall"])
+    await container.companies.set_capabilities(tasks.tenant.code, enable=[], disable=["campaigns"])
     assert (await tasks.create())["ret"] == 603
     assert (await tasks.call("TaskList"))["ret"] == 603
 

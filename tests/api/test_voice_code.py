@@ -350,9 +350,11 @@ async def test_company_rate_limit(settings: Settings, clock: ManualClock) -> Non
 
 async def test_disabled_module_is_1003(server: Server) -> None:
     code = server.client.company.companycode
-    await server.container.companies.set_modules(code, enable=[], disable=["voicecode"])
+    await server.container.companies.set_capabilities(code, enable=[], disable=["voice_codes"])
     assert_error(
-        await server.client.send(), 1003, "not authorized: module voicecode is not licensed"
+        await server.client.send(),
+        1003,
+        "not authorized: voice_codes is not licensed for the company",
     )
     assert server.calls.placed == []
 

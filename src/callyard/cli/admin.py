@@ -20,7 +20,7 @@ from callyard.container import Container
 from callyard.services.credentials import parse_kind
 from callyard.services.extensions import extension_numbers
 
-companies = typer.Typer(help="Companies: credentials, IP allow-list, expiry, modules.")
+companies = typer.Typer(help="Companies: credentials, IP allow-list, expiry, capabilities.")
 extensions = typer.Typer(help="Extensions (agent seats).")
 
 Code = Annotated[int, typer.Argument(help="Company code")]
@@ -144,20 +144,22 @@ def company_expire(
     emit(run(config, op))
 
 
-@companies.command("modules")
-def company_modules(
+@companies.command("capabilities")
+def company_capabilities(
     code: Code,
-    enable: Annotated[list[str] | None, typer.Option("--enable", help="Module to license")] = None,
+    enable: Annotated[
+        list[str] | None, typer.Option("--enable", help="Capability to license")
+    ] = None,
     disable: Annotated[
-        list[str] | None, typer.Option("--disable", help="Module to unlicense")
+        list[str] | None, typer.Option("--disable", help="Capability to unlicense")
     ] = None,
     data_dir: DataDir = None,
     db_url: DbUrl = None,
 ) -> None:
-    """License or unlicense API modules (ret 603 when unlicensed)."""
+    """License or unlicense capabilities (App.Sip_*: ret 603 when unlicensed)."""
 
     async def op(c: Container) -> CompanyOut:
-        view = await c.companies.set_modules(code, enable=enable or [], disable=disable or [])
+        view = await c.companies.set_capabilities(code, enable=enable or [], disable=disable or [])
         return CompanyOut.model_validate(view)
 
     emit(run(settings(data_dir, db_url), op))

@@ -20,7 +20,7 @@ from callyard.config import Settings
 from callyard.errors import AccessDenied, BusinessError
 from callyard.limits import AuthenticationLimits
 from callyard.security import VerifiedSecrets, new_token, token_digest, verify_secret
-from callyard.services.companies import ALWAYS_LICENSED, Module
+from callyard.services.companies import ALWAYS_LICENSED, Capability
 from callyard.services.directory import CompanyEntry, Directory
 from callyard.store.database import Database
 from callyard.store.models import ApiToken, Company
@@ -129,7 +129,7 @@ class AuthService:
 
     async def login(self, appid: str, accesskey: str, client_ip: str) -> LoginSession:
         """Exchange credentials for a token valid for the configured time (12 h)."""
-        account = await self._credentials(appid, accesskey, client_ip, Module.AUTH)
+        account = await self._credentials(appid, accesskey, client_ip, Capability.SESSIONS)
         async with self._db.writing() as session:
             # The key may have been rotated (and the company's tokens revoked) since it
             # was read: the row lock orders this login after such a change.
@@ -164,15 +164,15 @@ class AuthService:
         )
 
     async def authenticate(
-        self, appid: str, accesskey: str, client_ip: str, module: Module
+        self, appid: str, accesskey: str, client_ip: str, capability: Capability
     ) -> Caller:
-        """The caller of appid + accesskey after Login's checks and the module's licence,
+        """The caller of appid + accesskey after Login's checks and the capability's licence,
         without a token: for APIs that send the credentials with every request."""
-        company = (await self._credentials(appid, accesskey, client_ip, module)).entry
+        company = (await self._credentials(appid, accesskey, client_ip, capability)).entry
         return Caller(company.id, company.code, company.name, company.timezone)
 
     async def _credentials(
-        self, appid: str, accesskey: str, client_ip: str, module: Module
+        self, appid: str, accesskey: str, client_ip: str, capability: Capability
     ) -> _Account:
         """The company whose appid and access key these are, after the limits on failed
         attempts and the company's own checks (expiry, addresses, licence)."""
@@ -181,7 +181,7 @@ class AuthService:
         if account is None:
             await self._failed(None, client_ip)
             raise AccessDenied(Ret.APPID_NOT_AUTHORIZED, f"appid {appid} is not authorized")
-        self._check_company(account.entry, client_ip, module, self._clock.now())
+        self._check_company(account.entry, client_ip, capability, self._clock.now())
         if not self._verified.known(accesskey, account.accesskey_hash):
             right = False
             async with self._hashing:
@@ -234,24 +234,24 @@ class AuthService:
 
     async def logout(self, token: str, client_ip: str) -> None:
         """Invalidate a token at once."""
-        await self.authorize(token, client_ip, Module.AUTH)
+        await self.authorize(token, client_ip, Capability.SESSIONS)
         digest = token_digest(token)
         async with self._directory.changing() as session:
             await session.execute(delete(ApiToken).where(ApiToken.token_hash == digest))
 
-    async def authorize(self, token: str, client_ip: str, module: Module) -> Caller:
-        """The caller a token stands for, after token, licence, IP and module checks."""
+    async def authorize(self, token: str, client_ip: str, capability: Capability) -> Caller:
+        """The caller a token stands for, after token, licence, IP and capability checks."""
         now = self._clock.now()
         entry = await self._directory.token(token_digest(token))
         company = await self._directory.company(entry.company_id) if entry else None
         if entry is None or company is None or entry.expires_at <= now:
             raise AccessDenied(Ret.TOKEN_INVALID)
-        self._check_company(company, client_ip, module, now)
+        self._check_company(company, client_ip, capability, now)
         return Caller(company.id, company.code, company.name, company.timezone)
 
     @staticmethod
     def _check_company(
-        company: CompanyEntry, client_ip: str, module: Module, now: datetime
+        company: CompanyEntry, client_ip: str, capability: Capability, now: datetime
     ) -> None:
         if company.expires_at is not None and company.expires_at <= now:
             raise AccessDenied(
@@ -260,5 +260,7 @@ class AuthService:
             )
         if not ip_allowed(company.allowed_cidrs, client_ip):
             raise AccessDenied(Ret.IP_NOT_AUTHORIZED, f"IP {client_ip} is not authorized")
-        if module not in ALWAYS_LICENSED and module.value in company.disabled_modules:
-            raise AccessDenied(Ret.MODULE_NOT_LICENSED, f"module {module.value} is not licensed")
+        if capability not in ALWAYS_LICENSED and capability in company.disabled_capabilities:
+            raise AccessDenied(
+                Ret.MODULE_NOT_LICENSED, f"{capability.value} is not licensed for the company"
+            )

@@ -1,4 +1,4 @@
-"""Companies (tenants): credentials, IP allow-lists, licence expiry and modules."""
+"""Companies (tenants): credentials, IP allow-lists, licence expiry and capabilities."""
 
 from __future__ import annotations
 
@@ -24,20 +24,21 @@ FIRST_COMPANY_CODE = 1001
 _APPID = re.compile(r"^[A-Za-z0-9_.-]{4,64}$")
 
 
-class Module(StrEnum):
-    """Licensable parts of the API (`ret` 603 when disabled for a company)."""
+class Capability(StrEnum):
+    """What a company may be licensed for, in callyard's words; each dialect says which
+    capability each of its services needs (App.Sip_* answers `ret` 603 without it)."""
 
-    AUTH = "auth"
-    EXTGROUP = "extgroup"
-    SIPNUM = "sipnum"
-    STATUS = "status"
-    CALL = "call"
-    CDR = "cdr"
-    YCCALL = "yccall"
-    VOICECODE = "voicecode"
+    SESSIONS = "sessions"  # logging in and out
+    GROUPS = "groups"
+    EXTENSIONS = "extensions"
+    PRESENCE = "presence"
+    CALLS = "calls"
+    RECORDINGS = "recordings"
+    CAMPAIGNS = "campaigns"
+    VOICE_CODES = "voice_codes"
 
 
-ALWAYS_LICENSED = frozenset({Module.AUTH})
+ALWAYS_LICENSED = frozenset({Capability.SESSIONS})
 
 
 def check_timezone(name: str) -> str:
@@ -57,7 +58,7 @@ class CompanyView:
     authorized_at: datetime
     expires_at: datetime | None
     allowed_cidrs: list[str]
-    disabled_modules: list[str]
+    disabled_capabilities: list[str]
     timezone: str | None = None
 
     @classmethod
@@ -69,7 +70,7 @@ class CompanyView:
             authorized_at=row.authorized_at,
             expires_at=row.expires_at,
             allowed_cidrs=list(row.allowed_cidrs),
-            disabled_modules=list(row.disabled_modules),
+            disabled_capabilities=list(row.disabled_modules),
             timezone=row.timezone,
         )
 
@@ -95,15 +96,17 @@ def parse_cidrs(cidrs: list[str]) -> list[str]:
     return normalised
 
 
-def parse_modules(names: list[str]) -> list[Module]:
-    modules = []
+def parse_capabilities(names: list[str]) -> list[Capability]:
+    capabilities = []
     for name in names:
         try:
-            modules.append(Module(name.strip().lower()))
+            capabilities.append(Capability(name.strip().lower()))
         except ValueError as exc:
-            known = ", ".join(m.value for m in Module)
-            raise InvalidInput("module", f"unknown module {name!r} (known: {known})") from exc
-    return modules
+            known = ", ".join(c.value for c in Capability)
+            raise InvalidInput(
+                "capability", f"unknown capability {name!r} (known: {known})"
+            ) from exc
+    return capabilities
 
 
 async def revoke_tokens(session: AsyncSession, company_id: int) -> None:
@@ -187,12 +190,15 @@ class CompanyService:
                 await revoke_tokens(session, company.id)
             return CompanyView.of(company)
 
-    async def set_modules(self, code: int, *, enable: list[str], disable: list[str]) -> CompanyView:
-        to_enable, to_disable = parse_modules(enable), parse_modules(disable)
+    async def set_capabilities(
+        self, code: int, *, enable: list[str], disable: list[str]
+    ) -> CompanyView:
+        """License (`enable`) or unlicense (`disable`) capabilities of the company."""
+        to_enable, to_disable = parse_capabilities(enable), parse_capabilities(disable)
         if set(to_enable) & set(to_disable):
-            raise InvalidInput("module", "cannot enable and disable the same module")
+            raise InvalidInput("capability", "cannot enable and disable the same capability")
         if ALWAYS_LICENSED & set(to_disable):
-            raise InvalidInput("module", "the auth module cannot be disabled")
+            raise InvalidInput("capability", "sessions (login, logout) cannot be disabled")
         async with self._directory.changing() as session:
             company = await company_by_code(session, code)
             disabled = [m for m in company.disabled_modules if m not in to_enable]

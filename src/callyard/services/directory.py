@@ -45,7 +45,7 @@ class CompanyEntry:
     authorized_at: datetime
     expires_at: datetime | None
     allowed_cidrs: tuple[str, ...]
-    disabled_modules: frozenset[str]
+    disabled_capabilities: frozenset[str]
     timezone: str | None = None  # None: the server's
 
     @classmethod

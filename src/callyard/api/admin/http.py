@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from callyard.api.admin.key import KEY_SCHEMES, admin_route
 from callyard.api.admin.schemas import (
     AllowedIps,
+    Capabilities,
     CdrOut,
     CompanyCreate,
     CompanyOut,
@@ -21,7 +22,6 @@ from callyard.api.admin.schemas import (
     ExtensionNumbers,
     ExtensionOut,
     IssuedCredentialOut,
-    Modules,
     NumberCreate,
     NumberList,
     NumberOut,
@@ -122,10 +122,10 @@ def router(
         """When the company's authorization ends (`ret` 602 after); null for never."""
         return CompanyOut.model_validate(await companies.set_expiry(code, body.at))
 
-    @routes.patch("/companies/{code}/modules", response_model=CompanyOut)
-    async def modules(code: CompanyCode, body: Modules) -> CompanyOut:
-        """License or unlicense API modules (`ret` 603 when unlicensed)."""
-        view = await companies.set_modules(code, enable=body.enable, disable=body.disable)
+    @routes.patch("/companies/{code}/capabilities", response_model=CompanyOut)
+    async def capabilities(code: CompanyCode, body: Capabilities) -> CompanyOut:
+        """License or unlicense capabilities (App.Sip_*: `ret` 603 when unlicensed)."""
+        view = await companies.set_capabilities(code, enable=body.enable, disable=body.disable)
         return CompanyOut.model_validate(view)
 
     @routes.post("/companies/{code}/extensions", status_code=201, response_model=list[ExtensionOut])

@@ -33,7 +33,7 @@ class CompanyOut(Out):
     authorized_at: datetime
     expires_at: datetime | None
     allowed_cidrs: list[str]
-    disabled_modules: list[str]
+    disabled_capabilities: list[str]
     timezone: str | None = None
 
 
@@ -54,7 +54,7 @@ class Expiry(BaseModel):
     at: AwareDatetime | None
 
 
-class Modules(BaseModel):
+class Capabilities(BaseModel):
     enable: list[str] = []
     disable: list[str] = []
 

@@ -31,7 +31,7 @@ from callyard.api.forms import Form
 from callyard.codes import CallType, Code
 from callyard.services.auth import AuthService, Caller
 from callyard.services.calls import CallService, CustomFields
-from callyard.services.companies import Module
+from callyard.services.companies import Capability
 from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
 from callyard.services.recordings import RecordingService
@@ -88,7 +88,7 @@ Handler = Callable[[Deps, Context, F], Awaitable[Reply]]
 @dataclass(frozen=True)
 class Service(Generic[F]):
     form: type[F]
-    module: Module
+    capability: Capability  # what the company must be licensed for
     handler: Handler[F]
     needs_token: bool = True
 
@@ -366,31 +366,35 @@ async def task_info(deps: Deps, ctx: Context, form: TaskInfoForm) -> Reply:
 
 
 SERVICES: dict[str, Service[Any]] = {
-    "App.Sip_Auth.Login": Service(LoginForm, Module.AUTH, login, needs_token=False),
-    "App.Sip_Auth.Logout": Service(TokenForm, Module.AUTH, logout),
-    "App.Sip_Extgroup.AddExtgroup": Service(AddExtgroupForm, Module.EXTGROUP, add_group),
-    "App.Sip_Extgroup.DelExtgroup": Service(GroupForm, Module.EXTGROUP, delete_group),
-    "App.Sip_Extgroup.GetExtgroupInfo": Service(GroupFilterForm, Module.EXTGROUP, group_info),
-    "App.Sip_Extgroup.AddExtnumber": Service(MembershipForm, Module.EXTGROUP, check_in),
-    "App.Sip_Extgroup.DelExtnumber": Service(MembershipForm, Module.EXTGROUP, check_out),
-    "App.Sip_Extgroup.EditExtnumber": Service(EditExtnumberForm, Module.EXTGROUP, set_state),
-    "App.Sip_Extgroup.GetGroupExt": Service(GetGroupExtForm, Module.EXTGROUP, group_extensions),
-    "App.Sip_Sipnum.GetSipnumberInfo": Service(GetSipnumberInfoForm, Module.SIPNUM, extension_info),
-    "App.Sip_Status.GetSipValidStatus": Service(ExtensionListForm, Module.STATUS, valid_status),
-    "App.Sip_Cdr.GetRecodeFile": Service(GetRecodeFileForm, Module.CDR, recording_link),
-    "App.Sip_Call.MakeCall": Service(MakeCallForm, Module.CALL, make_call),
-    "App.Sip_Call.DoubleCall": Service(DoubleCallForm, Module.CALL, double_call),
-    "App.Sip_Status.GetSipCallStatus": Service(ExtensionListForm, Module.STATUS, call_status),
-    "App.Sip_Status.GetSipRegisterStatus": Service(
-        ExtensionListForm, Module.STATUS, register_status
+    "App.Sip_Auth.Login": Service(LoginForm, Capability.SESSIONS, login, needs_token=False),
+    "App.Sip_Auth.Logout": Service(TokenForm, Capability.SESSIONS, logout),
+    "App.Sip_Extgroup.AddExtgroup": Service(AddExtgroupForm, Capability.GROUPS, add_group),
+    "App.Sip_Extgroup.DelExtgroup": Service(GroupForm, Capability.GROUPS, delete_group),
+    "App.Sip_Extgroup.GetExtgroupInfo": Service(GroupFilterForm, Capability.GROUPS, group_info),
+    "App.Sip_Extgroup.AddExtnumber": Service(MembershipForm, Capability.GROUPS, check_in),
+    "App.Sip_Extgroup.DelExtnumber": Service(MembershipForm, Capability.GROUPS, check_out),
+    "App.Sip_Extgroup.EditExtnumber": Service(EditExtnumberForm, Capability.GROUPS, set_state),
+    "App.Sip_Extgroup.GetGroupExt": Service(GetGroupExtForm, Capability.GROUPS, group_extensions),
+    "App.Sip_Sipnum.GetSipnumberInfo": Service(
+        GetSipnumberInfoForm, Capability.EXTENSIONS, extension_info
     ),
-    "App.Sip_Yccall.TaskCreate": Service(TaskCreateForm, Module.YCCALL, task_create),
-    "App.Sip_Yccall.TaskAppend": Service(TaskAppendForm, Module.YCCALL, task_append),
-    "App.Sip_Yccall.TaskStart": Service(TaskForm, Module.YCCALL, task_start),
-    "App.Sip_Yccall.TaskPause": Service(TaskForm, Module.YCCALL, task_pause),
-    "App.Sip_Yccall.TaskResume": Service(TaskForm, Module.YCCALL, task_resume),
-    "App.Sip_Yccall.TaskStop": Service(TaskForm, Module.YCCALL, task_stop),
-    "App.Sip_Yccall.TaskDelete": Service(TaskForm, Module.YCCALL, task_delete),
-    "App.Sip_Yccall.TaskList": Service(TaskListForm, Module.YCCALL, task_list),
-    "App.Sip_Yccall.TaskInfo": Service(TaskInfoForm, Module.YCCALL, task_info),
+    "App.Sip_Status.GetSipValidStatus": Service(
+        ExtensionListForm, Capability.PRESENCE, valid_status
+    ),
+    "App.Sip_Cdr.GetRecodeFile": Service(GetRecodeFileForm, Capability.RECORDINGS, recording_link),
+    "App.Sip_Call.MakeCall": Service(MakeCallForm, Capability.CALLS, make_call),
+    "App.Sip_Call.DoubleCall": Service(DoubleCallForm, Capability.CALLS, double_call),
+    "App.Sip_Status.GetSipCallStatus": Service(ExtensionListForm, Capability.PRESENCE, call_status),
+    "App.Sip_Status.GetSipRegisterStatus": Service(
+        ExtensionListForm, Capability.PRESENCE, register_status
+    ),
+    "App.Sip_Yccall.TaskCreate": Service(TaskCreateForm, Capability.CAMPAIGNS, task_create),
+    "App.Sip_Yccall.TaskAppend": Service(TaskAppendForm, Capability.CAMPAIGNS, task_append),
+    "App.Sip_Yccall.TaskStart": Service(TaskForm, Capability.CAMPAIGNS, task_start),
+    "App.Sip_Yccall.TaskPause": Service(TaskForm, Capability.CAMPAIGNS, task_pause),
+    "App.Sip_Yccall.TaskResume": Service(TaskForm, Capability.CAMPAIGNS, task_resume),
+    "App.Sip_Yccall.TaskStop": Service(TaskForm, Capability.CAMPAIGNS, task_stop),
+    "App.Sip_Yccall.TaskDelete": Service(TaskForm, Capability.CAMPAIGNS, task_delete),
+    "App.Sip_Yccall.TaskList": Service(TaskListForm, Capability.CAMPAIGNS, task_list),
+    "App.Sip_Yccall.TaskInfo": Service(TaskInfoForm, Capability.CAMPAIGNS, task_info),
 }

@@ -56,7 +56,7 @@ class SipApi:
             form = service.form.model_validate(fields)
             token = form.token if isinstance(form, TokenForm) else ""
             caller = (
-                await self._deps.auth.authorize(token, client_ip, service.module)
+                await self._deps.auth.authorize(token, client_ip, service.capability)
                 if service.needs_token
                 else None
             )

@@ -18,7 +18,7 @@ from callyard.codes import Ret, VoiceCodeResult
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.metrics import Metrics
 from callyard.services.auth import AuthService
-from callyard.services.companies import Module
+from callyard.services.companies import Capability
 from callyard.services.otp import VoiceCodeRefused, VoiceCodeService
 
 log = logging.getLogger("callyard.api.voice_code")
@@ -86,7 +86,7 @@ class VoiceCodeApi:
             return _parameter_error(describe(exc))
         try:
             caller = await self._auth.authenticate(
-                form.appid, form.accesskey, client_ip, Module.VOICECODE
+                form.appid, form.accesskey, client_ip, Capability.VOICE_CODES
             )
         except AccessDenied as exc:
             if exc.ret is Ret.APPID_NOT_AUTHORIZED:
