@@ -59,22 +59,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from calls import (
-    EXTENSION,
-    EXTENSION_PASSWORD,
-    SIP_PORT,
-    LogWatch,
-    Target,
-    fmt,
-    register,
-    run_header,
-    sipp_failures,
-    start_callyard,
-    start_carrier,
-    summary,
-    table,
-)
-from calls import Settings as CallsSettings
+from call_load import start_carrier, summary
+from call_probes import LogWatch, sipp_failures
+from call_report import fmt, run_header, table
+from call_settings import SIP_PORT
+from call_settings import Settings as CallsSettings
+from call_targets import EXTENSION, EXTENSION_PASSWORD, Target, register, start_callyard
+
 from callyard.testing.receiver import Received, Receiver
 from callyard.testing.server import callyard
 from callyard.testing.sip import (
