@@ -14,6 +14,7 @@ from callyard.config import Settings
 from callyard.dialer.runtime import AbandonMessage, Dialer
 from callyard.metrics import Metrics
 from callyard.sealing import SecretBox
+from callyard.services.agents import AgentBoard
 from callyard.services.auth import AuthService, LoginLimits
 from callyard.services.calls import CallService
 from callyard.services.cdrs import CdrService, StoredCallRecord
@@ -144,7 +145,8 @@ class Container:
             )
             presence = switch
         metrics = Metrics()
-        groups = GroupService(db, clock, presence, directory)
+        agents = AgentBoard(switch)
+        groups = GroupService(db, clock, agents, directory)
         calls = CallService(
             switch,
             directory,
@@ -157,6 +159,7 @@ class Container:
             TimeFormat(settings.timezone),
             settings.ring_timeout_seconds,
             settings.agent_ring_timeout_seconds,
+            agents=agents,
         )
         dialer = None
         if switch is not None:
@@ -177,6 +180,7 @@ class Container:
                 clock,
                 metrics,
                 abandon,
+                agents=agents,
             )
         return cls(
             settings=settings,

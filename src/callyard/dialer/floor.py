@@ -1,93 +1,57 @@
 """The agents a task's calls can go to: who is staffed, who is free, who is busy doing what.
 
 An agent is staffed when checked in to the task's group with state idle and registered;
-a staffed agent is free when no call involves them and their wrap-up after the dialer's
-last call to them is over.
+a staffed agent is free when no call involves them, their wrap-up is over and they are
+not kept away after missing an offered call. The agents' live state is the one every
+service reads (`services.agents.AgentBoard`); the floor only decides for the dialer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from callyard.dialer.pacing import AgentActivity, AgentPhase
+from callyard.services.agents import AgentBoard, Phase
 from callyard.services.groups import AgentState
 
 
-@dataclass
-class Seat:
-    """What the dialer knows of one agent across every task."""
-
-    free_since: float = 0.0
-    talking_since: float | None = None
-    wrapup_since: float | None = None
-    wrapup_until: float | None = None
-    missed_until: float = 0.0  # after a failed attach, the agent is not offered calls for a while
-
-
 class AgentFloor:
-    """Agents' dialer-side state, shared by every running task."""
+    """Which agents the dialer may offer calls to, over the agents' live state."""
 
-    def __init__(
-        self,
-        registered: Callable[[str], bool],
-        in_call: Callable[[str], bool],
-        miss_penalty: float = 30.0,
-    ) -> None:
-        self._registered = registered
-        self._in_call = in_call
+    def __init__(self, agents: AgentBoard, miss_penalty: float = 30.0) -> None:
+        self.agents = agents
         self._miss_penalty = miss_penalty
-        self._seats: dict[str, Seat] = {}
-
-    def seat(self, number: str) -> Seat:
-        return self._seats.setdefault(number, Seat())
 
     def staffed(self, members: Iterable[tuple[str, AgentState]]) -> list[str]:
         """Checked-in agents with state idle whose phone is registered."""
-        return [n for n, state in members if state is AgentState.IDLE and self._registered(n)]
+        return [n for n, state in members if state is AgentState.IDLE and self.agents.registered(n)]
 
     def free(self, staffed: Iterable[str], now: float) -> list[str]:
         """Staffed agents who can take a call now, longest free first."""
-        free = [n for n in staffed if self._is_free(n, now)]
-        free.sort(key=lambda n: self.seat(n).free_since)
+        free = [n for n in staffed if self.agents.phase(n, now) is Phase.IDLE]
+        free.sort(key=lambda n: self.agents.seat(n).available_since)
         return free
 
-    def _is_free(self, number: str, now: float) -> bool:
-        seat = self.seat(number)
-        if seat.wrapup_until is not None and now < seat.wrapup_until:
-            return False
-        return now >= seat.missed_until and not self._in_call(number)
-
     def activities(self, staffed: Iterable[str], now: float) -> list[AgentActivity]:
-        """What each staffed agent who is not free is doing, for the pacer."""
+        """What each staffed agent who is not free is doing, for the pacer (one kept away
+        after a missed call counts as busy from now, as one in a call of unknown start)."""
         result = []
         for number in staffed:
-            if self._is_free(number, now):
-                continue
-            seat = self.seat(number)
-            if seat.wrapup_until is not None and now < seat.wrapup_until:
+            phase = self.agents.phase(number, now)
+            seat = self.agents.seat(number)
+            if phase is Phase.WRAP_UP:
                 since = seat.wrapup_since if seat.wrapup_since is not None else now
                 result.append(AgentActivity(AgentPhase.WRAPUP, since))
-            else:
+            elif phase is not Phase.IDLE:
                 # In a call: ours (known start) or one the agent placed or took otherwise.
                 since = seat.talking_since if seat.talking_since is not None else now
                 result.append(AgentActivity(AgentPhase.TALKING, since))
         return result
 
-    def connected(self, number: str, now: float) -> None:
-        seat = self.seat(number)
-        seat.talking_since = now
-        seat.wrapup_since = seat.wrapup_until = None
-
     def finished(self, number: str, now: float, wrapup: float) -> None:
         """The agent's dialer call ended: wrap-up starts."""
-        seat = self.seat(number)
-        seat.talking_since = None
-        seat.wrapup_since, seat.wrapup_until = now, now + wrapup
-        seat.free_since = now + wrapup
+        self.agents.wrap_up(number, now, wrapup)
 
     def missed(self, number: str, now: float) -> None:
         """The agent's phone did not take an offered call."""
-        seat = self.seat(number)
-        seat.missed_until = now + self._miss_penalty
-        seat.free_since = seat.missed_until
+        self.agents.keep_away(number, now, self._miss_penalty)

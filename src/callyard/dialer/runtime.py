@@ -27,6 +27,7 @@ from callyard.dialer.floor import AgentFloor
 from callyard.dialer.pacing import FloorView, PacerHistory, PredictivePacer
 from callyard.errors import BusinessError
 from callyard.metrics import Metrics
+from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
 from callyard.services.calls import CallService, CustomFields, company_trunk
 from callyard.services.cdrs import CallRecord, CdrService
@@ -161,6 +162,7 @@ class Dialer:
         metrics: Metrics,
         abandon_message: AbandonMessage | None,
         config: DialerConfig = DialerConfig(),
+        agents: AgentBoard | None = None,
     ) -> None:
         self._tasks = tasks
         self._calls = calls
@@ -175,7 +177,7 @@ class Dialer:
         self._abandon_message = abandon_message
         self._abandon_prompt: Path | None = None
         self._config = config
-        self.floor = AgentFloor(lambda n: switch.binding(n) is not None, switch.in_call)
+        self.floor = AgentFloor(agents or AgentBoard(switch))
         self.campaigns: dict[int, Campaign] = {}
         self._live: dict[str, DialerCall] = {}
         self._wake = asyncio.Event()
@@ -520,8 +522,6 @@ class Dialer:
             self.kick()
         elif isinstance(event, CallBridged):
             call.bridged_at = event.at
-            if call.agent is not None:
-                self.floor.connected(call.agent, event.at)
             waited = event.at - (call.answered_at if call.answered_at is not None else event.at)
             campaign.pacer.connected(event.at, waited)
         elif isinstance(event, LegFailed) and event.leg == AGENT_LEG:

@@ -21,6 +21,7 @@ from callyard.clock import Clock
 from callyard.codes import CallMethod, CallType, Code, HangupCode
 from callyard.errors import BusinessError, InvalidInput
 from callyard.phone_numbers import without_separators
+from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
 from callyard.services.cdrs import CallRecord, CdrService, StoredCallRecord
 from callyard.services.directory import Directory
@@ -155,6 +156,7 @@ class CallService:
         times: TimeFormat,
         ring_timeout: float = 60.0,
         agent_ring_timeout: float = 30.0,
+        agents: AgentBoard | None = None,
     ) -> None:
         self._bus = bus
         self._times = times
@@ -168,7 +170,7 @@ class CallService:
         self._recordings = recordings
         self._clock = clock
         self.live: dict[str, LiveCall] = {}
-        self._idle_since: dict[str, float] = {}  # extension -> when its last call ended
+        self._agents = agents or AgentBoard(switch)
         self._tasks: set[asyncio.Task[None]] = set()
         if switch is not None:
             switch.subscribe(self._on_event)
@@ -341,8 +343,7 @@ class CallService:
             if registration is None:
                 result.append(CallStatus(number, Code.EXTENSION_NOT_REGISTERED))
                 continue
-            since = self._idle_since.get(number)
-            idle = int(now - since) if since is not None else None
+            idle = self._agents.idle_seconds(number, now)
             result.append(CallStatus(number, Code.CALL_IDLE, None, idle, None))
         return result
 
@@ -370,8 +371,6 @@ class CallService:
             call.bridged_at = event.at
             call.status = Code.CALL_CALLING
         elif isinstance(event, CallEnded):
-            if call.extnumber:
-                self._idle_since[call.extnumber] = event.at
             for leg in call.legs or [AGENT_LEG]:
                 self._publish_state(call, leg, LegStatus.ENDED)
             self._spawn(self._finish(event))

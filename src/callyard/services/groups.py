@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callyard.clock import Clock
 from callyard.codes import Code, GroupStatus
 from callyard.errors import BusinessError, InvalidInput
+from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
 from callyard.services.directory import Directory
 from callyard.services.extensions import resolve_extension
-from callyard.services.presence import Presence
 from callyard.store.database import Database, IntegrityError
 from callyard.store.models import Extension, ExtensionGroup, GroupMember
 
@@ -87,11 +87,11 @@ class GroupService:
     """Extension groups of a company."""
 
     def __init__(
-        self, db: Database, clock: Clock, presence: Presence, directory: Directory
+        self, db: Database, clock: Clock, agents: AgentBoard, directory: Directory
     ) -> None:
         self._db = db
         self._clock = clock
-        self._presence = presence
+        self._agents = agents
         # Changes go through the directory: the switch's routing table (numbers routed
         # to a group ring its checked-in idle members) follows them.
         self._directory = directory
@@ -209,7 +209,7 @@ class GroupService:
             rows = (await session.execute(query)).all()
         views = []
         for group_name, ext_number, member in rows:
-            talking = self._presence.talking_seconds(ext_number)
+            talking = self._agents.talking_seconds(ext_number, self._clock.monotonic())
             views.append(
                 MemberView(
                     group=group_name,

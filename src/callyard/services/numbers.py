@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from callyard.clock import Clock
 from callyard.codes import Code
@@ -35,6 +36,23 @@ class NumberView:
 class _Owned:
     company_id: int
     enabled: bool
+
+
+async def _id_of(
+    session: AsyncSession,
+    model: type[Extension] | type[ExtensionGroup],
+    key: InstrumentedAttribute[str],
+    value: str,
+    company_id: int,
+    what: str,
+) -> int:
+    """The id of the company's extension or group named `value`, or NotFound."""
+    found = await session.scalar(
+        select(model.id).where(model.company_id == company_id, key == value)
+    )
+    if found is None:
+        raise NotFound(f"the company has no {what} {value}")
+    return found
 
 
 def check_caller_number(number: str) -> str:
@@ -150,21 +168,13 @@ class NumberService:
                 raise NotFound(f"company {company_code} has no number {number}")
             row.route_extension_id = row.route_group_id = None
             if extension:
-                row.route_extension_id = await session.scalar(
-                    select(Extension.id).where(
-                        Extension.company_id == company.id, Extension.number == extension
-                    )
+                row.route_extension_id = await _id_of(
+                    session, Extension, Extension.number, extension, company.id, "extension"
                 )
-                if row.route_extension_id is None:
-                    raise NotFound(f"company {company_code} has no extension {extension}")
             if group:
-                row.route_group_id = await session.scalar(
-                    select(ExtensionGroup.id).where(
-                        ExtensionGroup.company_id == company.id, ExtensionGroup.name == group
-                    )
+                row.route_group_id = await _id_of(
+                    session, ExtensionGroup, ExtensionGroup.name, group, company.id, "group"
                 )
-                if row.route_group_id is None:
-                    raise NotFound(f"company {company_code} has no extension group {group}")
             row.updated_at = self._clock.now()
         return NumberView(row.number, row.enabled, extension or None, group or None)
 

@@ -16,17 +16,9 @@ class Presence(Protocol):
         """The extension's live registration, if it has one."""
         ...
 
-    def talking_seconds(self, number: str) -> int | None:
-        """Whole seconds since the extension's call was answered (both parties talking);
-        None when it is in no answered call."""
-        ...
-
 
 class NoSwitch:
     """Presence when no switch runs: nothing is registered, nothing is in a call."""
 
     def registration(self, number: str) -> Registration | None:
-        return None
-
-    def talking_seconds(self, number: str) -> int | None:
         return None

@@ -30,7 +30,6 @@ from callyard.switch.commands import (
 from callyard.switch.events import (
     AGENT_LEG,
     CUSTOMER_LEG,
-    CallBridged,
     CallEnded,
     IncomingCall,
     LegAnswered,
@@ -100,7 +99,6 @@ class Switch:
         self._probes: dict[int, asyncio.Future[int | None]] = {}
         self._query_ids = itertools.count(1)
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
-        self._bridged: dict[str, float] = {}  # call id -> when its parties were bridged
         self._leg_numbers: dict[tuple[str, str], str] = {}  # (call id, leg) -> number
         self._dialed: dict[str, _Dialed] = {}
         self._watch: asyncio.Task[None] | None = None
@@ -152,7 +150,6 @@ class Switch:
         log.info(type(event).__name__.lower(), extra={"event": event.__dict__})
         if isinstance(event, CallEnded):
             self._busy.pop(event.call_id, None)
-            self._bridged.pop(event.call_id, None)
             self._dialed.pop(event.call_id, None)
             for leg in (AGENT_LEG, CUSTOMER_LEG):
                 self._leg_numbers.pop((event.call_id, leg), None)
@@ -165,8 +162,6 @@ class Switch:
                 involved.discard(before)
             involved.add(event.number)
             self._leg_numbers[(event.call_id, event.leg)] = event.number
-        elif isinstance(event, CallBridged):
-            self._bridged[event.call_id] = event.at
         elif isinstance(event, LegAnswered) and event.leg == CUSTOMER_LEG:
             if (dialed := self._dialed.get(event.call_id)) is not None:
                 dialed.answered = True
@@ -330,10 +325,3 @@ class Switch:
             user_agent=binding.user_agent,
             registered_at=binding.registered_at,
         )
-
-    def talking_seconds(self, number: str) -> int | None:
-        since = min(
-            (at for call_id, at in self._bridged.items() if number in self._busy.get(call_id, ())),
-            default=None,
-        )
-        return None if since is None else max(0, int(time.monotonic() - since))

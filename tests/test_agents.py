@@ -1,0 +1,82 @@
+"""One live state per extension, fed by the switch's events and read by every service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+from callyard.services.agents import AgentBoard, Phase
+from callyard.switch.events import CallBridged, CallEnded, IncomingCall, LegCalling, SwitchEvent
+from callyard.switch.port import SwitchPort
+from callyard.switch.registrar import Binding
+
+
+class Switch:
+    """Registrations and calls in progress as the switch would answer them."""
+
+    def __init__(self, registered: set[str]) -> None:
+        self.registered = registered
+        self.busy: set[str] = set()
+        self.listeners: list[Callable[[SwitchEvent], None]] = []
+
+    def subscribe(self, listener: Callable[[SwitchEvent], None]) -> None:
+        self.listeners.append(listener)
+
+    def binding(self, number: str) -> Binding | None:
+        return cast(Binding, object()) if number in self.registered else None
+
+    def in_call(self, number: str) -> bool:
+        return number in self.busy
+
+    def emit(self, event: SwitchEvent) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+
+def board() -> tuple[AgentBoard, Switch]:
+    switch = Switch({"1001", "1002", "1003"})
+    return AgentBoard(cast(SwitchPort, switch)), switch
+
+
+def test_a_group_call_answered_by_the_second_member() -> None:
+    agents, switch = board()
+    switch.busy = {"1001"}
+    switch.emit(LegCalling(10.0, "c1", "customer", "1001"))
+    assert agents.phase("1001", 10.0) is Phase.IN_CALL
+    # 1001 rings out; the call goes on to 1002, which answers.
+    switch.busy = {"1002"}
+    switch.emit(LegCalling(40.0, "c1", "customer", "1002"))
+    switch.emit(CallBridged(42.0, "c1"))
+    assert agents.phase("1002", 45.0) is Phase.TALKING
+    assert agents.talking_seconds("1002", 45.5) == 3
+    assert agents.talking_seconds("1001", 45.5) is None
+    assert agents.phase("1001", 45.0) is Phase.IDLE
+    switch.busy = set()
+    switch.emit(CallEnded(60.0, "c1", 10001, 10040, None, None))
+    assert agents.idle_seconds("1002", 75.0) == 15
+    assert agents.idle_seconds("1001", 75.0) is None  # never talked on that call
+    assert agents.talking_seconds("1002", 75.0) is None
+
+
+def test_a_phones_own_call_and_the_customers_number() -> None:
+    agents, switch = board()
+    switch.busy = {"1003", "628123"}
+    switch.emit(IncomingCall(1.0, "c2", 1, "1003", "628123", 2, "6221"))
+    switch.emit(LegCalling(1.0, "c2", "customer", "628123"))
+    switch.emit(CallBridged(3.0, "c2"))
+    assert agents.talking_seconds("1003", 5.0) == 2
+    switch.busy = set()
+    switch.emit(CallEnded(9.0, "c2", 10001, 10040, None, None))
+    assert agents.idle_seconds("1003", 10.0) == 1
+    assert "628123" not in agents._seats  # customers are not seats
+
+
+def test_wrap_up_and_keeping_away_follow_the_clock() -> None:
+    agents, _ = board()
+    agents.wrap_up("1001", 100.0, 10.0)
+    assert agents.phase("1001", 105.0) is Phase.WRAP_UP
+    assert agents.phase("1001", 110.0) is Phase.IDLE
+    agents.keep_away("1002", 100.0, 30.0)
+    assert agents.phase("1002", 129.0) is Phase.AWAY
+    assert agents.phase("1002", 130.0) is Phase.IDLE
+    assert agents.seat("1002").available_since == 130.0
