@@ -14,7 +14,13 @@ from callyard.codes import CallMethod
 from callyard.container import Container
 from callyard.services.auth import Caller
 from callyard.services.calls import CustomFields
-from callyard.switch.events import CallBridged, CallEnded, LegAnswered, LegRinging
+from callyard.switch.events import (
+    CallBridged,
+    CallEnded,
+    LegAnswered,
+    LegCalling,
+    LegRinging,
+)
 from callyard.timefmt import TimeFormat
 from tests.factories import BRIDGED_CALL_STATES, STATE_FIELDS
 
@@ -66,3 +72,44 @@ async def test_a_call_publishes_ring_answer_hangup_and_its_record(container: Con
     assert (record["billsec"], record["duration"], record["hangupcause"]) == (10, 13, 10001)
     assert record["uuid"] == "c-1"
     assert isinstance(record["id"], int)
+
+
+async def test_a_group_call_ends_each_extension_that_rang_out(container: Container) -> None:
+    """A carrier's call hunting through a group: the extension that rang out gets its
+    hangup before the next one rings, and the record names the one that answered."""
+    seen: list[BusEvent] = []
+    container.bus.subscribe(seen.append)
+    company = await container.companies.create("acme")
+    caller = Caller(1, company.companycode, "acme")
+    call = container.calls._track(
+        "c-2", caller, CallMethod.IVR_GROUP_CALL, "", "622150001", "628999"
+    )
+    call.inbound = True
+    start = call.started_at
+    for event in (
+        LegCalling(start, "c-2", "customer", "10010001"),
+        LegRinging(start + 0.1, "c-2", "customer"),
+        LegCalling(start + 30, "c-2", "customer", "10010002"),
+        LegRinging(start + 30.1, "c-2", "customer"),
+        LegAnswered(start + 33, "c-2", "customer"),
+        CallBridged(start + 33, "c-2"),
+        CallEnded(start + 43, "c-2", 10001, 10040, None, None),
+    ):
+        container.calls._on_event(event)
+    await asyncio.wait_for(call.finished.wait(), 5)
+    states = [state_body(e) for e in seen if isinstance(e, CallStateChanged)]
+    assert [(s["status"], s["extnumber"]) for s in states] == [
+        ("ring", "10010001"),
+        ("hangup", "10010001"),
+        ("ring", "10010002"),
+        ("answer", "10010002"),
+        ("hangup", "10010002"),
+    ]
+    assert {(s["direction"], s["isbleg"], s["caller"]) for s in states} == {
+        ("callin", "false", "628999")
+    }
+    times = TimeFormat(container.settings.timezone)
+    [record] = [
+        record_body(e.record, times, e.timezone) for e in seen if isinstance(e, CallRecorded)
+    ]
+    assert (record["type"], record["extnumber"], record["callmethod"]) == ("callin", "10010002", 6)

@@ -355,6 +355,11 @@ class CallService:
         if call is None:
             return
         if isinstance(event, LegCalling) and call.inbound and event.leg == CUSTOMER_LEG:
+            if event.leg in call.legs and call.extnumber != event.number:
+                # The extension that rang before is done with (rang out or refused): its
+                # hangup, before the next one rings.
+                self._publish_state(call, event.leg, LegStatus.ENDED)
+                call.legs.remove(event.leg)
             call.extnumber = event.number  # the extension rung now
         if isinstance(event, LegAnswered) and call.inbound and event.leg == CUSTOMER_LEG:
             call.answered_by = call.extnumber
