@@ -111,6 +111,9 @@ class RelayedCall:
         # How a leg's REFER is routed: (the referring extension, the target dialed) to
         # the route it would take as a call of that phone's (set by the call table).
         self.route_transfer: Callable[[str, str], Route | None] | None = None
+        # A transfer accepted while both parties have answered but the relay has not yet
+        # confirmed the bridge: carried out once it has.
+        self._transfer_when_bridged: Callable[[], None] | None = None
 
     def hangup(self) -> None:
         """End the call from the API's side (or on shutdown)."""
@@ -340,6 +343,9 @@ class RelayedCall:
             first, second = by_side if self._first_side == CUSTOMER else by_side[::-1]
             self._captures = (first, second)
         self._emit(CallBridged(now, self.call_id))
+        transfer, self._transfer_when_bridged = self._transfer_when_bridged, None
+        if transfer is not None:
+            transfer()
 
     def _failure_cause(self, leg: str, status: int) -> HangupCode:
         if status in (408, 503) and leg not in self._heard_from:
@@ -383,7 +389,10 @@ class RelayedCall:
         do once it is given (the referring phone is hung up, the target called in its
         place). Refused while the call is not up, or where the phone could not call."""
         referrer = self._leg_numbers.get(leg, "")
-        if self.state is not State.BRIDGED or other_leg(leg) not in self._legs:
+        # Both parties answered: bridged, or about to be (the phone may REFER as soon as
+        # its answer is acknowledged, before the relay has confirmed the bridge).
+        answered = all(party in self._media for party in (leg, other_leg(leg)))
+        if not answered or other_leg(leg) not in self._legs or self.state is State.ENDED:
             return 403, "Forbidden (the call is not up)", None
         route = self.route_transfer(referrer, dialed) if self.route_transfer else None
         if route is None:
@@ -391,7 +400,13 @@ class RelayedCall:
         if isinstance(route.destination, Refusal):
             return route.destination.status, route.destination.reason, None
         target = route.destination
-        return 202, "Accepted", partial(self._transfer, leg, target)
+        if self.state is State.BRIDGED:
+            return 202, "Accepted", partial(self._transfer, leg, target)
+
+        def when_bridged() -> None:
+            self._transfer_when_bridged = partial(self._transfer, leg, target)
+
+        return 202, "Accepted", when_bridged
 
     def _transfer(self, leg: str, target: Target) -> None:
         """Hang up leg `leg` and call `target` in its place, on the same relay port; the
