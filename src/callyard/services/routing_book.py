@@ -10,6 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from callyard.services.directory import Directory
+from callyard.services.groups import AgentState
 from callyard.store.database import Database
 from callyard.store.models import (
     CallerNumber,
@@ -99,7 +100,7 @@ class RoutingBook:
                     .join(Extension, Extension.id == GroupMember.extension_id)
                     .join(ExtensionGroup, ExtensionGroup.id == GroupMember.group_id)
                     .where(
-                        GroupMember.state == "idle",
+                        GroupMember.state == AgentState.IDLE.value,
                         Extension.enabled.is_(True),
                         ExtensionGroup.enabled.is_(True),
                     )

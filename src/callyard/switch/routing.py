@@ -16,6 +16,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from callyard.codes import CallMethod, HangupCode
@@ -101,16 +102,22 @@ class RoutingTable:
     companies: dict[int, CompanyRoutes] = field(default_factory=dict)
     numbers: dict[str, NumberRoute] = field(default_factory=dict)  # by number, as stored
 
+    @cached_property
+    def _carriers(self) -> frozenset[tuple[str, int]]:
+        """Where every company's trunks are: worked out once per table, not per INVITE."""
+        return frozenset(a for company in self.companies.values() for a in company.carriers)
+
+    @cached_property
+    def _carrier_hosts(self) -> frozenset[str]:
+        return frozenset(host for host, _ in self._carriers)
+
     def from_carrier(self, source: tuple[str, int], calling: str) -> bool:
         """Whether a call from `source` (by `calling`) is a carrier's: it comes from
         where a trunk is, or from a trunk's host (carriers may send from another port)
         by a caller that is not an extension (phones may share a carrier's host)."""
-        hosts: set[str] = set()
-        for company in self.companies.values():
-            if source in company.carriers:
-                return True
-            hosts.update(host for host, _ in company.carriers)
-        return source[0] in hosts and calling not in self.accounts
+        if source in self._carriers:
+            return True
+        return source[0] in self._carrier_hosts and calling not in self.accounts
 
     def number(self, dialed: str) -> NumberRoute | None:
         """The route of a number as a carrier sends it: with or without its '+'."""

@@ -95,8 +95,7 @@ class Switch:
         self._running = False
         self._failed: asyncio.Future[int | None] | None = None
         self._bindings: dict[str, Binding] = {}
-        self._queries: dict[int, asyncio.Future[RelayStats | None]] = {}
-        self._probes: dict[int, asyncio.Future[int | None]] = {}
+        self._answers: dict[int, asyncio.Future[object]] = {}  # query id -> its answer
         self._query_ids = itertools.count(1)
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
         self._leg_numbers: dict[tuple[str, str], str] = {}  # (call id, leg) -> number
@@ -123,14 +122,12 @@ class Switch:
     def _received(self, message: object) -> None:
         if isinstance(message, BindingMade):
             self._bindings[message.binding.number] = message.binding
-        elif isinstance(message, StatsAnswer):
-            query = self._queries.pop(message.query_id, None)
-            if query is not None and not query.done():
-                query.set_result(message.stats)
-        elif isinstance(message, ProbeAnswer):
-            probe = self._probes.pop(message.query_id, None)
-            if probe is not None and not probe.done():
-                probe.set_result(message.status)
+        elif isinstance(message, StatsAnswer | ProbeAnswer):
+            answer = self._answers.pop(message.query_id, None)
+            if answer is not None and not answer.done():
+                answer.set_result(
+                    message.stats if isinstance(message, StatsAnswer) else message.status
+                )
         elif isinstance(message, SwitchEvent):
             self._deliver(message)
         else:
@@ -212,10 +209,9 @@ class Switch:
                 await self._watch
         self._running = False
         await self._process.stop()
-        for waiting in (self._queries, self._probes):
-            for answer in waiting.values():
-                answer.cancel()
-            waiting.clear()
+        for answer in self._answers.values():
+            answer.cancel()
+        self._answers.clear()
 
     def _submit(self, command: Command) -> None:
         self._process.send(command)
@@ -273,30 +269,33 @@ class Switch:
         the switch is stopped and its relay with it)."""
         if not self._running:
             return None
-        query_id = next(self._query_ids)
-        answer: asyncio.Future[RelayStats | None] = asyncio.get_running_loop().create_future()
-        self._queries[query_id] = answer
-        try:
-            self._process.send(StatsQuery(query_id, call_id))
-            return await asyncio.wait_for(answer, QUERY_SECONDS)
-        finally:
-            self._queries.pop(query_id, None)
+        stats = await self._ask(lambda query_id: StatsQuery(query_id, call_id), QUERY_SECONDS)
+        assert stats is None or isinstance(stats, RelayStats)
+        return stats
 
     async def probe(self, address: tuple[str, int], within: float = PROBE_SECONDS) -> int | None:
         """Send OPTIONS to a SIP peer (a carrier trunk): the status it answered with, or
         None when it answered nothing `within` seconds (or the switch is not running)."""
         if not self._running:
             return None
-        query_id = next(self._query_ids)
-        answer: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._probes[query_id] = answer
         try:
-            self._process.send(ProbeQuery(query_id, address))
-            return await asyncio.wait_for(answer, within)
+            status = await self._ask(lambda query_id: ProbeQuery(query_id, address), within)
         except TimeoutError:
             return None
+        assert status is None or isinstance(status, int)
+        return status
+
+    async def _ask(self, query: Callable[[int], object], within: float) -> object:
+        """Send the SIP process a query (made with a new query id) and wait `within`
+        seconds for its answer (TimeoutError)."""
+        query_id = next(self._query_ids)
+        answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._answers[query_id] = answer
+        try:
+            self._process.send(query(query_id))
+            return await asyncio.wait_for(answer, within)
         finally:
-            self._probes.pop(query_id, None)
+            self._answers.pop(query_id, None)
 
     def in_call(self, number: str) -> bool:
         """Whether a call in progress involves this extension (or number)."""
