@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from callyard.codes import CallMethod, CallType, HangupCode
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.services.auth import Caller
 from callyard.services.cdrs import CallRecord
 from callyard.store.models import Company
@@ -33,13 +34,12 @@ def call_record(caller: Caller, started: datetime, **changes: Any) -> CallRecord
         "uuid": str(uuids.uuid4()),
         "company_id": caller.company_id,
         "companycode": caller.company_code,
-        "callmethod": CallMethod.API_CALL,
-        "type": CallType.CALLOUT,
+        "kind": CallKind.CLICK_TO_CALL,
         "extnumber": "8001",
         "destnumber": "015029913692",
         "disnumber": "02566823420",
         "crmid": "2001",
-        "chengshudu": "0",
+        "maturity": "0",
         "memberid": "18533700187590656",
         "customuuid": "cust-1",
         "userkey": "",
@@ -48,8 +48,9 @@ def call_record(caller: Caller, started: datetime, **changes: Any) -> CallRecord
         "endtime": started + timedelta(seconds=30),
         "duration": 30,
         "billsec": 20,
-        "hangupcause": HangupCode.NORMAL,
-        "hangupdirection": HangupCode.CALLER_HANGUP,
+        "end_reason": EndReason.NORMAL,
+        "ended_by": Party.CALLER,
+        "q850_cause": 16,
         "recordfilename": "",
         "downloadip": "127.0.0.1",
     }

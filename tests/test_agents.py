@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.services.agents import AgentBoard, Phase
 from callyard.switch.events import CallBridged, CallEnded, IncomingCall, LegCalling, SwitchEvent
 from callyard.switch.port import SwitchPort
@@ -52,7 +54,7 @@ def test_a_group_call_answered_by_the_second_member() -> None:
     assert agents.talking_seconds("1001", 45.5) is None
     assert agents.phase("1001", 45.0) is Phase.IDLE
     switch.busy = set()
-    switch.emit(CallEnded(60.0, "c1", 10001, 10040, None, None))
+    switch.emit(CallEnded(60.0, "c1", EndReason.NORMAL, Party.CALLER, None, None))
     assert agents.idle_seconds("1002", 75.0) == 15
     assert agents.idle_seconds("1001", 75.0) is None  # never talked on that call
     assert agents.talking_seconds("1002", 75.0) is None
@@ -61,12 +63,12 @@ def test_a_group_call_answered_by_the_second_member() -> None:
 def test_a_phones_own_call_and_the_customers_number() -> None:
     agents, switch = board()
     switch.busy = {"1003", "628123"}
-    switch.emit(IncomingCall(1.0, "c2", 1, "1003", "628123", 2, "6221"))
+    switch.emit(IncomingCall(1.0, "c2", 1, "1003", "628123", CallKind.PHONE_OUTBOUND, "6221"))
     switch.emit(LegCalling(1.0, "c2", "customer", "628123"))
     switch.emit(CallBridged(3.0, "c2"))
     assert agents.talking_seconds("1003", 5.0) == 2
     switch.busy = set()
-    switch.emit(CallEnded(9.0, "c2", 10001, 10040, None, None))
+    switch.emit(CallEnded(9.0, "c2", EndReason.NORMAL, Party.CALLER, None, None))
     assert agents.idle_seconds("1003", 10.0) == 1
     assert "628123" not in agents._seats  # customers are not seats
 

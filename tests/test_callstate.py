@@ -10,8 +10,9 @@ import asyncio
 
 from callyard.api.dialects.sip_api.callbacks import record_body, state_body
 from callyard.bus import BusEvent, CallRecorded, CallStateChanged
-from callyard.codes import CallMethod
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.services.auth import Caller
 from callyard.services.calls import CustomFields
 from callyard.switch.events import (
@@ -34,7 +35,7 @@ async def test_a_call_publishes_ring_answer_hangup_and_its_record(container: Con
     call = calls._track(
         "c-1",
         caller,
-        CallMethod.API_CALL,
+        CallKind.CLICK_TO_CALL,
         "10010001",
         "628123",
         "62215",
@@ -47,7 +48,7 @@ async def test_a_call_publishes_ring_answer_hangup_and_its_record(container: Con
         LegRinging(start + 1.2, "c-1", "customer"),
         LegAnswered(start + 3, "c-1", "customer"),
         CallBridged(start + 3, "c-1"),
-        CallEnded(start + 13, "c-1", 10001, 10041, None, None),
+        CallEnded(start + 13, "c-1", EndReason.NORMAL, Party.CALLEE, None, None),
     ):
         calls._on_event(event)
     await asyncio.wait_for(call.finished.wait(), 5)
@@ -81,10 +82,7 @@ async def test_a_group_call_ends_each_extension_that_rang_out(container: Contain
     container.bus.subscribe(seen.append)
     company = await container.companies.create("acme")
     caller = Caller(1, company.companycode, "acme")
-    call = container.calls._track(
-        "c-2", caller, CallMethod.IVR_GROUP_CALL, "", "622150001", "628999"
-    )
-    call.inbound = True
+    call = container.calls._track("c-2", caller, CallKind.INBOUND_GROUP, "", "622150001", "628999")
     start = call.started_at
     for event in (
         LegCalling(start, "c-2", "customer", "10010001"),
@@ -93,7 +91,7 @@ async def test_a_group_call_ends_each_extension_that_rang_out(container: Contain
         LegRinging(start + 30.1, "c-2", "customer"),
         LegAnswered(start + 33, "c-2", "customer"),
         CallBridged(start + 33, "c-2"),
-        CallEnded(start + 43, "c-2", 10001, 10040, None, None),
+        CallEnded(start + 43, "c-2", EndReason.NORMAL, Party.CALLER, None, None),
     ):
         container.calls._on_event(event)
     await asyncio.wait_for(call.finished.wait(), 5)

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.api.dialects.sip_api.callbacks import record_body
-from callyard.codes import CallMethod, CallType, HangupCode
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.errors import InvalidInput, NotFound
 from callyard.services.auth import Caller
 from callyard.services.cdrs import CdrService, StoredCallRecord
@@ -223,10 +224,9 @@ async def test_unanswered_call(container: Container, tenant: Tenant) -> None:
         endtime=START + timedelta(seconds=14),
         duration=14,
         billsec=0,
-        hangupcause=HangupCode.REQUEST_TIMEOUT,
-        hangupdirection=HangupCode.CALLEE_HANGUP,
-        callmethod=CallMethod.API_DOUBLE_CALL,
-        type=CallType.LOCAL,
+        end_reason=EndReason.REQUEST_TIMEOUT,
+        ended_by=Party.CALLEE,
+        kind=CallKind.TWO_WAY,
         crmid="",
     )
     await container.cdrs.record(rec)
@@ -237,9 +237,9 @@ async def test_unanswered_call(container: Container, tenant: Tenant) -> None:
     assert payload["endtime"] == "2018-03-14 04:18:35"
     assert (payload["duration"], payload["billsec"]) == (14, 0)
     assert (payload["hangupcause"], payload["hangupdirection"]) == (10015, 10041)
-    assert (payload["callmethod"], payload["type"], payload["crmid"]) == (4, "local", "")
-    assert row.record.hangupcause is HangupCode.REQUEST_TIMEOUT
-    assert row.record.callmethod is CallMethod.API_DOUBLE_CALL
+    assert (payload["callmethod"], payload["type"], payload["crmid"]) == (4, "callout", "")
+    assert row.record.end_reason is EndReason.REQUEST_TIMEOUT
+    assert row.record.kind is CallKind.TWO_WAY
 
 
 @pytest.mark.parametrize(
@@ -247,8 +247,8 @@ async def test_unanswered_call(container: Container, tenant: Tenant) -> None:
     [
         ({"uuid": ""}, "uuid"),
         ({"uuid": "../x"}, "uuid"),
-        ({"type": "outbound"}, "type"),
-        ({"hangupdirection": HangupCode.NORMAL}, "hangupdirection"),
+        ({"q850_cause": 0}, "q850_cause"),
+        ({"q850_cause": 128}, "q850_cause"),
         ({"starttime": datetime(2018, 3, 14)}, "starttime"),
         ({"endtime": START - timedelta(seconds=1)}, "endtime"),
         ({"answertime": START + timedelta(hours=1)}, "answertime"),

@@ -13,8 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callyard.codes import AnswerType, CallMethod, Code, HangupCode, TaskNumberStatus
+from callyard.api.dialects.sip_api.call_codes import ANSWER_TYPES
+from callyard.api.dialects.sip_api.task_numbers import parse_numbers
+from callyard.codes import AnswerType
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason
+from callyard.domain.tasks import NumberState, TaskState
 from callyard.errors import InvalidInput
 from callyard.services.auth import Caller
 from callyard.services.cdrs import CdrService, StoredCallRecord
@@ -27,7 +32,6 @@ from callyard.services.tasks import (
     PageRequest,
     TaskService,
     TaskSpec,
-    parse_numbers,
     parse_retry_delays,
     parse_windows,
 )
@@ -75,7 +79,7 @@ class Floor:
                 self.caller,
                 at,
                 uuid=order.call_id,
-                callmethod=CallMethod.PREDICTIVE,
+                kind=CallKind.PREDICTIVE,
                 destnumber=order.telphone,
                 crmid=order.userid,
                 **changes,
@@ -86,25 +90,25 @@ class Floor:
         page = await self.tasks.info(self.caller, taskid, PageRequest(1, 100))
         return list(page.items)
 
-    async def status(self, taskid: str) -> Code:
+    async def status(self, taskid: str) -> TaskState:
         page = await self.tasks.list_tasks(self.caller, PageRequest(1, 100))
-        return next(t.status for t in page.items if t.taskid == taskid)
+        return next(t.state for t in page.items if t.taskid == taskid)
 
 
 CONNECTED: dict[str, Any] = {"extnumber": "8001"}  # answered at +10 s, 20 s talk
 ABANDONED: dict[str, Any] = {"extnumber": "", "billsec": 3}
 
 
-def unanswered(cause: HangupCode) -> dict[str, Any]:
+def unanswered(cause: EndReason) -> dict[str, Any]:
     """A dial the customer never answered: no agent, nothing billed."""
-    return {"extnumber": "", "answertime": None, "billsec": 0, "hangupcause": cause}
+    return {"extnumber": "", "answertime": None, "billsec": 0, "end_reason": cause}
 
 
-BUSY = unanswered(HangupCode.USER_BUSY)
-NO_ANSWER = unanswered(HangupCode.NO_ANSWER)
-TIMED_OUT = unanswered(HangupCode.USER_TIMED_OUT)
-FAILED = unanswered(HangupCode.REFUSED)
-LINE_FAILED = unanswered(HangupCode.OUTBOUND_LINE_FAILURE)
+BUSY = unanswered(EndReason.BUSY)
+NO_ANSWER = unanswered(EndReason.NO_ANSWER)
+TIMED_OUT = unanswered(EndReason.TIMED_OUT)
+FAILED = unanswered(EndReason.DECLINED)
+LINE_FAILED = unanswered(EndReason.LINE_FAILURE)
 
 
 @pytest.fixture
@@ -130,7 +134,7 @@ async def test_claim_takes_due_numbers_in_order_once(floor: Floor) -> None:
     assert await floor.tasks.claim(task_id, 0, START) == []
 
     numbers = await floor.numbers(taskid)
-    assert all(n.calltime == START and n.status is TaskNumberStatus.NOT_CALLED for n in numbers)
+    assert all(n.calltime == START and n.state is NumberState.PENDING for n in numbers)
     history = await floor.tasks.history(task_id, START)
     assert (history.dialed, history.answered, history.attempts) == (5, 0, ())
 
@@ -165,14 +169,14 @@ async def test_line_failures_hold_the_number_without_counting_an_attempt(
         assert order.telphone == "62800000000"
         await floor.end(order, START, **LINE_FAILED)
         number = (await floor.numbers(taskid))[0]
-        assert (number.status, number.answertype) == (TaskNumberStatus.NOT_CALLED, None)
+        assert (number.state, number.last_outcome) == (NumberState.PENDING, None)
         history = await floor.tasks.history(task_id, START)
         assert history.dialed == 0
         assert [a.outcome for a in history.attempts] == [AttemptOutcome.LINE_FAILURE] * (n + 1)
     [order] = await floor.tasks.claim(task_id, 1, START)
     await floor.end(order, START, **LINE_FAILED)
     number = (await floor.numbers(taskid))[0]
-    assert number.status is TaskNumberStatus.CALLED  # the fourth line failure counts
+    assert number.state is NumberState.CALLED  # the fourth line failure counts
     assert (await floor.tasks.history(task_id, START)).dialed == 1
 
 
@@ -199,9 +203,10 @@ async def test_a_record_finishes_its_attempt(
     await floor.end(order, START, **changes)
 
     number = (await floor.numbers(taskid))[0]
-    assert number.status is TaskNumberStatus.CALLED  # no retries configured
+    assert number.state is NumberState.CALLED  # no retries configured
     assert number.answered is answered
-    assert number.answertype is answertype
+    assert number.last_outcome is outcome
+    assert ANSWER_TYPES[outcome] is answertype
     assert number.extnumber == ("8001" if outcome is AttemptOutcome.CONNECTED else None)
     assert (number.duration, number.billsec) == (30, changes.get("billsec", 20))
 
@@ -219,7 +224,7 @@ async def test_a_record_finishes_its_attempt(
     assert ended.ended_at == START + timedelta(seconds=30)
     assert ended.ring_seconds == (10.0 if answered else 30.0)
     assert ended.talk_seconds == (20 if connected else None)
-    assert await floor.status(taskid) is Code.TASK_IN_PROGRESS  # one number left
+    assert await floor.status(taskid) is TaskState.RUNNING  # one number left
     assert await floor.tasks.in_flight() == []
 
 
@@ -232,12 +237,12 @@ async def test_busy_and_unanswered_numbers_are_retried_on_their_schedules(floor:
     ended = START + timedelta(seconds=30)
 
     numbers = await floor.numbers(taskid)
-    assert [n.status for n in numbers] == [TaskNumberStatus.NOT_CALLED] * 2
+    assert [n.state for n in numbers] == [NumberState.PENDING] * 2
     assert await floor.tasks.claim(task_id, 5, ended + timedelta(minutes=4)) == []
     [again] = await floor.tasks.claim(task_id, 5, ended + timedelta(minutes=5))
     assert (again.telphone, again.attempt) == (quiet.telphone, 2)
     await floor.end(again, ended + timedelta(minutes=5), **NO_ANSWER)  # no second retry
-    assert (await floor.numbers(taskid))[1].status is TaskNumberStatus.CALLED
+    assert (await floor.numbers(taskid))[1].state is NumberState.CALLED
 
     [second] = await floor.tasks.claim(task_id, 5, ended + timedelta(minutes=10))
     assert (second.telphone, second.attempt) == (busy.telphone, 2)
@@ -249,8 +254,8 @@ async def test_busy_and_unanswered_numbers_are_retried_on_their_schedules(floor:
     assert third.attempt == 3  # max attempts: one more than the longer retry list
     await floor.end(third, second_end + timedelta(minutes=30), **BUSY)
 
-    assert [n.status for n in await floor.numbers(taskid)] == [TaskNumberStatus.CALLED] * 2
-    assert await floor.status(taskid) is Code.TASK_OVER
+    assert [n.state for n in await floor.numbers(taskid)] == [NumberState.CALLED] * 2
+    assert await floor.status(taskid) is TaskState.OVER
     assert (await floor.tasks.history(task_id, START)).dialed == 5
 
 
@@ -261,7 +266,7 @@ async def test_max_attempts_caps_the_retries(floor: Floor) -> None:
     later = START + timedelta(hours=1)
     [second] = await floor.tasks.claim(task_id, 1, later)
     await floor.end(second, later, **BUSY)
-    assert (await floor.numbers(taskid))[0].status is TaskNumberStatus.CALLED
+    assert (await floor.numbers(taskid))[0].state is NumberState.CALLED
     assert await floor.tasks.claim(task_id, 1, later + timedelta(days=1)) == []
 
 
@@ -272,7 +277,7 @@ async def test_claim_never_exceeds_max_attempts(floor: Floor) -> None:
         assert number is not None
         number.attempts = 1  # as if a dial had been made and its record not yet stored
     assert await floor.tasks.claim(task_id, 1, START) == []
-    assert await floor.status(taskid) is Code.TASK_IN_PROGRESS
+    assert await floor.status(taskid) is TaskState.RUNNING
 
 
 async def test_the_task_is_over_when_its_last_number_is_called(
@@ -281,10 +286,10 @@ async def test_the_task_is_over_when_its_last_number_is_called(
     task_id, taskid = await floor.task(2)
     first, second = await floor.tasks.claim(task_id, 2, START)
     await floor.end(first, START, **CONNECTED)
-    assert await floor.status(taskid) is Code.TASK_IN_PROGRESS  # the second is in flight
+    assert await floor.status(taskid) is TaskState.RUNNING  # the second is in flight
     clock.advance(60)
     await floor.end(second, START, **ABANDONED)
-    assert await floor.status(taskid) is Code.TASK_OVER
+    assert await floor.status(taskid) is TaskState.OVER
     async with floor.container.db.transaction() as session:
         task = await session.get(DialTask, task_id)
         assert task is not None
@@ -297,14 +302,14 @@ async def test_a_paused_task_is_not_ended_by_its_last_record(floor: Floor) -> No
     [order] = await floor.tasks.claim(task_id, 1, START)
     await floor.tasks.pause(floor.caller, taskid)
     await floor.end(order, START, **CONNECTED)
-    assert await floor.status(taskid) is Code.TASK_PAUSED
-    assert (await floor.numbers(taskid))[0].status is TaskNumberStatus.CALLED
+    assert await floor.status(taskid) is TaskState.PAUSED
+    assert (await floor.numbers(taskid))[0].state is NumberState.CALLED
 
 
 async def test_a_record_counts_once(floor: Floor) -> None:
     task_id, taskid = await floor.task(2)
     [order] = await floor.tasks.claim(task_id, 1, START)
-    record = call_record(floor.caller, START, uuid=order.call_id, callmethod=CallMethod.PREDICTIVE)
+    record = call_record(floor.caller, START, uuid=order.call_id, kind=CallKind.PREDICTIVE)
     first_id = await floor.cdrs.record(record)
     assert await floor.cdrs.record(record) == first_id  # CdrService keeps the first
     async with floor.container.db.writing() as session:  # and the hook ignores a repeat
@@ -320,10 +325,10 @@ async def test_records_of_other_calls_change_nothing(floor: Floor) -> None:
     [order] = await floor.tasks.claim(task_id, 1, START)
     # The dial's call id, but not a predictive call; and a predictive call of no task.
     await floor.cdrs.record(call_record(floor.caller, START, uuid=order.call_id))
-    await floor.cdrs.record(call_record(floor.caller, START, callmethod=CallMethod.PREDICTIVE))
+    await floor.cdrs.record(call_record(floor.caller, START, kind=CallKind.PREDICTIVE))
     assert [a.call_id for a in await floor.tasks.in_flight()] == [order.call_id]
     assert (await floor.tasks.history(task_id, START)).answered == 0
-    assert (await floor.numbers(taskid))[0].answertype is None
+    assert (await floor.numbers(taskid))[0].last_outcome is None
 
 
 async def test_in_flight_lists_dials_without_a_record(floor: Floor, tenant: Tenant) -> None:
@@ -388,8 +393,8 @@ async def test_expire_ends_tasks_past_their_end_date(floor: Floor, clock: Manual
     assert sorted(await floor.tasks.expire(now)) == sorted([waiting, paused])
     assert await floor.tasks.expire(now) == []
     for taskid in (waiting, paused, stopped):
-        assert await floor.status(taskid) is Code.TASK_OVER
-    assert await floor.status(running) is Code.TASK_IN_PROGRESS
+        assert await floor.status(taskid) is TaskState.OVER
+    assert await floor.status(running) is TaskState.RUNNING
 
     clock.advance(timedelta(days=3).total_seconds())
     with pytest.raises(InvalidInput) as past:

@@ -12,8 +12,10 @@ from typing import cast
 
 import pytest
 
-from callyard.codes import CallMethod, Code, HangupCode
+from callyard.codes import Code
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
 from callyard.services.calls import CallService
@@ -116,7 +118,7 @@ async def test_a_voice_code_call_dials_the_phone_through_the_trunk(
     assert (target.ring_timeout, target.username, target.password) == (45, "u", "p")
     assert order.record is False
     live = placed.calls.live[order.call_id]
-    assert (live.method, live.extnumber, live.destnumber) == (CallMethod.IVR_GROUP_CALL, "", PHONE)
+    assert (live.kind, live.extnumber, live.destnumber) == (CallKind.VOICE_MESSAGE, "", PHONE)
     assert live.custom.customuuid == "otp-1"
     prompt = placed.service.prompts[order.call_id]
     assert prompt_file(prompt, PCMU).is_file()
@@ -139,8 +141,8 @@ async def test_the_message_starts_in_the_answers_own_handler_and_the_record_foll
         CallEnded(
             clock.monotonic(),
             call_id,
-            HangupCode.SERVER_HANGUP,
-            HangupCode.CALLER_HANGUP,
+            EndReason.SERVER_HANGUP,
+            Party.CALLER,
             None,
             None,
         )
@@ -152,11 +154,15 @@ async def test_the_message_starts_in_the_answers_own_handler_and_the_record_foll
     assert placed.service.prompts == {}
     (stored,) = await container.cdrs.list_for_company(placed.caller.company_code)
     record = stored.record
-    assert (record.uuid, record.callmethod, record.customuuid) == (call_id, 6, "otp-2")
+    assert (record.uuid, record.kind, record.customuuid) == (
+        call_id,
+        CallKind.VOICE_MESSAGE,
+        "otp-2",
+    )
     assert (record.extnumber, record.destnumber, record.disnumber) == ("", PHONE, CALLER_ID)
     assert record.answertime is not None
     assert (record.duration, record.billsec) == (7, 4)
-    assert record.hangupcause == HangupCode.SERVER_HANGUP
+    assert record.end_reason == EndReason.SERVER_HANGUP
 
 
 async def test_a_message_that_cannot_play_hangs_the_call_up(

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from callyard.domain.calls import CallKind, Direction
+
 if TYPE_CHECKING:
     from callyard.services.cdrs import StoredCallRecord
 
@@ -29,13 +31,17 @@ class CallView:
 
     call_id: str
     company_code: int
-    method: int  # how the call came to be (a CallMethod)
+    kind: CallKind  # how the call came to be
     extnumber: str  # the extension on the call ("" when none)
     destnumber: str  # the number called
     disnumber: str  # the number shown (the caller's number for a carrier's call)
     customuuid: str
-    inbound: bool  # a carrier's call to a company number
     started_at: datetime
+
+    @property
+    def inbound(self) -> bool:
+        """A carrier's call to a company number."""
+        return self.kind.direction is Direction.INBOUND
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from callyard.codes import CallMethod, HangupCode
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason
 from callyard.services.cdrs import CdrService
 from callyard.testing.clock import ManualClock
 from tests.conftest import SipClient, Tenant
@@ -426,8 +427,8 @@ async def _run_calls(
     outcomes: list[dict[str, Any]] = [
         {"extnumber": tenant.extensions[0], "billsec": 20},
         {"extnumber": "", "billsec": 5},
-        {"answertime": None, "billsec": 0, "hangupcause": HangupCode.USER_BUSY},
-        {"answertime": None, "billsec": 0, "hangupcause": HangupCode.NO_ANSWER},
+        {"answertime": None, "billsec": 0, "end_reason": EndReason.BUSY},
+        {"answertime": None, "billsec": 0, "end_reason": EndReason.NO_ANSWER},
     ]
     for order, changes in zip(orders, outcomes, strict=True):
         await cdrs.record(
@@ -435,7 +436,7 @@ async def _run_calls(
                 caller,
                 now,
                 uuid=order.call_id,
-                callmethod=CallMethod.PREDICTIVE,
+                kind=CallKind.PREDICTIVE,
                 destnumber=order.telphone,
                 **changes,
             )

@@ -13,10 +13,11 @@ from typing import cast
 
 import pytest
 
-from callyard.codes import AnswerType, TaskNumberStatus
 from callyard.container import Container
 from callyard.dialer.pacing import PacerHistory, PredictivePacer
 from callyard.dialer.runtime import Dialer, DialerConfig, pacer_history
+from callyard.domain.hangups import EndReason, Party
+from callyard.domain.tasks import NumberState
 from callyard.services.auth import Caller
 from callyard.services.tasks import (
     AttemptOutcome,
@@ -191,17 +192,17 @@ async def test_a_customer_no_agent_takes_within_the_wait_is_abandoned(rig: Rig) 
     rig.emit(LegAnswered(now + 5, call_id, "customer"))
     await asyncio.sleep(0.4)
     assert rig.switch.commands[-1] == ("hangup", call_id)  # no agent was offered the call
-    rig.emit(CallEnded(now + 6, call_id, 10007, 10040, None, None))
+    rig.emit(CallEnded(now + 6, call_id, EndReason.SERVER_HANGUP, Party.CALLER, None, None))
     for _ in range(100):  # the record is written in the background
         if not rig.container.calls.live:
             break
         await asyncio.sleep(0.05)
     page = await rig.container.tasks.info(rig.caller, rig.taskid, PageRequest(1, 10))
     (number,) = page.items
-    assert (number.status, number.answered, number.answertype) == (
-        TaskNumberStatus.CALLED,
+    assert (number.state, number.answered, number.last_outcome) == (
+        NumberState.CALLED,
         True,
-        AnswerType.CALLER,
+        AttemptOutcome.ABANDONED,
     )
     assert number.extnumber is None
     (campaign,) = rig.dialer.campaigns.values()
@@ -218,7 +219,7 @@ async def test_an_agent_whose_phone_fails_is_not_offered_the_next_call_at_once(
     rig.emit(LegAnswered(now + 5, call_id, "customer"))
     assert rig.switch.commands[-1] == ("attach", agent)  # at once: the agent was free
     rig.switch.busy.discard(agent)
-    rig.emit(LegFailed(now + 5.1, call_id, "agent", 10006, 486))
+    rig.emit(LegFailed(now + 5.1, call_id, "agent", EndReason.BUSY, 486))
     await asyncio.sleep(0.4)
     # The only agent missed the call: nobody else to offer it to, so it is abandoned.
     assert rig.switch.commands[-1] == ("hangup", call_id), rig.switch.commands

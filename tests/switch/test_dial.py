@@ -21,9 +21,9 @@ from typing import TypeVar
 
 import pytest
 
-from callyard.codes import HangupCode
 from callyard.config import Settings
 from callyard.container import Container
+from callyard.domain.hangups import EndReason, Party
 from callyard.switch.commands import CallStateError, Dial, Target
 from callyard.switch.events import (
     CallBridged,
@@ -229,7 +229,7 @@ async def test_a_dialed_customer_is_held_then_bridged_to_an_agent(rig: Rig) -> N
         ("CallBridged", ""),
         ("CallEnded", ""),
     ]
-    assert (ended.cause, ended.direction) == (HangupCode.NORMAL, HangupCode.CALLER_HANGUP)
+    assert (ended.cause, ended.by) == (EndReason.NORMAL, Party.CALLER)
     assert not rig.switch.in_call(AGENT)
     assert not rig.switch.in_call(CUSTOMER)
     assert ended.captures is not None
@@ -244,20 +244,20 @@ async def test_a_dialed_customer_is_held_then_bridged_to_an_agent(rig: Rig) -> N
 @pytest.mark.parametrize(
     ("scenario", "cause", "status"),
     [
-        ("uas_busy.xml", HangupCode.USER_BUSY, 486),
-        ("uas_no_answer.xml", HangupCode.NO_ANSWER, None),
+        ("uas_busy.xml", EndReason.BUSY, 486),
+        ("uas_no_answer.xml", EndReason.NO_ANSWER, None),
     ],
 )
 async def test_a_dial_that_is_not_answered_ends_with_its_cause(
-    rig: Rig, scenario: str, cause: HangupCode, status: int | None
+    rig: Rig, scenario: str, cause: EndReason, status: int | None
 ) -> None:
     carrier = rig.carrier(scenario)
     with running(carrier):
         rig.switch.dial(Dial("dial-2", customer_at(carrier.port, ring_timeout=2)))
         ended = await rig.events.wait(CallEnded, "dial-2")
-    assert (ended.cause, ended.direction, ended.sip_status) == (
+    assert (ended.cause, ended.by, ended.sip_status) == (
         cause,
-        HangupCode.CALLEE_HANGUP,
+        Party.CALLEE,
         status,
     )
     assert ended.captures is None
@@ -278,9 +278,9 @@ async def test_a_trunk_that_answers_nothing_is_a_line_failure(
     silent = free_port(socket.SOCK_DGRAM)
     rig.switch.dial(Dial("dial-silent", customer_at(silent, ring_timeout=ring_timeout)))
     ended = await rig.events.wait(CallEnded, "dial-silent", within=20)
-    assert (ended.cause, ended.direction, ended.sip_status) == (
-        HangupCode.OUTBOUND_LINE_FAILURE,
-        HangupCode.CALLEE_HANGUP,
+    assert (ended.cause, ended.by, ended.sip_status) == (
+        EndReason.LINE_FAILURE,
+        Party.CALLEE,
         408,
     )
     assert not any(isinstance(e, LegRinging) for e in rig.events.of("dial-silent"))
@@ -323,7 +323,7 @@ async def test_agents_that_fail_leave_the_customer_held_for_a_prompt(rig: Rig) -
         rig.switch.attach("dial-3", agent_at(busy_agent.port))
         assert rig.switch.in_call(AGENT)
         busy = await rig.events.wait(LegFailed, "dial-3")
-        assert (busy.leg, busy.cause, busy.sip_status) == ("agent", HangupCode.USER_BUSY, 486)
+        assert (busy.leg, busy.cause, busy.sip_status) == ("agent", EndReason.BUSY, 486)
         assert not rig.switch.in_call(AGENT)
         assert rig.switch.in_call(CUSTOMER)
 
@@ -332,7 +332,7 @@ async def test_agents_that_fail_leave_the_customer_held_for_a_prompt(rig: Rig) -
         await rig.events.wait(LegRinging, "dial-3", leg="agent")
         assert rig.switch.in_call(AGENT)
         unanswered = await rig.events.wait(LegFailed, "dial-3", since=mark)
-        assert (unanswered.cause, unanswered.sip_status) == (HangupCode.NO_ANSWER, None)
+        assert (unanswered.cause, unanswered.sip_status) == (EndReason.NO_ANSWER, None)
         assert not rig.switch.in_call(AGENT)
         assert not any(isinstance(e, CallEnded) for e in rig.events.of("dial-3"))
 
@@ -343,7 +343,7 @@ async def test_agents_that_fail_leave_the_customer_held_for_a_prompt(rig: Rig) -
             rig.switch.attach("dial-3", agent_at(busy_agent.port))
         ended = await rig.events.wait(CallEnded, "dial-3", within=30)
         closed = await asyncio.to_thread(customer.wait_closed)
-    assert (ended.cause, ended.direction) == (HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+    assert (ended.cause, ended.by) == (EndReason.SERVER_HANGUP, Party.CALLER)
     assert ended.captures is None
     assert closed.param == "Connection reset by peer"  # the switch's BYE
     assert silent_agent.received("CANCEL")
@@ -363,9 +363,9 @@ async def test_a_held_customer_who_hangs_up_ends_the_call(rig: Rig) -> None:
         await rig.events.wait(LegAnswered, "dial-4", leg="customer")
         assert await rig.switch.media_stats("dial-4") is not None
         ended = await rig.events.wait(CallEnded, "dial-4")
-    assert (ended.cause, ended.direction, ended.captures) == (
-        HangupCode.NORMAL,
-        HangupCode.CALLEE_HANGUP,
+    assert (ended.cause, ended.by, ended.captures) == (
+        EndReason.NORMAL,
+        Party.CALLEE,
         None,
     )
     assert not rig.switch.in_call(CUSTOMER)
@@ -384,7 +384,7 @@ async def test_a_customer_who_hangs_up_while_the_agent_rings_cancels_the_agent(r
         await rig.events.wait(LegRinging, "dial-5", leg="agent")
         ended = await rig.events.wait(CallEnded, "dial-5")
         await received(silent_agent, "CANCEL")
-    assert (ended.cause, ended.direction) == (HangupCode.NORMAL, HangupCode.CALLEE_HANGUP)
+    assert (ended.cause, ended.by) == (EndReason.NORMAL, Party.CALLEE)
     assert not any(isinstance(e, LegFailed) for e in rig.events.of("dial-5"))
     assert silent_agent.received("CANCEL")
     assert not rig.switch.in_call(AGENT)
@@ -404,12 +404,12 @@ async def test_hangup_ends_a_dial_ringing_or_held(rig: Rig) -> None:
         rig.switch.hangup("dial-7")
         hung_up = await rig.events.wait(CallEnded, "dial-7")
         await received(answering, "BYE")
-    assert (cancelled.cause, cancelled.direction) == (
-        HangupCode.CANCEL,
-        HangupCode.CALLER_HANGUP,
+    assert (cancelled.cause, cancelled.by) == (
+        EndReason.CANCELLED,
+        Party.CALLER,
     )
     assert ringing.received("CANCEL")
-    assert (hung_up.cause, hung_up.direction) == (HangupCode.NORMAL, HangupCode.CALLER_HANGUP)
+    assert (hung_up.cause, hung_up.by) == (EndReason.NORMAL, Party.CALLER)
     assert answering.received("BYE")
 
 
@@ -433,7 +433,7 @@ async def test_a_prompt_that_does_not_hang_up_stops_when_an_agent_answers(rig: R
         await asyncio.sleep(2)
         rig.switch.hangup("dial-8")
         ended = await rig.events.wait(CallEnded, "dial-8")
-    assert (ended.cause, ended.direction) == (HangupCode.NORMAL, HangupCode.CALLER_HANGUP)
+    assert (ended.cause, ended.by) == (EndReason.NORMAL, Party.CALLER)
     assert ended.captures is not None
     from_agent, from_customer = (Path(p) for p in ended.captures)
     captures_to_wav(from_agent, from_customer, rig.workdir / "dial-8.wav")
@@ -450,5 +450,5 @@ async def test_stopping_the_switch_hangs_up_its_calls(rig: Rig) -> None:
         await rig.switch.stop()
         ended = await rig.events.wait(CallEnded, "dial-9")
         await received(carrier, "BYE")
-    assert (ended.cause, ended.direction) == (HangupCode.NORMAL, HangupCode.CALLER_HANGUP)
+    assert (ended.cause, ended.by) == (EndReason.NORMAL, Party.CALLER)
     assert await rig.switch.media_stats("dial-9") is None

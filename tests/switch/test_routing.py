@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from callyard.codes import CallMethod, HangupCode
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason
 from callyard.switch.commands import Target
 from callyard.switch.registrar import Account, Binding
 from callyard.switch.routing import (
@@ -68,7 +69,7 @@ def route(dialed: str, caller: str = "1001", busy: frozenset[str] = frozenset())
     return router().route(ACCOUNTS[caller], dialed, busy.__contains__)
 
 
-def refusal(status: int, cause: HangupCode) -> Refusal:
+def refusal(status: int, cause: EndReason) -> Refusal:
     reasons = {
         403: "Forbidden",
         404: "Not Found",
@@ -81,29 +82,19 @@ def refusal(status: int, cause: HangupCode) -> Refusal:
 
 
 def test_an_extension_of_the_company_is_rung_where_it_registered() -> None:
-    assert route("1002") == Route(
-        CallMethod.EXTENSION_TO_EXTENSION, "1001", Target(PHONE, "1002", "1001", 30)
-    )
+    assert route("1002") == Route(CallKind.INTERNAL, "1001", Target(PHONE, "1002", "1001", 30))
 
 
 def test_extensions_that_cannot_take_the_call_are_refused_with_their_cause() -> None:
-    to_extension = CallMethod.EXTENSION_TO_EXTENSION
-    assert route("1003") == Route(
-        to_extension, "1001", refusal(480, HangupCode.EXTENSION_NOT_REGISTERED)
-    )
-    assert route("1004") == Route(
-        to_extension, "1001", refusal(480, HangupCode.EXTENSION_NOT_REGISTERED)
-    )
+    to_extension = CallKind.INTERNAL
+    assert route("1003") == Route(to_extension, "1001", refusal(480, EndReason.NOT_REGISTERED))
+    assert route("1004") == Route(to_extension, "1001", refusal(480, EndReason.NOT_REGISTERED))
     assert route("1002", busy=frozenset({"1002"})) == Route(
-        to_extension, "1001", refusal(486, HangupCode.USER_BUSY)
+        to_extension, "1001", refusal(486, EndReason.BUSY)
     )
-    assert route("2001") == Route(
-        to_extension, "1001", refusal(404, HangupCode.EXTENSION_DOES_NOT_EXIST)
-    )
+    assert route("2001") == Route(to_extension, "1001", refusal(404, EndReason.NO_SUCH_EXTENSION))
     # Not an extension and not a phone number either.
-    assert route("sales") == Route(
-        to_extension, "1001", refusal(404, HangupCode.EXTENSION_DOES_NOT_EXIST)
-    )
+    assert route("sales") == Route(to_extension, "1001", refusal(404, EndReason.NO_SUCH_EXTENSION))
 
 
 def test_a_dialed_string_longer_than_any_number_is_refused_as_incomplete() -> None:
@@ -111,14 +102,12 @@ def test_a_dialed_string_longer_than_any_number_is_refused_as_incomplete() -> No
     assert route(longest).destination == Target(
         ("127.0.0.1", 5080), longest, "622150002", 60, "user", "pass"
     )
-    assert route(longest + "8") == Route(
-        CallMethod.EXTENSION_TO_EXTENSION, "1001", refusal(484, HangupCode.CALL_INVALID)
-    )
+    assert route(longest + "8") == Route(CallKind.INTERNAL, "1001", refusal(484, EndReason.INVALID))
 
 
 def test_a_phone_number_goes_out_through_the_company_trunk_showing_a_pool_number() -> None:
     assert route("+8613800000000") == Route(
-        CallMethod.EXTENSION_DIRECT_DIAL,
+        CallKind.PHONE_OUTBOUND,
         "622150002",
         Target(("127.0.0.1", 5080), "+8613800000000", "622150002", 60, "user", "pass"),
     )
@@ -129,21 +118,21 @@ def test_a_phone_number_goes_out_through_the_company_trunk_showing_a_pool_number
 
 def test_a_phone_number_is_refused_without_a_trunk_or_a_caller_id() -> None:
     assert route("13800000000", caller="3001") == Route(
-        CallMethod.EXTENSION_DIRECT_DIAL, "", refusal(503, HangupCode.OUTBOUND_LINE_FAILURE)
+        CallKind.PHONE_OUTBOUND, "", refusal(503, EndReason.LINE_FAILURE)
     )
     no_pool = dict(COMPANIES)
     no_pool[1] = CompanyRoutes(100, "one", TrunkRoute("127.0.0.1", 5080), ())
     routed = router(RoutingTable(ACCOUNTS, no_pool)).route(
         ACCOUNTS["1001"], "13800000000", frozenset[str]().__contains__
     )
-    assert routed.destination == refusal(503, HangupCode.OUTBOUND_LINE_FAILURE)
+    assert routed.destination == refusal(503, EndReason.LINE_FAILURE)
 
 
 def test_a_caller_whose_company_is_unknown_is_forbidden() -> None:
     table = RoutingTable(ACCOUNTS, {2: COMPANIES[2]})
     for dialed in ("1002", "13800000000"):
         routed = router(table).route(ACCOUNTS["1001"], dialed, frozenset[str]().__contains__)
-        assert routed.destination == refusal(403, HangupCode.CALL_FORBIDDEN)
+        assert routed.destination == refusal(403, EndReason.FORBIDDEN)
 
 
 def test_a_new_table_takes_effect_for_the_next_call() -> None:
@@ -183,7 +172,7 @@ def test_a_carriers_call_goes_where_the_numbers_route_says() -> None:
     # The number as stored with '+', dialed without it (carriers differ).
     company, routed = carrier_call("622150001") or (0, None)
     assert routed is not None
-    assert (company, routed.method, routed.caller_id) == (1, CallMethod.UNLIMITED, "628111")
+    assert (company, routed.kind, routed.caller_id) == (1, CallKind.INBOUND_EXTENSION, "628111")
     assert isinstance(routed.destination, Target)
     assert (routed.destination.user, routed.then) == ("1001", ())
 
@@ -191,7 +180,7 @@ def test_a_carriers_call_goes_where_the_numbers_route_says() -> None:
 def test_a_group_rings_its_reachable_idle_members_in_turn() -> None:
     company, routed = carrier_call("622150009", busy=frozenset({"1002"})) or (0, None)
     assert routed is not None
-    assert (company, routed.method) == (1, CallMethod.IVR_GROUP_CALL)
+    assert (company, routed.kind) == (1, CallKind.INBOUND_GROUP)
     # 1004 is not registered and 1002 is in a call: 1001 alone is left.
     assert isinstance(routed.destination, Target)
     assert (routed.destination.user, routed.then) == ("1001", ())
@@ -201,18 +190,18 @@ def test_a_group_rings_its_reachable_idle_members_in_turn() -> None:
     assert [t.user for t in (everyone.destination, *everyone.then)] == ["1002", "1001"]
     _, nobody = carrier_call("622150009", busy=frozenset({"1001", "1002"})) or (0, None)
     assert nobody is not None
-    assert nobody.destination == refusal(486, HangupCode.USER_BUSY)
+    assert nobody.destination == refusal(486, EndReason.BUSY)
 
 
 def test_only_a_companys_own_carrier_reaches_its_numbers() -> None:
     # Company 2's carrier calling company 1's number, an unknown number: 404.
     assert carrier_call("622150001", source=("203.0.113.9", 5060)) == (
         0,
-        Route(CallMethod.UNLIMITED, "628111", refusal(404, HangupCode.NOT_FOUND)),
+        Route(CallKind.INBOUND_EXTENSION, "628111", refusal(404, EndReason.NOT_FOUND)),
     )
     assert carrier_call("622150404") == (
         0,
-        Route(CallMethod.UNLIMITED, "628111", refusal(404, HangupCode.NOT_FOUND)),
+        Route(CallKind.INBOUND_EXTENSION, "628111", refusal(404, EndReason.NOT_FOUND)),
     )
     # From anywhere else it is a phone's call, authenticated as one.
     assert carrier_call("622150001", source=("192.0.2.1", 5060)) is None

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from callyard.codes import CallMethod
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.services.routing_book import RoutingBook
 from callyard.switch.events import CallEnded, IncomingCall, Unregistered
 from callyard.switch.link import BindingMade
@@ -43,11 +44,13 @@ async def test_a_phones_call_keeps_both_extensions_in_a_call_until_it_ends(
     container: Container,
 ) -> None:
     switch = switch_of(container)
-    method = CallMethod.EXTENSION_TO_EXTENSION.value
+    method = CallKind.INTERNAL
     switch._received(IncomingCall(time.monotonic(), "call-1", 1, "1001", "1002", method, "1001"))
     assert switch.in_call("1001")
     assert switch.in_call("1002")
-    switch._received(CallEnded(time.monotonic(), "call-1", 10002, 10040, None, None))
+    switch._received(
+        CallEnded(time.monotonic(), "call-1", EndReason.CANCELLED, Party.CALLER, None, None)
+    )
     assert not switch.in_call("1001")
     assert not switch.in_call("1002")
 

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from callyard.codes import CallMethod, HangupCode, VoiceCodeLanguage
+from callyard.codes import VoiceCodeLanguage
 from callyard.config import Settings
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.services.auth import Caller
 from callyard.services.cdrs import StoredCallRecord
 from callyard.services.otp import DEFAULT_TEMPLATES, VOICES, render
@@ -182,9 +184,9 @@ async def test_voice_code_calls_speak_the_message_on_answer_then_hang_up(
         gap = talk - call.seconds - PROMPT_TAIL_SECONDS
         assert gap < 0.3, (call.language, talk, call.seconds)
         assert call.established_at >= call.answered_at - 0.3
-        assert (call.ended.cause, call.ended.direction) == (
-            HangupCode.SERVER_HANGUP,
-            HangupCode.CALLER_HANGUP,
+        assert (call.ended.cause, call.ended.by) == (
+            EndReason.SERVER_HANGUP,
+            Party.CALLER,
         )
     # Each language is a different message: a different sound.
     assert len({call.pcm for call in heard}) == len(MESSAGES)
@@ -194,13 +196,12 @@ async def test_voice_code_calls_speak_the_message_on_answer_then_hang_up(
     by_uuid = {stored.record.uuid: stored.record for stored in records}
     for call in heard:
         record = by_uuid[call.call_id]
-        assert record.callmethod is CallMethod.IVR_GROUP_CALL
-        assert int(record.callmethod) == 6
+        assert record.kind is CallKind.VOICE_MESSAGE
         assert record.customuuid == f"otp-{call.language}"
         assert (record.extnumber, record.destnumber, record.disnumber) == ("", PHONE, CALLER_ID)
         assert record.answertime is not None
         assert record.billsec >= round(call.seconds) - 1
-        assert record.hangupcause == HangupCode.SERVER_HANGUP
+        assert record.end_reason == EndReason.SERVER_HANGUP
     bodies = [json.loads(request.body) for request in pushed]
     assert sorted(body["customuuid"] for body in bodies) == sorted(
         f"otp-{language}" for language in MESSAGES

@@ -10,8 +10,9 @@ import pytest
 
 from callyard.api.dialects.sip_api.callbacks import record_body, state_body
 from callyard.bus import BusEvent, CallRecorded, CallStateChanged
-from callyard.codes import CallMethod
 from callyard.container import Container
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.services.auth import Caller
 from callyard.services.calls import CustomFields, LiveCall
 from callyard.switch.events import (
@@ -86,7 +87,7 @@ def start_call(container: Container, caller: Caller, call_id: str) -> LiveCall:
     return container.calls._track(
         call_id,
         caller,
-        CallMethod.API_CALL,
+        CallKind.CLICK_TO_CALL,
         "10010001",
         "628123",
         "62215",
@@ -106,7 +107,9 @@ def ring_and_answer(call: LiveCall) -> list[SwitchEvent]:
 
 
 def hang_up(call: LiveCall) -> list[SwitchEvent]:
-    return [CallEnded(call.started_at + 13, call.call_id, 10001, 10041, None, None)]
+    return [
+        CallEnded(call.started_at + 13, call.call_id, EndReason.NORMAL, Party.CALLEE, None, None)
+    ]
 
 
 def feed(container: Container, events: list[SwitchEvent]) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from callyard.bus import CallStateChanged, CallView, LegStatus
 from callyard.config import Settings
 from callyard.container import Container
+from callyard.domain.calls import CallKind
 from callyard.errors import InvalidInput, NotFound
 from callyard.services.cdrs import StoredCallRecord
 from callyard.store.models import WebhookEventRow
@@ -28,7 +29,7 @@ _STATUSES = {"ring": LegStatus.RINGING, "answer": LegStatus.ANSWERED, "hangup": 
 
 def leg_state(company_id: int, call_id: str, status: str) -> CallStateChanged:
     """The customer leg of an API call changed."""
-    view = CallView(call_id, 1001, 3, "10010001", "628123", "62215", "", False, START)
+    view = CallView(call_id, 1001, CallKind.CLICK_TO_CALL, "10010001", "628123", "62215", "", START)
     return CallStateChanged(company_id, call_id, "customer", _STATUSES[status], view)
 
 

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from callyard.clock import Clock
-from callyard.codes import CallMethod, CallType, HangupCode
 from callyard.dialer.floor import AgentFloor
 from callyard.dialer.pacing import FloorView, PacerHistory, PredictivePacer
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party, q850_cause
 from callyard.errors import BusinessError
 from callyard.metrics import Metrics
 from callyard.services.agents import AgentBoard
@@ -227,7 +228,7 @@ class Dialer:
                     attempt,
                     attempt.company_id,
                     attempt.company_code,
-                    HangupCode.SERVER_HANGUP,
+                    EndReason.SERVER_HANGUP,
                     attempt.started_at,
                 )
                 await self._cdrs.record(record)
@@ -399,14 +400,14 @@ class Dialer:
         campaign.blocked = reason
         await self._tasks.set_held(campaign.plan.id, reason)
 
-    def _line_failed(self, campaign: Campaign, cause: HangupCode) -> None:
+    def _line_failed(self, campaign: Campaign, cause: EndReason) -> None:
         campaign.line_failures += 1
         if campaign.trunk_down or campaign.line_failures < self._config.hold_after_line_failures:
             return
         campaign.trunk_down = (
             f"the trunk does not answer: {campaign.line_failures} calls in a row failed on "
-            f"the line ({cause.value} {cause.message}); numbers are held, not counted as "
-            f"attempts, and the trunk is asked every {self._config.probe_seconds:g} s"
+            f"the line (the last: {cause.value.replace('_', ' ')}); numbers are held, not "
+            f"counted as attempts, and the trunk is asked every {self._config.probe_seconds:g} s"
         )
         self.kick()
 
@@ -443,12 +444,12 @@ class Dialer:
                 order,
                 plan.company_id,
                 plan.company_code,
-                HangupCode.OUTBOUND_LINE_FAILURE,
+                EndReason.LINE_FAILURE,
                 self._clock.now(),
             )
             await self._cdrs.record(record)
             return
-        custom = CustomFields(order.userid, order.chengshudu, order.memberid, order.customuuid)
+        custom = CustomFields(order.userid, order.maturity, order.memberid, order.customuuid)
         self._calls.track_predictive(order.call_id, campaign.caller, order.telphone, shown, custom)
         call = DialerCall(order, campaign, self._clock.monotonic())
         campaign.calls[order.call_id] = call
@@ -527,7 +528,7 @@ class Dialer:
         elif isinstance(event, LegFailed) and event.leg == AGENT_LEG:
             # CALL_INVALID: the switch refused the attach itself (the customer was gone),
             # which is no fault of the agent's phone.
-            if call.agent is not None and event.cause != HangupCode.CALL_INVALID:
+            if call.agent is not None and event.cause is not EndReason.INVALID:
                 self.floor.missed(call.agent, event.at)
             call.agent = None
             live = self._calls.live.get(call.order.call_id)
@@ -556,7 +557,7 @@ class Dialer:
             campaign.line_failures = 0
         if line_failed:
             # The trunk's failure, not the customer's: no answer rate to learn from.
-            self._line_failed(campaign, HangupCode.lookup(event.cause))
+            self._line_failed(campaign, event.cause)
         elif call.answered_at is None:
             pacer.dial_ended(event.at, False, event.at - call.dialed_at)
         elif call.bridged_at is not None and call.agent is not None:
@@ -582,7 +583,7 @@ def unplaced_record(
     attempt: DialOrder | InFlightAttempt,
     company_id: int,
     company_code: int,
-    cause: HangupCode,
+    cause: EndReason,
     at: datetime,
 ) -> CallRecord:
     """The record of an attempt that never became a call, or whose call a stop cut short:
@@ -591,19 +592,19 @@ def unplaced_record(
         uuid=attempt.call_id,
         company_id=company_id,
         companycode=company_code,
-        callmethod=CallMethod.PREDICTIVE,
-        type=CallType.CALLOUT.value,
+        kind=CallKind.PREDICTIVE,
         extnumber="",
         destnumber=attempt.telphone,
         disnumber="",
         crmid=attempt.userid,
-        chengshudu=attempt.chengshudu,
+        maturity=attempt.maturity,
         memberid=attempt.memberid,
         customuuid=attempt.customuuid,
         starttime=at,
         endtime=at,
         duration=0,
         billsec=0,
-        hangupcause=cause,
-        hangupdirection=HangupCode.CALLER_HANGUP,
+        end_reason=cause,
+        ended_by=Party.CALLER,
+        q850_cause=q850_cause(cause),
     )

@@ -18,7 +18,9 @@ from typing import Any
 
 from callyard.bus import CallRecorded, CallStateChanged, CallView, EventBus, LegStatus
 from callyard.clock import Clock
-from callyard.codes import CallMethod, CallType, Code, HangupCode
+from callyard.codes import Code
+from callyard.domain.calls import CallKind, Direction
+from callyard.domain.hangups import q850_cause
 from callyard.errors import BusinessError, InvalidInput
 from callyard.phone_numbers import without_separators
 from callyard.services.agents import AgentBoard
@@ -48,8 +50,16 @@ from callyard.timefmt import TimeFormat
 log = logging.getLogger("callyard.calls")
 
 AGENT_LEG, CUSTOMER_LEG = "agent", "customer"
-# Calls that start with the customer (no agent first): answered when the customer answers.
-ANSWERED_BY_CUSTOMER = frozenset({CallMethod.PREDICTIVE, CallMethod.IVR_GROUP_CALL})
+# Calls answered before they are bridged: those that start with the customer (no agent
+# first), and carriers' calls, answered when an extension answers.
+ANSWERED_BEFORE_BRIDGE = frozenset(
+    {
+        CallKind.PREDICTIVE,
+        CallKind.VOICE_MESSAGE,
+        CallKind.INBOUND_EXTENSION,
+        CallKind.INBOUND_GROUP,
+    }
+)
 
 
 async def company_trunk(trunks: TrunkService, caller: Caller) -> TrunkView:
@@ -67,14 +77,6 @@ def running_switch(switch: SwitchPort | None) -> SwitchPort:
     return switch
 
 
-def _record_type(call: LiveCall) -> CallType:
-    if call.inbound:
-        return CallType.CALLIN
-    if call.method is CallMethod.EXTENSION_TO_EXTENSION:
-        return CallType.LOCAL
-    return CallType.CALLOUT
-
-
 def check_phone_number(value: str, field_name: str) -> str:
     """A phone number to dial, written with or without separators, as its digits."""
     value = without_separators(value)
@@ -88,7 +90,7 @@ class CustomFields:
     """The API's custom parameters; they travel with the call into events and the record."""
 
     userid: str = ""
-    chengshudu: str = ""
+    maturity: str = ""  # how ripe the lead is, as the CRM rates it
     memberid: str = ""
     customuuid: str = ""
 
@@ -97,7 +99,7 @@ class CustomFields:
 class LiveCall:
     call_id: str
     caller: Caller
-    method: CallMethod
+    kind: CallKind
     extnumber: str
     destnumber: str
     disnumber: str
@@ -111,20 +113,22 @@ class LiveCall:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     # A carrier's call to a company number: `disnumber` is who calls, `destnumber` the
     # number called, `extnumber` the extension rung now, `answered_by` the one that took it.
-    inbound: bool = False
     answered_by: str = ""
+
+    @property
+    def inbound(self) -> bool:
+        return self.kind.direction is Direction.INBOUND
 
     def view(self) -> CallView:
         """The call as it stands, for the events of its legs."""
         return CallView(
             call_id=self.call_id,
             company_code=self.caller.company_code,
-            method=self.method.value,
+            kind=self.kind,
             extnumber=self.extnumber,
             destnumber=self.destnumber,
             disnumber=self.disnumber,
             customuuid=self.custom.customuuid,
-            inbound=self.inbound,
             started_at=self.started_wall,
         )
 
@@ -216,7 +220,7 @@ class CallService:
             second=via_trunk(trunk, destnumber, shown, self._ring_timeout),
         )
         self._track(
-            order.call_id, caller, CallMethod.API_CALL, extnumber, destnumber, shown, custom
+            order.call_id, caller, CallKind.CLICK_TO_CALL, extnumber, destnumber, shown, custom
         )
         switch.bridge(order)
         return order.call_id
@@ -243,9 +247,7 @@ class CallService:
             first=via_trunk(trunk, anumber, shown, self._ring_timeout),
             second=via_trunk(trunk, bnumber, shown, self._ring_timeout),
         )
-        self._track(
-            order.call_id, caller, CallMethod.API_DOUBLE_CALL, extnumber, bnumber, shown, custom
-        )
+        self._track(order.call_id, caller, CallKind.TWO_WAY, extnumber, bnumber, shown, custom)
         switch.bridge(order)
         return order.call_id
 
@@ -257,17 +259,17 @@ class CallService:
         disnumber: str,
         custom: CustomFields,
     ) -> LiveCall:
-        """Follow a dialer's call (method 5); the dialer sets `extnumber` once an agent
+        """Follow a dialer's call; the dialer sets `extnumber` once an agent
         takes it."""
         return self.track_outbound(
-            call_id, caller, CallMethod.PREDICTIVE, destnumber, disnumber, custom
+            call_id, caller, CallKind.PREDICTIVE, destnumber, disnumber, custom
         )
 
     def track_outbound(
         self,
         call_id: str,
         caller: Caller,
-        method: CallMethod,
+        kind: CallKind,
         destnumber: str,
         disnumber: str,
         custom: CustomFields,
@@ -275,13 +277,13 @@ class CallService:
         """Follow a call another service dials through the trunk with no extension (a
         predictive call, a voice code call): its state events and its record are written
         here like every other call's, answered when the customer answers."""
-        return self._track(call_id, caller, method, "", destnumber, disnumber, custom)
+        return self._track(call_id, caller, kind, "", destnumber, disnumber, custom)
 
     def _track(
         self,
         call_id: str,
         caller: Caller,
-        method: CallMethod,
+        kind: CallKind,
         extnumber: str,
         destnumber: str,
         disnumber: str,
@@ -290,7 +292,7 @@ class CallService:
         call = LiveCall(
             call_id,
             caller,
-            method,
+            kind,
             extnumber,
             destnumber,
             disnumber,
@@ -303,21 +305,24 @@ class CallService:
 
     def _follow_incoming(self, incoming: IncomingCall) -> None:
         """Follow a call routed by the switch: a registered phone's own call to another
-        extension of its company (method 1) or out through the company's trunk (2), or a
-        carrier's call to a company number (to an extension, 0, or a group, 6)."""
+        extension of its company or out through the company's trunk, or a carrier's
+        call to a company number (to an extension, or a group)."""
         company = self._switch.company(incoming.company_id) if self._switch else None
         if company is None:
             return  # the switch refused it: no company to record it for
         caller = Caller(incoming.company_id, company.code, company.name)
-        method = CallMethod(incoming.method)
         if incoming.from_carrier:
-            call = self._track(
-                incoming.call_id, caller, method, "", incoming.dialed, incoming.caller
+            self._track(
+                incoming.call_id, caller, incoming.kind, "", incoming.dialed, incoming.caller
             )
-            call.inbound = True
             return
         self._track(
-            incoming.call_id, caller, method, incoming.caller, incoming.dialed, incoming.caller_id
+            incoming.call_id,
+            caller,
+            incoming.kind,
+            incoming.caller,
+            incoming.dialed,
+            incoming.caller_id,
         )
 
     async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
@@ -370,7 +375,7 @@ class CallService:
             self._publish_state(call, event.leg, status)
         if isinstance(event, LegAnswered) and event.leg == AGENT_LEG:
             call.status = Code.CALL_OFF_HOOK
-        elif isinstance(event, LegAnswered) and call.method in ANSWERED_BY_CUSTOMER:
+        elif isinstance(event, LegAnswered) and call.kind in ANSWERED_BEFORE_BRIDGE:
             call.answered_at = event.at
         elif isinstance(event, CallBridged):
             call.bridged_at = event.at
@@ -406,7 +411,7 @@ class CallService:
             return call.started_wall + timedelta(seconds=max(0.0, at - call.started_at))
 
         endtime = wall(ended.at)
-        # A predictive or voice code call is answered when the customer answers.
+        # A predictive, voice message or carrier's call is answered before its bridge.
         answered = call.answered_at if call.answered_at is not None else call.bridged_at
         answertime = wall(answered) if answered is not None else None
         recordfilename = ""
@@ -427,13 +432,12 @@ class CallService:
             uuid=call.call_id,
             company_id=call.caller.company_id,
             companycode=call.caller.company_code,
-            callmethod=call.method,
-            type=_record_type(call).value,
+            kind=call.kind,
             extnumber=call.answered_by if call.inbound else call.extnumber,
             destnumber=call.destnumber,
             disnumber=call.disnumber,
             crmid=call.custom.userid,
-            chengshudu=call.custom.chengshudu,
+            maturity=call.custom.maturity,
             memberid=call.custom.memberid,
             customuuid=call.custom.customuuid,
             starttime=call.started_wall,
@@ -441,8 +445,10 @@ class CallService:
             endtime=endtime,
             duration=round((endtime - call.started_wall).total_seconds()),
             billsec=round((endtime - answertime).total_seconds()) if answertime else 0,
-            hangupcause=HangupCode.lookup(ended.cause),
-            hangupdirection=HangupCode.lookup(ended.direction),
+            end_reason=ended.cause,
+            ended_by=ended.by,
+            sip_status=ended.sip_status,
+            q850_cause=q850_cause(ended.cause, ended.sip_status),
             recordfilename=recordfilename,
             downloadip=self._recordings.download_host,
         )

@@ -1,4 +1,4 @@
-"""Call records (CDRs): one per finished call, as the seed's call-record callback has them."""
+"""Call records (CDRs): one per finished call."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callyard.codes import CallMethod, CallType, HangupCode
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
 from callyard.errors import InvalidInput, NotFound
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
@@ -20,7 +21,6 @@ from callyard.store.models import CallRecordRow, Company
 
 MAX_LIST = 1000
 MAX_BATCH = 200  # call records per transaction
-HANGUP_DIRECTIONS = frozenset({HangupCode.CALLER_HANGUP, HangupCode.CALLEE_HANGUP})
 _UUID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 # Column widths of the text fields (store/models.py): longer values are refused, or
 # clipped by CallRecord.clipped.
@@ -29,7 +29,7 @@ _WIDTHS = {
     "destnumber": 64,
     "disnumber": 64,
     "crmid": 255,
-    "chengshudu": 255,
+    "maturity": 255,
     "memberid": 255,
     "customuuid": 255,
     "userkey": 32,
@@ -40,22 +40,24 @@ _WIDTHS = {
 
 @dataclass(frozen=True, kw_only=True)
 class CallRecord:
-    """A finished call: every field of the seed's call-record callback but its `id`.
+    """A finished call.
 
-    `crmid` is the API's `userid`; `userkey` the DTMF key pressed ("" if none);
-    `recordfilename` "" when the call was not recorded.
+    `crmid` is the CRM's id of the customer (the API's `userid`); `maturity` how ripe
+    the lead is, as the CRM rates it; `userkey` the DTMF key pressed ("" if none);
+    `recordfilename` "" when the call was not recorded. How it ended: `end_reason`,
+    `ended_by`, the SIP final response that ended an unanswered leg (`sip_status`, if
+    any) and the ISDN cause (`q850_cause`).
     """
 
     uuid: str
     company_id: int
     companycode: int
-    callmethod: CallMethod
-    type: str
+    kind: CallKind
     extnumber: str
     destnumber: str
     disnumber: str
     crmid: str = ""
-    chengshudu: str = ""
+    maturity: str = ""
     memberid: str = ""
     customuuid: str = ""
     userkey: str = ""
@@ -64,18 +66,18 @@ class CallRecord:
     endtime: datetime
     duration: int
     billsec: int
-    hangupcause: HangupCode
-    hangupdirection: HangupCode
+    end_reason: EndReason
+    ended_by: Party
+    sip_status: int | None = None
+    q850_cause: int
     recordfilename: str = ""
     downloadip: str = ""
 
     def __post_init__(self) -> None:
         if not _UUID.match(self.uuid):
             raise InvalidInput("uuid", "must be 1 to 64 letters, digits or '-'")
-        if self.type not in {t.value for t in CallType}:
-            raise InvalidInput("type", f"{self.type!r} is not one of {', '.join(CallType)}")
-        if self.hangupdirection not in HANGUP_DIRECTIONS:
-            raise InvalidInput("hangupdirection", "must be 10040 (caller) or 10041 (callee)")
+        if not 1 <= self.q850_cause <= 127:
+            raise InvalidInput("q850_cause", "must be 1 to 127")
         for name in ("starttime", "answertime", "endtime"):
             moment = getattr(self, name)
             if moment is not None and moment.tzinfo is None:
@@ -125,9 +127,9 @@ class RecordingEntry:
 
 def _stored(row: CallRecordRow) -> StoredCallRecord:
     values = {name: getattr(row, name) for name in _RECORD_FIELDS}
-    values["callmethod"] = CallMethod(row.callmethod)
-    values["hangupcause"] = HangupCode.lookup(row.hangupcause)
-    values["hangupdirection"] = HangupCode.lookup(row.hangupdirection)
+    values["kind"] = CallKind(row.kind)
+    values["end_reason"] = EndReason(row.end_reason)
+    values["ended_by"] = Party(row.ended_by)
     return StoredCallRecord(row.id, CallRecord(**values), row.recording_purged_at)
 
 
@@ -152,12 +154,7 @@ _COMPANY_CODES = select(_COMPANIES.c.id, _COMPANIES.c.code).where(
 
 def _row_values(rec: CallRecord) -> dict[str, object]:
     values: dict[str, object] = {name: getattr(rec, name) for name in _RECORD_FIELDS}
-    values.update(
-        callmethod=int(rec.callmethod),
-        type=str(rec.type),
-        hangupcause=int(rec.hangupcause),
-        hangupdirection=int(rec.hangupdirection),
-    )
+    values.update(kind=rec.kind.value, end_reason=rec.end_reason.value, ended_by=rec.ended_by.value)
     return values
 
 

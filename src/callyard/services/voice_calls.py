@@ -13,7 +13,8 @@ import logging
 import uuid
 from pathlib import Path
 
-from callyard.codes import CallMethod, Code
+from callyard.codes import Code
+from callyard.domain.calls import CallKind
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
 from callyard.services.calls import (
@@ -79,7 +80,7 @@ class VoiceCallService:
         self._calls.track_outbound(
             call_id,
             caller,
-            CallMethod.IVR_GROUP_CALL,
+            CallKind.VOICE_MESSAGE,
             phone,
             shown,
             CustomFields(customuuid=customuuid),

@@ -26,6 +26,10 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
 
 
+def _downgrade(connection: Connection, revision: str) -> None:
+    command.downgrade(alembic_config(connection), revision)
+
+
 def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -40,5 +44,13 @@ async def upgrade(database: Database, revision: str = "head") -> str | None:
     """Bring the schema up to `revision`; returns the revision now applied."""
     async with database.engine.begin() as connection:
         await connection.run_sync(_upgrade, revision)
+    async with database.engine.connect() as connection:
+        return await connection.run_sync(_current)
+
+
+async def downgrade(database: Database, revision: str) -> str | None:
+    """Take the schema back to `revision` (rows converted back where they can be)."""
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, revision)
     async with database.engine.connect() as connection:
         return await connection.run_sync(_current)

@@ -197,7 +197,7 @@ class CallerNumber(Base):
 
 
 class CallRecordRow(Base):
-    """A finished call (CDR): the fields of the seed's call-record callback."""
+    """A finished call (CDR), in callyard's words; each API renders its own fields."""
 
     __tablename__ = "call_records"
     __table_args__ = (
@@ -210,13 +210,12 @@ class CallRecordRow(Base):
     uuid: Mapped[str] = mapped_column(String(64), unique=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     companycode: Mapped[int] = mapped_column(Integer)
-    callmethod: Mapped[int] = mapped_column(Integer)
-    type: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24))  # a CallKind
     extnumber: Mapped[str] = mapped_column(String(64))
     destnumber: Mapped[str] = mapped_column(String(64))
     disnumber: Mapped[str] = mapped_column(String(64))
     crmid: Mapped[str] = mapped_column(String(255))
-    chengshudu: Mapped[str] = mapped_column(String(255))
+    maturity: Mapped[str] = mapped_column(String(255))
     memberid: Mapped[str] = mapped_column(String(255))
     customuuid: Mapped[str] = mapped_column(String(255))
     userkey: Mapped[str] = mapped_column(String(32))
@@ -225,8 +224,10 @@ class CallRecordRow(Base):
     endtime: Mapped[datetime] = mapped_column(UTCDateTime())
     duration: Mapped[int] = mapped_column(Integer)
     billsec: Mapped[int] = mapped_column(Integer)
-    hangupcause: Mapped[int] = mapped_column(Integer)
-    hangupdirection: Mapped[int] = mapped_column(Integer)
+    end_reason: Mapped[str] = mapped_column(String(24))  # an EndReason
+    ended_by: Mapped[str] = mapped_column(String(8))  # a Party
+    sip_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    q850_cause: Mapped[int] = mapped_column(Integer)
     recordfilename: Mapped[str] = mapped_column(String(255))
     downloadip: Mapped[str] = mapped_column(String(255))
     # Set when the retention purge deleted the recording; the name stays for history.
@@ -311,7 +312,7 @@ class DialTask(Base):
     __tablename__ = "dial_tasks"
     __table_args__ = (
         Index("ix_dial_tasks_company_id_id", "company_id", "id"),
-        Index("ix_dial_tasks_status", "status"),
+        Index("ix_dial_tasks_state", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -322,7 +323,7 @@ class DialTask(Base):
         ForeignKey("extension_groups.id", ondelete="SET NULL"), nullable=True, index=True
     )
     name: Mapped[str] = mapped_column(String(128))
-    status: Mapped[int] = mapped_column(Integer)  # Code.TASK_NOT_STARTED .. Code.TASK_OVER
+    state: Mapped[str] = mapped_column(String(16), server_default="not_started")  # TaskState
     disnumber: Mapped[str] = mapped_column(String(21))  # "" = a random pool number per call
     startdate: Mapped[date] = mapped_column(Date)
     enddate: Mapped[date] = mapped_column(Date)
@@ -355,7 +356,7 @@ class TaskNumber(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "telphone"),
         # The dialer's pick: a task's numbers not yet called, in the order they were added.
-        Index("ix_task_numbers_task_id_status_position", "task_id", "status", "position"),
+        Index("ix_task_numbers_task_id_state_position", "task_id", "state", "position"),
         Index("ix_task_numbers_task_id_position", "task_id", "position"),
     )
 
@@ -365,16 +366,17 @@ class TaskNumber(Base):
     telphone: Mapped[str] = mapped_column(String(33))
     userid: Mapped[str] = mapped_column(String(128))
     memberid: Mapped[str] = mapped_column(String(128))
-    chengshudu: Mapped[str] = mapped_column(String(128))
+    maturity: Mapped[str] = mapped_column(String(128))
     customuuid: Mapped[str] = mapped_column(String(128))
     mark: Mapped[str] = mapped_column(String(255))
-    status: Mapped[int] = mapped_column(Integer)  # TaskNumberStatus
+    state: Mapped[str] = mapped_column(String(8), server_default="pending")  # NumberState
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     in_flight_call_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     extnumber: Mapped[str | None] = mapped_column(String(64), nullable=True)
     answered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    answertype: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # How its last dial ended (an AttemptOutcome); None before one has.
+    last_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     calltime: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     duration: Mapped[int] = mapped_column(Integer, default=0)
     billsec: Mapped[int] = mapped_column(Integer, default=0)

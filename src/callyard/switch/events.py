@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason, Party
+
 # The legs of a call, as LegRinging, LegAnswered and LegFailed name them.
 AGENT_LEG, CUSTOMER_LEG = "agent", "customer"
 
@@ -60,7 +63,7 @@ class LegFailed:
     at: float
     call_id: str
     leg: str  # "agent"
-    cause: int  # a HangupCode
+    cause: EndReason
     sip_status: int | None  # the final response that ended the leg, if any
 
 
@@ -76,8 +79,8 @@ class CallBridged:
 class CallEnded:
     at: float
     call_id: str
-    cause: int  # a HangupCode
-    direction: int  # HangupCode.CALLER_HANGUP or CALLEE_HANGUP
+    cause: EndReason
+    by: Party  # the side that ended it: the call's first party, or the other
     sip_status: int | None  # the final response that ended an unanswered leg, if any
     captures: tuple[str, str] | None  # relay capture files (from agent, from customer)
 
@@ -93,8 +96,8 @@ class IncomingCall:
     company_id: int
     caller: str  # the calling extension, or the number a carrier's call comes from
     dialed: str
-    method: int  # a CallMethod: to an extension (1) or out through the trunk (2) for a
-    # phone's call; to an extension (0) or a group (6) for a carrier's
+    kind: CallKind  # a phone's call: internal or phone_outbound; a carrier's:
+    # inbound_extension or inbound_group
     caller_id: str  # the number shown to the destination ("" when refused before a pick)
     from_carrier: bool = False
 

@@ -4,10 +4,10 @@ The server hands the SIP process a routing table (every extension's credentials,
 company's trunks and caller-ID pool, the routes of its numbers) whenever the store
 changes, so that an INVITE is routed where it arrives, with no round trip to the server
 before the far end rings. A registered phone's call goes to another extension of its
-company (call method 1), or to a phone number through the company's trunk showing a
-caller ID of its pool (method 2). A carrier's call to one of a company's numbers goes
-where that number's route says: an extension (method 0), or the extensions checked in to
-a group, rung in turn (method 6).
+company (an internal call), or to a phone number through the company's trunk showing a
+caller ID of its pool. A carrier's call to one of a company's numbers goes where that
+number's route says: an extension, or the extensions checked in to a group, rung in
+turn.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
-from callyard.codes import CallMethod, HangupCode
+from callyard.domain.calls import CallKind
+from callyard.domain.hangups import EndReason
 from callyard.switch.commands import Target
 from callyard.switch.registrar import Account, Binding
 
@@ -91,7 +92,7 @@ class NumberRoute:
     company_id: int
     number: str
     extensions: tuple[str, ...]
-    group: bool  # a group's members (method 6), or one extension (method 0)
+    group: bool  # a group's members, or one extension
 
 
 @dataclass(frozen=True)
@@ -131,15 +132,15 @@ class Refusal:
 
     status: int
     reason: str
-    cause: HangupCode
+    cause: EndReason
 
 
 @dataclass(frozen=True)
 class Route:
-    """A call: how it is recorded (method, caller ID shown) and where it goes; `then`,
+    """A call: how it is recorded (its kind, the caller ID shown) and where it goes; `then`,
     the parties to try in turn if the destination fails or does not answer."""
 
-    method: CallMethod
+    kind: CallKind
     caller_id: str
     destination: Target | Refusal
     then: tuple[Target, ...] = ()
@@ -169,24 +170,24 @@ class Router:
     def route(self, caller: Account, dialed: str, in_call: Callable[[str], bool]) -> Route:
         """Where `caller`'s call to `dialed` goes; `in_call` tells the numbers in a call."""
         if len(dialed) > MAX_DIALED:
-            return Route(CallMethod.EXTENSION_TO_EXTENSION, caller.number, _TOO_LONG)
+            return Route(CallKind.INTERNAL, caller.number, _TOO_LONG)
         table = self.table  # one table for the whole decision
         company = table.companies.get(caller.company_id)
         extension = table.accounts.get(dialed)
         if extension is not None or not PHONE_NUMBER.match(dialed):
             return Route(
-                CallMethod.EXTENSION_TO_EXTENSION,
+                CallKind.INTERNAL,
                 caller.number,
                 self._to_extension(caller, company, extension, in_call),
             )
         if company is None:
-            return Route(CallMethod.EXTENSION_DIRECT_DIAL, "", _FORBIDDEN)
+            return Route(CallKind.PHONE_OUTBOUND, "", _FORBIDDEN)
         if company.trunk is None or not company.caller_ids:
             # No trunk, or no caller ID to show: the call cannot go out.
-            return Route(CallMethod.EXTENSION_DIRECT_DIAL, "", _NO_LINE)
+            return Route(CallKind.PHONE_OUTBOUND, "", _NO_LINE)
         shown = self._choose(company.caller_ids)
         return Route(
-            CallMethod.EXTENSION_DIRECT_DIAL,
+            CallKind.PHONE_OUTBOUND,
             shown,
             via_trunk(company.trunk, dialed, shown, self._ring_timeout),
         )
@@ -209,8 +210,8 @@ class Router:
         company = table.companies.get(route.company_id) if route is not None else None
         hosts = {host for host, _ in company.carriers} if company is not None else set()
         if route is None or source[0] not in hosts:
-            return 0, Route(CallMethod.UNLIMITED, calling, _NO_NUMBER)
-        method = CallMethod.IVR_GROUP_CALL if route.group else CallMethod.UNLIMITED
+            return 0, Route(CallKind.INBOUND_EXTENSION, calling, _NO_NUMBER)
+        kind = CallKind.INBOUND_GROUP if route.group else CallKind.INBOUND_EXTENSION
         targets: list[Target] = []
         busy = False
         for number in route.extensions:
@@ -223,8 +224,8 @@ class Router:
                 continue
             targets.append(Target(binding.target, number, calling, self._agent_ring_timeout))
         if not targets:
-            return route.company_id, Route(method, calling, _ALL_BUSY if busy else _NOBODY)
-        return route.company_id, Route(method, calling, targets[0], tuple(targets[1:]))
+            return route.company_id, Route(kind, calling, _ALL_BUSY if busy else _NOBODY)
+        return route.company_id, Route(kind, calling, targets[0], tuple(targets[1:]))
 
     def _to_extension(
         self,
@@ -236,18 +237,18 @@ class Router:
         if company is None:
             return _FORBIDDEN
         if extension is None or extension.company_id != caller.company_id:
-            return Refusal(404, "Not Found", HangupCode.EXTENSION_DOES_NOT_EXIST)
+            return Refusal(404, "Not Found", EndReason.NO_SUCH_EXTENSION)
         binding = self._binding(extension.number) if extension.enabled else None
         if binding is None:
-            return Refusal(480, "Temporarily Unavailable", HangupCode.EXTENSION_NOT_REGISTERED)
+            return Refusal(480, "Temporarily Unavailable", EndReason.NOT_REGISTERED)
         if in_call(extension.number):
-            return Refusal(486, "Busy Here", HangupCode.USER_BUSY)
+            return Refusal(486, "Busy Here", EndReason.BUSY)
         return Target(binding.target, extension.number, caller.number, self._agent_ring_timeout)
 
 
-_FORBIDDEN = Refusal(403, "Forbidden", HangupCode.CALL_FORBIDDEN)
-_NO_NUMBER = Refusal(404, "Not Found", HangupCode.NOT_FOUND)
-_NOBODY = Refusal(480, "Temporarily Unavailable", HangupCode.EXTENSION_NOT_REGISTERED)
-_ALL_BUSY = Refusal(486, "Busy Here", HangupCode.USER_BUSY)
-_NO_LINE = Refusal(503, "Service Unavailable", HangupCode.OUTBOUND_LINE_FAILURE)
-_TOO_LONG = Refusal(484, "Address Incomplete", HangupCode.CALL_INVALID)
+_FORBIDDEN = Refusal(403, "Forbidden", EndReason.FORBIDDEN)
+_NO_NUMBER = Refusal(404, "Not Found", EndReason.NOT_FOUND)
+_NOBODY = Refusal(480, "Temporarily Unavailable", EndReason.NOT_REGISTERED)
+_ALL_BUSY = Refusal(486, "Busy Here", EndReason.BUSY)
+_NO_LINE = Refusal(503, "Service Unavailable", EndReason.LINE_FAILURE)
+_TOO_LONG = Refusal(484, "Address Incomplete", EndReason.INVALID)

@@ -33,18 +33,15 @@ from callyard.services.tasks.inputs import (
     format_delays,
     format_windows,
     in_range,
-    parse_numbers,
     parse_retry_delays,
     parse_windows,
 )
 from callyard.services.tasks.service import (
-    TASK_STATUSES,
     TRANSITIONS,
     TaskAction,
     TaskService,
 )
 from callyard.services.tasks.views import (
-    ANSWER_TYPES,
     DEFAULT_PAGE_SIZE,
     LINE_FAILURES,
     MAX_NUMBERS_PAGE_SIZE,
@@ -70,7 +67,6 @@ from callyard.services.tasks.views import (
 __all__ = [
     "ABANDON_RATE_MAX",
     "ABANDON_RATE_MIN",
-    "ANSWER_TYPES",
     "DEFAULT_ABANDON_RATE",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RING_TIMEOUT",
@@ -90,7 +86,6 @@ __all__ = [
     "MAX_WINDOWS",
     "RING_TIMEOUT_MAX",
     "RING_TIMEOUT_MIN",
-    "TASK_STATUSES",
     "TRANSITIONS",
     "UNCOUNTED_LINE_FAILURES",
     "WRAPUP_MAX",
@@ -119,7 +114,6 @@ __all__ = [
     "format_windows",
     "in_range",
     "occupancy",
-    "parse_numbers",
     "parse_retry_delays",
     "parse_windows",
     "percent",

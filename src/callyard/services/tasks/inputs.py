@@ -8,16 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time
 from itertools import pairwise
-from typing import Any
-
-import orjson
 
 from callyard.errors import InvalidInput
 from callyard.services.calls import check_phone_number
 
 MAX_NUMBERS_PER_REQUEST = 10_000
 MAX_TASK_NAME = 128
-MAX_CUSTOM = 128  # userid, memberid, chengshudu, customuuid
+MAX_CUSTOM = 128  # userid, memberid, maturity, customuuid
 MAX_MARK = 255
 RING_TIMEOUT_MIN, RING_TIMEOUT_MAX, DEFAULT_RING_TIMEOUT = 15, 60, 30
 MAX_ATTEMPTS_MIN, MAX_ATTEMPTS_MAX = 1, 5
@@ -40,13 +37,13 @@ class NumberInput:
     telphone: str
     userid: str = ""
     memberid: str = ""
-    chengshudu: str = ""
+    maturity: str = ""
     customuuid: str = ""
     mark: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "telphone", check_phone_number(self.telphone, "telphone"))
-        for name in ("userid", "memberid", "chengshudu", "customuuid"):
+        for name in ("userid", "memberid", "maturity", "customuuid"):
             if len(getattr(self, name)) > MAX_CUSTOM:
                 raise InvalidInput(name, f"longer than {MAX_CUSTOM} characters")
         if len(self.mark) > MAX_MARK:
@@ -62,60 +59,6 @@ class InvalidNumber:
 
 
 NumberEntry = NumberInput | InvalidNumber
-
-
-def _text(value: object, name: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput(name, "is not a string")
-    return str(value).strip()
-
-
-def _shown(entry: object) -> str:
-    """How an entry that is not a usable number is named in the `invalid` list."""
-    if isinstance(entry, str):
-        return entry
-    if isinstance(entry, dict) and isinstance(entry.get("telphone"), str | int):
-        return str(entry["telphone"])
-    return orjson.dumps(entry).decode()[:64]
-
-
-def _number_entry(entry: object) -> NumberEntry:
-    try:
-        if isinstance(entry, str) or (isinstance(entry, int) and not isinstance(entry, bool)):
-            return NumberInput(str(entry))
-        if not isinstance(entry, dict):
-            return InvalidNumber(_shown(entry), "not a phone number or an object")
-        if entry.get("telphone") in (None, ""):
-            return InvalidNumber(_shown(entry), "missing telphone")
-        return NumberInput(
-            **{name: _text(entry.get(name), name) for name in _NUMBER_FIELDS},
-        )
-    except InvalidInput as exc:
-        return InvalidNumber(_shown(entry), f"{exc.field} {exc.reason}")
-
-
-_NUMBER_FIELDS = ("telphone", "userid", "memberid", "chengshudu", "customuuid", "mark")
-
-
-def parse_numbers(text: str) -> tuple[NumberEntry, ...]:
-    """The `numbers` field: a JSON array of phone numbers or objects with `telphone` and
-    custom fields. The request fails (InvalidInput) when the field is not such an array or
-    holds more than 10,000 entries; an unusable entry is only reported (InvalidNumber)."""
-    try:
-        entries: Any = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput("numbers", f"is not valid JSON ({exc})") from exc
-    if not isinstance(entries, list):
-        raise InvalidInput("numbers", "must be a JSON array")
-    if len(entries) > MAX_NUMBERS_PER_REQUEST:
-        raise InvalidInput(
-            "numbers",
-            f"{len(entries)} numbers, at most {MAX_NUMBERS_PER_REQUEST:,} per request "
-            "(add the rest with TaskAppend)",
-        )
-    return tuple(_number_entry(entry) for entry in entries)
 
 
 def parse_windows(text: str) -> tuple[Window, ...]:

@@ -24,7 +24,9 @@ from sqlalchemy import Select, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.codes import AnswerType, CallMethod, Code, TaskNumberStatus
+from callyard.codes import Code
+from callyard.domain.calls import CallKind
+from callyard.domain.tasks import NumberState, TaskState
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
 from callyard.services.cdrs import StoredCallRecord
@@ -40,7 +42,6 @@ from callyard.services.tasks.inputs import (
     parse_windows,
 )
 from callyard.services.tasks.views import (
-    ANSWER_TYPES,
     UNCOUNTED_LINE_FAILURES,
     AddedNumbers,
     AttemptOutcome,
@@ -63,8 +64,7 @@ from callyard.store.models import Company, DialTask, ExtensionGroup, TaskAttempt
 
 _IN_CHUNK = 500  # values per IN (...) when looking numbers up
 _TASKID_TRIES = 5
-TASK_STATUSES = (Code.TASK_NOT_STARTED, Code.TASK_IN_PROGRESS, Code.TASK_PAUSED, Code.TASK_OVER)
-_LIVE = (Code.TASK_NOT_STARTED, Code.TASK_IN_PROGRESS, Code.TASK_PAUSED)
+_LIVE = tuple(state.value for state in TaskState if state.live)
 
 
 class TaskAction(StrEnum):
@@ -77,21 +77,27 @@ class TaskAction(StrEnum):
 
 
 # The state machine: for each action, the states it applies to and the state it leads to.
-TRANSITIONS: dict[TaskAction, dict[Code, Code]] = {
-    TaskAction.START: {Code.TASK_NOT_STARTED: Code.TASK_IN_PROGRESS},
-    TaskAction.PAUSE: {Code.TASK_IN_PROGRESS: Code.TASK_PAUSED},
-    TaskAction.RESUME: {Code.TASK_PAUSED: Code.TASK_IN_PROGRESS},
+TRANSITIONS: dict[TaskAction, dict[TaskState, TaskState]] = {
+    TaskAction.START: {TaskState.NOT_STARTED: TaskState.RUNNING},
+    TaskAction.PAUSE: {TaskState.RUNNING: TaskState.PAUSED},
+    TaskAction.RESUME: {TaskState.PAUSED: TaskState.RUNNING},
     TaskAction.STOP: {
-        Code.TASK_NOT_STARTED: Code.TASK_OVER,
-        Code.TASK_IN_PROGRESS: Code.TASK_OVER,
-        Code.TASK_PAUSED: Code.TASK_OVER,
+        TaskState.NOT_STARTED: TaskState.OVER,
+        TaskState.RUNNING: TaskState.OVER,
+        TaskState.PAUSED: TaskState.OVER,
     },
 }
 _STATE_PHRASES = {
-    Code.TASK_NOT_STARTED: "has not started",
-    Code.TASK_IN_PROGRESS: "is in progress",
-    Code.TASK_PAUSED: "is paused (resume it with TaskResume)",
-    Code.TASK_OVER: "is over",
+    TaskState.NOT_STARTED: "has not started",
+    TaskState.RUNNING: "is in progress",
+    TaskState.PAUSED: "is paused (resume it with TaskResume)",
+    TaskState.OVER: "is over",
+}
+_REFUSAL_IN = {
+    TaskState.NOT_STARTED: Code.TASK_NOT_STARTED,
+    TaskState.RUNNING: Code.TASK_IN_PROGRESS,
+    TaskState.PAUSED: Code.TASK_PAUSED,
+    TaskState.OVER: Code.TASK_OVER,
 }
 
 
@@ -151,7 +157,7 @@ class TaskService:
                         company_id=caller.company_id,
                         group_id=group.id,
                         name=spec.name.strip(),
-                        status=Code.TASK_NOT_STARTED.value,
+                        state=TaskState.NOT_STARTED.value,
                         disnumber=spec.disnumber,
                         startdate=spec.startdate,
                         enddate=spec.enddate,
@@ -184,20 +190,20 @@ class TaskService:
         """Add numbers to a task that is not over (1028 once it is)."""
         async with self._db.writing() as session:
             task = await self._task(session, caller, taskid, lock=True)
-            if task.status == Code.TASK_OVER:
+            if task.state == TaskState.OVER:
                 raise BusinessError(Code.TASK_OVER, f"Task {taskid} is over")
             return await self._add_numbers(session, task, numbers, self._clock.now())
 
-    async def start(self, caller: Caller, taskid: str) -> Code:
+    async def start(self, caller: Caller, taskid: str) -> TaskState:
         return await self._change(caller, taskid, TaskAction.START)
 
-    async def pause(self, caller: Caller, taskid: str) -> Code:
+    async def pause(self, caller: Caller, taskid: str) -> TaskState:
         return await self._change(caller, taskid, TaskAction.PAUSE)
 
-    async def resume(self, caller: Caller, taskid: str) -> Code:
+    async def resume(self, caller: Caller, taskid: str) -> TaskState:
         return await self._change(caller, taskid, TaskAction.RESUME)
 
-    async def stop(self, caller: Caller, taskid: str) -> Code:
+    async def stop(self, caller: Caller, taskid: str) -> TaskState:
         return await self._change(caller, taskid, TaskAction.STOP)
 
     async def delete(self, caller: Caller, taskid: str) -> None:
@@ -205,21 +211,19 @@ class TaskService:
         stopped (or paused) first (1026)."""
         async with self._db.writing() as session:
             task = await self._task(session, caller, taskid, lock=True)
-            if task.status == Code.TASK_IN_PROGRESS:
+            if task.state == TaskState.RUNNING:
                 raise BusinessError(
                     Code.TASK_IN_PROGRESS, f"Task {taskid} is in progress: stop it first"
                 )
             await session.execute(delete(DialTask).where(DialTask.id == task.id))
 
     async def list_tasks(
-        self, caller: Caller, page: PageRequest, status: Code | None = None
+        self, caller: Caller, page: PageRequest, state: TaskState | None = None
     ) -> Page[TaskSummary]:
         """TaskList: the company's tasks, newest first."""
-        if status is not None and status not in TASK_STATUSES:
-            raise InvalidInput("status", "must be 1025, 1026, 1027 or 1028")
         where = [DialTask.company_id == caller.company_id]
-        if status is not None:
-            where.append(DialTask.status == status.value)
+        if state is not None:
+            where.append(DialTask.state == state.value)
         async with self._db.transaction() as session:
             total = await session.scalar(select(func.count()).select_from(DialTask).where(*where))
             rows = (
@@ -249,7 +253,7 @@ class TaskService:
                     taskid=task.taskid,
                     name=task.name,
                     groupname=groupname or "",
-                    status=Code.lookup(task.status),
+                    state=TaskState(task.state),
                     created_at=task.created_at,
                     total=counts.get(task.id, 0),
                     dialed=task.dialed,
@@ -260,7 +264,7 @@ class TaskService:
                     occupancy=round(
                         100.0 * occupancy(task.talking_seconds, task.staffed_seconds), 2
                     ),
-                    held_reason=task.held_reason if task.status == Code.TASK_IN_PROGRESS else "",
+                    held_reason=task.held_reason if task.state == TaskState.RUNNING else "",
                 )
                 for task, groupname in rows
             ),
@@ -271,17 +275,18 @@ class TaskService:
         caller: Caller,
         taskid: str,
         page: PageRequest,
-        status: TaskNumberStatus | None = None,
-        answertype: AnswerType | None = None,
+        state: NumberState | None = None,
+        outcomes: frozenset[AttemptOutcome] | None = None,
     ) -> Page[NumberView]:
-        """TaskInfo: the task's numbers in the order they were added."""
+        """TaskInfo: the task's numbers in the order they were added; `outcomes`, those
+        whose last dial ended so."""
         async with self._db.transaction() as session:
             task = await self._task(session, caller, taskid)
             where = [TaskNumber.task_id == task.id]
-            if status is not None:
-                where.append(TaskNumber.status == status.value)
-            if answertype is not None:
-                where.append(TaskNumber.answertype == answertype.value)
+            if state is not None:
+                where.append(TaskNumber.state == state.value)
+            if outcomes is not None:
+                where.append(TaskNumber.last_outcome.in_(sorted(o.value for o in outcomes)))
             total = await session.scalar(select(func.count()).select_from(TaskNumber).where(*where))
             rows = await session.scalars(
                 select(TaskNumber)
@@ -296,12 +301,12 @@ class TaskService:
                     telphone=row.telphone,
                     userid=row.userid,
                     memberid=row.memberid,
-                    chengshudu=row.chengshudu,
+                    maturity=row.maturity,
                     customuuid=row.customuuid,
-                    status=TaskNumberStatus.lookup(row.status),
+                    state=NumberState(row.state),
                     extnumber=row.extnumber,
                     answered=row.answered,
-                    answertype=AnswerType(row.answertype) if row.answertype else None,
+                    last_outcome=AttemptOutcome(row.last_outcome) if row.last_outcome else None,
                     calltime=row.calltime,
                     duration=row.duration,
                     billsec=row.billsec,
@@ -312,24 +317,25 @@ class TaskService:
             )
         return Page(total or 0, page, items)
 
-    async def _change(self, caller: Caller, taskid: str, action: TaskAction) -> Code:
+    async def _change(self, caller: Caller, taskid: str, action: TaskAction) -> TaskState:
         async with self._db.writing() as session:
             task = await self._task(session, caller, taskid, lock=True)
-            current = Code.lookup(task.status)
+            current = TaskState(task.state)
             target = TRANSITIONS[action].get(current)
             if target is None:
                 raise BusinessError(
-                    current, f"Cannot {action.value} task {taskid}: it {_STATE_PHRASES[current]}"
+                    _REFUSAL_IN[current],
+                    f"Cannot {action.value} task {taskid}: it {_STATE_PHRASES[current]}",
                 )
-            if target == Code.TASK_IN_PROGRESS and task.enddate < self._today(caller.timezone):
+            if target is TaskState.RUNNING and task.enddate < self._today(caller.timezone):
                 raise BusinessError(
                     Code.TASK_OVER, f"Task {taskid} ended on {task.enddate.isoformat()}"
                 )
             now = self._clock.now()
-            task.status = target.value
+            task.state = target.value
             if action is TaskAction.START:
                 task.started_at = now
-            if target == Code.TASK_OVER:
+            if target is TaskState.OVER:
                 task.finished_at = now
             return target
 
@@ -394,10 +400,10 @@ class TaskService:
                     "telphone": entry.telphone,
                     "userid": entry.userid,
                     "memberid": entry.memberid,
-                    "chengshudu": entry.chengshudu,
+                    "maturity": entry.maturity,
                     "customuuid": entry.customuuid,
                     "mark": entry.mark,
-                    "status": TaskNumberStatus.NOT_CALLED.value,
+                    "state": NumberState.PENDING.value,
                     "attempts": 0,
                     "duration": 0,
                     "billsec": 0,
@@ -436,14 +442,14 @@ class TaskService:
         )
 
     async def running(self) -> list[TaskPlan]:
-        """Every task in progress (1026) whose group still exists, oldest first."""
+        """Every task in progress whose group still exists, oldest first."""
         async with self._db.transaction() as session:
             rows = (
                 await session.execute(
                     select(DialTask, Company.code, ExtensionGroup.name, Company.timezone)
                     .join(Company, Company.id == DialTask.company_id)
                     .join(ExtensionGroup, ExtensionGroup.id == DialTask.group_id)
-                    .where(DialTask.status == Code.TASK_IN_PROGRESS.value)
+                    .where(DialTask.state == TaskState.RUNNING.value)
                     .order_by(DialTask.id)
                 )
             ).all()
@@ -457,7 +463,7 @@ class TaskService:
             return []
         async with self._db.writing() as session:
             task = await session.get(DialTask, task_id)
-            if task is None or task.status != Code.TASK_IN_PROGRESS:
+            if task is None or task.state != TaskState.RUNNING:
                 return []
             numbers = list(
                 await session.scalars(
@@ -488,7 +494,7 @@ class TaskService:
                         telphone=number.telphone,
                         userid=number.userid,
                         memberid=number.memberid,
-                        chengshudu=number.chengshudu,
+                        maturity=number.maturity,
                         customuuid=number.customuuid,
                     )
                 )
@@ -507,7 +513,7 @@ class TaskService:
             select(TaskNumber)
             .where(
                 TaskNumber.task_id == task.id,
-                TaskNumber.status == TaskNumberStatus.NOT_CALLED.value,
+                TaskNumber.state == NumberState.PENDING.value,
                 TaskNumber.in_flight_call_id.is_(None),
                 or_(TaskNumber.next_attempt_at.is_(None), TaskNumber.next_attempt_at <= now),
                 TaskNumber.attempts < task.max_attempts,
@@ -520,7 +526,7 @@ class TaskService:
         predictive call's record finishes its attempt, its number and the task's counters.
         Records of other calls, and a second record of the same call, change nothing."""
         rec = stored.record
-        if rec.callmethod is not CallMethod.PREDICTIVE:
+        if rec.kind is not CallKind.PREDICTIVE:
             return
         attempt = await session.scalar(select(TaskAttempt).where(TaskAttempt.call_id == rec.uuid))
         if attempt is None or attempt.ended_at is not None:
@@ -534,7 +540,7 @@ class TaskService:
         if task is None or number is None:
             return
         answered = rec.answertime is not None
-        outcome = attempt_outcome(answered, rec.extnumber, rec.hangupcause)
+        outcome = attempt_outcome(answered, rec.extnumber, rec.end_reason)
         connected = outcome is AttemptOutcome.CONNECTED
         ring_until = rec.answertime if rec.answertime is not None else rec.endtime
 
@@ -554,7 +560,7 @@ class TaskService:
             return
         number.extnumber = rec.extnumber or None
         number.answered = answered
-        number.answertype = ANSWER_TYPES.get(outcome, AnswerType.CALLEE).value
+        number.last_outcome = outcome.value
         number.duration = rec.duration
         number.billsec = rec.billsec
         delays = {
@@ -564,24 +570,24 @@ class TaskService:
         if number.attempts <= len(delays) and number.attempts < task.max_attempts:
             number.next_attempt_at = rec.endtime + timedelta(minutes=delays[number.attempts - 1])
         else:
-            number.status = TaskNumberStatus.CALLED.value
+            number.state = NumberState.CALLED.value
             number.next_attempt_at = None
 
         task.answered += int(answered)
         task.connected += int(connected)
         task.abandoned += int(outcome is AttemptOutcome.ABANDONED)
         task.talk_seconds += rec.billsec if connected else 0
-        if task.status == Code.TASK_IN_PROGRESS:
+        if task.state == TaskState.RUNNING:
             left = await session.scalar(
                 select(
                     exists().where(
                         TaskNumber.task_id == task.id,
-                        TaskNumber.status == TaskNumberStatus.NOT_CALLED.value,
+                        TaskNumber.state == NumberState.PENDING.value,
                     )
                 )
             )
             if not left:
-                task.status = Code.TASK_OVER.value
+                task.state = TaskState.OVER.value
                 task.finished_at = self._clock.now()
 
     @staticmethod
@@ -626,7 +632,7 @@ class TaskService:
                 telphone=number.telphone,
                 userid=number.userid,
                 memberid=number.memberid,
-                chengshudu=number.chengshudu,
+                maturity=number.maturity,
                 customuuid=number.customuuid,
                 started_at=attempt.started_at,
             )
@@ -690,7 +696,7 @@ class TaskService:
             )
 
     async def expire(self, now: datetime) -> list[str]:
-        """End (1028) every task not over whose end date has passed (in its company's time
+        """End every task not over whose end date has passed (in its company's time
         zone); their taskids."""
         # No zone is more than 14 hours ahead of UTC: nothing ending after that day yet.
         latest = (now + timedelta(hours=14)).date()
@@ -700,7 +706,7 @@ class TaskService:
                     select(DialTask, Company.timezone)
                     .join(Company, Company.id == DialTask.company_id)
                     .where(
-                        DialTask.status.in_([code.value for code in _LIVE]),
+                        DialTask.state.in_(_LIVE),
                         DialTask.enddate < latest,
                     )
                     .order_by(DialTask.id)
@@ -709,6 +715,6 @@ class TaskService:
             ).all()
             tasks = [task for task, zone in rows if task.enddate < self._today(zone, now)]
             for task in tasks:
-                task.status = Code.TASK_OVER.value
+                task.state = TaskState.OVER.value
                 task.finished_at = now
             return [task.taskid for task in tasks]

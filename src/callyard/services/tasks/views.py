@@ -9,7 +9,8 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from callyard.codes import AnswerType, Code, HangupCode, TaskNumberStatus
+from callyard.domain.hangups import EndReason
+from callyard.domain.tasks import NumberState, TaskState
 from callyard.errors import InvalidInput
 from callyard.services.tasks.inputs import InvalidNumber, Window, in_range
 
@@ -31,7 +32,7 @@ class AttemptOutcome(StrEnum):
 
 # Causes of a dial the trunk failed (the carrier is down or refused the line), not the
 # customer: such a dial is not counted as one of the number's attempts.
-LINE_FAILURES = frozenset({HangupCode.OUTBOUND_LINE_FAILURE, HangupCode.DESTINATION_UNREACHABLE})
+LINE_FAILURES = frozenset({EndReason.LINE_FAILURE, EndReason.UNREACHABLE})
 # A number whose dials keep failing on the line (while the trunk answers others) is
 # counted after this many.
 UNCOUNTED_LINE_FAILURES = 3
@@ -79,7 +80,7 @@ class TaskSummary:
     taskid: str
     name: str
     groupname: str  # "" once the group was deleted
-    status: Code
+    state: TaskState
     created_at: datetime
     total: int
     dialed: int
@@ -99,12 +100,12 @@ class NumberView:
     telphone: str
     userid: str
     memberid: str
-    chengshudu: str
+    maturity: str
     customuuid: str
-    status: TaskNumberStatus
+    state: NumberState
     extnumber: str | None
     answered: bool | None
-    answertype: AnswerType | None
+    last_outcome: AttemptOutcome | None  # how its last dial ended; None before one has
     calltime: datetime | None
     duration: int
     billsec: int
@@ -158,7 +159,7 @@ class DialOrder:
     telphone: str
     userid: str
     memberid: str
-    chengshudu: str
+    maturity: str
     customuuid: str
 
 
@@ -176,7 +177,7 @@ class InFlightAttempt:
     telphone: str
     userid: str
     memberid: str
-    chengshudu: str
+    maturity: str
     customuuid: str
     started_at: datetime
 
@@ -213,23 +214,17 @@ class TaskHistory:
         return occupancy(self.talking_seconds, self.staffed_seconds)
 
 
-def attempt_outcome(record_answered: bool, extnumber: str, cause: HangupCode) -> AttemptOutcome:
+def attempt_outcome(record_answered: bool, extnumber: str, cause: EndReason) -> AttemptOutcome:
     """A dial's outcome from its call record."""
     if record_answered:
         return AttemptOutcome.CONNECTED if extnumber else AttemptOutcome.ABANDONED
-    if cause is HangupCode.USER_BUSY:
+    if cause is EndReason.BUSY:
         return AttemptOutcome.BUSY
-    if cause in (HangupCode.NO_ANSWER, HangupCode.USER_TIMED_OUT):
+    if cause in (EndReason.NO_ANSWER, EndReason.TIMED_OUT):
         return AttemptOutcome.NO_ANSWER
     if cause in LINE_FAILURES:
         return AttemptOutcome.LINE_FAILURE
     return AttemptOutcome.FAILED
-
-
-ANSWER_TYPES = {
-    AttemptOutcome.CONNECTED: AnswerType.CONNECTED,
-    AttemptOutcome.ABANDONED: AnswerType.CALLER,
-}
 
 
 def percent(part: float, whole: float) -> float:

@@ -11,10 +11,9 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
-from callyard.codes import HangupCode
+from callyard.domain.hangups import EndReason, Party, reason_of_failure
 from callyard.switch import sdp
 from callyard.switch.calls.user_agent import user_agent_class
-from callyard.switch.causes import cause_of_failure
 from callyard.switch.commands import Target
 from callyard.switch.events import (
     AGENT_LEG,
@@ -119,8 +118,8 @@ class RelayedCall:
         """End the call from the API's side (or on shutdown)."""
         if self.state is State.ENDED:
             return
-        cause = HangupCode.NORMAL if self.state is State.BRIDGED else HangupCode.CANCEL
-        self._end(cause, HangupCode.CALLER_HANGUP)
+        cause = EndReason.NORMAL if self.state is State.BRIDGED else EndReason.CANCELLED
+        self._end(cause, Party.CALLER)
 
     def _then(
         self,
@@ -139,7 +138,7 @@ class RelayedCall:
             elif refused is not None:
                 refused()
             else:
-                self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+                self._end(EndReason.SERVER_HANGUP, Party.CALLER)
 
         return go_on
 
@@ -242,9 +241,7 @@ class RelayedCall:
                 from sippy.Core.EventDispatcher import ED2
 
                 # Hung up on the next turn of the loop: the leg's ACK goes out first.
-                ED2.callFromThread(
-                    self._end, HangupCode.CALL_INVALID, HangupCode.CALLER_HANGUP, 488
-                )
+                ED2.callFromThread(self._end, EndReason.INVALID, Party.CALLER, 488)
                 return
             self._media[leg] = media
             if self.state is State.TRANSFERRING:
@@ -257,8 +254,8 @@ class RelayedCall:
             self._failed(leg, int(event.getData()[0]))
         elif isinstance(event, CCEventDisconnect):
             self._end(
-                HangupCode.NORMAL,
-                HangupCode.CALLER_HANGUP if leg == FIRST else HangupCode.CALLEE_HANGUP,
+                EndReason.NORMAL,
+                Party.CALLER if leg == FIRST else Party.CALLEE,
             )
 
     def _ringing(self, leg: str, now: float) -> None:
@@ -347,17 +344,17 @@ class RelayedCall:
         if transfer is not None:
             transfer()
 
-    def _failure_cause(self, leg: str, status: int) -> HangupCode:
+    def _failure_cause(self, leg: str, status: int) -> EndReason:
         if status in (408, 503) and leg not in self._heard_from:
             # Nothing ever answered the INVITE: the line itself is down.
-            return HangupCode.OUTBOUND_LINE_FAILURE
-        return cause_of_failure(status)
+            return EndReason.LINE_FAILURE
+        return reason_of_failure(status)
 
     def _failed(self, leg: str, status: int) -> None:
         cause = self._failure_cause(leg, status)
-        direction = HangupCode.CALLER_HANGUP if leg == FIRST else HangupCode.CALLEE_HANGUP
+        by = Party.CALLER if leg == FIRST else Party.CALLEE
         self._legs.pop(leg, None)
-        self._end(cause, direction, status)
+        self._end(cause, by, status)
 
     def _ring_timeout(self, leg: str) -> None:
         self._timers.pop(leg, None)
@@ -366,16 +363,16 @@ class RelayedCall:
         first = leg == FIRST
         self._end(
             self._unanswered_cause(leg),
-            HangupCode.CALLER_HANGUP if first else HangupCode.CALLEE_HANGUP,
+            Party.CALLER if first else Party.CALLEE,
             None if leg in self._heard_from else 408,
         )
 
-    def _unanswered_cause(self, leg: str) -> HangupCode:
+    def _unanswered_cause(self, leg: str) -> EndReason:
         """Why a leg that was given up on did not answer: it rang out (the agent's phone
         10005, anyone else 10016), or it never answered anything (a line failure)."""
         if leg not in self._heard_from:
-            return HangupCode.OUTBOUND_LINE_FAILURE
-        return HangupCode.USER_TIMED_OUT if leg == FIRST else HangupCode.NO_ANSWER
+            return EndReason.LINE_FAILURE
+        return EndReason.TIMED_OUT if leg == FIRST else EndReason.NO_ANSWER
 
     def _timed_out(self, leg: str) -> None:
         """A leg's ring timer: during a transfer the call ends (nobody took it)."""
@@ -446,7 +443,7 @@ class RelayedCall:
         if timer is not None:
             timer.cancel()
 
-    def _release(self, leg: str, ua: Any, cause: HangupCode, status: int | None) -> None:
+    def _release(self, leg: str, ua: Any, cause: EndReason, status: int | None) -> None:
         """Hang up (or cancel) one leg as the call ends."""
         from sippy.CCEvents import CCEventDisconnect
 
@@ -454,7 +451,7 @@ class RelayedCall:
         if leg not in self._heard_from:
             stop_retransmitting(ua)
 
-    def _end(self, cause: HangupCode, direction: HangupCode, status: int | None = None) -> None:
+    def _end(self, cause: EndReason, by: Party, status: int | None = None) -> None:
         if self.state is State.ENDED:
             return
         for leg in list(self._timers):
@@ -468,9 +465,7 @@ class RelayedCall:
                 log.exception("call leg not released", extra={"call_id": self.call_id, "leg": leg})
         self.state = State.ENDED
         self._legs.clear()
-        ended = CallEnded(
-            time.monotonic(), self.call_id, cause.value, direction.value, status, self._captures
-        )
+        ended = CallEnded(time.monotonic(), self.call_id, cause, by, status, self._captures)
         try:
             # Reported once the relay has closed the session: its captures are complete.
             self._relay.close(self.call_id, lambda: self._emit(ended))

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from callyard.codes import HangupCode
+from callyard.domain.hangups import EndReason, Party
 from callyard.switch import sdp
 from callyard.switch.calls.base import (
     PROMPT,
@@ -56,8 +56,8 @@ class DialedCall(RelayedCall):
         if self.state is State.ENDED:
             return
         answered = self.state is not State.NEW and self.state is not State.FIRST_RINGING
-        cause = HangupCode.NORMAL if answered else HangupCode.CANCEL
-        self._end(cause, HangupCode.CALLER_HANGUP)
+        cause = EndReason.NORMAL if answered else EndReason.CANCELLED
+        self._end(cause, Party.CALLER)
 
     def attach(self, target: Target) -> None:
         """Call an agent for the held customer; bridged when the agent answers."""
@@ -65,8 +65,10 @@ class DialedCall(RelayedCall):
         if self.state is not State.HELD or customer is None:
             if self.state is not State.ENDED:
                 log.warning("attach to a call that is not held", extra={"call_id": self.call_id})
-                invalid = HangupCode.CALL_INVALID.value
-                self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, invalid, None))
+                failed = LegFailed(
+                    time.monotonic(), self.call_id, AGENT_LEG, EndReason.INVALID, None
+                )
+                self._emit(failed)
             return
         self._heard_from.discard(AGENT_LEG)
         self._agent = target.user
@@ -87,7 +89,7 @@ class DialedCall(RelayedCall):
         except RelayError:
             log.exception("prompt not played", extra={"call_id": self.call_id})
             if hangup_after:
-                self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+                self._end(EndReason.SERVER_HANGUP, Party.CALLER)
             return
         if hangup_after:
             from sippy.Time.Timeout import Timeout
@@ -98,7 +100,7 @@ class DialedCall(RelayedCall):
     def _played(self) -> None:
         self._timers.pop(PROMPT, None)
         if self.state is State.PLAYING:
-            self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLER_HANGUP)
+            self._end(EndReason.SERVER_HANGUP, Party.CALLER)
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         if leg == CUSTOMER_LEG:
@@ -133,10 +135,10 @@ class DialedCall(RelayedCall):
         self._timers.pop(leg, None)
         if self.state is State.SECOND_RINGING:
             unheard = leg not in self._heard_from
-            cause = HangupCode.OUTBOUND_LINE_FAILURE if unheard else HangupCode.NO_ANSWER
+            cause = EndReason.LINE_FAILURE if unheard else EndReason.NO_ANSWER
             self._agent_failed(cause, 408 if unheard else None, cancel=True)
 
-    def _agent_failed(self, cause: HangupCode, status: int | None, cancel: bool) -> None:
+    def _agent_failed(self, cause: EndReason, status: int | None, cancel: bool) -> None:
         """The agent's leg is over but the customer is still there: hold again."""
         from sippy.CCEvents import CCEventDisconnect
 
@@ -153,4 +155,4 @@ class DialedCall(RelayedCall):
                 if AGENT_LEG not in self._heard_from:
                     stop_retransmitting(ua)
         self.state = State.HELD
-        self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause.value, status))
+        self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause, status))

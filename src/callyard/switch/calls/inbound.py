@@ -8,7 +8,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from callyard.codes import HangupCode
+from callyard.domain.hangups import EndReason, Party
 from callyard.switch import sdp
 from callyard.switch.calls.base import (
     FIRST,
@@ -31,11 +31,11 @@ from callyard.switch.routing import Refusal, Route
 
 # SIP answers to a phone whose call could not be put through, by hangup cause.
 _REFUSAL = {
-    HangupCode.USER_BUSY: (486, "Busy Here"),
-    HangupCode.REFUSED: (603, "Decline"),
-    HangupCode.NOT_FOUND: (404, "Not Found"),
-    HangupCode.NO_ANSWER: (480, "Temporarily Unavailable"),
-    HangupCode.OUTBOUND_LINE_FAILURE: (503, "Service Unavailable"),
+    EndReason.BUSY: (486, "Busy Here"),
+    EndReason.DECLINED: (603, "Decline"),
+    EndReason.NOT_FOUND: (404, "Not Found"),
+    EndReason.NO_ANSWER: (480, "Temporarily Unavailable"),
+    EndReason.LINE_FAILURE: (503, "Service Unavailable"),
 }
 
 
@@ -76,7 +76,7 @@ class InboundCall(RelayedCall):
     def fail(self) -> None:
         """End the call after an internal error: the phone is refused (500) if its UA
         can still answer, and CallEnded is reported."""
-        self._end(HangupCode.SERVER_HANGUP, HangupCode.CALLEE_HANGUP, 500)
+        self._end(EndReason.SERVER_HANGUP, Party.CALLEE, 500)
 
     def _leg_event(self, event: Any, ua: Any) -> None:
         from sippy.CCEvents import CCEventTry
@@ -98,7 +98,7 @@ class InboundCall(RelayedCall):
                 self.company_id,
                 self.caller,
                 dialed,
-                route.method.value,
+                route.kind,
                 route.caller_id,
                 self._from_carrier,
             )
@@ -107,7 +107,7 @@ class InboundCall(RelayedCall):
         codecs = sdp.relayed(offer.codecs) if offer is not None else ()
         if offer is None or not sdp.has_audio(codecs):
             # Nothing the relay carries (it cannot transcode): refused, not silence.
-            self._refuse(488, "Not Acceptable Here", HangupCode.CALL_INVALID)
+            self._refuse(488, "Not Acceptable Here", EndReason.INVALID)
             return
         self._media[FIRST] = replace(offer, codecs=codecs)
         if isinstance(route.destination, Refusal):
@@ -122,7 +122,7 @@ class InboundCall(RelayedCall):
             self.state = State.SECOND_RINGING
 
         def refuse() -> None:
-            self._refuse(503, "Service Unavailable", HangupCode.SERVER_HANGUP)
+            self._refuse(503, "Service Unavailable", EndReason.SERVER_HANGUP)
 
         self._relay.open_from(
             self.call_id, offer.address, offer.port, self._then(State.NEW, call, refuse)
@@ -162,14 +162,14 @@ class InboundCall(RelayedCall):
         self._call(SECOND, target, self._ports[SECOND], self._offers[SECOND])
         return True
 
-    def _refuse(self, status: int, reason: str, cause: HangupCode) -> None:
+    def _refuse(self, status: int, reason: str, cause: EndReason) -> None:
         from sippy.CCEvents import CCEventFail
 
         ua = self._legs.pop(FIRST, None)
         if ua is not None:
             ua.event_cb = None
             ua.recvEvent(CCEventFail((status, reason)))
-        self._end(cause, HangupCode.CALLEE_HANGUP, status)
+        self._end(cause, Party.CALLEE, status)
 
     def _ringing(self, leg: str, now: float) -> None:
         from sippy.CCEvents import CCEventRing
@@ -199,7 +199,7 @@ class InboundCall(RelayedCall):
             self._then(State.SECOND_RINGING, answer_phone),
         )
 
-    def _release(self, leg: str, ua: Any, cause: HangupCode, status: int | None) -> None:
+    def _release(self, leg: str, ua: Any, cause: EndReason, status: int | None) -> None:
         from sippy.CCEvents import CCEventFail
 
         if leg == FIRST and self.state is not State.BRIDGED:

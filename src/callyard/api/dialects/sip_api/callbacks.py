@@ -8,8 +8,14 @@ from typing import Any
 
 import orjson
 
+from callyard.api.dialects.sip_api.call_codes import (
+    CALL_METHODS,
+    CALL_TYPES,
+    HANGUP_CAUSES,
+    HANGUP_DIRECTIONS,
+)
 from callyard.bus import CallStateChanged, LegStatus
-from callyard.codes import CallType
+from callyard.domain.calls import Direction
 from callyard.services.cdrs import StoredCallRecord
 from callyard.switch.events import CUSTOMER_LEG
 from callyard.timefmt import TimeFormat
@@ -33,11 +39,11 @@ def state_body(event: CallStateChanged) -> dict[str, str]:
         "caller": call.disnumber if call.inbound else call.extnumber,
         "companycode": str(call.company_code),
         "customuuid": call.customuuid,
-        "direction": CallType.CALLIN.value if call.inbound else CallType.CALLOUT.value,
+        "direction": CALL_TYPES[Direction.INBOUND if call.inbound else Direction.OUTBOUND].value,
         "disnumber": call.disnumber,
         "extnumber": call.extnumber,
         "isbleg": "true" if event.leg == CUSTOMER_LEG and not call.inbound else "false",
-        "method": str(call.method),
+        "method": str(CALL_METHODS[call.kind].value),
         "starttime": str(int(call.started_at.timestamp())),
         "status": _STATUS[event.status],
         "type": "call",
@@ -52,23 +58,23 @@ def record_body(
     `answertime` "" when the call was not answered."""
     rec = row.record
     return {
-        "callmethod": int(rec.callmethod),
+        "callmethod": CALL_METHODS[rec.kind].value,
         "starttime": times(rec.starttime, zone),
         "answertime": times(rec.answertime, zone) or "",
         "endtime": times(rec.endtime, zone),
         "duration": rec.duration,
         "billsec": rec.billsec,
         "crmid": rec.crmid,
-        "hangupdirection": int(rec.hangupdirection),
-        "chengshudu": rec.chengshudu,
-        "hangupcause": int(rec.hangupcause),
+        "hangupdirection": HANGUP_DIRECTIONS[rec.ended_by].value,
+        "chengshudu": rec.maturity,
+        "hangupcause": HANGUP_CAUSES[rec.end_reason].value,
         "memberid": rec.memberid,
         "disnumber": rec.disnumber,
         "destnumber": rec.destnumber,
         "downloadip": rec.downloadip,
         "recordfilename": rec.recordfilename,
         "companycode": rec.companycode,
-        "type": str(rec.type),
+        "type": CALL_TYPES[rec.kind.direction].value,
         "id": row.id,
         "extnumber": rec.extnumber,
         "uuid": rec.uuid,

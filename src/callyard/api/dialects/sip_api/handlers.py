@@ -6,6 +6,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from callyard.api.dialects.sip_api.call_codes import (
+    ANSWER_TYPES,
+    NUMBER_STATES,
+    NUMBER_STATUSES,
+    OUTCOMES,
+    TASK_STATES,
+    TASK_STATUSES,
+)
 from callyard.api.dialects.sip_api.schemas import (
     AddExtgroupForm,
     CallForm,
@@ -28,7 +36,7 @@ from callyard.api.dialects.sip_api.schemas import (
     TokenForm,
 )
 from callyard.api.forms import Form
-from callyard.codes import CallType, Code
+from callyard.codes import CallType
 from callyard.services.auth import AuthService, Caller
 from callyard.services.calls import CallService, CustomFields
 from callyard.services.companies import Capability
@@ -284,21 +292,23 @@ async def task_append(deps: Deps, ctx: Context, form: TaskAppendForm) -> Reply:
 
 async def task_start(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
     return Done(
-        "Task started successfully", (await deps.tasks.start(ctx.caller, form.taskid)).value
+        "Task started successfully", TASK_STATUSES[await deps.tasks.start(ctx.caller, form.taskid)]
     )
 
 
 async def task_pause(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
-    return Done("Task paused successfully", (await deps.tasks.pause(ctx.caller, form.taskid)).value)
+    state = await deps.tasks.pause(ctx.caller, form.taskid)
+    return Done("Task paused successfully", TASK_STATUSES[state])
 
 
 async def task_resume(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
-    status = await deps.tasks.resume(ctx.caller, form.taskid)
-    return Done("Task resumed successfully", status.value)
+    state = await deps.tasks.resume(ctx.caller, form.taskid)
+    return Done("Task resumed successfully", TASK_STATUSES[state])
 
 
 async def task_stop(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
-    return Done("Task stopped successfully", (await deps.tasks.stop(ctx.caller, form.taskid)).value)
+    state = await deps.tasks.stop(ctx.caller, form.taskid)
+    return Done("Task stopped successfully", TASK_STATUSES[state])
 
 
 async def task_delete(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
@@ -307,8 +317,8 @@ async def task_delete(deps: Deps, ctx: Context, form: TaskForm) -> Reply:
 
 
 async def task_list(deps: Deps, ctx: Context, form: TaskListForm) -> Reply:
-    status = Code.lookup(form.status) if form.status is not None else None
-    page = await deps.tasks.list_tasks(ctx.caller, form.page(), status)
+    state = TASK_STATES[form.status] if form.status is not None else None
+    page = await deps.tasks.list_tasks(ctx.caller, form.page(), state)
     return Done(
         "get success",
         _paged(
@@ -318,7 +328,7 @@ async def task_list(deps: Deps, ctx: Context, form: TaskListForm) -> Reply:
                     "taskid": t.taskid,
                     "name": t.name,
                     "groupname": t.groupname,
-                    "status": t.status.value,
+                    "status": TASK_STATUSES[t.state].value,
                     "createtime": deps.times(t.created_at, ctx.caller.timezone),
                     "total": t.total,
                     "dialed": t.dialed,
@@ -336,7 +346,9 @@ async def task_list(deps: Deps, ctx: Context, form: TaskListForm) -> Reply:
 
 
 async def task_info(deps: Deps, ctx: Context, form: TaskInfoForm) -> Reply:
-    page = await deps.tasks.info(ctx.caller, form.taskid, form.page(), form.status, form.answertype)
+    state = NUMBER_STATES[form.status] if form.status is not None else None
+    outcomes = OUTCOMES[form.answertype] if form.answertype is not None else None
+    page = await deps.tasks.info(ctx.caller, form.taskid, form.page(), state, outcomes)
     return Done(
         "get success",
         _paged(
@@ -347,12 +359,12 @@ async def task_info(deps: Deps, ctx: Context, form: TaskInfoForm) -> Reply:
                     "telphone": n.telphone,
                     "userid": n.userid,
                     "memberid": n.memberid,
-                    "chengshudu": n.chengshudu,
+                    "chengshudu": n.maturity,
                     "customuuid": n.customuuid,
-                    "status": n.status.value,
+                    "status": NUMBER_STATUSES[n.state].value,
                     "extnumber": n.extnumber,
                     "answered": None if n.answered is None else int(n.answered),
-                    "answertype": n.answertype.value if n.answertype else None,
+                    "answertype": ANSWER_TYPES[n.last_outcome].value if n.last_outcome else None,
                     "calltime": deps.times(n.calltime, ctx.caller.timezone),
                     "duration": n.duration,
                     "billsec": n.billsec,

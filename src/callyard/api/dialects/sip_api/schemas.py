@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from callyard.api.dialects.sip_api.call_codes import TASK_STATES
+from callyard.api.dialects.sip_api.task_numbers import parse_numbers
 from callyard.api.forms import Form
 from callyard.codes import AnswerType, TaskNumberStatus
 from callyard.errors import InvalidInput
@@ -132,7 +134,7 @@ def _numbers(value: object) -> tuple[tasks.NumberEntry, ...]:
     if not isinstance(value, str):
         raise ValueError("expected a JSON array")
     try:
-        return tasks.parse_numbers(value)
+        return parse_numbers(value)
     except InvalidInput as exc:
         raise ValueError(exc.reason) from exc
 
@@ -168,7 +170,7 @@ def _date(value: object) -> date:
 
 
 def _task_status(value: int | None) -> int | None:
-    if value is not None and value not in {code.value for code in tasks.TASK_STATUSES}:
+    if value is not None and value not in TASK_STATES:
         raise ValueError("must be 1025, 1026, 1027 or 1028")
     return value
 
