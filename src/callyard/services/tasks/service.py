@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.codes import AnswerType, CallMethod, Code, TaskNumberStatus
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
 from callyard.services.cdrs import StoredCallRecord
@@ -92,6 +93,13 @@ _STATE_PHRASES = {
     Code.TASK_IN_PROGRESS: "is in progress",
     Code.TASK_PAUSED: "is paused (resume it with TaskResume)",
     Code.TASK_OVER: "is over",
+}
+# Why an action is refused in each state.
+_REFUSED_IN = {
+    Code.TASK_NOT_STARTED: Refusal.TASK_NOT_STARTED,
+    Code.TASK_IN_PROGRESS: Refusal.TASK_RUNNING,
+    Code.TASK_PAUSED: Refusal.TASK_PAUSED,
+    Code.TASK_OVER: Refusal.TASK_OVER,
 }
 
 
@@ -176,7 +184,7 @@ class TaskService:
                 return CreatedTask(taskid, added)
             except IntegrityError:
                 continue  # the same taskid was made at the same second: draw again
-        raise BusinessError(Code.OPERATION_FAILED, "Could not allocate a task id")
+        raise BusinessError(Refusal.FAILED, "Could not allocate a task id")
 
     async def append(
         self, caller: Caller, taskid: str, numbers: Sequence[NumberEntry]
@@ -185,7 +193,7 @@ class TaskService:
         async with self._db.writing() as session:
             task = await self._task(session, caller, taskid, lock=True)
             if task.status == Code.TASK_OVER:
-                raise BusinessError(Code.TASK_OVER, f"Task {taskid} is over")
+                raise BusinessError(Refusal.TASK_OVER, f"Task {taskid} is over")
             return await self._add_numbers(session, task, numbers, self._clock.now())
 
     async def start(self, caller: Caller, taskid: str) -> Code:
@@ -207,7 +215,7 @@ class TaskService:
             task = await self._task(session, caller, taskid, lock=True)
             if task.status == Code.TASK_IN_PROGRESS:
                 raise BusinessError(
-                    Code.TASK_IN_PROGRESS, f"Task {taskid} is in progress: stop it first"
+                    Refusal.TASK_RUNNING, f"Task {taskid} is in progress: stop it first"
                 )
             await session.execute(delete(DialTask).where(DialTask.id == task.id))
 
@@ -319,11 +327,12 @@ class TaskService:
             target = TRANSITIONS[action].get(current)
             if target is None:
                 raise BusinessError(
-                    current, f"Cannot {action.value} task {taskid}: it {_STATE_PHRASES[current]}"
+                    _REFUSED_IN[current],
+                    f"Cannot {action.value} task {taskid}: it {_STATE_PHRASES[current]}",
                 )
             if target == Code.TASK_IN_PROGRESS and task.enddate < self._today(caller.timezone):
                 raise BusinessError(
-                    Code.TASK_OVER, f"Task {taskid} ended on {task.enddate.isoformat()}"
+                    Refusal.TASK_EXPIRED, f"Task {taskid} ended on {task.enddate.isoformat()}"
                 )
             now = self._clock.now()
             task.status = target.value
@@ -342,9 +351,9 @@ class TaskService:
             )
         )
         if group is None:
-            raise BusinessError(Code.QUEUE_ILLEGAL, f"Extension group {name} does not exist")
+            raise BusinessError(Refusal.GROUP_NOT_FOUND, f"Extension group {name} does not exist")
         if not group.enabled:
-            raise BusinessError(Code.QUEUE_EXCEPTION, f"Extension group {name} is disabled")
+            raise BusinessError(Refusal.GROUP_DISABLED, f"Extension group {name} is disabled")
         return group
 
     @staticmethod
@@ -357,7 +366,7 @@ class TaskService:
         )
         task = await session.scalar(query.with_for_update() if lock else query)
         if task is None:
-            raise BusinessError(Code.TASK_NOT_FOUND, f"Task {taskid} does not exist")
+            raise BusinessError(Refusal.TASK_NOT_FOUND, f"Task {taskid} does not exist")
         return task
 
     @staticmethod
