@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from callyard.api.dialects.sip_api.codes import REFUSALS
 from callyard.codes import Code
 from callyard.container import Container
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
 from callyard.services.numbers import NumberView
 from tests.conftest import ADMIN_KEY, Tenant
@@ -80,17 +82,18 @@ async def test_pick_a_given_number(container: Container, tenant: Tenant, other: 
     assert await container.numbers.pick(caller, "5550001") == "5550001"
     assert await container.numbers.pick(caller, " 5550001 ") == "5550001"
 
-    async def code_of(disnumber: str) -> Code:
+    async def refusal_of(disnumber: str) -> Refusal:
         with pytest.raises(BusinessError) as raised:
             await container.numbers.pick(caller, disnumber)
         assert disnumber.strip() in raised.value.desc
-        return raised.value.code
+        return raised.value.refusal
 
-    assert await code_of("5550002") is Code.NUMBER_DISABLED  # 1019
-    assert await code_of("5559999") is Code.NUMBER_NOT_FOUND  # 1020
-    assert await code_of("5550009") is Code.NUMBER_ILLEGAL  # 1021
+    assert await refusal_of("5550002") is Refusal.NUMBER_DISABLED  # 1019
+    assert await refusal_of("5559999") is Refusal.NUMBER_NOT_FOUND  # 1020
+    assert await refusal_of("5550009") is Refusal.NUMBER_FOREIGN  # 1021
     assert [
-        c.value for c in (Code.NUMBER_DISABLED, Code.NUMBER_NOT_FOUND, Code.NUMBER_ILLEGAL)
+        REFUSALS[r].value
+        for r in (Refusal.NUMBER_DISABLED, Refusal.NUMBER_NOT_FOUND, Refusal.NUMBER_FOREIGN)
     ] == [
         1019,
         1020,
@@ -116,7 +119,8 @@ async def test_no_enabled_number_is_1020(container: Container, tenant: Tenant) -
     for disnumber in (None, ""):
         with pytest.raises(BusinessError) as raised:
             await container.numbers.pick(caller, disnumber)
-        assert raised.value.code is Code.NUMBER_NOT_FOUND
+        assert raised.value.refusal is Refusal.NO_NUMBER
+        assert REFUSALS[raised.value.refusal] is Code.NUMBER_NOT_FOUND
         assert raised.value.desc == "The company has no enabled caller ID number"
     await container.numbers.add(tenant.code, "5550001", enabled=False)
     with pytest.raises(BusinessError, match="no enabled caller ID"):

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from callyard.codes import Code, VoiceCodeLanguage, VoiceCodeResult
+from callyard.codes import VoiceCodeLanguage
 from callyard.container import Container
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput, NotFound
 from callyard.services.auth import Caller
 from callyard.services.otp import (
@@ -161,7 +162,7 @@ async def test_limit_per_number_within_the_window(
     await service.send(caller, "2222", "+628123456789", EN)  # the same number
     with pytest.raises(VoiceCodeRefused) as refused:
         await service.send(caller, "3333", "8123456789", ID)
-    assert refused.value.result is VoiceCodeResult.TOO_MANY_REQUESTS
+    assert refused.value.refusal is Refusal.TOO_MANY_REQUESTS
     assert len(calls.placed) == 2
     clock.advance(300)  # the first left the window
     await service.send(caller, "4444", "8123456789", ID)
@@ -179,7 +180,7 @@ async def test_limit_per_company_per_minute(
         await service.send(caller, "1234", f"812345678{n}", ID)
     with pytest.raises(VoiceCodeRefused) as refused:
         await service.send(caller, "1234", "8123456785", ID)
-    assert refused.value.result is VoiceCodeResult.TOO_MANY_REQUESTS
+    assert refused.value.refusal is Refusal.TOO_MANY_REQUESTS
     other = await caller_of(container, (await container.companies.create("b")).companycode)
     await service.send(other, "1234", "8123456785", ID)
     clock.advance(60)
@@ -190,11 +191,11 @@ async def test_limit_per_company_per_minute(
 async def test_a_call_that_fails_is_not_counted(
     service: VoiceCodeService, calls: FakeVoiceCalls, caller: Caller, container: Container
 ) -> None:
-    calls.failure = BusinessError(Code.OPERATION_FAILED, "no trunk")
+    calls.failure = BusinessError(Refusal.NO_TRUNK, "no trunk")
     for _ in range(3):
         with pytest.raises(VoiceCodeRefused) as refused:
             await service.send(caller, "1234", "8123456789", ID)
-        assert refused.value.result is VoiceCodeResult.SYSTEM_ERROR
+        assert refused.value.refusal is Refusal.CALL_NOT_PLACED
         assert refused.value.detail == "no trunk"
     calls.failure = RuntimeError("switch gone")
     with pytest.raises(RuntimeError):

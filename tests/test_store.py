@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from callyard.clock import SystemClock
-from callyard.codes import Code
 from callyard.config import Settings
 from callyard.container import Container
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError
 from callyard.services.auth import Caller
 from callyard.services.extensions import StatusFilter
@@ -73,7 +73,7 @@ async def test_trunks_caller_ids_and_misses_cached_by_the_server_follow_the_cli(
         assert await server.directory.extension("7001") is None
         with pytest.raises(BusinessError) as no_number:
             await server.numbers.pick(caller, None)
-        assert no_number.value.code is Code.NUMBER_NOT_FOUND
+        assert no_number.value.refusal is Refusal.NO_NUMBER
 
         await cli.trunks.add(created.companycode, "carrier", "192.0.2.10")
         await cli.numbers.add(created.companycode, "5550001")
@@ -89,7 +89,7 @@ async def test_trunks_caller_ids_and_misses_cached_by_the_server_follow_the_cli(
         server.directory._watch.expire()
         with pytest.raises(BusinessError) as disabled:
             await server.numbers.pick(caller, "5550001")
-        assert disabled.value.code is Code.NUMBER_DISABLED
+        assert disabled.value.refusal is Refusal.NUMBER_DISABLED
     finally:
         await server.close()
         await cli.close()

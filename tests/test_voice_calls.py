@@ -12,10 +12,10 @@ from typing import cast
 
 import pytest
 
-from callyard.codes import Code
 from callyard.container import Container
 from callyard.domain.calls import CallKind
 from callyard.domain.hangups import EndReason, Party
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
 from callyard.services.calls import CallService
@@ -204,16 +204,16 @@ async def test_no_trunk_no_caller_id_no_switch_are_business_errors(
 ) -> None:
     with pytest.raises(BusinessError) as no_trunk:
         await placed.service.place(placed.caller, PHONE, "en", "Code 1.", "x")
-    assert no_trunk.value.code is Code.OPERATION_FAILED
+    assert no_trunk.value.refusal is Refusal.NO_TRUNK
     await container.trunks.add(placed.caller.company_code, "carrier", "127.0.0.1", 5070)
     with pytest.raises(BusinessError) as no_number:
         await placed.service.place(placed.caller, PHONE, "en", "Code 1.", "x")
-    assert no_number.value.code is Code.NUMBER_NOT_FOUND
+    assert no_number.value.refusal is Refusal.NO_NUMBER
     assert placed.switch.dialed == []
     assert placed.calls.live == {}
     with pytest.raises(BusinessError) as no_switch:
         await container.voice_calls.place(placed.caller, PHONE, "en", "Code 1.", "x")
-    assert no_switch.value.code is Code.SERVER_CONNECTION_FAILED
+    assert no_switch.value.refusal is Refusal.SWITCH_DOWN
 
 
 async def test_an_unknown_voice_is_an_operation_failure(
@@ -222,5 +222,5 @@ async def test_an_unknown_voice_is_an_operation_failure(
     await equip(container, placed.caller)
     with pytest.raises(BusinessError) as failed:
         await placed.service.place(placed.caller, PHONE, "zz", "Code 1.", "x")
-    assert failed.value.code is Code.OPERATION_FAILED
+    assert failed.value.refusal is Refusal.MESSAGE_UNSPEAKABLE
     assert placed.switch.dialed == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callyard.codes import Code, Ret
+from callyard.domain.refusals import Denial, Refusal
 
 
 class CallyardError(Exception):
@@ -21,18 +21,18 @@ class InvalidInput(CallyardError):
 class AccessDenied(CallyardError):
     """Authentication or licensing refused the request (`ret` 600-604)."""
 
-    def __init__(self, ret: Ret, detail: str = "") -> None:
-        super().__init__(detail or ret.message)
-        self.ret = ret
+    def __init__(self, denial: Denial, detail: str = "") -> None:
+        super().__init__(detail or denial.value.replace("_", " "))
+        self.denial = denial
         self.detail = detail
 
 
 class BusinessError(CallyardError):
     """The request was valid but cannot be carried out (`data.status` 1 with a code)."""
 
-    def __init__(self, code: Code, desc: str) -> None:
+    def __init__(self, refusal: Refusal, desc: str) -> None:
         super().__init__(desc)
-        self.code = code
+        self.refusal = refusal
         self.desc = desc
 
 

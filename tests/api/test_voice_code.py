@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from callyard.api.app import create_app
-from callyard.codes import Code, VoiceCodeLanguage
+from callyard.codes import VoiceCodeLanguage
 from callyard.config import Settings
 from callyard.container import Container
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError
 from callyard.services.companies import CompanyCredentials
 from callyard.services.otp import VoiceCodeLimits, VoiceCodeService
@@ -369,7 +370,7 @@ async def test_disallowed_address_is_1003(server: Server) -> None:
 
 
 async def test_a_call_that_cannot_be_placed_is_1000_and_not_counted(server: Server) -> None:
-    server.calls.failure = BusinessError(Code.OPERATION_FAILED, "The company has no trunk")
+    server.calls.failure = BusinessError(Refusal.NO_TRUNK, "The company has no trunk")
     assert_error(await server.client.send(), 1000, "system error: The company has no trunk")
     assert await stored_requests(server.container) == 0
 

@@ -15,8 +15,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.codes import Code, Ret
 from callyard.config import Settings
+from callyard.domain.refusals import Denial, Refusal
 from callyard.errors import AccessDenied, BusinessError
 from callyard.limits import AuthenticationLimits
 from callyard.security import VerifiedSecrets, new_token, token_digest, verify_secret
@@ -139,7 +139,7 @@ class AuthService:
                 .with_for_update()
             )
             if current != account.accesskey_hash:
-                raise BusinessError(Code.OPERATION_FAILED, WRONG_ACCESSKEY)
+                raise BusinessError(Refusal.WRONG_CREDENTIALS, WRONG_ACCESSKEY)
             return await self._issue(session, account.entry)
 
     async def _issue(self, session: AsyncSession, company: CompanyEntry) -> LoginSession:
@@ -180,7 +180,7 @@ class AuthService:
         account = await self._account(appid)
         if account is None:
             await self._failed(None, client_ip)
-            raise AccessDenied(Ret.APPID_NOT_AUTHORIZED, f"appid {appid} is not authorized")
+            raise AccessDenied(Denial.CREDENTIAL_UNKNOWN, f"appid {appid} is not authorized")
         self._check_company(account.entry, client_ip, capability, self._clock.now())
         if not self._verified.known(accesskey, account.accesskey_hash):
             right = False
@@ -194,7 +194,7 @@ class AuthService:
             await self._refuse_if_blocked(blocked)
             if not right:
                 await self._failed(appid, client_ip)
-                raise BusinessError(Code.OPERATION_FAILED, WRONG_ACCESSKEY)
+                raise BusinessError(Refusal.WRONG_CREDENTIALS, WRONG_ACCESSKEY)
             self._verified.remember(accesskey, account.accesskey_hash)
         self._failures.succeeded(appid, client_ip)
         return account
@@ -213,7 +213,7 @@ class AuthService:
         if seconds:
             await self._sleep(self._limits.failure_delay)
             raise BusinessError(
-                Code.OPERATION_FAILED,
+                Refusal.TOO_MANY_FAILURES,
                 f"Authorization failed: too many failed attempts, try again in {ceil(seconds)} s",
             )
 
@@ -245,7 +245,7 @@ class AuthService:
         entry = await self._directory.token(token_digest(token))
         company = await self._directory.company(entry.company_id) if entry else None
         if entry is None or company is None or entry.expires_at <= now:
-            raise AccessDenied(Ret.TOKEN_INVALID)
+            raise AccessDenied(Denial.TOKEN_INVALID)
         self._check_company(company, client_ip, capability, now)
         return Caller(company.id, company.code, company.name, company.timezone)
 
@@ -255,12 +255,12 @@ class AuthService:
     ) -> None:
         if company.expires_at is not None and company.expires_at <= now:
             raise AccessDenied(
-                Ret.APPID_EXPIRED,
+                Denial.EXPIRED,
                 f"appid authorization expired at {company.expires_at:%Y-%m-%d %H:%M:%S} UTC",
             )
         if not ip_allowed(company.allowed_cidrs, client_ip):
-            raise AccessDenied(Ret.IP_NOT_AUTHORIZED, f"IP {client_ip} is not authorized")
+            raise AccessDenied(Denial.ADDRESS_NOT_ALLOWED, f"IP {client_ip} is not authorized")
         if capability not in ALWAYS_LICENSED and capability in company.disabled_capabilities:
             raise AccessDenied(
-                Ret.MODULE_NOT_LICENSED, f"{capability.value} is not licensed for the company"
+                Denial.NOT_LICENSED, f"{capability.value} is not licensed for the company"
             )

@@ -18,16 +18,17 @@ from typing import Any
 
 from callyard.bus import CallRecorded, CallStateChanged, CallView, EventBus, LegStatus
 from callyard.clock import Clock
-from callyard.codes import Code
 from callyard.domain.calls import CallKind, Direction
 from callyard.domain.hangups import q850_cause
+from callyard.domain.lines import LineCheck, LinePhase
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput
 from callyard.phone_numbers import without_separators
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
 from callyard.services.cdrs import CallRecord, CdrService, StoredCallRecord
 from callyard.services.directory import Directory
-from callyard.services.extensions import owned_extension
+from callyard.services.extensions import OWNERSHIP_CHECKS, owned_extension
 from callyard.services.numbers import NumberService
 from callyard.services.recordings import RecordingService
 from callyard.services.trunks import TrunkService, TrunkView
@@ -66,14 +67,14 @@ async def company_trunk(trunks: TrunkService, caller: Caller) -> TrunkView:
     """The trunk the company's outbound calls take, or the API's answer when it has none."""
     trunk = await trunks.for_company(caller.company_id)
     if trunk is None:
-        raise BusinessError(Code.OPERATION_FAILED, "The company has no SIP trunk configured")
+        raise BusinessError(Refusal.NO_TRUNK, "The company has no SIP trunk configured")
     return trunk
 
 
 def running_switch(switch: SwitchPort | None) -> SwitchPort:
     """The switch, or the API's answer when this process runs none."""
     if switch is None:
-        raise BusinessError(Code.SERVER_CONNECTION_FAILED, "The switch is not running")
+        raise BusinessError(Refusal.SWITCH_DOWN, "The switch is not running")
     return switch
 
 
@@ -108,7 +109,7 @@ class LiveCall:
     started_at: float
     bridged_at: float | None = None
     answered_at: float | None = None  # predictive calls: when the customer answered
-    status: Code = Code.CALL_RINGING
+    status: LinePhase = LinePhase.RINGING
     legs: list[str] = field(default_factory=list)  # legs that rang or answered, in order
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     # A carrier's call to a company number: `disnumber` is who calls, `destnumber` the
@@ -138,7 +139,7 @@ class CallStatus:
     """GetSipCallStatus of one extension."""
 
     number: str
-    status: Code
+    status: LinePhase | LineCheck
     call: LiveCall | None = None
     idle_seconds: int | None = None
     call_seconds: int | None = None
@@ -185,14 +186,14 @@ class CallService:
     async def _extension(self, caller: Caller, number: str) -> None:
         entry = owned_extension(await self._directory.extension(number), caller, number)
         if not entry.enabled:
-            raise BusinessError(Code.EXTENSION_DISABLED, f"Extension {number} is disabled")
+            raise BusinessError(Refusal.EXTENSION_DISABLED, f"Extension {number} is disabled")
 
     async def _trunk(self, caller: Caller) -> TrunkView:
         return await company_trunk(self._trunks, caller)
 
     def _busy(self, switch: SwitchPort, number: str) -> None:
         if switch.in_call(number):
-            raise BusinessError(Code.CALL_CALLING, f"Extension {number} is already in a call")
+            raise BusinessError(Refusal.EXTENSION_BUSY, f"Extension {number} is already in a call")
 
     async def make_call(
         self,
@@ -209,7 +210,7 @@ class CallService:
         registration = switch.binding(extnumber)
         if registration is None:
             raise BusinessError(
-                Code.EXTENSION_NOT_REGISTERED, f"Extension {extnumber} is not registered"
+                Refusal.EXTENSION_NOT_REGISTERED, f"Extension {extnumber} is not registered"
             )
         self._busy(switch, extnumber)
         trunk = await self._trunk(caller)
@@ -326,18 +327,19 @@ class CallService:
         )
 
     async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
-        """GetSipCallStatus: 1201 idle, 1202 ringing, 1203 off-hook, 1204 calling, from live
-        state; 1014 unregistered, 1013 disabled, 1012/1011 for numbers not the caller's."""
+        """GetSipCallStatus: the line's phase from live state (idle, ringing, answered,
+        talking: 1201-1204); else not registered, disabled (1014, 1013), or not found and
+        another company's (1012/1011) for numbers not the caller's."""
         result = []
         now = self._clock.monotonic()
         for number in numbers:
             try:
                 entry = owned_extension(await self._directory.extension(number), caller, number)
             except BusinessError as exc:
-                result.append(CallStatus(number, exc.code))
+                result.append(CallStatus(number, OWNERSHIP_CHECKS[exc.refusal]))
                 continue
             if not entry.enabled:
-                result.append(CallStatus(number, Code.EXTENSION_DISABLED))
+                result.append(CallStatus(number, LineCheck.DISABLED))
                 continue
             call = next((c for c in self.live.values() if c.extnumber == number), None)
             if call is not None:
@@ -346,10 +348,10 @@ class CallService:
                 continue
             registration = self._switch.binding(number) if self._switch else None
             if registration is None:
-                result.append(CallStatus(number, Code.EXTENSION_NOT_REGISTERED))
+                result.append(CallStatus(number, LineCheck.NOT_REGISTERED))
                 continue
             idle = self._agents.idle_seconds(number, now)
-            result.append(CallStatus(number, Code.CALL_IDLE, None, idle, None))
+            result.append(CallStatus(number, LinePhase.IDLE, None, idle, None))
         return result
 
     def _on_event(self, event: SwitchEvent) -> None:
@@ -374,12 +376,12 @@ class CallService:
             status = LegStatus.RINGING if isinstance(event, LegRinging) else LegStatus.ANSWERED
             self._publish_state(call, event.leg, status)
         if isinstance(event, LegAnswered) and event.leg == AGENT_LEG:
-            call.status = Code.CALL_OFF_HOOK
+            call.status = LinePhase.ANSWERED
         elif isinstance(event, LegAnswered) and call.kind in ANSWERED_BEFORE_BRIDGE:
             call.answered_at = event.at
         elif isinstance(event, CallBridged):
             call.bridged_at = event.at
-            call.status = Code.CALL_CALLING
+            call.status = LinePhase.TALKING
         elif isinstance(event, CallEnded):
             for leg in call.legs or [AGENT_LEG]:
                 self._publish_state(call, leg, LegStatus.ENDED)

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.codes import Code
+from callyard.domain.lines import LineCheck
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
 from callyard.security import new_sip_password, sip_password_weakness
 from callyard.services.auth import Caller
@@ -43,8 +44,8 @@ class ExtensionView:
     registered: bool
 
     @property
-    def status(self) -> Code:
-        return Code.EXTENSION_ENABLED if self.enabled else Code.EXTENSION_DISABLED
+    def status(self) -> LineCheck:
+        return LineCheck.ENABLED if self.enabled else LineCheck.DISABLED
 
 
 def check_number(number: str, field: str = "extnumber") -> str:
@@ -94,13 +95,20 @@ def split_numbers(text: str, limit: int = 500) -> list[str]:
     return list(dict.fromkeys(numbers))
 
 
+# What a status check reports for the refusals of owned_extension.
+OWNERSHIP_CHECKS = {
+    Refusal.EXTENSION_NOT_FOUND: LineCheck.NOT_FOUND,
+    Refusal.EXTENSION_FOREIGN: LineCheck.FOREIGN,
+}
+
+
 def owned_extension(entry: ExtensionEntry | None, caller: Caller, number: str) -> ExtensionEntry:
     """The documented 1012 (no such extension) or 1011 (another company's) failures."""
     if entry is None:
-        raise BusinessError(Code.EXTENSION_NOT_FOUND, f"Extension {number} does not exist")
+        raise BusinessError(Refusal.EXTENSION_NOT_FOUND, f"Extension {number} does not exist")
     if entry.company_id != caller.company_id:
         raise BusinessError(
-            Code.EXTENSION_ILLEGAL, f"Extension {number} is not owned by the company"
+            Refusal.EXTENSION_FOREIGN, f"Extension {number} is not owned by the company"
         )
     return entry
 
@@ -113,7 +121,7 @@ async def resolve_extension(
     owned_extension(entry_of(extension) if extension else None, caller, number)
     assert extension is not None
     if require_enabled and not extension.enabled:
-        raise BusinessError(Code.EXTENSION_DISABLED, f"Extension {number} is disabled")
+        raise BusinessError(Refusal.EXTENSION_DISABLED, f"Extension {number} is disabled")
     return extension
 
 
@@ -237,26 +245,28 @@ class ExtensionService:
 
     async def registration_status(
         self, caller: Caller, numbers: list[str]
-    ) -> list[tuple[str, Code, Registration | None]]:
-        """GetSipRegisterStatus: 1017 registered or 1014 not, else 1013, 1012 or 1011."""
-        result: list[tuple[str, Code, Registration | None]] = []
-        for number, code in await self.valid_status(caller, numbers):
+    ) -> list[tuple[str, LineCheck, Registration | None]]:
+        """GetSipRegisterStatus: registered or not (1017, 1014), else disabled, not found
+        or another company's (1013, 1012, 1011)."""
+        result: list[tuple[str, LineCheck, Registration | None]] = []
+        for number, check in await self.valid_status(caller, numbers):
             registration = None
-            if code is Code.EXTENSION_ENABLED:
+            if check is LineCheck.ENABLED:
                 registration = self._presence.registration(number)
-                code = Code.EXTENSION_REGISTERED if registration else Code.EXTENSION_NOT_REGISTERED
-            result.append((number, code, registration))
+                check = LineCheck.REGISTERED if registration else LineCheck.NOT_REGISTERED
+            result.append((number, check, registration))
         return result
 
-    async def valid_status(self, caller: Caller, numbers: list[str]) -> list[tuple[str, Code]]:
-        """GetSipValidStatus: one code per number (1016, 1013, 1012 or 1011)."""
+    async def valid_status(self, caller: Caller, numbers: list[str]) -> list[tuple[str, LineCheck]]:
+        """GetSipValidStatus: one check per number: enabled, disabled, not found or
+        another company's (1016, 1013, 1012, 1011)."""
         result = []
         for number in numbers:
             try:
                 entry = owned_extension(await self._directory.extension(number), caller, number)
             except BusinessError as exc:
-                result.append((number, exc.code))
+                result.append((number, OWNERSHIP_CHECKS[exc.refusal]))
                 continue
-            code = Code.EXTENSION_ENABLED if entry.enabled else Code.EXTENSION_DISABLED
-            result.append((number, code))
+            check = LineCheck.ENABLED if entry.enabled else LineCheck.DISABLED
+            result.append((number, check))
         return result

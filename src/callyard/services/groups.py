@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.codes import Code, GroupStatus
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
@@ -33,7 +33,7 @@ class AgentState(StrEnum):
 class GroupView:
     id: int
     name: str
-    status: GroupStatus
+    enabled: bool
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ async def _find_group(session: AsyncSession, caller: Caller, name: str) -> Exten
 async def _group(session: AsyncSession, caller: Caller, name: str) -> ExtensionGroup:
     group = await _find_group(session, caller, name)
     if group is None:
-        raise BusinessError(Code.QUEUE_ILLEGAL, f"Extension group {name} does not exist")
+        raise BusinessError(Refusal.GROUP_NOT_FOUND, f"Extension group {name} does not exist")
     return group
 
 
@@ -77,7 +77,7 @@ async def _membership(
     member = await session.get(GroupMember, (group.id, extension.id))
     if member is None:
         raise BusinessError(
-            Code.QUEUE_EXCEPTION,
+            Refusal.NOT_CHECKED_IN,
             f"Extension {extension.number} is not checked in to group {group.name}",
         )
     return member
@@ -98,7 +98,7 @@ class GroupService:
 
     async def add(self, caller: Caller, name: str, enabled: bool) -> None:
         name = check_group_name(name)
-        duplicate = BusinessError(Code.ABNORMAL_OPERATION, f"Extension group {name} already exists")
+        duplicate = BusinessError(Refusal.ALREADY_EXISTS, f"Extension group {name} already exists")
         try:
             async with self._directory.changing() as session:
                 if await session.scalar(
@@ -141,22 +141,21 @@ class GroupService:
                         .order_by(ExtensionGroup.id)
                     )
                 )
-        return [
-            GroupView(g.id, g.name, GroupStatus.ENABLED if g.enabled else GroupStatus.DISABLED)
-            for g in groups
-        ]
+        return [GroupView(g.id, g.name, g.enabled) for g in groups]
 
     async def check_in(self, caller: Caller, name: str, number: str) -> None:
         name = check_group_name(name)
         now = self._clock.now()
         already = BusinessError(
-            Code.QUEUE_CHECKED_IN, f"Extension {number} is already checked in to group {name}"
+            Refusal.ALREADY_CHECKED_IN, f"Extension {number} is already checked in to group {name}"
         )
         try:
             async with self._directory.changing() as session:
                 group = await _group(session, caller, name)
                 if not group.enabled:
-                    raise BusinessError(Code.QUEUE_EXCEPTION, f"Extension group {name} is disabled")
+                    raise BusinessError(
+                        Refusal.GROUP_DISABLED, f"Extension group {name} is disabled"
+                    )
                 extension = await resolve_extension(session, caller, number, require_enabled=True)
                 if await session.get(GroupMember, (group.id, extension.id)):
                     raise already

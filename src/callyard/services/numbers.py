@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from callyard.clock import Clock
-from callyard.codes import Code
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound
 from callyard.services.auth import Caller
 from callyard.services.directory import Directory
@@ -186,21 +186,19 @@ class NumberService:
         if wanted:
             owned = await self._directory.cached("caller-id", wanted, self._owner(wanted))
             if owned is None:
-                raise BusinessError(Code.NUMBER_NOT_FOUND, f"Caller ID {wanted} does not exist")
+                raise BusinessError(Refusal.NUMBER_NOT_FOUND, f"Caller ID {wanted} does not exist")
             if owned.company_id != caller.company_id:
                 raise BusinessError(
-                    Code.NUMBER_ILLEGAL, f"Caller ID {wanted} is not owned by the company"
+                    Refusal.NUMBER_FOREIGN, f"Caller ID {wanted} is not owned by the company"
                 )
             if not owned.enabled:
-                raise BusinessError(Code.NUMBER_DISABLED, f"Caller ID {wanted} is disabled")
+                raise BusinessError(Refusal.NUMBER_DISABLED, f"Caller ID {wanted} is disabled")
             return wanted
         pool = await self._directory.cached(
             "caller-id-pool", caller.company_id, self._pool(caller.company_id)
         )
         if not pool:
-            raise BusinessError(
-                Code.NUMBER_NOT_FOUND, "The company has no enabled caller ID number"
-            )
+            raise BusinessError(Refusal.NO_NUMBER, "The company has no enabled caller ID number")
         return self._rng.choice(pool)
 
     @staticmethod

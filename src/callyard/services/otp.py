@@ -14,8 +14,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.codes import VoiceCodeLanguage, VoiceCodeResult
+from callyard.codes import VoiceCodeLanguage
 from callyard.config import Settings
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, CallyardError, InvalidInput
 from callyard.phone_numbers import WRITTEN, without_separators
 from callyard.services.auth import Caller
@@ -63,9 +64,9 @@ class VoiceCalls(Protocol):
 class VoiceCodeRefused(CallyardError):
     """A valid request that is not carried out (a limit, or the call cannot be placed)."""
 
-    def __init__(self, result: VoiceCodeResult, detail: str) -> None:
+    def __init__(self, refusal: Refusal, detail: str) -> None:
         super().__init__(detail)
-        self.result = result
+        self.refusal = refusal
         self.detail = detail
 
 
@@ -172,8 +173,9 @@ class VoiceCodeService:
 
     async def send(self, caller: Caller, code: str, phone: str, language: VoiceCodeLanguage) -> str:
         """Call `phone` and speak `code`; the request's customuuid once the call is handed
-        to the switch. InvalidInput for a bad code or number, VoiceCodeRefused (1002)
-        over a limit and (1000) when the call cannot be placed: then nothing is counted."""
+        to the switch. InvalidInput for a bad code or number, VoiceCodeRefused over a limit
+        (TOO_MANY_REQUESTS) and when the call cannot be placed (CALL_NOT_PLACED): then
+        nothing is counted."""
         check_code(code)
         e164 = normalise_phone(phone, language)
         customuuid = str(uuid.uuid4())
@@ -200,7 +202,7 @@ class VoiceCodeService:
             await self._calls.place(caller, e164, VOICES[language], text, customuuid)
         except BusinessError as exc:
             await self._forget(customuuid)
-            raise VoiceCodeRefused(VoiceCodeResult.SYSTEM_ERROR, exc.desc) from exc
+            raise VoiceCodeRefused(Refusal.CALL_NOT_PLACED, exc.desc) from exc
         except Exception:
             await self._forget(customuuid)
             raise
@@ -224,7 +226,7 @@ class VoiceCodeService:
         )
         if (to_number or 0) >= limits.per_number:
             raise VoiceCodeRefused(
-                VoiceCodeResult.TOO_MANY_REQUESTS,
+                Refusal.TOO_MANY_REQUESTS,
                 f"at most {limits.per_number} codes to one number in "
                 f"{int(limits.number_window.total_seconds())} seconds",
             )
@@ -238,7 +240,7 @@ class VoiceCodeService:
         )
         if (of_company or 0) >= limits.per_company_per_minute:
             raise VoiceCodeRefused(
-                VoiceCodeResult.TOO_MANY_REQUESTS,
+                Refusal.TOO_MANY_REQUESTS,
                 f"at most {limits.per_company_per_minute} codes per minute",
             )
 

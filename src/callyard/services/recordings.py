@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from callyard.clock import Clock
-from callyard.codes import Code
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, Forbidden, InvalidInput, NotFound
 from callyard.services.auth import Caller
 from callyard.services.cdrs import CdrService, RecordingEntry
@@ -78,7 +78,7 @@ class RecordingService:
         1003 for a name that is not one of the company's recordings or is purged."""
         filename = filename.strip()
         unknown = BusinessError(
-            Code.OPERATION_FAILED, f"Recording {filename} does not exist for this company"
+            Refusal.RECORDING_NOT_FOUND, f"Recording {filename} does not exist for this company"
         )
         if not _FILENAME.match(filename):
             raise unknown
@@ -87,12 +87,14 @@ class RecordingService:
             raise unknown
         if entry.purged:
             raise BusinessError(
-                Code.OPERATION_FAILED,
+                Refusal.RECORDING_PURGED,
                 f"Recording {filename} was deleted: recordings are kept "
                 f"{self._retention.days} days",
             )
         if not (self._company_dir(caller.company_code) / filename).is_file():
-            raise BusinessError(Code.OPERATION_FAILED, f"Recording {filename} is not available")
+            raise BusinessError(
+                Refusal.RECORDING_UNAVAILABLE, f"Recording {filename} is not available"
+            )
         expires = int((self._clock.now() + self._link_ttl).timestamp())
         path = f"{ROUTE_PREFIX}/{caller.company_code}/{filename}"
         query = urlencode({"expires": expires, "sig": self._sign(path, expires)})

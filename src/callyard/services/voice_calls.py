@@ -13,8 +13,8 @@ import logging
 import uuid
 from pathlib import Path
 
-from callyard.codes import Code
 from callyard.domain.calls import CallKind
+from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
 from callyard.services.calls import (
@@ -68,8 +68,9 @@ class VoiceCallService:
         `text` in `language` (an espeak-ng voice) once it answers, then hang up.
 
         Fails with InvalidInput for a malformed phone, language or text, and with
-        BusinessError when the message cannot be rendered (1003), the company has no
-        trunk (1003) or no caller ID (1019-1021), or the switch is not running (1001).
+        BusinessError when the message cannot be rendered (MESSAGE_UNSPEAKABLE), the
+        company has no trunk (NO_TRUNK) or no caller ID (NO_NUMBER), or the switch is not
+        running (SWITCH_DOWN).
         """
         phone = check_phone_number(phone, "phone").lstrip("+")
         switch = self._running_switch()
@@ -102,7 +103,7 @@ class VoiceCallService:
             raise InvalidInput(field, str(exc)) from exc
         except SynthesisError as exc:
             raise BusinessError(
-                Code.OPERATION_FAILED, f"The message cannot be spoken: {exc}"
+                Refusal.MESSAGE_UNSPEAKABLE, f"The message cannot be spoken: {exc}"
             ) from exc
 
     def _on_event(self, event: SwitchEvent) -> None:

@@ -24,8 +24,8 @@ from sqlalchemy import Select, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.codes import Code
 from callyard.domain.calls import CallKind
+from callyard.domain.refusals import Refusal
 from callyard.domain.tasks import NumberState, TaskState
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.auth import Caller
@@ -93,11 +93,12 @@ _STATE_PHRASES = {
     TaskState.PAUSED: "is paused (resume it with TaskResume)",
     TaskState.OVER: "is over",
 }
+# The refusal of an action a task's state does not allow.
 _REFUSAL_IN = {
-    TaskState.NOT_STARTED: Code.TASK_NOT_STARTED,
-    TaskState.RUNNING: Code.TASK_IN_PROGRESS,
-    TaskState.PAUSED: Code.TASK_PAUSED,
-    TaskState.OVER: Code.TASK_OVER,
+    TaskState.NOT_STARTED: Refusal.TASK_NOT_STARTED,
+    TaskState.RUNNING: Refusal.TASK_RUNNING,
+    TaskState.PAUSED: Refusal.TASK_PAUSED,
+    TaskState.OVER: Refusal.TASK_OVER,
 }
 
 
@@ -182,7 +183,7 @@ class TaskService:
                 return CreatedTask(taskid, added)
             except IntegrityError:
                 continue  # the same taskid was made at the same second: draw again
-        raise BusinessError(Code.OPERATION_FAILED, "Could not allocate a task id")
+        raise BusinessError(Refusal.FAILED, "Could not allocate a task id")
 
     async def append(
         self, caller: Caller, taskid: str, numbers: Sequence[NumberEntry]
@@ -191,7 +192,7 @@ class TaskService:
         async with self._db.writing() as session:
             task = await self._task(session, caller, taskid, lock=True)
             if task.state == TaskState.OVER:
-                raise BusinessError(Code.TASK_OVER, f"Task {taskid} is over")
+                raise BusinessError(Refusal.TASK_OVER, f"Task {taskid} is over")
             return await self._add_numbers(session, task, numbers, self._clock.now())
 
     async def start(self, caller: Caller, taskid: str) -> TaskState:
@@ -213,7 +214,7 @@ class TaskService:
             task = await self._task(session, caller, taskid, lock=True)
             if task.state == TaskState.RUNNING:
                 raise BusinessError(
-                    Code.TASK_IN_PROGRESS, f"Task {taskid} is in progress: stop it first"
+                    Refusal.TASK_RUNNING, f"Task {taskid} is in progress: stop it first"
                 )
             await session.execute(delete(DialTask).where(DialTask.id == task.id))
 
@@ -329,7 +330,7 @@ class TaskService:
                 )
             if target is TaskState.RUNNING and task.enddate < self._today(caller.timezone):
                 raise BusinessError(
-                    Code.TASK_OVER, f"Task {taskid} ended on {task.enddate.isoformat()}"
+                    Refusal.TASK_EXPIRED, f"Task {taskid} ended on {task.enddate.isoformat()}"
                 )
             now = self._clock.now()
             task.state = target.value
@@ -348,9 +349,9 @@ class TaskService:
             )
         )
         if group is None:
-            raise BusinessError(Code.QUEUE_ILLEGAL, f"Extension group {name} does not exist")
+            raise BusinessError(Refusal.GROUP_NOT_FOUND, f"Extension group {name} does not exist")
         if not group.enabled:
-            raise BusinessError(Code.QUEUE_EXCEPTION, f"Extension group {name} is disabled")
+            raise BusinessError(Refusal.GROUP_DISABLED, f"Extension group {name} is disabled")
         return group
 
     @staticmethod
@@ -363,7 +364,7 @@ class TaskService:
         )
         task = await session.scalar(query.with_for_update() if lock else query)
         if task is None:
-            raise BusinessError(Code.TASK_NOT_FOUND, f"Task {taskid} does not exist")
+            raise BusinessError(Refusal.TASK_NOT_FOUND, f"Task {taskid} does not exist")
         return task
 
     @staticmethod

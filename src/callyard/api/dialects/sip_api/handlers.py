@@ -14,6 +14,7 @@ from callyard.api.dialects.sip_api.call_codes import (
     TASK_STATES,
     TASK_STATUSES,
 )
+from callyard.api.dialects.sip_api.codes import GROUP_STATUSES, LINE_CHECKS, line_code
 from callyard.api.dialects.sip_api.schemas import (
     AddExtgroupForm,
     CallForm,
@@ -134,7 +135,7 @@ async def group_info(deps: Deps, ctx: Context, form: GroupFilterForm) -> Reply:
     groups = await deps.groups.info(ctx.caller, form.name or None)
     return Done(
         "get success",
-        [{"id": g.id, "name": g.name, "status": g.status.value} for g in groups],
+        [{"id": g.id, "name": g.name, "status": GROUP_STATUSES[g.enabled].value} for g in groups],
     )
 
 
@@ -179,7 +180,7 @@ async def extension_info(deps: Deps, ctx: Context, form: GetSipnumberInfoForm) -
             {
                 "extnumber": e.number,
                 "password": e.password,
-                "status": e.status.value,
+                "status": LINE_CHECKS[e.status].value,
                 "register": "reg" if e.registered else "nreg",
             }
             for e in extensions
@@ -189,7 +190,7 @@ async def extension_info(deps: Deps, ctx: Context, form: GetSipnumberInfoForm) -
 
 async def valid_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Reply:
     codes = await deps.extensions.valid_status(ctx.caller, form.extnumber)
-    return Done("get success", [{"extnumber": n, "code": c.value} for n, c in codes])
+    return Done("get success", [{"extnumber": n, "code": LINE_CHECKS[c].value} for n, c in codes])
 
 
 async def register_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Reply:
@@ -199,11 +200,11 @@ async def register_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> 
         [
             {
                 "extnumber": number,
-                "code": code.value,
+                "code": LINE_CHECKS[check].value,
                 "clientip": registration.client_ip if registration else None,
                 "serverip": registration.server_ip if registration else None,
             }
-            for number, code, registration in statuses
+            for number, check, registration in statuses
         ],
     )
 
@@ -249,7 +250,7 @@ async def call_status(deps: Deps, ctx: Context, form: ExtensionListForm) -> Repl
         [
             {
                 "extnumber": s.number,
-                "status": s.status.value,
+                "status": line_code(s.status).value,
                 "caller": s.call.extnumber if s.call else None,
                 "callee": s.call.destnumber if s.call else None,
                 "disnumber": s.call.disnumber if s.call else None,

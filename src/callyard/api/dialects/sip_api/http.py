@@ -12,11 +12,13 @@ from starlette.requests import ClientDisconnect
 
 from callyard.api.body_limits import BodyRefused
 from callyard.api.dialects.sip_api import envelope
+from callyard.api.dialects.sip_api.codes import DENIALS, REFUSALS
 from callyard.api.dialects.sip_api.handlers import SERVICES, Bare, Context, Deps, Done
 from callyard.api.dialects.sip_api.schemas import TokenForm
 from callyard.api.forms import describe, read_form
 from callyard.clock import Clock
 from callyard.codes import Ret
+from callyard.domain.refusals import Denial
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.metrics import Metrics
 
@@ -52,7 +54,7 @@ class SipApi:
         try:
             if service.needs_token and not fields.get("token", "x").strip():
                 # A client that lost its token sends it blank: 600 makes it log in again.
-                raise AccessDenied(Ret.TOKEN_INVALID, "the token is blank")
+                raise AccessDenied(Denial.TOKEN_INVALID, "the token is blank")
             form = service.form.model_validate(fields)
             token = form.token if isinstance(form, TokenForm) else ""
             caller = (
@@ -67,9 +69,10 @@ class SipApi:
         except InvalidInput as exc:
             return name, _invalid(exc)
         except AccessDenied as exc:
-            return name, envelope.interface_error(exc.ret, exc.detail)
+            return name, envelope.interface_error(DENIALS[exc.denial], exc.detail)
         except BusinessError as exc:
-            return name, envelope.business_failure(exc.code, exc.desc, reqtime, self._seconds())
+            code = REFUSALS[exc.refusal]
+            return name, envelope.business_failure(code, exc.desc, reqtime, self._seconds())
         if isinstance(reply, Bare):
             return name, envelope.raw_success(reply.data)
         assert isinstance(reply, Done)

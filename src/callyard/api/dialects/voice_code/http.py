@@ -11,10 +11,12 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from callyard.api.body_limits import BodyRefused
+from callyard.api.dialects.voice_code.codes import DENIAL_TEXTS, DENIALS, REFUSALS
 from callyard.api.dialects.voice_code.schemas import VoiceCodeForm, failure, success
 from callyard.api.forms import describe, read_form
 from callyard.clock import Clock
-from callyard.codes import Ret, VoiceCodeResult
+from callyard.codes import VoiceCodeResult
+from callyard.domain.refusals import Denial
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.metrics import Metrics
 from callyard.services.auth import AuthService
@@ -89,17 +91,17 @@ class VoiceCodeApi:
                 form.appid, form.accesskey, client_ip, Capability.VOICE_CODES
             )
         except AccessDenied as exc:
-            if exc.ret is Ret.APPID_NOT_AUTHORIZED:
-                return failure(VoiceCodeResult.PARAMETER_ERROR, AUTHENTICATION_FAILED)
-            return failure(VoiceCodeResult.NOT_AUTHORIZED, exc.detail or exc.ret.message)
-        except BusinessError:  # a wrong accesskey
-            return failure(VoiceCodeResult.PARAMETER_ERROR, AUTHENTICATION_FAILED)
+            if exc.denial is Denial.CREDENTIAL_UNKNOWN:
+                return failure(DENIALS[exc.denial], AUTHENTICATION_FAILED)
+            return failure(DENIALS[exc.denial], exc.detail or DENIAL_TEXTS[exc.denial])
+        except BusinessError as exc:  # a wrong accesskey, or too many of them
+            return failure(REFUSALS[exc.refusal], AUTHENTICATION_FAILED)
         try:
             customuuid = await self._voice_codes.send(caller, form.code, form.phone, form.language)
         except InvalidInput as exc:
             return _parameter_error(exc)
         except VoiceCodeRefused as exc:
-            return failure(exc.result, exc.detail)
+            return failure(REFUSALS[exc.refusal], exc.detail)
         return success(customuuid)
 
     async def respond(self, request: Request) -> Response:
