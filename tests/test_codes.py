@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from callyard.codes import Code, GroupStatus, HangupCode, Ret, VoiceCodeResult
+from callyard.api.dialects.sip_api.code_tables import Code, GroupStatus, HangupCode, Ret
+from callyard.api.dialects.voice_code.code_tables import VoiceCodeResult
 
 
 def test_tables_hold_the_documented_codes() -> None:

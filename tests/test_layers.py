@@ -61,27 +61,13 @@ def test_the_core_renders_no_dialects_payloads() -> None:
         assert offending(folder, ("callyard.api",)) == {}, folder
 
 
-def codes_named(path: Path) -> set[str]:
-    """The names a file imports from callyard.codes."""
-    return {
-        alias.name
-        for node in ast.walk(ast.parse(path.read_text(), str(path)))
-        if isinstance(node, ast.ImportFrom) and node.module == "callyard.codes"
-        for alias in node.names
-    }
-
-
-def test_services_speak_callyards_words_not_a_dialects_codes() -> None:
-    # Refusals, denials and line statuses are callyard's (domain/); each dialect maps them
-    # onto its codes (api/dialects/<vendor>/codes.py).
-    assert "callyard.codes" not in imports_of(PACKAGE / "errors.py")
-    assert offending("domain", ("callyard.codes", "callyard.api")) == {}
-    dialect_codes = {"Code", "Ret", "GroupStatus", "VoiceCodeResult"}
-    for folder in ("services", "dialer"):
-        found = {
-            str(path.relative_to(PACKAGE)): sorted(codes_named(path) & dialect_codes)
-            for path in sorted((PACKAGE / folder).rglob("*.py"))
-            # The predictive tasks' stored states are still the primary API's codes.
-            if codes_named(path) & dialect_codes and "tasks" not in path.parts
-        }
-        assert found == {}, folder
+def test_the_core_speaks_callyards_words_and_each_dialect_owns_its_codes() -> None:
+    # Errors, hangup causes, call kinds, task and line states are callyard's (domain/);
+    # each vendor's code tables live in its dialect (api/dialects/<vendor>/code_tables.py),
+    # which maps callyard's values onto them.
+    assert not (PACKAGE / "codes.py").exists()
+    for folder in ("domain", "services", "dialer", "webhooks", "switch", "store"):
+        assert offending(folder, ("callyard.api",)) == {}, folder
+    assert "callyard.api" not in str(imports_of(PACKAGE / "errors.py"))
+    tables = sorted((PACKAGE / "api" / "dialects").glob("*/code_tables.py"))
+    assert [path.parent.name for path in tables] == ["sip_api", "voice_code"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from callyard.api.dialects.sip_api.code_tables import Code
 from callyard.api.dialects.sip_api.codes import REFUSALS
-from callyard.codes import Code
 from callyard.container import Container
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, Conflict, InvalidInput, NotFound

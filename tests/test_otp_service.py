@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from callyard.codes import VoiceCodeLanguage
 from callyard.container import Container
+from callyard.domain.languages import Language
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput, NotFound
 from callyard.services.auth import Caller
@@ -29,9 +29,9 @@ from callyard.store.models import VoiceCodeRequest
 from callyard.testing.clock import ManualClock
 from tests.factories import FakeVoiceCalls, PlacedCall, caller_of
 
-ID = VoiceCodeLanguage.ID
-EN = VoiceCodeLanguage.EN
-SP = VoiceCodeLanguage.SP
+ID = Language.ID
+EN = Language.EN
+SP = Language.SP
 
 
 @pytest.mark.parametrize("code", ["0000", "4821", " 1234"[1:]])
@@ -62,9 +62,7 @@ def test_anything_else_is_not_a_code(code: str) -> None:
         ("+1 415 555 2671", EN, "14155552671"),
     ],
 )
-def test_phone_numbers_normalise_to_e164_digits(
-    phone: str, language: VoiceCodeLanguage, e164: str
-) -> None:
+def test_phone_numbers_normalise_to_e164_digits(phone: str, language: Language, e164: str) -> None:
     assert normalise_phone(phone, language) == e164
 
 
@@ -82,7 +80,7 @@ def test_phone_numbers_normalise_to_e164_digits(
         ("1" * 33, ID),
     ],
 )
-def test_invalid_numbers_are_refused(phone: str, language: VoiceCodeLanguage) -> None:
+def test_invalid_numbers_are_refused(phone: str, language: Language) -> None:
     with pytest.raises(InvalidInput) as raised:
         normalise_phone(phone, language)
     assert (raised.value.field, raised.value.reason) == ("phone", "invalid phone number")

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from callyard.api.dialects.sip_api import codes as sip_api
+from callyard.api.dialects.sip_api.code_tables import Code, GroupStatus
 from callyard.api.dialects.voice_code import codes as voice_code
-from callyard.codes import Code, GroupStatus, VoiceCodeResult
+from callyard.api.dialects.voice_code.code_tables import VoiceCodeResult
 from callyard.domain.lines import LineCheck, LinePhase
 from callyard.domain.refusals import Denial, Refusal
 from callyard.errors import AccessDenied, BusinessError

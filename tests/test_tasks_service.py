@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from callyard.api.dialects.sip_api.call_codes import ANSWER_TYPES
+from callyard.api.dialects.sip_api.code_tables import AnswerType
 from callyard.api.dialects.sip_api.task_numbers import parse_numbers
-from callyard.codes import AnswerType
 from callyard.container import Container
 from callyard.domain.calls import CallKind
 from callyard.domain.hangups import EndReason

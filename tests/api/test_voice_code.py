@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from callyard.api.app import create_app
-from callyard.codes import VoiceCodeLanguage
 from callyard.config import Settings
 from callyard.container import Container
+from callyard.domain.languages import Language
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError
 from callyard.services.companies import CompanyCredentials
@@ -291,7 +291,7 @@ async def test_templates_are_per_company_and_language(server: Server) -> None:
     container, client = server.container, server.client
     other = await container.companies.create("globex")
     await container.voice_codes.set_template(
-        client.company.companycode, VoiceCodeLanguage.ID, "Kode {digits} dari Acme."
+        client.company.companycode, Language.ID, "Kode {digits} dari Acme."
     )
     assert_success(await client.send(code="1234"))
     assert_success(await client.send(code="1234", phone="+14155552671", nationCode="en"))
@@ -302,7 +302,7 @@ async def test_templates_are_per_company_and_language(server: Server) -> None:
         "Your verification code is 1, 2, 3, 4. Again: 1, 2, 3, 4.",
         "Kode verifikasi Anda adalah 1, 2, 3, 4. Sekali lagi: 1, 2, 3, 4.",
     ]
-    await container.voice_codes.reset_template(client.company.companycode, VoiceCodeLanguage.ID)
+    await container.voice_codes.reset_template(client.company.companycode, Language.ID)
     assert_success(await client.send(code="1234", phone="+6281234567890"))
     assert server.calls.placed[-1].text.startswith("Kode verifikasi Anda adalah 1, 2, 3, 4.")
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from callyard.codes import VoiceCodeLanguage
 from callyard.config import Settings
 from callyard.container import Container
 from callyard.domain.calls import CallKind
 from callyard.domain.hangups import EndReason, Party
+from callyard.domain.languages import Language
 from callyard.services.auth import Caller
 from callyard.services.cdrs import StoredCallRecord
 from callyard.services.otp import DEFAULT_TEMPLATES, VOICES, render
@@ -38,9 +38,7 @@ pytestmark = pytest.mark.sip
 
 PHONE, CALLER_ID = "628123456789", "622150001"
 # Each language's default message for one code, as POST /api/voiceCode would speak it.
-MESSAGES = {
-    VOICES[language]: render(DEFAULT_TEMPLATES[language], "4815") for language in VoiceCodeLanguage
-}
+MESSAGES = {VOICES[language]: render(DEFAULT_TEMPLATES[language], "4815") for language in Language}
 SPEECH_LEVEL = 300  # RMS of a 20 ms window with speech in it
 
 

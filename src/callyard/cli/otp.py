@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from callyard.cli.common import DataDir, DbUrl, emit, run, settings
-from callyard.codes import VoiceCodeLanguage
 from callyard.container import Container
+from callyard.domain.languages import Language
 from callyard.services.otp import TemplateView
 
 otp = typer.Typer(help="Voice verification codes (POST /api/voiceCode).")
@@ -25,7 +25,7 @@ def _out(view: TemplateView) -> dict[str, Any]:
 @templates.command("set")
 def template_set(
     company: CompanyOpt,
-    language: Annotated[VoiceCodeLanguage, typer.Option("--language", help="nationCode")],
+    language: Annotated[Language, typer.Option("--language", help="nationCode")],
     text: Annotated[
         str, typer.Option("--text", help="The message; {digits} becomes the code's digits")
     ],
@@ -54,7 +54,7 @@ def template_show(company: CompanyOpt, data_dir: DataDir = None, db_url: DbUrl =
 def template_reset(
     company: CompanyOpt,
     language: Annotated[
-        VoiceCodeLanguage | None,
+        Language | None,
         typer.Option("--language", help="nationCode; every language when left out"),
     ] = None,
     data_dir: DataDir = None,

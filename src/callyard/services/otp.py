@@ -14,8 +14,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.codes import VoiceCodeLanguage
 from callyard.config import Settings
+from callyard.domain.languages import Language
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, CallyardError, InvalidInput
 from callyard.phone_numbers import WRITTEN, without_separators
@@ -33,21 +33,21 @@ REQUEST_RETENTION = timedelta(days=1)
 COMPANY_WINDOW = timedelta(minutes=1)
 
 # The espeak-ng voice that speaks each `nationCode`.
-VOICES: dict[VoiceCodeLanguage, str] = {
-    VoiceCodeLanguage.EN: "en",
-    VoiceCodeLanguage.ID: "id",
-    VoiceCodeLanguage.SP: "es",
+VOICES: dict[Language, str] = {
+    Language.EN: "en",
+    Language.ID: "id",
+    Language.SP: "es",
 }
 # Where a number without country code is read: the seed names Indonesian and Mexican
 # numbers; English has no home country, so its numbers must carry their country code.
-HOME_REGIONS: dict[VoiceCodeLanguage, str] = {
-    VoiceCodeLanguage.ID: "ID",
-    VoiceCodeLanguage.SP: "MX",
+HOME_REGIONS: dict[Language, str] = {
+    Language.ID: "ID",
+    Language.SP: "MX",
 }
-DEFAULT_TEMPLATES: dict[VoiceCodeLanguage, str] = {
-    VoiceCodeLanguage.EN: "Your verification code is {digits}. Again: {digits}.",
-    VoiceCodeLanguage.ID: "Kode verifikasi Anda adalah {digits}. Sekali lagi: {digits}.",
-    VoiceCodeLanguage.SP: "Su código de verificación es {digits}. Repito: {digits}.",
+DEFAULT_TEMPLATES: dict[Language, str] = {
+    Language.EN: "Your verification code is {digits}. Again: {digits}.",
+    Language.ID: "Kode verifikasi Anda adalah {digits}. Sekali lagi: {digits}.",
+    Language.SP: "Su código de verificación es {digits}. Repito: {digits}.",
 }
 
 _CODE = re.compile(r"[0-9]{4}")
@@ -92,7 +92,7 @@ class VoiceCodeLimits:
 class TemplateView:
     """The wording of one language for a company; `custom` when it is the company's own."""
 
-    language: VoiceCodeLanguage
+    language: Language
     text: str
     custom: bool
 
@@ -124,7 +124,7 @@ def render(template: str, code: str) -> str:
     return template.replace(DIGITS, spoken_digits(code))
 
 
-def normalise_phone(value: str, language: VoiceCodeLanguage) -> str:
+def normalise_phone(value: str, language: Language) -> str:
     """E.164 digits without '+' of a valid number. `+` or `00` starts an international
     number; otherwise an Indonesian (`id`) or Mexican (`sp`) national number, with or
     without its leading 0 or country code; for `en` the digits must start with the
@@ -171,7 +171,7 @@ class VoiceCodeService:
         self._calls = calls
         self._limits = limits
 
-    async def send(self, caller: Caller, code: str, phone: str, language: VoiceCodeLanguage) -> str:
+    async def send(self, caller: Caller, code: str, phone: str, language: Language) -> str:
         """Call `phone` and speak `code`; the request's customuuid once the call is handed
         to the switch. InvalidInput for a bad code or number, VoiceCodeRefused over a limit
         (TOO_MANY_REQUESTS) and when the call cannot be placed (CALL_NOT_PLACED): then
@@ -269,12 +269,10 @@ class VoiceCodeService:
             own = await self._own_templates(session, company.id)
         return [
             TemplateView(language, own.get(language, DEFAULT_TEMPLATES[language]), language in own)
-            for language in VoiceCodeLanguage
+            for language in Language
         ]
 
-    async def set_template(
-        self, company_code: int, language: VoiceCodeLanguage, text: str
-    ) -> TemplateView:
+    async def set_template(self, company_code: int, language: Language, text: str) -> TemplateView:
         """Make `text` (which must contain {digits}) the company's wording of `language`."""
         text = check_template(text)
         now = self._clock.now()
@@ -298,7 +296,7 @@ class VoiceCodeService:
         return TemplateView(language, text, True)
 
     async def reset_template(
-        self, company_code: int, language: VoiceCodeLanguage | None = None
+        self, company_code: int, language: Language | None = None
     ) -> list[TemplateView]:
         """Back to the default wording for `language` (every language when None)."""
         async with self._db.writing() as session:
@@ -310,12 +308,10 @@ class VoiceCodeService:
         return await self.templates(company_code)
 
     @staticmethod
-    async def _own_templates(
-        session: AsyncSession, company_id: int
-    ) -> dict[VoiceCodeLanguage, str]:
+    async def _own_templates(session: AsyncSession, company_id: int) -> dict[Language, str]:
         rows = await session.execute(
             select(VoiceCodeTemplate.language, VoiceCodeTemplate.text).where(
                 VoiceCodeTemplate.company_id == company_id
             )
         )
-        return {VoiceCodeLanguage(language): text for language, text in rows}
+        return {Language(language): text for language, text in rows}

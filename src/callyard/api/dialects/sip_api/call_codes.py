@@ -4,7 +4,14 @@ over callyard's enum."""
 
 from __future__ import annotations
 
-from callyard.codes import AnswerType, CallMethod, CallType, Code, HangupCode, TaskNumberStatus
+from callyard.api.dialects.sip_api.code_tables import (
+    AnswerType,
+    CallMethod,
+    CallType,
+    Code,
+    HangupCode,
+    TaskNumberStatus,
+)
 from callyard.domain.calls import CallKind, Direction
 from callyard.domain.hangups import EndReason, Party
 from callyard.domain.tasks import NumberState, TaskState

@@ -5,7 +5,7 @@ One table per callyard word, each total over its enum (tests/test_refusals.py).
 
 from __future__ import annotations
 
-from callyard.codes import Code, GroupStatus, Ret
+from callyard.api.dialects.sip_api.code_tables import Code, GroupStatus, Ret
 from callyard.domain.lines import LineCheck, LinePhase
 from callyard.domain.refusals import Denial, Refusal
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from callyard.codes import Code, Ret
+from callyard.api.dialects.sip_api.code_tables import Code, Ret
 
 Json = dict[str, Any]
 

@@ -14,6 +14,7 @@ from callyard.api.dialects.sip_api.call_codes import (
     TASK_STATES,
     TASK_STATUSES,
 )
+from callyard.api.dialects.sip_api.code_tables import CallType
 from callyard.api.dialects.sip_api.codes import GROUP_STATUSES, LINE_CHECKS, line_code
 from callyard.api.dialects.sip_api.schemas import (
     AddExtgroupForm,
@@ -37,7 +38,6 @@ from callyard.api.dialects.sip_api.schemas import (
     TokenForm,
 )
 from callyard.api.forms import Form
-from callyard.codes import CallType
 from callyard.services.auth import AuthService, Caller
 from callyard.services.calls import CallService, CustomFields
 from callyard.services.companies import Capability

@@ -12,12 +12,12 @@ from starlette.requests import ClientDisconnect
 
 from callyard.api.body_limits import BodyRefused
 from callyard.api.dialects.sip_api import envelope
+from callyard.api.dialects.sip_api.code_tables import Ret
 from callyard.api.dialects.sip_api.codes import DENIALS, REFUSALS
 from callyard.api.dialects.sip_api.handlers import SERVICES, Bare, Context, Deps, Done
 from callyard.api.dialects.sip_api.schemas import TokenForm
 from callyard.api.forms import describe, read_form
 from callyard.clock import Clock
-from callyard.codes import Ret
 from callyard.domain.refusals import Denial
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.metrics import Metrics

@@ -15,9 +15,9 @@ from pydantic import (
 )
 
 from callyard.api.dialects.sip_api.call_codes import TASK_STATES
+from callyard.api.dialects.sip_api.code_tables import AnswerType, TaskNumberStatus
 from callyard.api.dialects.sip_api.task_numbers import parse_numbers
 from callyard.api.forms import Form
-from callyard.codes import AnswerType, TaskNumberStatus
 from callyard.errors import InvalidInput
 from callyard.services import tasks
 from callyard.services.calls import check_phone_number

@@ -5,7 +5,7 @@ Each table is total over its enum (tests/test_refusals.py).
 
 from __future__ import annotations
 
-from callyard.codes import VoiceCodeResult
+from callyard.api.dialects.voice_code.code_tables import VoiceCodeResult
 from callyard.domain.refusals import Denial, Refusal
 
 # `code` of a request that is refused: a wrong key or too many of them is a parameter

@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from callyard.api.body_limits import BodyRefused
+from callyard.api.dialects.voice_code.code_tables import VoiceCodeResult
 from callyard.api.dialects.voice_code.codes import DENIAL_TEXTS, DENIALS, REFUSALS
 from callyard.api.dialects.voice_code.schemas import VoiceCodeForm, failure, success
 from callyard.api.forms import describe, read_form
 from callyard.clock import Clock
-from callyard.codes import VoiceCodeResult
 from callyard.domain.refusals import Denial
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.metrics import Metrics

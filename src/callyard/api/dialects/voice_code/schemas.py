@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from callyard.api.dialects.voice_code.code_tables import VoiceCodeResult
 from callyard.api.forms import Form
-from callyard.codes import VoiceCodeLanguage, VoiceCodeResult
+from callyard.domain.languages import Language
 from callyard.errors import InvalidInput
 from callyard.services.otp import MAX_PHONE_CHARS, check_code
 
@@ -28,7 +29,7 @@ class VoiceCodeForm(Form):
     accesskey: Annotated[str, Field(min_length=1, max_length=128)]
     code: Annotated[str, AfterValidator(_code)]
     phone: Annotated[str, Field(min_length=1, max_length=MAX_PHONE_CHARS)]
-    language: VoiceCodeLanguage = Field(alias="nationCode")
+    language: Language = Field(alias="nationCode")
 
 
 def success(customuuid: str) -> Json:

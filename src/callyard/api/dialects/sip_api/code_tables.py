@@ -1,33 +1,14 @@
-"""The code tables of the primary API's documentation, each defined once.
-
-Every dialect maps its own envelope onto these; nothing else in callyard spells a
-numeric code.
-"""
+"""The code tables of the App.Sip_* documentation (seeds 001, 002), each defined once.
+The dialect maps callyard's own values onto them (codes.py, call_codes.py)."""
 
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
-from typing import Self
+
+from callyard.api.message_codes import MessageCode
 
 
-class _MessageEnum(IntEnum):
-    """An integer code carrying the documented message."""
-
-    message: str
-
-    def __new__(cls, value: int, message: str) -> _MessageEnum:
-        member = int.__new__(cls, value)
-        member._value_ = value
-        member.message = message
-        return member
-
-    @classmethod
-    def lookup(cls, value: int) -> Self:
-        """The member with this code; ValueError if there is none."""
-        return cls(value)  # type: ignore[call-arg]
-
-
-class Ret(_MessageEnum):
+class Ret(MessageCode):
     """`ret` of the App.Sip_* envelope: interface exceptions (seed 001)."""
 
     OK = 200, ""
@@ -40,7 +21,7 @@ class Ret(_MessageEnum):
     IP_NOT_AUTHORIZED = 604, "IP is not authorized"
 
 
-class Code(_MessageEnum):
+class Code(MessageCode):
     """`errors.code` and status codes of the App.Sip_* API (seed 001)."""
 
     SERVER_CONNECTION_FAILED = 1001, "Server connection failed"
@@ -79,7 +60,7 @@ class Code(_MessageEnum):
     QUEUE_CHECKED_IN = 1218, "checked in"
 
 
-class TaskNumberStatus(_MessageEnum):
+class TaskNumberStatus(MessageCode):
     """`status` of a predictive task's number in TaskInfo (seed 002)."""
 
     NOT_CALLED = 1035, "not called"
@@ -95,7 +76,7 @@ class AnswerType(StrEnum):
     CONNECTED = "connected"
 
 
-class HangupCode(_MessageEnum):
+class HangupCode(MessageCode):
     """Call-state codes: hangup causes and hangup direction (seed 001)."""
 
     NORMAL = 10001, "hang up normally"
@@ -125,7 +106,7 @@ class HangupCode(_MessageEnum):
     CALLEE_HANGUP = 10041, "Called hang up"
 
 
-class GroupStatus(_MessageEnum):
+class GroupStatus(MessageCode):
     """Extension-group status in GetExtgroupInfo.
 
     Seed 001's table has no group codes; its GetExtgroupInfo example shows 1042 for a
@@ -155,22 +136,3 @@ class CallType(StrEnum):
     CALLOUT = "callout"
     CALLIN = "callin"
     LOCAL = "local"
-
-
-class VoiceCodeResult(_MessageEnum):
-    """`code` of the voice verification-code API (seed 000)."""
-
-    SUCCESS = 1, "successful request"
-    SYSTEM_ERROR = 1000, "system error"
-    PARAMETER_ERROR = 1001, "Parameter error"
-    # callyard's own: the seed lists only 1000 and 1001 (docs/compat.md).
-    TOO_MANY_REQUESTS = 1002, "too many requests"
-    NOT_AUTHORIZED = 1003, "not authorized"
-
-
-class VoiceCodeLanguage(StrEnum):
-    """`nationCode` of the voice verification-code API: the language spoken (seed 000)."""
-
-    EN = "en"
-    ID = "id"
-    SP = "sp"
