@@ -3,7 +3,6 @@ and back."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from callyard.store import migrate
 from callyard.store.database import Database
-from tests.conftest import PG_URL_ENV, _backends
+from tests.conftest import PG_URL_ENV, _backends, pg_admin
 
 AT = datetime(2026, 12, 1, 9, 0)  # naive UTC: raw inserts take the stored form
 
@@ -31,24 +30,13 @@ async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         return
     server = os.environ[PG_URL_ENV]
     name = f"callyard_migration_{uuid.uuid4().hex[:10]}"
-
-    async def admin(statement: str) -> None:
-        admin_db = Database(server)
-        try:
-            async with admin_db.engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text(statement))
-        finally:
-            await admin_db.close()
-
-    await admin(f'CREATE DATABASE "{name}"')
+    await pg_admin(server, f'CREATE DATABASE "{name}"')
     db = Database(make_url(server).set(database=name).render_as_string(hide_password=False))
     try:
         yield db
     finally:
         await db.close()
-        await asyncio.sleep(0)
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 RECORD = (

@@ -62,6 +62,28 @@ _TASK_STATE = {1025: "not_started", 1026: "running", 1027: "paused", 1028: "over
 _NUMBER_STATE = {1035: "pending", 1036: "called"}
 _ANSWERTYPE = {"connected": "connected", "caller": "abandoned", "callee": "no_answer"}
 
+# The columns the conversions read and write, old and new.
+_RECORDS = sa.table(
+    "call_records",
+    sa.column("callmethod", sa.Integer),
+    sa.column("type", sa.String),
+    sa.column("hangupcause", sa.Integer),
+    sa.column("hangupdirection", sa.Integer),
+    sa.column("kind", sa.String),
+    sa.column("end_reason", sa.String),
+    sa.column("ended_by", sa.String),
+    sa.column("q850_cause", sa.Integer),
+)
+_TASKS = sa.table("dial_tasks", sa.column("status", sa.Integer), sa.column("state", sa.String))
+_NUMBERS = sa.table(
+    "task_numbers",
+    sa.column("id", sa.Integer),
+    sa.column("status", sa.Integer),
+    sa.column("state", sa.String),
+    sa.column("answertype", sa.String),
+    sa.column("last_outcome", sa.String),
+)
+
 
 def _case(
     column: sa.ColumnElement[object], mapping: Mapping[Any, object], default: object
@@ -70,17 +92,7 @@ def _case(
 
 
 def upgrade() -> None:
-    records = sa.table(
-        "call_records",
-        sa.column("callmethod", sa.Integer),
-        sa.column("type", sa.String),
-        sa.column("hangupcause", sa.Integer),
-        sa.column("hangupdirection", sa.Integer),
-        sa.column("kind", sa.String),
-        sa.column("end_reason", sa.String),
-        sa.column("ended_by", sa.String),
-        sa.column("q850_cause", sa.Integer),
-    )
+    records = _RECORDS
     with op.batch_alter_table("call_records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("kind", sa.String(length=24), nullable=True))
         batch_op.add_column(sa.Column("end_reason", sa.String(length=24), nullable=True))
@@ -113,7 +125,7 @@ def upgrade() -> None:
 
     # Tasks and their numbers have rows that refer to them (numbers, attempts): altered
     # in place, never copied to a new table (on SQLite a copy would cascade deletes).
-    tasks = sa.table("dial_tasks", sa.column("status", sa.Integer), sa.column("state", sa.String))
+    tasks = _TASKS
     op.add_column(
         "dial_tasks",
         sa.Column("state", sa.String(length=16), nullable=False, server_default="not_started"),
@@ -123,14 +135,7 @@ def upgrade() -> None:
     op.drop_column("dial_tasks", "status")
     op.create_index("ix_dial_tasks_state", "dial_tasks", ["state"], unique=False)
 
-    numbers = sa.table(
-        "task_numbers",
-        sa.column("id", sa.Integer),
-        sa.column("status", sa.Integer),
-        sa.column("state", sa.String),
-        sa.column("answertype", sa.String),
-        sa.column("last_outcome", sa.String),
-    )
+    numbers = _NUMBERS
     attempts = sa.table(
         "task_attempts",
         sa.column("number_id", sa.Integer),
@@ -173,16 +178,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    records = sa.table(
-        "call_records",
-        sa.column("callmethod", sa.Integer),
-        sa.column("type", sa.String),
-        sa.column("hangupcause", sa.Integer),
-        sa.column("hangupdirection", sa.Integer),
-        sa.column("kind", sa.String),
-        sa.column("end_reason", sa.String),
-        sa.column("ended_by", sa.String),
-    )
+    records = _RECORDS
     with op.batch_alter_table("call_records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("callmethod", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("type", sa.String(length=16), nullable=True))
@@ -203,7 +199,7 @@ def downgrade() -> None:
         for name in ("kind", "end_reason", "ended_by", "sip_status", "q850_cause"):
             batch_op.drop_column(name)
 
-    tasks = sa.table("dial_tasks", sa.column("status", sa.Integer), sa.column("state", sa.String))
+    tasks = _TASKS
     op.add_column(
         "dial_tasks", sa.Column("status", sa.Integer(), nullable=False, server_default="1025")
     )
@@ -216,13 +212,7 @@ def downgrade() -> None:
     op.drop_column("dial_tasks", "state")
     op.create_index("ix_dial_tasks_status", "dial_tasks", ["status"], unique=False)
 
-    numbers = sa.table(
-        "task_numbers",
-        sa.column("status", sa.Integer),
-        sa.column("state", sa.String),
-        sa.column("answertype", sa.String),
-        sa.column("last_outcome", sa.String),
-    )
+    numbers = _NUMBERS
     op.add_column(
         "task_numbers", sa.Column("status", sa.Integer(), nullable=False, server_default="1035")
     )
