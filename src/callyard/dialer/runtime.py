@@ -30,11 +30,12 @@ from callyard.errors import BusinessError
 from callyard.metrics import Metrics
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
-from callyard.services.calls import CallService, CustomFields, company_trunk
+from callyard.services.calls import CallService, CustomFields
 from callyard.services.cdrs import CallRecord, CdrService
 from callyard.services.directory import Directory
 from callyard.services.groups import AgentState, GroupService
 from callyard.services.numbers import NumberService
+from callyard.services.outbound import OutboundLine, OutboundLines
 from callyard.services.tasks import (
     LINE_FAILURES,
     AttemptOutcome,
@@ -55,7 +56,6 @@ from callyard.switch.events import (
     SwitchEvent,
 )
 from callyard.switch.port import SwitchPort
-from callyard.switch.routing import via_trunk
 from callyard.tts import SynthesisError, Synthesizer, render_prompt
 
 log = logging.getLogger("callyard.dialer")
@@ -170,8 +170,7 @@ class Dialer:
         self._switch = switch
         self._groups = groups
         self._directory = directory
-        self._trunks = trunks
-        self._numbers = numbers
+        self._lines = OutboundLines(trunks, numbers)
         self._cdrs = cdrs
         self._clock = clock
         self._metrics = metrics
@@ -377,14 +376,13 @@ class Dialer:
     async def _can_dial(self, campaign: Campaign) -> bool:
         reason = ""
         try:
-            trunk = await company_trunk(self._trunks, campaign.caller)
-            await self._numbers.pick(campaign.caller, campaign.plan.disnumber or None)
+            line = await self._lines.line(campaign.caller, campaign.plan.disnumber or None)
         except BusinessError as exc:
             reason = exc.desc
         else:
             if campaign.trunk_down:
                 reason = campaign.trunk_down
-                self._probe_trunk(campaign, (trunk.host, trunk.port))
+                self._probe_trunk(campaign, (line.trunk.host, line.trunk.port))
         await self._show_held(campaign, reason)
         return not reason
 
@@ -433,11 +431,10 @@ class Dialer:
 
     async def _place(self, campaign: Campaign, order: DialOrder) -> None:
         plan = campaign.plan
-        trunk = await self._trunks.for_company(plan.company_id)
-        shown = ""
+        line: OutboundLine | None = None
         with contextlib.suppress(BusinessError):
-            shown = await self._numbers.pick(campaign.caller, plan.disnumber or None)
-        if trunk is None or not shown:
+            line = await self._lines.line(campaign.caller, plan.disnumber or None)
+        if line is None:
             # Trunk or caller-ID pool gone since the check: the attempt fails like an
             # unreachable line, and is recorded as such.
             record = unplaced_record(
@@ -450,12 +447,13 @@ class Dialer:
             await self._cdrs.record(record)
             return
         custom = CustomFields(order.userid, order.maturity, order.memberid, order.customuuid)
-        self._calls.track_predictive(order.call_id, campaign.caller, order.telphone, shown, custom)
+        self._calls.track_predictive(
+            order.call_id, campaign.caller, order.telphone, line.caller_id, custom
+        )
         call = DialerCall(order, campaign, self._clock.monotonic())
         campaign.calls[order.call_id] = call
         self._live[order.call_id] = call
-        target = via_trunk(trunk, order.telphone, shown, float(plan.ring_timeout))
-        self._switch.dial(Dial(order.call_id, target))
+        self._switch.dial(Dial(order.call_id, line.to(order.telphone, float(plan.ring_timeout))))
 
     def _assign(self, campaign: Campaign, now: float) -> None:
         """Give waiting customers the longest-free agents, first come first served."""

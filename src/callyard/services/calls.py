@@ -30,8 +30,9 @@ from callyard.services.cdrs import CallRecord, CdrService, StoredCallRecord
 from callyard.services.directory import Directory
 from callyard.services.extensions import OWNERSHIP_CHECKS, owned_extension
 from callyard.services.numbers import NumberService
+from callyard.services.outbound import OutboundLines
 from callyard.services.recordings import RecordingService
-from callyard.services.trunks import TrunkService, TrunkView
+from callyard.services.trunks import TrunkService
 from callyard.switch.commands import Bridge, Target
 from callyard.switch.events import (
     CallBridged,
@@ -45,7 +46,7 @@ from callyard.switch.events import (
 )
 from callyard.switch.port import SwitchPort
 from callyard.switch.recording import captures_to_wav
-from callyard.switch.routing import PHONE_NUMBER, via_trunk
+from callyard.switch.routing import PHONE_NUMBER
 from callyard.timefmt import TimeFormat
 
 log = logging.getLogger("callyard.calls")
@@ -61,14 +62,6 @@ ANSWERED_BEFORE_BRIDGE = frozenset(
         CallKind.INBOUND_GROUP,
     }
 )
-
-
-async def company_trunk(trunks: TrunkService, caller: Caller) -> TrunkView:
-    """The trunk the company's outbound calls take, or the API's answer when it has none."""
-    trunk = await trunks.for_company(caller.company_id)
-    if trunk is None:
-        raise BusinessError(Refusal.NO_TRUNK, "The company has no SIP trunk configured")
-    return trunk
 
 
 def running_switch(switch: SwitchPort | None) -> SwitchPort:
@@ -169,8 +162,7 @@ class CallService:
         self._ring_timeout = ring_timeout
         self._agent_ring_timeout = agent_ring_timeout
         self._directory = directory
-        self._trunks = trunks
-        self._numbers = numbers
+        self._lines = OutboundLines(trunks, numbers)
         self._cdrs = cdrs
         self._recordings = recordings
         self._clock = clock
@@ -187,9 +179,6 @@ class CallService:
         entry = owned_extension(await self._directory.extension(number), caller, number)
         if not entry.enabled:
             raise BusinessError(Refusal.EXTENSION_DISABLED, f"Extension {number} is disabled")
-
-    async def _trunk(self, caller: Caller) -> TrunkView:
-        return await company_trunk(self._trunks, caller)
 
     def _busy(self, switch: SwitchPort, number: str) -> None:
         if switch.in_call(number):
@@ -213,12 +202,12 @@ class CallService:
                 Refusal.EXTENSION_NOT_REGISTERED, f"Extension {extnumber} is not registered"
             )
         self._busy(switch, extnumber)
-        trunk = await self._trunk(caller)
-        shown = await self._numbers.pick(caller, disnumber)
+        line = await self._lines.line(caller, disnumber)
+        shown = line.caller_id
         order = Bridge(
             call_id=str(uuid.uuid4()),
             first=Target(registration.target, extnumber, destnumber, self._agent_ring_timeout),
-            second=via_trunk(trunk, destnumber, shown, self._ring_timeout),
+            second=line.to(destnumber, self._ring_timeout),
         )
         self._track(
             order.call_id, caller, CallKind.CLICK_TO_CALL, extnumber, destnumber, shown, custom
@@ -241,12 +230,12 @@ class CallService:
         await self._extension(caller, extnumber)
         switch = self._running_switch()
         self._busy(switch, extnumber)
-        trunk = await self._trunk(caller)
-        shown = await self._numbers.pick(caller, disnumber)
+        line = await self._lines.line(caller, disnumber)
+        shown = line.caller_id
         order = Bridge(
             call_id=str(uuid.uuid4()),
-            first=via_trunk(trunk, anumber, shown, self._ring_timeout),
-            second=via_trunk(trunk, bnumber, shown, self._ring_timeout),
+            first=line.to(anumber, self._ring_timeout),
+            second=line.to(bnumber, self._ring_timeout),
         )
         self._track(order.call_id, caller, CallKind.TWO_WAY, extnumber, bnumber, shown, custom)
         switch.bridge(order)

@@ -21,15 +21,14 @@ from callyard.services.calls import (
     CallService,
     CustomFields,
     check_phone_number,
-    company_trunk,
     running_switch,
 )
 from callyard.services.numbers import NumberService
+from callyard.services.outbound import OutboundLines
 from callyard.services.trunks import TrunkService
 from callyard.switch.commands import CallStateError, Dial
 from callyard.switch.events import CUSTOMER_LEG, CallEnded, LegAnswered, SwitchEvent
 from callyard.switch.port import SwitchPort
-from callyard.switch.routing import via_trunk
 from callyard.tts import SynthesisError, Synthesizer, render_prompt
 
 log = logging.getLogger("callyard.voice_calls")
@@ -49,8 +48,7 @@ class VoiceCallService:
     ) -> None:
         self._switch = switch
         self._calls = calls
-        self._trunks = trunks
-        self._numbers = numbers
+        self._lines = OutboundLines(trunks, numbers)
         self._synthesizer = synthesizer
         self._ring_timeout = ring_timeout
         # Calls placed and not yet ended -> the prompt each plays on its answer.
@@ -75,8 +73,8 @@ class VoiceCallService:
         phone = check_phone_number(phone, "phone").lstrip("+")
         switch = self._running_switch()
         prompt = await self._render(text, language)
-        trunk = await company_trunk(self._trunks, caller)
-        shown = await self._numbers.pick(caller, None)
+        line = await self._lines.line(caller)
+        shown = line.caller_id
         call_id = str(uuid.uuid4())
         self._calls.track_outbound(
             call_id,
@@ -87,7 +85,7 @@ class VoiceCallService:
             CustomFields(customuuid=customuuid),
         )
         self.prompts[call_id] = prompt
-        target = via_trunk(trunk, phone, shown, self._ring_timeout)
+        target = line.to(phone, self._ring_timeout)
         try:
             switch.dial(Dial(call_id, target, record=False))
         except BaseException:
