@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+from callyard.container import Container
+from callyard.domain.agents import AgentState, Phase
 from callyard.domain.calls import CallKind
 from callyard.domain.hangups import EndReason, Party
-from callyard.services.agents import AgentBoard, Phase
+from callyard.services.agents import AgentBoard
 from callyard.switch.events import CallBridged, CallEnded, IncomingCall, LegCalling, SwitchEvent
 from callyard.switch.port import SwitchPort
 from callyard.switch.registrar import Binding
+from tests.conftest import Tenant
+from tests.factories import caller_of
 
 
 class Switch:
@@ -82,3 +86,39 @@ def test_wrap_up_and_keeping_away_follow_the_clock() -> None:
     assert agents.phase("1002", 129.0) is Phase.AWAY
     assert agents.phase("1002", 130.0) is Phase.IDLE
     assert agents.seat("1002").available_since == 130.0
+
+
+async def test_an_agent_is_its_extension_its_check_ins_and_its_calls(
+    container: Container, tenant: Tenant
+) -> None:
+    caller = await caller_of(container, tenant.code)
+    first, second = tenant.extensions[:2]
+    groups, agents = container.groups, container.agents
+    await groups.add(caller, "sales", enabled=True)
+    await groups.add(caller, "support", enabled=True)
+    await groups.check_in(caller, "support", first)
+    await groups.check_in(caller, "sales", first)
+    await groups.check_in(caller, "sales", second)
+    await groups.set_state(caller, "support", first, AgentState.BUSY)
+
+    view = await agents.agent(first, 0.0)
+    assert view is not None
+    assert (view.enabled, view.registered, view.phase) == (True, False, Phase.IDLE)
+    assert [(c.group, c.state) for c in view.check_ins] == [
+        ("sales", AgentState.IDLE),
+        ("support", AgentState.BUSY),
+    ]
+    [sales] = [c.group_id for c in view.check_ins if c.group == "sales"]
+    assert [c.number for c in await agents.group_members(sales)] == [first, second]
+
+    # What changes through the services is seen at once.
+    await groups.check_out(caller, "sales", first)
+    await container.extensions.set_enabled(tenant.code, [second], False)
+    assert [c.number for c in await agents.group_members(sales)] == []
+    view = await agents.agent(first, 0.0)
+    assert view is not None
+    assert [c.group for c in view.check_ins] == ["support"]
+    disabled = await agents.agent(second, 0.0)
+    assert disabled is not None
+    assert not disabled.enabled
+    assert await agents.agent("99999", 0.0) is None

@@ -55,6 +55,7 @@ class Container:
     directory: Directory
     bus: EventBus
     switch: Switch | None
+    agents: AgentBoard
     companies: CompanyService
     auth: AuthService
     extensions: ExtensionService
@@ -145,7 +146,7 @@ class Container:
             )
             presence = switch
         metrics = Metrics()
-        agents = AgentBoard(switch)
+        agents = AgentBoard(switch, directory)
         groups = GroupService(db, clock, agents, directory)
         calls = CallService(
             switch,
@@ -191,6 +192,7 @@ class Container:
             directory=directory,
             bus=bus,
             switch=switch,
+            agents=agents,
             companies=CompanyService(db, clock, directory),
             auth=AuthService(
                 db,

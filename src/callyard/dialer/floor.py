@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from callyard.dialer.pacing import AgentActivity, AgentPhase
-from callyard.services.agents import AgentBoard, Phase
-from callyard.services.groups import AgentState
+from callyard.domain.agents import AgentState, Phase
+from callyard.services.agents import AgentBoard
 
 
 class AgentFloor:

@@ -24,6 +24,7 @@ from pathlib import Path
 from callyard.clock import Clock
 from callyard.dialer.floor import AgentFloor
 from callyard.dialer.pacing import FloorView, PacerHistory, PredictivePacer
+from callyard.domain.agents import AgentState
 from callyard.domain.calls import CallKind
 from callyard.domain.hangups import EndReason, Party, q850_cause
 from callyard.errors import BusinessError
@@ -33,7 +34,7 @@ from callyard.services.auth import Caller
 from callyard.services.calls import CallService, CustomFields
 from callyard.services.cdrs import CallRecord, CdrService
 from callyard.services.directory import Directory
-from callyard.services.groups import AgentState, GroupService
+from callyard.services.groups import GroupService
 from callyard.services.numbers import NumberService
 from callyard.services.outbound import OutboundLine, OutboundLines
 from callyard.services.tasks import (

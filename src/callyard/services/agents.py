@@ -1,18 +1,26 @@
-"""One live state per extension (an agent's seat), the same for every reader: the status
+"""One state per extension (an agent's seat), the same for every reader: the status
 services, the predictive dialer and, to come, the CTI.
 
-The switch stays the authority for what it decides synchronously (whether a phone is
-registered, whether a call involves an extension); the board keeps what follows from the
-switch's events and from what services decide: the phase of the extension's call and
-since when, when its last call ended, its wrap-up, and a time it is kept away from
-offered calls (after missing one). Monotonic seconds throughout.
+An agent is its extension's enablement and group check-ins (the store, read through the
+directory's cache: every change to them goes through `Directory.changing`), its phone's
+registration and its calls (the switch stays the authority for what it decides
+synchronously), and what follows from the switch's events and from what services decide:
+the phase of its call and since when, when its last call ended, its wrap-up, and a time
+it is kept away from offered calls (after missing one). `AgentBoard.agent` gives all of
+it at once. Monotonic seconds throughout.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callyard.domain.agents import AgentState, Phase
+from callyard.services.directory import Directory
+from callyard.store.models import Extension, ExtensionGroup, GroupMember
 from callyard.switch.events import (
     AGENT_LEG,
     CallBridged,
@@ -22,16 +30,6 @@ from callyard.switch.events import (
     SwitchEvent,
 )
 from callyard.switch.port import SwitchPort
-
-
-class Phase(StrEnum):
-    """What an extension is doing now."""
-
-    IDLE = "idle"  # in no call, not wrapping up, not kept away
-    IN_CALL = "in_call"  # a call involves it, not answered yet (ringing, or dialing out)
-    TALKING = "talking"  # its call is answered: both parties talk
-    WRAP_UP = "wrap_up"  # after a call, given time before it is offered another
-    AWAY = "away"  # kept from offered calls for a while (it missed one)
 
 
 @dataclass
@@ -47,11 +45,63 @@ class Seat:
     available_since: float = 0.0  # when it last became free to be offered a call
 
 
-class AgentBoard:
-    """Every extension's live state, fed by the switch's events."""
+@dataclass(frozen=True)
+class CheckIn:
+    """An extension checked in to a group, taking its calls when idle."""
 
-    def __init__(self, switch: SwitchPort | None) -> None:
+    group_id: int
+    group: str
+    number: str
+    state: AgentState
+    checked_in_at: datetime
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """Everything known of one extension now."""
+
+    number: str
+    company_id: int
+    enabled: bool
+    registered: bool
+    check_ins: tuple[CheckIn, ...]  # by group id
+    phase: Phase
+    talking_seconds: int | None  # in an answered call since; None when not
+    idle_seconds: int | None  # since its last call ended; None before its first
+
+
+_CHECK_INS = (
+    select(
+        ExtensionGroup.id,
+        ExtensionGroup.name,
+        Extension.number,
+        GroupMember.state,
+        GroupMember.checked_in_at,
+    )
+    .join(ExtensionGroup, ExtensionGroup.id == GroupMember.group_id)
+    .join(Extension, Extension.id == GroupMember.extension_id)
+)
+
+
+async def _check_ins(session: AsyncSession, *where: object) -> tuple[CheckIn, ...]:
+    rows = await session.execute(
+        _CHECK_INS.where(*where).order_by(  # type: ignore[arg-type]
+            GroupMember.checked_in_at, Extension.number, ExtensionGroup.id
+        )
+    )
+    return tuple(
+        CheckIn(group_id, group, number, AgentState(state), at)
+        for group_id, group, number, state, at in rows
+    )
+
+
+class AgentBoard:
+    """Every extension's state: the store's part read through the directory, the live
+    part fed by the switch's events."""
+
+    def __init__(self, switch: SwitchPort | None, directory: Directory | None = None) -> None:
         self._switch = switch
+        self._directory = directory
         self._seats: dict[str, Seat] = {}
         # call id -> leg -> the registered extension that leg reaches (customers' numbers
         # are not seats and are not kept)
@@ -69,6 +119,51 @@ class AgentBoard:
 
     def in_call(self, number: str) -> bool:
         return self._switch is not None and self._switch.in_call(number)
+
+    # what the store says
+
+    async def group_members(self, group_id: int) -> tuple[CheckIn, ...]:
+        """The enabled extensions checked in to a group, in the order they checked in."""
+        directory = self._require_directory()
+
+        async def load(session: AsyncSession) -> tuple[CheckIn, ...]:
+            return await _check_ins(
+                session, GroupMember.group_id == group_id, Extension.enabled.is_(True)
+            )
+
+        return await directory.cached("group-check-ins", group_id, load) or ()
+
+    async def agent(self, number: str, now: float) -> AgentView | None:
+        """The extension's whole state; None when there is no such extension."""
+        directory = self._require_directory()
+        entry = await directory.extension(number)
+        if entry is None:
+            return None
+
+        async def load(session: AsyncSession) -> tuple[CheckIn, ...]:
+            return tuple(
+                sorted(
+                    await _check_ins(session, Extension.number == number),
+                    key=lambda c: c.group_id,
+                )
+            )
+
+        check_ins = await directory.cached("agent-check-ins", number, load) or ()
+        return AgentView(
+            number=number,
+            company_id=entry.company_id,
+            enabled=entry.enabled,
+            registered=self.registered(number),
+            check_ins=check_ins,
+            phase=self.phase(number, now),
+            talking_seconds=self.talking_seconds(number, now),
+            idle_seconds=self.idle_seconds(number, now),
+        )
+
+    def _require_directory(self) -> Directory:
+        if self._directory is None:
+            raise RuntimeError("this board was built without the directory")
+        return self._directory
 
     # what follows
 

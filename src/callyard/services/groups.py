@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
+from callyard.domain.agents import AgentState
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.agents import AgentBoard
@@ -20,13 +20,6 @@ from callyard.store.database import Database, IntegrityError
 from callyard.store.models import Extension, ExtensionGroup, GroupMember
 
 MAX_GROUP_NAME = 64
-
-
-class AgentState(StrEnum):
-    """Idle/busy of an extension within a group, set through the API."""
-
-    IDLE = "idle"
-    BUSY = "busy"
 
 
 @dataclass(frozen=True)
@@ -223,14 +216,6 @@ class GroupService:
         return views
 
     async def checked_in(self, group_id: int) -> list[tuple[str, AgentState]]:
-        """The enabled extensions checked in to a group, with their idle/busy state."""
-        async with self._db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(Extension.number, GroupMember.state)
-                    .join(Extension, Extension.id == GroupMember.extension_id)
-                    .where(GroupMember.group_id == group_id, Extension.enabled.is_(True))
-                    .order_by(GroupMember.checked_in_at, Extension.number)
-                )
-            ).all()
-        return [(number, AgentState(state)) for number, state in rows]
+        """The enabled extensions checked in to a group, with their idle/busy state (from
+        the agents' board, which keeps them until they change)."""
+        return [(c.number, c.state) for c in await self._agents.group_members(group_id)]

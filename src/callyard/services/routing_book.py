@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from callyard.domain.agents import AgentState
 from callyard.services.directory import Directory
-from callyard.services.groups import AgentState
 from callyard.store.database import Database
 from callyard.store.models import (
     CallerNumber,

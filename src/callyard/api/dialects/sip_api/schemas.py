@@ -18,11 +18,12 @@ from callyard.api.dialects.sip_api.call_codes import TASK_STATES
 from callyard.api.dialects.sip_api.code_tables import AnswerType, TaskNumberStatus
 from callyard.api.dialects.sip_api.task_numbers import parse_numbers
 from callyard.api.forms import Form
+from callyard.domain.agents import AgentState
 from callyard.errors import InvalidInput
 from callyard.services import tasks
 from callyard.services.calls import check_phone_number
 from callyard.services.extensions import StatusFilter, check_number, split_numbers
-from callyard.services.groups import MAX_GROUP_NAME, AgentState
+from callyard.services.groups import MAX_GROUP_NAME
 
 
 def _extension_number(value: str) -> str:
