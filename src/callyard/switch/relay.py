@@ -1,7 +1,8 @@
 """The media relay: RTPProxy embedded in the process (rtp.io), driven by its command protocol.
 
-One relay session per call, with two sides named by tags: `customer` (the far end,
-treated as the session's originator) and `agent`. The relay answers its commands in
+One relay session per call, with two sides named by neutral tags: `a`, the side that
+opened the session (the relay protocol's originator), and `b`; each call says which of
+its legs receives on which side. The relay answers its commands in
 order, one line each, on its control socket; a reader thread takes the answers, so the
 SIP thread never waits for one on a call's way: commands whose answer a call needs
 (the ports of U and L, the end of D, after which the capture files are complete) take
@@ -22,8 +23,14 @@ from typing import Any
 
 log = logging.getLogger("callyard.switch.relay")
 
-CUSTOMER = "customer"
-AGENT = "agent"
+SIDE_A = "a"  # the side that opened the session
+SIDE_B = "b"
+
+
+def other_side(side: str) -> str:
+    """The other side of a relay session."""
+    return SIDE_B if side == SIDE_A else SIDE_A
+
 
 # Prompts are raw G.711 at 8 kHz, one file per RTP payload type (RTPProxy's `P` reads
 # `<name>.<payload type>`): one byte per sample.
@@ -229,37 +236,37 @@ class MediaRelay:
     # -- sessions ------------------------------------------------------------------------
 
     def open(self, call_id: str, then: PortThen) -> None:
-        """Start a session; `then` gets the port to offer to the agent."""
-        self._ask(f"U {call_id} {self.address} 9 {CUSTOMER}", _port(then))
+        """Start a session; `then` gets the port to offer to the party on side b."""
+        self._ask(f"U {call_id} {self.address} 9 {SIDE_A}", _port(then))
 
     def open_from(self, call_id: str, address: str, port: int, then: PortThen) -> None:
         """Start a session for a party that offered media at address:port (a phone's
-        INVITE); `then` gets the port to offer to the party it calls."""
-        self._ask(f"U {call_id} {address} {port} {CUSTOMER}", _port(then))
+        INVITE), on side a; `then` gets the port to offer to the party it calls."""
+        self._ask(f"U {call_id} {address} {port} {SIDE_A}", _port(then))
 
-    def agent_answered(self, call_id: str, address: str, port: int, then: PortThen) -> None:
-        """Tell where the agent receives; `then` gets the port to offer to the customer."""
-        self._ask(f"L {call_id} {address} {port} {CUSTOMER} {AGENT}", _port(then))
+    def side_b_at(self, call_id: str, address: str, port: int, then: PortThen) -> None:
+        """Tell where side b's party receives; `then` gets the port to offer to side a's."""
+        self._ask(f"L {call_id} {address} {port} {SIDE_A} {SIDE_B}", _port(then))
 
-    def customer_answered(self, call_id: str, address: str, port: int) -> None:
-        """Tell where the customer receives."""
-        self._post(f"U {call_id} {address} {port} {CUSTOMER} {AGENT}")
+    def side_a_at(self, call_id: str, address: str, port: int) -> None:
+        """Tell where side a's party receives."""
+        self._post(f"U {call_id} {address} {port} {SIDE_A} {SIDE_B}")
 
     def update(self, call_id: str, side: str, address: str, port: int) -> None:
         """Tell that side `side` of a session now receives at address:port (a party's
         new offer in the middle of a call)."""
-        command = "U" if side == CUSTOMER else "L"
-        self._post(f"{command} {call_id} {address} {port} {CUSTOMER} {AGENT}")
+        command = "U" if side == SIDE_A else "L"
+        self._post(f"{command} {call_id} {address} {port} {SIDE_A} {SIDE_B}")
 
     def record(self, call_id: str) -> tuple[Path, Path]:
-        """Record both directions; returns the capture files (from customer, from agent),
+        """Record both directions; returns the capture files (from side a, from side b),
         which stay missing if the relay refuses."""
-        self._post(f"R {call_id} {CUSTOMER} {AGENT}")
-        self._post(f"R {call_id} {AGENT} {CUSTOMER}")
-        prefix = self.record_dir / f"{call_id}={CUSTOMER}"
+        self._post(f"R {call_id} {SIDE_A} {SIDE_B}")
+        self._post(f"R {call_id} {SIDE_B} {SIDE_A}")
+        prefix = self.record_dir / f"{call_id}={SIDE_A}"
         return prefix.with_name(prefix.name + ".o.rtp"), prefix.with_name(prefix.name + ".a.rtp")
 
-    def play(self, call_id: str, prompt: Path, payload_type: int, to: str = AGENT) -> float:
+    def play(self, call_id: str, prompt: Path, payload_type: int, to: str) -> float:
         """Play prompt `prompt` once to the side `to` (its party hears it instead of what
         the other side sends); returns how long it plays, in seconds."""
         if payload_type not in PROMPT_CODECS:
@@ -269,18 +276,18 @@ class MediaRelay:
             raise RelayError(f"the relay's commands cannot name {str(path)!r}: blank in it")
         if not path.is_file():
             raise RelayError(f"no prompt file {path}")
-        other = CUSTOMER if to == AGENT else AGENT
+        other = other_side(to)
         self._command(f"P1 {call_id} {prompt} {payload_type} {to} {other}")
         return path.stat().st_size / PROMPT_RATE
 
-    def stop_playing(self, call_id: str, to: str = AGENT) -> None:
+    def stop_playing(self, call_id: str, to: str) -> None:
         """Stop a prompt playing to the side `to`; relayed media reaches it again."""
-        other = CUSTOMER if to == AGENT else AGENT
+        other = other_side(to)
         self._post(f"S {call_id} {to} {other}", refused=logging.DEBUG)  # none playing
 
     def stats(self, call_id: str) -> RelayStats | None:
         try:
-            fields = [int(v) for v in self._command(f"Q {call_id} {CUSTOMER} {AGENT}").split()]
+            fields = [int(v) for v in self._command(f"Q {call_id} {SIDE_A} {SIDE_B}").split()]
         except (RelayError, ValueError):
             return None
         return RelayStats(*fields[:5]) if len(fields) >= 5 else None
@@ -288,7 +295,7 @@ class MediaRelay:
     def close(self, call_id: str, then: Callable[[], None]) -> None:
         """End a session; `then` runs once it has ended and its capture files are
         complete (also when there was no such session)."""
-        self._ask(f"D {call_id} {CUSTOMER} {AGENT}", lambda _reply: then(), logging.DEBUG)
+        self._ask(f"D {call_id} {SIDE_A} {SIDE_B}", lambda _reply: then(), logging.DEBUG)
 
     def shutdown(self) -> None:
         """Take every answer still to come (running its callback here), then stop."""

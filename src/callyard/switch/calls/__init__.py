@@ -1,4 +1,6 @@
-"""Calls placed by the switch (third-party call control), one state machine each.
+"""Calls placed by the switch (third-party call control), one state machine each, over
+legs that each have their own (`leg.py`: calling -> proceeding -> ringing -> answered ->
+ended, every transition kept with its monotonic time).
 
 Two-leg calls (Bridge; a phone's own call):
 
@@ -12,7 +14,8 @@ Dialed calls (Dial: the customer first, held until services decide):
                              '-> playing -> ended(server hangup)
 
 Runs in the SIP thread; every transition is reported as an event with a monotonic time.
-The relay anchors media: the first party is offered a relay port before anybody else is
+A bridge joins two legs on the relay's neutral sides a and b; each kind of call says
+which leg receives on which (`SIDES`). The relay anchors media: the first party is offered a relay port before anybody else is
 called, so no re-INVITE is ever needed. The relay's answers (the ports it allocates)
 come back as callbacks on the SIP thread: a call waits for them in its current state,
 and a callback finding the call in another state (hung up meanwhile) does nothing.

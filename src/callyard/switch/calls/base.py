@@ -5,14 +5,15 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from enum import Enum
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from callyard.domain.hangups import EndReason, Party, reason_of_failure
 from callyard.switch import sdp
+from callyard.switch.calls.leg import Leg, LegState
 from callyard.switch.calls.user_agent import user_agent_class
 from callyard.switch.commands import Target
 from callyard.switch.events import (
@@ -26,8 +27,8 @@ from callyard.switch.events import (
     SwitchEvent,
 )
 from callyard.switch.relay import (
-    AGENT,
-    CUSTOMER,
+    SIDE_A,
+    SIDE_B,
     MediaRelay,
     PortThen,
 )
@@ -57,11 +58,6 @@ def other_leg(leg: str) -> str:
 def silence_timer(leg: str) -> str:
     """The key of a leg's no-response timer."""
     return f"{leg}:silence"
-
-
-def other_side(side: str) -> str:
-    """The other side (tag) of a relay session."""
-    return CUSTOMER if side == AGENT else AGENT
 
 
 class State(Enum):
@@ -95,18 +91,13 @@ class RelayedCall:
         self._relay = relay
         self._emit = emit
         self._done = done
-        self._legs: dict[str, Any] = {}
-        self._heard_from: set[str] = set()
+        self._legs: dict[str, Leg] = {}  # the dialog of each leg (FIRST, SECOND) now
         self._timers: dict[str, Any] = {}
         self._captures: tuple[str, str] | None = None
         self.numbers: set[str] = set()  # extensions (or numbers) the call involves
-        # Per leg: the relay port it was given, the codecs it was offered, and where and
-        # how it receives (its SDP, codecs limited to what both sides have).
+        # The relay port each leg receives on: kept when another dialog takes the leg's
+        # place (an agent after one that failed, a group's next member, a transfer).
         self._ports: dict[str, int] = {}
-        self._offers: dict[str, tuple[sdp.Codec, ...]] = {}
-        self._media: dict[str, sdp.MediaOffer] = {}
-        self._origins: dict[str, tuple[int, int]] = {}  # our SDP's o= session and version
-        self._leg_numbers: dict[str, str] = {}  # the extension or number each leg reaches
         # How a leg's REFER is routed: (the referring extension, the target dialed) to
         # the route it would take as a call of that phone's (set by the call table).
         self.route_transfer: Callable[[str, str], Route | None] | None = None
@@ -151,13 +142,27 @@ class RelayedCall:
 
         self._relay.open(self.call_id, self._then(State.NEW, call))
 
+    # Which relay side each leg receives on: the party called first answers on side b,
+    # the other party joins it on side a (calls that reach the switch say otherwise).
+    SIDES: ClassVar[Mapping[str, str]] = {FIRST: SIDE_B, SECOND: SIDE_A}
+
+    def _media(self, leg: str) -> sdp.MediaOffer | None:
+        """Where and how leg `leg` receives, once it answered (or offered, a phone)."""
+        party = self._legs.get(leg)
+        return party.media if party is not None else None
+
+    def _heard(self, leg: str) -> bool:
+        party = self._legs.get(leg)
+        return party is not None and party.heard
+
     def _sdp(self, leg: str, codecs: tuple[sdp.Codec, ...], direction: str = sdp.SENDRECV) -> Any:
         """The SDP body for leg `leg`: its relay port, `codecs`, the next version of the
         leg's session description."""
         from sippy.MsgBody import MsgBody
 
-        session, version = self._origins.get(leg, (next(SDP_SESSIONS), 0))
-        self._origins[leg] = (session, version + 1)
+        party = self._legs[leg]
+        session, version = party.origin or (next(SDP_SESSIONS), 0)
+        party.origin = (session, version + 1)
         text = sdp.build(
             self._relay.address, self._ports[leg], codecs, direction, (session, version + 1)
         )
@@ -179,16 +184,12 @@ class RelayedCall:
             target.address,
         )
         # A new dialog of the leg (another agent for a held customer): a new session.
-        self._origins.pop(leg, None)
-        self._media.pop(leg, None)
+        self._legs[leg] = Leg(leg, target.user, ua, self.SIDES[leg], codecs)
         self._ports[leg] = port
-        self._offers[leg] = codecs
         body = self._sdp(leg, codecs)
         ua.update_handler = partial(self._answer_update, leg)
         ua.refer_handler = partial(self._referred, leg)
-        self._legs[leg] = ua
         self.numbers.add(target.user)
-        self._leg_numbers[leg] = target.user
         self._emit(LegCalling(time.monotonic(), self.call_id, leg, target.user))
         ua.recvEvent(CCEventTry((SipCallId(), target.caller_id, target.user, body, None, "")))
         self._timers[leg] = Timeout(self._timed_out, target.ring_timeout, 1, leg)
@@ -198,8 +199,8 @@ class RelayedCall:
             )
 
     def _leg_of(self, ua: Any) -> str:
-        for leg, candidate in self._legs.items():
-            if candidate is ua:
+        for leg, party in self._legs.items():
+            if party.ua is ua:
                 return leg
         return ""
 
@@ -215,24 +216,26 @@ class RelayedCall:
         leg = self._leg_of(ua)
         if not leg or self.state is State.ENDED:
             return
+        party = self._legs[leg]
         now = time.monotonic()
         if isinstance(event, CCEventUpdate):
             self._reoffered(leg, ua, event.getData())
-        elif isinstance(event, CCEventConnect) and leg in self._media:
+        elif isinstance(event, CCEventConnect) and party.media is not None:
             # The ACK of our answer to the leg's INVITE or re-INVITE: it carries the
             # leg's answer only when the re-INVITE had no offer.
             body = event.getData()[2]
             answer = sdp.parse(str(body)) if body is not None else None
             if answer is not None:
-                self._moved(leg, answer, sdp.shared(answer.codecs, self._media[leg].codecs))
+                self._moved(leg, answer, sdp.shared(answer.codecs, party.media.codecs))
         elif isinstance(event, CCEventRing):
-            self._heard_from.add(leg)
             self._cancel_timer(silence_timer(leg))
             code = event.getData()[0] if event.getData() else 180
-            if code in (180, 183):
+            ringing = code in (180, 183)
+            moved = party.move(LegState.RINGING if ringing else LegState.PROCEEDING, now)
+            if moved and ringing:
                 self._ringing(leg, now)
         elif isinstance(event, CCEventConnect):
-            self._heard_from.add(leg)
+            party.move(LegState.ANSWERED, now)
             self._cancel_timer(leg)
             self._cancel_timer(silence_timer(leg))
             body = event.getData()[2]
@@ -243,7 +246,7 @@ class RelayedCall:
                 # Hung up on the next turn of the loop: the leg's ACK goes out first.
                 ED2.callFromThread(self._end, EndReason.INVALID, Party.CALLER, 488)
                 return
-            self._media[leg] = media
+            party.media = media
             if self.state is State.TRANSFERRING:
                 self._transferred(leg, media, now)
             else:
@@ -268,8 +271,8 @@ class RelayedCall:
         if answer is None:
             problem = "answer without audio"
         else:
-            codecs = sdp.shared(answer.codecs, self._offers.get(leg, ()))
-            other = self._media.get(other_leg(leg))
+            codecs = sdp.shared(answer.codecs, self._legs[leg].offered)
+            other = self._media(other_leg(leg))
             if other is not None:
                 codecs = sdp.shared(codecs, other.codecs)
             if sdp.has_audio(codecs):
@@ -293,17 +296,21 @@ class RelayedCall:
         """The answer to a new offer of leg `leg` (re-INVITE or UPDATE): (status, reason,
         SDP body or None). An offer without a codec the other leg has is refused (488)
         and the call goes on as it was."""
+        party = self._legs.get(leg)
         if body is None:  # a refresh without an offer: nothing changes
-            current = self._media.get(leg)
-            codecs = current.codecs if current is not None else self._offers.get(leg, ())
-            return 200, "OK", self._sdp(leg, codecs) if leg in self._ports else None
+            if party is None or leg not in self._ports:
+                return 200, "OK", None
+            codecs = party.media.codecs if party.media is not None else party.offered
+            return 200, "OK", self._sdp(leg, codecs)
         offer = sdp.parse(str(body))
-        if offer is None or leg not in self._ports:
+        if offer is None or party is None or leg not in self._ports:
             return 488, "Not Acceptable Here", None
         # What the other leg receives (its answer; while it rings, what it was offered),
         # numbered as it numbers them; with nobody else, what the offer has.
-        other = self._media.get(other_leg(leg))
-        reference = other.codecs if other is not None else self._offers.get(other_leg(leg))
+        other = self._legs.get(other_leg(leg))
+        reference = None
+        if other is not None:
+            reference = other.media.codecs if other.media is not None else other.offered
         codecs = sdp.shared(reference, offer.codecs) if reference else sdp.relayed(offer.codecs)
         if not sdp.has_audio(codecs):
             log.info("re-offer refused: no codec in common", extra={"call_id": self.call_id})
@@ -314,18 +321,21 @@ class RelayedCall:
     def _moved(self, leg: str, media: sdp.MediaOffer, codecs: tuple[sdp.Codec, ...]) -> None:
         """Leg `leg` now receives as `media` says, with `codecs`: the relay sends there
         (unless it is a hold's address)."""
-        current = self._media.get(leg)
+        party = self._legs[leg]
+        current = party.media
         moved = current is None or (current.address, current.port) != (media.address, media.port)
         if moved and not media.on_hold and media.port:
-            self._relay.update(self.call_id, self._relay_side(leg), media.address, media.port)
-        self._media[leg] = replace(media, codecs=codecs)
+            self._relay.update(self.call_id, party.side, media.address, media.port)
+        party.media = replace(media, codecs=codecs)
 
-    # The relay side (tag) where leg FIRST receives; SECOND is on the other one.
-    _first_side = AGENT
-
-    def _relay_side(self, leg: str) -> str:
-        """The relay side (tag) where leg `leg` receives."""
-        return self._first_side if leg == FIRST else other_side(self._first_side)
+    def _join(self, leg: str, media: sdp.MediaOffer, then: PortThen | None = None) -> None:
+        """Tell the relay where leg `leg`, answered, receives; on side b, `then` gets the
+        port to offer to the party on side a."""
+        if self.SIDES[leg] == SIDE_B:
+            assert then is not None, "side b's party is joined with what follows it"
+            self._relay.side_b_at(self.call_id, media.address, media.port, then)
+        else:
+            self._relay.side_a_at(self.call_id, media.address, media.port)
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """Leg `leg` answered (at `now`) with `media`; reports LegAnswered."""
@@ -335,17 +345,17 @@ class RelayedCall:
         """Media flows; the relay records both directions when the call is recorded."""
         self.state = State.BRIDGED
         if self.record:
-            # Kept as (from leg FIRST: the agent or calling phone, from the customer).
-            by_side = tuple(str(path) for path in self._relay.record(self.call_id))
-            first, second = by_side if self._first_side == CUSTOMER else by_side[::-1]
-            self._captures = (first, second)
+            # Kept as (from leg FIRST, from leg SECOND).
+            from_a, from_b = (str(path) for path in self._relay.record(self.call_id))
+            first_on_a = self.SIDES[FIRST] == SIDE_A
+            self._captures = (from_a, from_b) if first_on_a else (from_b, from_a)
         self._emit(CallBridged(now, self.call_id))
         transfer, self._transfer_when_bridged = self._transfer_when_bridged, None
         if transfer is not None:
             transfer()
 
     def _failure_cause(self, leg: str, status: int) -> EndReason:
-        if status in (408, 503) and leg not in self._heard_from:
+        if status in (408, 503) and not self._heard(leg):
             # Nothing ever answered the INVITE: the line itself is down.
             return EndReason.LINE_FAILURE
         return reason_of_failure(status)
@@ -353,7 +363,9 @@ class RelayedCall:
     def _failed(self, leg: str, status: int) -> None:
         cause = self._failure_cause(leg, status)
         by = Party.CALLER if leg == FIRST else Party.CALLEE
-        self._legs.pop(leg, None)
+        party = self._legs.pop(leg, None)
+        if party is not None:
+            party.move(LegState.ENDED, time.monotonic())
         self._end(cause, by, status)
 
     def _ring_timeout(self, leg: str) -> None:
@@ -364,13 +376,13 @@ class RelayedCall:
         self._end(
             self._unanswered_cause(leg),
             Party.CALLER if first else Party.CALLEE,
-            None if leg in self._heard_from else 408,
+            None if self._heard(leg) else 408,
         )
 
     def _unanswered_cause(self, leg: str) -> EndReason:
         """Why a leg that was given up on did not answer: it rang out (the agent's phone
         10005, anyone else 10016), or it never answered anything (a line failure)."""
-        if leg not in self._heard_from:
+        if not self._heard(leg):
             return EndReason.LINE_FAILURE
         return EndReason.TIMED_OUT if leg == FIRST else EndReason.NO_ANSWER
 
@@ -385,11 +397,12 @@ class RelayedCall:
         """A leg's REFER (blind transfer) to `dialed`: the answer to give it, and what to
         do once it is given (the referring phone is hung up, the target called in its
         place). Refused while the call is not up, or where the phone could not call."""
-        referrer = self._leg_numbers.get(leg, "")
+        referring = self._legs.get(leg)
+        referrer = referring.number if referring is not None else ""
         # Both parties answered: bridged, or about to be (the phone may REFER as soon as
         # its answer is acknowledged, before the relay has confirmed the bridge).
-        answered = all(party in self._media for party in (leg, other_leg(leg)))
-        if not answered or other_leg(leg) not in self._legs or self.state is State.ENDED:
+        answered = all(self._media(party) is not None for party in (leg, other_leg(leg)))
+        if not answered or self.state is State.ENDED:
             return 403, "Forbidden (the call is not up)", None
         route = self.route_transfer(referrer, dialed) if self.route_transfer else None
         if route is None:
@@ -416,24 +429,26 @@ class RelayedCall:
             "blind transfer",
             extra={"call_id": self.call_id, "leg": leg, "to": target.user},
         )
-        ua = self._legs.pop(leg, None)
-        if ua is not None:
-            ua.event_cb = None
-            ua.recvEvent(CCEventDisconnect())
-        self.numbers.discard(self._leg_numbers.get(leg, ""))
-        self._heard_from.discard(leg)
+        other = self._media(other_leg(leg))
+        assert other is not None, "a bridged call's other party has answered"
+        party = self._legs.pop(leg, None)
+        if party is not None:
+            party.ua.event_cb = None
+            party.ua.recvEvent(CCEventDisconnect())
+            party.move(LegState.ENDED, time.monotonic())
+            self.numbers.discard(party.number)
         self.state = State.TRANSFERRING
-        self._call(leg, target, self._ports[leg], self._media[other_leg(leg)].codecs)
+        self._call(leg, target, self._ports[leg], other.codecs)
 
     def _transferred(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """A transfer's target answered: the relay sends it what the other party says."""
-        self._relay.update(self.call_id, self._relay_side(leg), media.address, media.port)
+        self._relay.update(self.call_id, self.SIDES[leg], media.address, media.port)
         self.state = State.BRIDGED
         self._emit(LegAnswered(now, self.call_id, leg))
 
     def _no_response(self, leg: str) -> None:
         self._timers.pop(silence_timer(leg), None)
-        if leg in self._legs and leg not in self._heard_from:
+        if leg in self._legs and not self._heard(leg):
             log.warning("no response to the INVITE", extra={"call_id": self.call_id, "leg": leg})
             self._cancel_timer(leg)
             self._timed_out(leg)
@@ -443,29 +458,31 @@ class RelayedCall:
         if timer is not None:
             timer.cancel()
 
-    def _release(self, leg: str, ua: Any, cause: EndReason, status: int | None) -> None:
+    def _release(self, party: Leg, cause: EndReason, status: int | None) -> None:
         """Hang up (or cancel) one leg as the call ends."""
         from sippy.CCEvents import CCEventDisconnect
 
-        ua.recvEvent(CCEventDisconnect())
-        if leg not in self._heard_from:
-            stop_retransmitting(ua)
+        party.ua.recvEvent(CCEventDisconnect())
+        if not party.heard:
+            stop_retransmitting(party.ua)
 
     def _end(self, cause: EndReason, by: Party, status: int | None = None) -> None:
         if self.state is State.ENDED:
             return
         for leg in list(self._timers):
             self._cancel_timer(leg)
-        for leg, ua in self._legs.items():
-            ua.event_cb = None
+        now = time.monotonic()
+        for leg, party in self._legs.items():
+            party.ua.event_cb = None
             try:
-                self._release(leg, ua, cause, status)
+                self._release(party, cause, status)
             except Exception:
                 # The call ends all the same: its other legs, its session, its event.
                 log.exception("call leg not released", extra={"call_id": self.call_id, "leg": leg})
+            party.move(LegState.ENDED, now)
         self.state = State.ENDED
         self._legs.clear()
-        ended = CallEnded(time.monotonic(), self.call_id, cause, by, status, self._captures)
+        ended = CallEnded(now, self.call_id, cause, by, status, self._captures)
         try:
             # Reported once the relay has closed the session: its captures are complete.
             self._relay.close(self.call_id, lambda: self._emit(ended))

@@ -29,16 +29,13 @@ class BridgedCall(RelayedCall):
 
             def call_second(port: int) -> None:
                 # The first party's codecs, numbered as it numbers them (whatever it
-                # settles on meanwhile is in `_media` when the second one answers).
-                self._call(SECOND, self.order.second, port, self._media[FIRST].codecs)
+                # settles on meanwhile is its media when the second one answers).
+                first = self._media(FIRST)
+                codecs = first.codecs if first is not None else media.codecs
+                self._call(SECOND, self.order.second, port, codecs)
                 self.state = State.SECOND_RINGING
 
-            self._relay.agent_answered(
-                self.call_id,
-                media.address,
-                media.port,
-                self._then(State.FIRST_ANSWERED, call_second),
-            )
+            self._join(FIRST, media, self._then(State.FIRST_ANSWERED, call_second))
             return
-        self._relay.customer_answered(self.call_id, media.address, media.port)
+        self._join(SECOND, media)
         self._bridged(now)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from callyard.domain.hangups import EndReason, Party
 from callyard.switch import sdp
@@ -17,6 +18,7 @@ from callyard.switch.calls.base import (
     silence_timer,
     stop_retransmitting,
 )
+from callyard.switch.calls.leg import LegState
 from callyard.switch.commands import Dial, Target
 from callyard.switch.events import (
     AGENT_LEG,
@@ -25,10 +27,10 @@ from callyard.switch.events import (
     LegFailed,
 )
 from callyard.switch.relay import (
-    AGENT,
-    CUSTOMER,
     PCMU,
     PROMPT_CODECS,
+    SIDE_A,
+    SIDE_B,
     RelayError,
 )
 
@@ -37,12 +39,11 @@ class DialedCall(RelayedCall):
     """A predictive call: the switch calls the customer; once answered the call is held
     until services attach an agent, play a prompt, or hang up.
 
-    The customer is offered the relay port first, so in the relay the customer takes the
-    answering side (tag `agent`) and an attached agent the originating side (tag
-    `customer`), as the first and second parties of a BridgedCall do.
+    The customer, called first, answers on relay side b; an attached agent joins it on
+    side a.
     """
 
-    _first_side = CUSTOMER  # an attached agent; the customer (called first) is on AGENT
+    SIDES: ClassVar[Mapping[str, str]] = {CUSTOMER_LEG: SIDE_B, AGENT_LEG: SIDE_A}
 
     def __init__(self, order: Dial, *args: Any) -> None:
         super().__init__(order.call_id, order.record, *args)
@@ -61,7 +62,7 @@ class DialedCall(RelayedCall):
 
     def attach(self, target: Target) -> None:
         """Call an agent for the held customer; bridged when the agent answers."""
-        customer = self._media.get(CUSTOMER_LEG)
+        customer = self._media(CUSTOMER_LEG)
         if self.state is not State.HELD or customer is None:
             if self.state is not State.ENDED:
                 log.warning("attach to a call that is not held", extra={"call_id": self.call_id})
@@ -70,14 +71,13 @@ class DialedCall(RelayedCall):
                 )
                 self._emit(failed)
             return
-        self._heard_from.discard(AGENT_LEG)
         self._agent = target.user
         self._call(AGENT_LEG, target, self._ports[AGENT_LEG], customer.codecs)
         self.state = State.SECOND_RINGING
 
     def play(self, prompt: Path, hangup_after: bool) -> None:
         """Play a prompt to the held customer; hang up when it has played if asked to."""
-        customer = self._media.get(CUSTOMER_LEG)
+        customer = self._media(CUSTOMER_LEG)
         if self.state is not State.HELD or customer is None:
             log.warning("play to a call that is not held", extra={"call_id": self.call_id})
             return
@@ -85,7 +85,7 @@ class DialedCall(RelayedCall):
             (c.payload_type for c in customer.codecs if c.payload_type in PROMPT_CODECS), PCMU
         )
         try:
-            seconds = self._relay.play(self.call_id, prompt, codec, to=AGENT)
+            seconds = self._relay.play(self.call_id, prompt, codec, to=self.SIDES[CUSTOMER_LEG])
         except RelayError:
             log.exception("prompt not played", extra={"call_id": self.call_id})
             if hangup_after:
@@ -112,14 +112,12 @@ class DialedCall(RelayedCall):
                 self.state = State.HELD
                 self._emit(LegAnswered(now, self.call_id, leg))
 
-            self._relay.agent_answered(
-                self.call_id, media.address, media.port, self._then(State.FIRST_RINGING, hold)
-            )
+            self._join(CUSTOMER_LEG, media, self._then(State.FIRST_RINGING, hold))
             return
         self._emit(LegAnswered(now, self.call_id, leg))
         # A prompt still playing to the customer would drown the agent out.
-        self._relay.stop_playing(self.call_id, to=AGENT)
-        self._relay.customer_answered(self.call_id, media.address, media.port)
+        self._relay.stop_playing(self.call_id, to=self.SIDES[CUSTOMER_LEG])
+        self._join(AGENT_LEG, media)
         self._bridged(now)
 
     def _failed(self, leg: str, status: int) -> None:
@@ -134,7 +132,7 @@ class DialedCall(RelayedCall):
             return
         self._timers.pop(leg, None)
         if self.state is State.SECOND_RINGING:
-            unheard = leg not in self._heard_from
+            unheard = not self._heard(leg)
             cause = EndReason.LINE_FAILURE if unheard else EndReason.NO_ANSWER
             self._agent_failed(cause, 408 if unheard else None, cancel=True)
 
@@ -147,12 +145,13 @@ class DialedCall(RelayedCall):
         if self._agent is not None and self._agent != self.order.target.user:
             self.numbers.discard(self._agent)
         self._agent = None
-        ua = self._legs.pop(AGENT_LEG, None)
-        if ua is not None:
-            ua.event_cb = None
+        party = self._legs.pop(AGENT_LEG, None)
+        if party is not None:
+            party.ua.event_cb = None
             if cancel:
-                ua.recvEvent(CCEventDisconnect())
-                if AGENT_LEG not in self._heard_from:
-                    stop_retransmitting(ua)
+                party.ua.recvEvent(CCEventDisconnect())
+                if not party.heard:
+                    stop_retransmitting(party.ua)
+            party.move(LegState.ENDED, time.monotonic())
         self.state = State.HELD
         self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause, status))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from callyard.domain.hangups import EndReason, Party
 from callyard.switch import sdp
@@ -18,15 +18,14 @@ from callyard.switch.calls.base import (
     silence_timer,
     stop_retransmitting,
 )
+from callyard.switch.calls.leg import Leg, LegState
 from callyard.switch.calls.user_agent import user_agent_class
 from callyard.switch.commands import Target
 from callyard.switch.events import (
     IncomingCall,
     LegAnswered,
 )
-from callyard.switch.relay import (
-    CUSTOMER,
-)
+from callyard.switch.relay import SIDE_A, SIDE_B
 from callyard.switch.routing import Refusal, Route
 
 # SIP answers to a phone whose call could not be put through, by hangup cause.
@@ -61,16 +60,16 @@ class InboundCall(RelayedCall):
         self._from_carrier = from_carrier
         self._next: list[Target] = []  # parties still to try, in turn
         self.numbers.add(caller)
-        self._leg_numbers[FIRST] = caller
 
-    _first_side = CUSTOMER  # the phone opened the relay session
+    # The caller opened the relay session with its offer: side a; who answers, side b.
+    SIDES: ClassVar[Mapping[str, str]] = {FIRST: SIDE_A, SECOND: SIDE_B}
 
     def take(self, request: Any, transaction: Any) -> Any:
         """Hand the phone's INVITE to a UA of its own; answers what sippy should send."""
         ua = user_agent_class()(self._config, self._leg_event)
         ua.update_handler = partial(self._answer_update, FIRST)
         ua.refer_handler = partial(self._referred, FIRST)
-        self._legs[FIRST] = ua
+        self._legs[FIRST] = Leg(FIRST, self.caller, ua, self.SIDES[FIRST])
         return ua.recvRequest(request, transaction)
 
     def fail(self) -> None:
@@ -109,7 +108,7 @@ class InboundCall(RelayedCall):
             # Nothing the relay carries (it cannot transcode): refused, not silence.
             self._refuse(488, "Not Acceptable Here", EndReason.INVALID)
             return
-        self._media[FIRST] = replace(offer, codecs=codecs)
+        self._legs[FIRST].media = replace(offer, codecs=codecs)
         if isinstance(route.destination, Refusal):
             refusal = route.destination
             self._refuse(refusal.status, refusal.reason, refusal.cause)
@@ -149,26 +148,28 @@ class InboundCall(RelayedCall):
             return False
         self._cancel_timer(SECOND)
         self._cancel_timer(silence_timer(SECOND))
-        ua = self._legs.pop(SECOND, None)
-        if ua is not None:
-            ua.event_cb = None
-            if cancel:
-                ua.recvEvent(CCEventDisconnect())
-                if SECOND not in self._heard_from:
-                    stop_retransmitting(ua)
-        self.numbers.discard(self._leg_numbers.pop(SECOND, ""))
-        self._heard_from.discard(SECOND)
+        party = self._legs.pop(SECOND, None)
+        if party is None:
+            return False
+        party.ua.event_cb = None
+        if cancel:
+            party.ua.recvEvent(CCEventDisconnect())
+            if not party.heard:
+                stop_retransmitting(party.ua)
+        party.move(LegState.ENDED, time.monotonic())
+        self.numbers.discard(party.number)
         target = self._next.pop(0)
-        self._call(SECOND, target, self._ports[SECOND], self._offers[SECOND])
+        self._call(SECOND, target, self._ports[SECOND], party.offered)
         return True
 
     def _refuse(self, status: int, reason: str, cause: EndReason) -> None:
         from sippy.CCEvents import CCEventFail
 
-        ua = self._legs.pop(FIRST, None)
-        if ua is not None:
-            ua.event_cb = None
-            ua.recvEvent(CCEventFail((status, reason)))
+        party = self._legs.pop(FIRST, None)
+        if party is not None:
+            party.ua.event_cb = None
+            party.ua.recvEvent(CCEventFail((status, reason)))
+            party.move(LegState.ENDED, time.monotonic())
         self._end(cause, Party.CALLEE, status)
 
     def _ringing(self, leg: str, now: float) -> None:
@@ -177,7 +178,7 @@ class InboundCall(RelayedCall):
         super()._ringing(leg, now)
         phone = self._legs.get(FIRST)
         if leg == SECOND and phone is not None:
-            phone.recvEvent(CCEventRing((180, "Ringing", None)))
+            phone.ua.recvEvent(CCEventRing((180, "Ringing", None)))
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         from sippy.CCEvents import CCEventConnect
@@ -189,23 +190,20 @@ class InboundCall(RelayedCall):
             # far end expects to receive.
             self._ports[FIRST] = port
             body = self._sdp(FIRST, media.codecs)
-            self._legs[FIRST].recvEvent(CCEventConnect((200, "OK", body)))
+            phone = self._legs[FIRST]
+            phone.ua.recvEvent(CCEventConnect((200, "OK", body)))
+            phone.move(LegState.ANSWERED, now)
             self._bridged(now)
 
-        self._relay.agent_answered(
-            self.call_id,
-            media.address,
-            media.port,
-            self._then(State.SECOND_RINGING, answer_phone),
-        )
+        self._join(SECOND, media, self._then(State.SECOND_RINGING, answer_phone))
 
-    def _release(self, leg: str, ua: Any, cause: EndReason, status: int | None) -> None:
+    def _release(self, party: Leg, cause: EndReason, status: int | None) -> None:
         from sippy.CCEvents import CCEventFail
 
-        if leg == FIRST and self.state is not State.BRIDGED:
+        if party.name == FIRST and self.state is not State.BRIDGED:
             code, reason = _REFUSAL.get(cause, (status or 480, "Temporarily Unavailable"))
             if status is not None and status >= 400:
                 code, reason = status, "Call Failed"
-            ua.recvEvent(CCEventFail((code, reason)))
+            party.ua.recvEvent(CCEventFail((code, reason)))
             return
-        super()._release(leg, ua, cause, status)
+        super()._release(party, cause, status)
