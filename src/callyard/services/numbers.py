@@ -20,6 +20,7 @@ from callyard.services.directory import Directory
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
 from callyard.store.models import CallerNumber, Extension, ExtensionGroup
+from callyard.switch.routing import pick_caller_id
 
 CALLER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
@@ -199,7 +200,7 @@ class NumberService:
         )
         if not pool:
             raise BusinessError(Refusal.NO_NUMBER, "The company has no enabled caller ID number")
-        return self._rng.choice(pool)
+        return pick_caller_id(pool, self._rng.choice)
 
     @staticmethod
     def _owner(number: str) -> Callable[[AsyncSession], Awaitable[_Owned | None]]:

@@ -21,7 +21,13 @@ from callyard.store.models import (
     Trunk,
 )
 from callyard.switch.registrar import Account
-from callyard.switch.routing import CompanyRoutes, NumberRoute, RoutingTable, TrunkRoute
+from callyard.switch.routing import (
+    CompanyRoutes,
+    NumberRoute,
+    RoutingTable,
+    TrunkRoute,
+    outbound_trunk,
+)
 
 log = logging.getLogger("callyard.switch.routing")
 
@@ -107,14 +113,18 @@ class RoutingBook:
                     .order_by(GroupMember.checked_in_at, Extension.number)
                 )
             ).all()
+        of_company: dict[int, list[Trunk]] = {}
+        for trunk in trunks:
+            of_company.setdefault(trunk.company_id, []).append(trunk)
         first_trunk: dict[int, TrunkRoute] = {}
-        for trunk in trunks:
-            first_trunk.setdefault(
-                trunk.company_id, TrunkRoute(trunk.host, trunk.port, trunk.username, trunk.password)
-            )
         carriers: dict[int, set[tuple[str, int]]] = {}
-        for trunk in trunks:
-            carriers.setdefault(trunk.company_id, set()).add((trunk.host, trunk.port))
+        for company_id, owned in of_company.items():
+            first = outbound_trunk(owned, lambda trunk: trunk.id)
+            if first is not None:
+                first_trunk[company_id] = TrunkRoute(
+                    first.host, first.port, first.username, first.password
+                )
+            carriers[company_id] = {(trunk.host, trunk.port) for trunk in owned}
         pools: dict[int, list[str]] = {}
         for company_id, number in numbers:
             pools.setdefault(company_id, []).append(number)

@@ -15,6 +15,7 @@ from callyard.services.directory import Directory
 from callyard.store.database import Database, IntegrityError
 from callyard.store.lookups import company_by_code
 from callyard.store.models import Company, Trunk
+from callyard.switch.routing import outbound_trunk
 
 DEFAULT_SIP_PORT = 5060
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -151,18 +152,14 @@ class TrunkService:
         memory once read: every call placed needs it."""
 
         async def load(session: AsyncSession) -> TrunkView | None:
-            found = (
+            rows = (
                 await session.execute(
                     select(Trunk, Company.code)
                     .join(Company, Company.id == Trunk.company_id)
                     .where(Trunk.company_id == company_id)
-                    .order_by(Trunk.id)
-                    .limit(1)
                 )
-            ).first()
-            if found is None:
-                return None
-            row, code = found
-            return _view(row, code)
+            ).all()
+            found = outbound_trunk(rows, lambda row: row[0].id)
+            return _view(*found) if found is not None else None
 
         return await self._directory.cached("trunk", company_id, load)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from callyard.domain.calls import CallKind
 from callyard.domain.hangups import EndReason
@@ -28,6 +28,7 @@ PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,32}$")
 # The longest string a phone may dial: a phone number, "+" and 32 digits (an extension
 # has at most 20). A longer one is refused (484) before anything else is looked at.
 MAX_DIALED = 33
+T = TypeVar("T")
 
 
 class RoutesSource(Protocol):
@@ -62,6 +63,23 @@ class TrunkRoute:
     port: int
     username: str | None = None
     password: str | None = None
+
+
+# The routing policy of outbound calls, for the switch (phones' own calls, from the
+# routing table) and for services (the API's calls, the dialer, voice codes) alike.
+
+
+def outbound_trunk(trunks: Iterable[T], trunk_id: Callable[[T], int]) -> T | None:
+    """The trunk that carries a company's outbound calls: its first, by id."""
+    return min(trunks, key=trunk_id, default=None)
+
+
+def pick_caller_id(
+    pool: Sequence[str], choose: Callable[[Sequence[str]], str] = random.choice
+) -> str:
+    """The caller ID shown when none is asked for: one of the company's enabled numbers,
+    at random."""
+    return choose(pool)
 
 
 def via_trunk(trunk: TrunkAddress, number: str, caller_id: str, ring_timeout: float) -> Target:
@@ -156,7 +174,7 @@ class Router:
         binding: Callable[[str], Binding | None],
         ring_timeout: float,
         agent_ring_timeout: float,
-        choose: Callable[[tuple[str, ...]], str] = random.choice,
+        choose: Callable[[Sequence[str]], str] = random.choice,
     ) -> None:
         self.table = table
         self._binding = binding
@@ -185,7 +203,7 @@ class Router:
         if company.trunk is None or not company.caller_ids:
             # No trunk, or no caller ID to show: the call cannot go out.
             return Route(CallKind.PHONE_OUTBOUND, "", _NO_LINE)
-        shown = self._choose(company.caller_ids)
+        shown = pick_caller_id(company.caller_ids, self._choose)
         return Route(
             CallKind.PHONE_OUTBOUND,
             shown,

@@ -15,10 +15,11 @@ Dialed calls (Dial: the customer first, held until services decide):
 
 Runs in the SIP thread; every transition is reported as an event with a monotonic time.
 A bridge joins two legs on the relay's neutral sides a and b; each kind of call says
-which leg receives on which (`SIDES`). The relay anchors media: the first party is offered a relay port before anybody else is
-called, so no re-INVITE is ever needed. The relay's answers (the ports it allocates)
-come back as callbacks on the SIP thread: a call waits for them in its current state,
-and a callback finding the call in another state (hung up meanwhile) does nothing.
+which leg receives on which (`SIDES`). The relay anchors media: the first party is
+offered a relay port before anybody else is called, so no re-INVITE is ever needed.
+The relay's answers (the ports it allocates) come back as callbacks on the SIP thread:
+a call waits for them in its current state, and a callback finding the call in another
+state (hung up meanwhile) does nothing.
 """
 
 from __future__ import annotations
