@@ -1,7 +1,11 @@
-"""A leg's state machine: the table's transitions taken, anything else ignored."""
+"""A leg's state machine, and each kind of call's: the tables' transitions taken,
+anything else ignored."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from callyard.switch.calls import BridgedCall, DialedCall, InboundCall, State
 from callyard.switch.calls.leg import TRANSITIONS, Leg, LegState
 from callyard.switch.relay import SIDE_A
 
@@ -31,3 +35,27 @@ def test_every_state_but_the_end_can_end_and_the_end_is_final() -> None:
     for state, reachable in TRANSITIONS.items():
         assert (LegState.ENDED in reachable) is (state is not LegState.ENDED)
     assert TRANSITIONS[LegState.ENDED] == frozenset()
+
+
+def reachable(table: Mapping[State, frozenset[State]]) -> set[State]:
+    seen, todo = {State.NEW}, [State.NEW]
+    while todo:
+        for after in table[todo.pop()] - seen:
+            seen.add(after)
+            todo.append(after)
+    return seen
+
+
+def test_each_kind_of_call_has_its_own_transitions() -> None:
+    # A click-to-call rings its parties in turn; a dialed customer is held, for an agent
+    # or a prompt; a phone's call rings its destination at once.
+    assert reachable(BridgedCall.TRANSITIONS) == set(State) - {State.HELD, State.PLAYING}
+    assert DialedCall.TRANSITIONS[State.HELD] == {
+        State.SECOND_RINGING,
+        State.PLAYING,
+        State.ENDED,
+    }
+    assert DialedCall.TRANSITIONS[State.PLAYING] == {State.ENDED}
+    assert InboundCall.TRANSITIONS[State.NEW] == {State.SECOND_RINGING, State.ENDED}
+    for call in (BridgedCall, DialedCall, InboundCall):
+        assert call.TRANSITIONS[State.ENDED] == frozenset()

@@ -1,4 +1,5 @@
-"""Calls placed by the switch (third-party call control), one state machine each, over
+"""Calls placed by the switch (third-party call control), one state machine each (its
+`TRANSITIONS` table over the shared vocabulary `State`, entered through `_enter`), over
 legs that each have their own (`leg.py`: calling -> proceeding -> ringing -> answered ->
 ended, every transition kept with its monotonic time).
 

@@ -72,8 +72,29 @@ class State(Enum):
     ENDED = "ended"
 
 
+def transitions(*steps: tuple[State, State]) -> Mapping[State, frozenset[State]]:
+    """A call's transition table from its steps; every state but the end may end."""
+    table: dict[State, set[State]] = {state: set() for state in State}
+    for before, after in steps:
+        table[before].add(after)
+    for state in State:
+        if state is not State.ENDED:
+            table[state].add(State.ENDED)
+    return {state: frozenset(after) for state, after in table.items()}
+
+
 class RelayedCall:
     """What every call through the relay shares: its legs, ring timers and ending."""
+
+    # The call's states and their transitions, in one place (each kind of call its own).
+    TRANSITIONS: ClassVar[Mapping[State, frozenset[State]]] = transitions(
+        (State.NEW, State.FIRST_RINGING),
+        (State.FIRST_RINGING, State.FIRST_ANSWERED),
+        (State.FIRST_ANSWERED, State.SECOND_RINGING),
+        (State.SECOND_RINGING, State.BRIDGED),
+        (State.BRIDGED, State.TRANSFERRING),
+        (State.TRANSFERRING, State.BRIDGED),
+    )
 
     def __init__(
         self,
@@ -112,6 +133,18 @@ class RelayedCall:
         cause = EndReason.NORMAL if self.state is State.BRIDGED else EndReason.CANCELLED
         self._end(cause, Party.CALLER)
 
+    def _enter(self, state: State) -> bool:
+        """Take the transition to `state`, if the call's table has it; a transition it
+        has not is a fault of the switch's, logged, and the call stays where it is."""
+        if state not in self.TRANSITIONS[self.state]:
+            log.error(
+                "call transition refused",
+                extra={"call_id": self.call_id, "from": self.state.value, "to": state.value},
+            )
+            return False
+        self.state = state
+        return True
+
     def _then(
         self,
         waiting: State,
@@ -138,7 +171,7 @@ class RelayedCall:
 
         def call(port: int) -> None:
             self._call(leg, target, port, sdp.DEFAULT_CODECS)
-            self.state = State.FIRST_RINGING
+            self._enter(State.FIRST_RINGING)
 
         self._relay.open(self.call_id, self._then(State.NEW, call))
 
@@ -343,7 +376,7 @@ class RelayedCall:
 
     def _bridged(self, now: float) -> None:
         """Media flows; the relay records both directions when the call is recorded."""
-        self.state = State.BRIDGED
+        self._enter(State.BRIDGED)
         if self.record:
             # Kept as (from leg FIRST, from leg SECOND).
             from_a, from_b = (str(path) for path in self._relay.record(self.call_id))
@@ -437,13 +470,13 @@ class RelayedCall:
             party.ua.recvEvent(CCEventDisconnect())
             party.move(LegState.ENDED, time.monotonic())
             self.numbers.discard(party.number)
-        self.state = State.TRANSFERRING
+        self._enter(State.TRANSFERRING)
         self._call(leg, target, self._ports[leg], other.codecs)
 
     def _transferred(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """A transfer's target answered: the relay sends it what the other party says."""
         self._relay.update(self.call_id, self.SIDES[leg], media.address, media.port)
-        self.state = State.BRIDGED
+        self._enter(State.BRIDGED)
         self._emit(LegAnswered(now, self.call_id, leg))
 
     def _no_response(self, leg: str) -> None:
@@ -480,7 +513,7 @@ class RelayedCall:
                 # The call ends all the same: its other legs, its session, its event.
                 log.exception("call leg not released", extra={"call_id": self.call_id, "leg": leg})
             party.move(LegState.ENDED, now)
-        self.state = State.ENDED
+        self._enter(State.ENDED)
         self._legs.clear()
         ended = CallEnded(now, self.call_id, cause, by, status, self._captures)
         try:

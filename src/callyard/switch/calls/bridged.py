@@ -25,7 +25,7 @@ class BridgedCall(RelayedCall):
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         self._emit(LegAnswered(now, self.call_id, leg))
         if leg == FIRST:
-            self.state = State.FIRST_ANSWERED
+            self._enter(State.FIRST_ANSWERED)
 
             def call_second(port: int) -> None:
                 # The first party's codecs, numbered as it numbers them (whatever it
@@ -33,7 +33,7 @@ class BridgedCall(RelayedCall):
                 first = self._media(FIRST)
                 codecs = first.codecs if first is not None else media.codecs
                 self._call(SECOND, self.order.second, port, codecs)
-                self.state = State.SECOND_RINGING
+                self._enter(State.SECOND_RINGING)
 
             self._join(FIRST, media, self._then(State.FIRST_ANSWERED, call_second))
             return

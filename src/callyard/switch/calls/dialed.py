@@ -17,6 +17,7 @@ from callyard.switch.calls.base import (
     log,
     silence_timer,
     stop_retransmitting,
+    transitions,
 )
 from callyard.switch.calls.leg import LegState
 from callyard.switch.commands import Dial, Target
@@ -44,6 +45,16 @@ class DialedCall(RelayedCall):
     """
 
     SIDES: ClassVar[Mapping[str, str]] = {CUSTOMER_LEG: SIDE_B, AGENT_LEG: SIDE_A}
+    TRANSITIONS = transitions(
+        (State.NEW, State.FIRST_RINGING),
+        (State.FIRST_RINGING, State.HELD),
+        (State.HELD, State.SECOND_RINGING),
+        (State.HELD, State.PLAYING),
+        (State.SECOND_RINGING, State.BRIDGED),
+        (State.SECOND_RINGING, State.HELD),  # the agent's phone failed
+        (State.BRIDGED, State.TRANSFERRING),
+        (State.TRANSFERRING, State.BRIDGED),
+    )
 
     def __init__(self, order: Dial, *args: Any) -> None:
         super().__init__(order.call_id, order.record, *args)
@@ -73,7 +84,7 @@ class DialedCall(RelayedCall):
             return
         self._agent = target.user
         self._call(AGENT_LEG, target, self._ports[AGENT_LEG], customer.codecs)
-        self.state = State.SECOND_RINGING
+        self._enter(State.SECOND_RINGING)
 
     def play(self, prompt: Path, hangup_after: bool) -> None:
         """Play a prompt to the held customer; hang up when it has played if asked to."""
@@ -94,7 +105,7 @@ class DialedCall(RelayedCall):
         if hangup_after:
             from sippy.Time.Timeout import Timeout
 
-            self.state = State.PLAYING
+            self._enter(State.PLAYING)
             self._timers[PROMPT] = Timeout(self._played, seconds + PROMPT_TAIL_SECONDS, 1)
 
     def _played(self) -> None:
@@ -109,7 +120,7 @@ class DialedCall(RelayedCall):
                 # Held (and reported answered, so services may attach) once the relay
                 # has the port an agent will be offered.
                 self._ports[AGENT_LEG] = port
-                self.state = State.HELD
+                self._enter(State.HELD)
                 self._emit(LegAnswered(now, self.call_id, leg))
 
             self._join(CUSTOMER_LEG, media, self._then(State.FIRST_RINGING, hold))
@@ -153,5 +164,5 @@ class DialedCall(RelayedCall):
                 if not party.heard:
                     stop_retransmitting(party.ua)
             party.move(LegState.ENDED, time.monotonic())
-        self.state = State.HELD
+        self._enter(State.HELD)
         self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause, status))

@@ -17,6 +17,7 @@ from callyard.switch.calls.base import (
     State,
     silence_timer,
     stop_retransmitting,
+    transitions,
 )
 from callyard.switch.calls.leg import Leg, LegState
 from callyard.switch.calls.user_agent import user_agent_class
@@ -63,6 +64,12 @@ class InboundCall(RelayedCall):
 
     # The caller opened the relay session with its offer: side a; who answers, side b.
     SIDES: ClassVar[Mapping[str, str]] = {FIRST: SIDE_A, SECOND: SIDE_B}
+    TRANSITIONS = transitions(
+        (State.NEW, State.SECOND_RINGING),
+        (State.SECOND_RINGING, State.BRIDGED),
+        (State.BRIDGED, State.TRANSFERRING),
+        (State.TRANSFERRING, State.BRIDGED),
+    )
 
     def take(self, request: Any, transaction: Any) -> Any:
         """Hand the phone's INVITE to a UA of its own; answers what sippy should send."""
@@ -118,7 +125,7 @@ class InboundCall(RelayedCall):
 
         def call(port: int) -> None:
             self._call(SECOND, target, port, codecs)
-            self.state = State.SECOND_RINGING
+            self._enter(State.SECOND_RINGING)
 
         def refuse() -> None:
             self._refuse(503, "Service Unavailable", EndReason.SERVER_HANGUP)
