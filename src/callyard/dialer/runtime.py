@@ -6,7 +6,7 @@ any INVITE), and dials them through the company's trunk. An answered customer ge
 longest-free agent of the task's group at once; if no agent takes the call within
 `max_wait` seconds the customer hears the abandon message and the call ends, abandoned.
 
-Call records are written by the CallService like every other call's (method 5); the task
+Call records are written by the CallService like every other call's (predictive); the task
 service finishes the number's attempt in the record's own transaction, so task counters
 always match the records. Attempts a crash cut short are recorded at the next start.
 """

@@ -317,8 +317,8 @@ class CallService:
 
     async def call_status(self, caller: Caller, numbers: list[str]) -> list[CallStatus]:
         """GetSipCallStatus: the line's phase from live state (idle, ringing, answered,
-        talking: 1201-1204); else not registered, disabled (1014, 1013), or not found and
-        another company's (1012/1011) for numbers not the caller's."""
+        talking); else not registered, disabled, or not found and another company's for
+        numbers not the caller's."""
         result = []
         now = self._clock.monotonic()
         for number in numbers:

@@ -320,7 +320,7 @@ class CdrService:
             return [_recording(row) for row in rows]
 
     async def mark_recordings_purged(self, cdr_ids: list[int], at: datetime) -> None:
-        """Note that these records' recordings are gone (GetRecodeFile then answers 1003)."""
+        """Note that these records' recordings are gone (the recording is then refused)."""
         if not cdr_ids:
             return
         async with self._db.writing() as session:

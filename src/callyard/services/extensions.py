@@ -80,8 +80,8 @@ def extension_numbers(numbers: list[str], range_spec: str | None) -> list[str]:
 
 def split_numbers(text: str, limit: int = 500) -> list[str]:
     """A comma-separated list of extensions as asked, duplicates removed, order kept. An
-    entry that is not an extension number stays in the list: it is one that does not exist
-    (1012), and only its own answer says so."""
+    entry that is not an extension number stays in the list: it is one that does not exist,
+    and only its own answer says so."""
     numbers = [part.strip() for part in text.split(",") if part.strip()]
     too_long = next((n for n in numbers if len(n) > MAX_LISTED_CHARS), None)
     if too_long is not None:
@@ -103,7 +103,7 @@ OWNERSHIP_CHECKS = {
 
 
 def owned_extension(entry: ExtensionEntry | None, caller: Caller, number: str) -> ExtensionEntry:
-    """The documented 1012 (no such extension) or 1011 (another company's) failures."""
+    """The extension, or its refusal: no such extension, or another company's."""
     if entry is None:
         raise BusinessError(Refusal.EXTENSION_NOT_FOUND, f"Extension {number} does not exist")
     if entry.company_id != caller.company_id:
@@ -116,7 +116,8 @@ def owned_extension(entry: ExtensionEntry | None, caller: Caller, number: str) -
 async def resolve_extension(
     session: AsyncSession, caller: Caller, number: str, *, require_enabled: bool = False
 ) -> Extension:
-    """The caller's extension `number`, or the documented 1011/1012/1013 failure."""
+    """The caller's extension `number`, or its refusal: not found, another company's or
+    (with `require_enabled`) disabled."""
     extension = await session.scalar(select(Extension).where(Extension.number == number))
     owned_extension(entry_of(extension) if extension else None, caller, number)
     assert extension is not None
@@ -246,8 +247,8 @@ class ExtensionService:
     async def registration_status(
         self, caller: Caller, numbers: list[str]
     ) -> list[tuple[str, LineCheck, Registration | None]]:
-        """GetSipRegisterStatus: registered or not (1017, 1014), else disabled, not found
-        or another company's (1013, 1012, 1011)."""
+        """GetSipRegisterStatus: registered or not, else disabled, not found or another
+        company's."""
         result: list[tuple[str, LineCheck, Registration | None]] = []
         for number, check in await self.valid_status(caller, numbers):
             registration = None
@@ -259,7 +260,7 @@ class ExtensionService:
 
     async def valid_status(self, caller: Caller, numbers: list[str]) -> list[tuple[str, LineCheck]]:
         """GetSipValidStatus: one check per number: enabled, disabled, not found or
-        another company's (1016, 1013, 1012, 1011)."""
+        another company's."""
         result = []
         for number in numbers:
             try:

@@ -181,7 +181,7 @@ class NumberService:
 
     async def pick(self, caller: Caller, disnumber: str | None) -> str:
         """The caller ID of a call: `disnumber` if the company may show it, else (blank) a
-        random enabled number of the company. Fails with 1020, 1021 or 1019. From
+        random enabled number of the company. Refused: not found, foreign, disabled. From
         memory once read: every call placed needs it."""
         wanted = (disnumber or "").strip()
         if wanted:

@@ -75,7 +75,7 @@ class RecordingService:
 
     async def download(self, caller: Caller, filename: str) -> tuple[str, datetime]:
         """GetRecodeFile: a signed link to one of the caller's recordings and its expiry;
-        1003 for a name that is not one of the company's recordings or is purged."""
+        Refused for a name that is not one of the company's recordings or is purged."""
         filename = filename.strip()
         unknown = BusinessError(
             Refusal.RECORDING_NOT_FOUND, f"Recording {filename} does not exist for this company"

@@ -4,7 +4,8 @@ The message is rendered before the call is placed (cached by text and language),
 that on the answer the switch is told to play it at once, in the event handler itself:
 nothing is awaited between the customer's 200 OK and the prompt starting. The switch
 hangs up shortly after the prompt ends (SERVER_HANGUP). The call is followed by the
-CallService like every other call (method 6): its call-state webhooks, its record.
+CallService like every other call (a voice message): its call-state webhooks, its
+record.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The task service: the API side (App.Sip_Yccall.*) creates tasks, adds numbers and
 moves a task through its states:
 
-    1025 not started --start--> 1026 in progress --pause--> 1027 paused --resume--> 1026
-    1025 / 1026 / 1027 --stop--> 1028 over   (also: every number called, or the end date passed)
+    not started --start--> running --pause--> paused --resume--> running
+    not started / running / paused --stop--> over   (also: every number called, or the
+                                                      end date passed)
 
-A change a state does not allow is refused with the task's current status code.
+A change a state does not allow is refused with the refusal of the task's current state.
 
 The dialer side claims due numbers (one attempt each, stored before anything is dialed),
 and every dial's call record finishes its attempt in the record's own transaction
@@ -140,9 +141,9 @@ class TaskService:
     async def create(
         self, caller: Caller, spec: TaskSpec, numbers: Sequence[NumberEntry] = ()
     ) -> CreatedTask:
-        """A new task, not started (1025), with the valid numbers of `numbers`. Fails with
-        1211 (unknown group), 1210 (group disabled), 1018-1021 (caller ID), or InvalidInput
-        for a date range wholly in the past; nothing is stored then."""
+        """A new task, not started, with the valid numbers of `numbers`. Fails with
+        GROUP_NOT_FOUND, GROUP_DISABLED, a caller ID's refusal, or InvalidInput for a date
+        range wholly in the past; nothing is stored then."""
         if spec.enddate < self._today(caller.timezone):
             raise InvalidInput("enddate", f"{spec.enddate} is in the past")
         if spec.disnumber:
@@ -188,7 +189,7 @@ class TaskService:
     async def append(
         self, caller: Caller, taskid: str, numbers: Sequence[NumberEntry]
     ) -> AddedNumbers:
-        """Add numbers to a task that is not over (1028 once it is)."""
+        """Add numbers to a task that is not over (TASK_OVER once it is)."""
         async with self._db.writing() as session:
             task = await self._task(session, caller, taskid, lock=True)
             if task.state == TaskState.OVER:
@@ -209,7 +210,7 @@ class TaskService:
 
     async def delete(self, caller: Caller, taskid: str) -> None:
         """Delete a task with its numbers and attempts; a task in progress must be
-        stopped (or paused) first (1026)."""
+        stopped (or paused) first (TASK_RUNNING)."""
         async with self._db.writing() as session:
             task = await self._task(session, caller, taskid, lock=True)
             if task.state == TaskState.RUNNING:

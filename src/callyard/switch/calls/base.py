@@ -414,7 +414,7 @@ class RelayedCall:
 
     def _unanswered_cause(self, leg: str) -> EndReason:
         """Why a leg that was given up on did not answer: it rang out (the agent's phone
-        10005, anyone else 10016), or it never answered anything (a line failure)."""
+        timed out, anyone else no answer), or it never answered anything (a line failure)."""
         if not self._heard(leg):
             return EndReason.LINE_FAILURE
         return EndReason.TIMED_OUT if leg == FIRST else EndReason.NO_ANSWER
