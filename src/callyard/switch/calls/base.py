@@ -454,7 +454,6 @@ class RelayedCall:
     def _transfer(self, leg: str, target: Target) -> None:
         """Hang up leg `leg` and call `target` in its place, on the same relay port; the
         other party stays where it is and is bridged to the target when it answers."""
-        from sippy.CCEvents import CCEventDisconnect
 
         if self.state is not State.BRIDGED:
             return
@@ -464,11 +463,8 @@ class RelayedCall:
         )
         other = self._media(other_leg(leg))
         assert other is not None, "a bridged call's other party has answered"
-        party = self._legs.pop(leg, None)
+        party = self._drop(leg, hang_up=True)
         if party is not None:
-            party.ua.event_cb = None
-            party.ua.recvEvent(CCEventDisconnect())
-            party.move(LegState.ENDED, time.monotonic())
             self.numbers.discard(party.number)
         self._enter(State.TRANSFERRING)
         self._call(leg, target, self._ports[leg], other.codecs)
@@ -485,6 +481,25 @@ class RelayedCall:
             log.warning("no response to the INVITE", extra={"call_id": self.call_id, "leg": leg})
             self._cancel_timer(leg)
             self._timed_out(leg)
+
+    def _drop(self, leg: str, hang_up: bool) -> Leg | None:
+        """Let go of leg `leg` while the call goes on (another party takes its place, or
+        nobody for now): its timers stop, its dialog is hung up or cancelled if
+        `hang_up` (else the far end ended it). The leg that was, if any."""
+        from sippy.CCEvents import CCEventDisconnect
+
+        self._cancel_timer(leg)
+        self._cancel_timer(silence_timer(leg))
+        party = self._legs.pop(leg, None)
+        if party is None:
+            return None
+        party.ua.event_cb = None
+        if hang_up:
+            party.ua.recvEvent(CCEventDisconnect())
+            if not party.heard:
+                stop_retransmitting(party.ua)
+        party.move(LegState.ENDED, time.monotonic())
+        return party
 
     def _cancel_timer(self, leg: str) -> None:
         timer = self._timers.pop(leg, None)

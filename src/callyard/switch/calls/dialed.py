@@ -15,11 +15,8 @@ from callyard.switch.calls.base import (
     RelayedCall,
     State,
     log,
-    silence_timer,
-    stop_retransmitting,
     transitions,
 )
-from callyard.switch.calls.leg import LegState
 from callyard.switch.commands import Dial, Target
 from callyard.switch.events import (
     AGENT_LEG,
@@ -149,20 +146,10 @@ class DialedCall(RelayedCall):
 
     def _agent_failed(self, cause: EndReason, status: int | None, cancel: bool) -> None:
         """The agent's leg is over but the customer is still there: hold again."""
-        from sippy.CCEvents import CCEventDisconnect
 
-        self._cancel_timer(AGENT_LEG)
-        self._cancel_timer(silence_timer(AGENT_LEG))
         if self._agent is not None and self._agent != self.order.target.user:
             self.numbers.discard(self._agent)
         self._agent = None
-        party = self._legs.pop(AGENT_LEG, None)
-        if party is not None:
-            party.ua.event_cb = None
-            if cancel:
-                party.ua.recvEvent(CCEventDisconnect())
-                if not party.heard:
-                    stop_retransmitting(party.ua)
-            party.move(LegState.ENDED, time.monotonic())
+        self._drop(AGENT_LEG, hang_up=cancel)
         self._enter(State.HELD)
         self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause, status))

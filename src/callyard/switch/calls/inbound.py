@@ -15,8 +15,6 @@ from callyard.switch.calls.base import (
     SECOND,
     RelayedCall,
     State,
-    silence_timer,
-    stop_retransmitting,
     transitions,
 )
 from callyard.switch.calls.leg import Leg, LegState
@@ -149,21 +147,12 @@ class InboundCall(RelayedCall):
     def _call_next(self, cancel: bool) -> bool:
         """The party ringing failed or did not answer: call the route's next one, with
         the same offer and relay port. False when nobody is left to try."""
-        from sippy.CCEvents import CCEventDisconnect
 
         if not self._next or self.state is not State.SECOND_RINGING:
             return False
-        self._cancel_timer(SECOND)
-        self._cancel_timer(silence_timer(SECOND))
-        party = self._legs.pop(SECOND, None)
+        party = self._drop(SECOND, hang_up=cancel)
         if party is None:
             return False
-        party.ua.event_cb = None
-        if cancel:
-            party.ua.recvEvent(CCEventDisconnect())
-            if not party.heard:
-                stop_retransmitting(party.ua)
-        party.move(LegState.ENDED, time.monotonic())
         self.numbers.discard(party.number)
         target = self._next.pop(0)
         self._call(SECOND, target, self._ports[SECOND], party.offered)
