@@ -146,7 +146,6 @@ class DialedCall(RelayedCall):
 
     def _agent_failed(self, cause: EndReason, status: int | None, cancel: bool) -> None:
         """The agent's leg is over but the customer is still there: hold again."""
-
         if self._agent is not None and self._agent != self.order.target.user:
             self.numbers.discard(self._agent)
         self._agent = None

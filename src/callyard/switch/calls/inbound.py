@@ -147,7 +147,6 @@ class InboundCall(RelayedCall):
     def _call_next(self, cancel: bool) -> bool:
         """The party ringing failed or did not answer: call the route's next one, with
         the same offer and relay port. False when nobody is left to try."""
-
         if not self._next or self.state is not State.SECOND_RINGING:
             return False
         party = self._drop(SECOND, hang_up=cancel)
