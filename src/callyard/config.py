@@ -97,6 +97,8 @@ class Settings:
     log_level: str = "info"
     timezone: str = "UTC"
     token_ttl_seconds: int = 12 * 3600
+    # Tokens of API credentials (the vcall API's POST /api/token): the seed leaves it open.
+    credential_token_ttl_seconds: int = 2 * 3600
     public_url: str | None = None
     recording_retention_days: int = DEFAULT_RETENTION_DAYS
     recording_secret: str | None = None
@@ -167,6 +169,8 @@ class Settings:
             values["data_dir"] = Path(env["CALLYARD_DATA_DIR"])
         if env.get("CALLYARD_TOKEN_TTL"):
             values["token_ttl_seconds"] = int(env["CALLYARD_TOKEN_TTL"])
+        if env.get("CALLYARD_CREDENTIAL_TOKEN_TTL"):
+            values["credential_token_ttl_seconds"] = int(env["CALLYARD_CREDENTIAL_TOKEN_TTL"])
         if env.get("CALLYARD_RING_TIMEOUT"):
             values["ring_timeout_seconds"] = float(env["CALLYARD_RING_TIMEOUT"])
         if env.get("CALLYARD_AGENT_RING_TIMEOUT"):

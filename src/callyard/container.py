@@ -71,15 +71,12 @@ class Container:
     webhooks: WebhookSettingsService
     outbox: Outbox
     delivery: DeliveryWorker
+    credentials: CredentialService
     voice_codes: VoiceCodeService = field(init=False)
-    credentials: CredentialService = field(init=False)
 
     def __post_init__(self) -> None:
         self.voice_codes = VoiceCodeService(
             self.db, self.clock, self.voice_calls, VoiceCodeLimits.from_settings(self.settings)
-        )
-        self.credentials = CredentialService(
-            self.db, self.clock, lambda: SecretBox(self.settings.resolve_credentials_key())
         )
 
     @classmethod
@@ -147,6 +144,9 @@ class Container:
             presence = switch
         metrics = Metrics()
         agents = AgentBoard(switch, directory)
+        credentials = CredentialService(
+            db, clock, lambda: SecretBox(settings.resolve_credentials_key())
+        )
         groups = GroupService(db, clock, agents, directory)
         calls = CallService(
             switch,
@@ -200,7 +200,10 @@ class Container:
                 directory,
                 timedelta(seconds=settings.token_ttl_seconds),
                 LoginLimits.of(settings),
+                credentials=credentials,
+                credential_token_ttl=timedelta(seconds=settings.credential_token_ttl_seconds),
             ),
+            credentials=credentials,
             extensions=ExtensionService(db, clock, presence, directory),
             groups=groups,
             trunks=trunks,

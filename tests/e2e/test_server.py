@@ -315,3 +315,25 @@ def test_a_lost_sip_process_stops_the_server_with_an_error(tmp_path: Path) -> No
     logs = [json.loads(line) for line in server.stderr.splitlines() if line.startswith("{")]
     assert "stopping: the SIP switch ended" in [entry["msg"] for entry in logs]
     assert logs[-1]["msg"] == "callyard stopped"
+
+
+def test_a_vcall_key_from_the_cli_gets_a_token_until_it_is_revoked(
+    server: Server, db_url: str
+) -> None:
+    code, _appid, _accesskey = demo_credentials(server)
+    issued = callyard(
+        "credential", "issue", "--company", code, "--kind", "vcall", "--db-url", db_url
+    )
+    body = {"accessKeyId": issued["key_id"], "accessKeySecret": issued["secret"]}
+    # As a client sends it: JSON, and the path without /api of the seed's examples too.
+    for path in ("/api/token", "/token"):
+        reply = httpx.post(server.url + path, json=body, timeout=10).json()
+        assert (reply["code"], reply["msg"]) == (0, "success"), reply
+        assert type(reply["data"]["expireTime"]) is int
+        assert reply["data"]["expireTime"] > time.time() * 1000
+
+    callyard(
+        "credential", "revoke", "--company", code, "--key-id", issued["key_id"], "--db-url", db_url
+    )
+    reply = httpx.post(server.url + "/api/token", json=body, timeout=10).json()
+    assert (reply["code"], reply["data"]) == (-1, None)

@@ -18,6 +18,7 @@ from callyard.api.admin import http as admin_http
 from callyard.api.body_limits import BodyRefused, RequestBodyLimits
 from callyard.api.dialects.sip_api import http as sip_http
 from callyard.api.dialects.sip_api.handlers import Deps
+from callyard.api.dialects.vcall import http as vcall_http
 from callyard.api.dialects.voice_code import http as voice_code_http
 from callyard.container import Container
 from callyard.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -31,7 +32,7 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
     app = FastAPI(
         title="callyard",
         version=__version__,
-        description="Open-source cloud call center: App.Sip_* API and admin API.",
+        description="Open-source cloud call center: App.Sip_* API, vcall API and admin API.",
         openapi_url=None,  # the operations router serves the documentation
         docs_url=None,
         redoc_url=None,
@@ -63,6 +64,9 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
                 container.auth, container.voice_codes, container.clock, container.metrics
             )
         )
+    )
+    app.include_router(
+        vcall_http.router(vcall_http.VcallApi(container.auth, container.clock, container.metrics))
     )
     app.include_router(
         admin_http.router(

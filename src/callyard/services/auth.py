@@ -20,14 +20,16 @@ from callyard.domain.refusals import Denial, Refusal
 from callyard.errors import AccessDenied, BusinessError
 from callyard.limits import AuthenticationLimits
 from callyard.security import VerifiedSecrets, new_token, token_digest, verify_secret
-from callyard.services.companies import ALWAYS_LICENSED, Capability
+from callyard.services.companies import ALWAYS_LICENSED, Capability, TokenAudience
+from callyard.services.credentials import CredentialKind, CredentialService
 from callyard.services.directory import CompanyEntry, Directory
 from callyard.store.database import Database
-from callyard.store.models import ApiToken, Company
+from callyard.store.models import ApiCredential, ApiToken, Company
 
 log = logging.getLogger("callyard.auth")
 
 WRONG_ACCESSKEY = "Authorization failed: wrong accesskey"
+WRONG_CREDENTIAL = "Authorization failed: wrong key id or secret"
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,12 @@ class AuthService:
         token_ttl: timedelta,
         limits: LoginLimits | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        credentials: CredentialService | None = None,
+        credential_token_ttl: timedelta = timedelta(hours=2),
     ) -> None:
         self._db = db
+        self._credential_store = credentials
+        self._credential_token_ttl = credential_token_ttl
         self._directory = directory
         self._clock = clock
         self._token_ttl = token_ttl
@@ -142,11 +148,51 @@ class AuthService:
                 raise BusinessError(Refusal.WRONG_CREDENTIALS, WRONG_ACCESSKEY)
             return await self._issue(session, account.entry)
 
-    async def _issue(self, session: AsyncSession, company: CompanyEntry) -> LoginSession:
-        """A new token of `company`, stored in `session` (expired tokens are dropped)."""
+    async def credential_token(
+        self, kind: CredentialKind, key_id: str, secret: str, client_ip: str
+    ) -> LoginSession:
+        """Exchange one of a company's API credentials (key id and secret) for a token of
+        that credential's API, valid for the configured time (2 h), under the same
+        limits on failed attempts and company checks as Login."""
+        audience = kind.audience
+        if audience is None or self._credential_store is None:
+            raise RuntimeError(f"no tokens for {kind.value} credentials here")
+        await self._refuse_if_blocked(self._failures.blocked(key_id, client_ip))
+        holder = None
+        async with self._hashing:
+            blocked = self._failures.blocked(key_id, client_ip)
+            if not blocked:
+                holder = await self._credential_store.holder(kind, key_id, secret)
+        await self._refuse_if_blocked(blocked)
+        company = await self._directory.company(holder.company_id) if holder else None
+        if company is None:
+            await self._failed(key_id, client_ip)
+            raise BusinessError(Refusal.WRONG_CREDENTIALS, WRONG_CREDENTIAL)
+        self._check_company(company, client_ip, Capability.SESSIONS, self._clock.now())
+        self._failures.succeeded(key_id, client_ip)
+        async with self._db.writing() as session:
+            # Revoked meanwhile? The row lock orders this after the revocation.
+            still = await session.scalar(
+                select(ApiCredential.id)
+                .where(ApiCredential.kind == kind.value, ApiCredential.key_id == key_id)
+                .with_for_update()
+            )
+            if still is None:
+                raise BusinessError(Refusal.WRONG_CREDENTIALS, WRONG_CREDENTIAL)
+            return await self._issue(session, company, audience, self._credential_token_ttl)
+
+    async def _issue(
+        self,
+        session: AsyncSession,
+        company: CompanyEntry,
+        audience: TokenAudience = TokenAudience.SIP_API,
+        ttl: timedelta | None = None,
+    ) -> LoginSession:
+        """A new token of `company` for `audience`, stored in `session` (expired tokens
+        are dropped)."""
         now = self._clock.now()
         token = new_token()
-        expires_at = now + self._token_ttl
+        expires_at = now + (ttl or self._token_ttl)
         await session.execute(delete(ApiToken).where(ApiToken.expires_at <= now))
         session.add(
             ApiToken(
@@ -154,6 +200,7 @@ class AuthService:
                 company_id=company.id,
                 issued_at=now,
                 expires_at=expires_at,
+                audience=audience.value,
             )
         )
         return LoginSession(
@@ -239,12 +286,24 @@ class AuthService:
         async with self._directory.changing() as session:
             await session.execute(delete(ApiToken).where(ApiToken.token_hash == digest))
 
-    async def authorize(self, token: str, client_ip: str, capability: Capability) -> Caller:
-        """The caller a token stands for, after token, licence, IP and capability checks."""
+    async def authorize(
+        self,
+        token: str,
+        client_ip: str,
+        capability: Capability,
+        audience: TokenAudience = TokenAudience.SIP_API,
+    ) -> Caller:
+        """The caller a token stands for, after token, licence, IP and capability checks;
+        a token issued for another API is no token here."""
         now = self._clock.now()
         entry = await self._directory.token(token_digest(token))
         company = await self._directory.company(entry.company_id) if entry else None
-        if entry is None or company is None or entry.expires_at <= now:
+        if (
+            entry is None
+            or company is None
+            or entry.expires_at <= now
+            or entry.audience != audience.value
+        ):
             raise AccessDenied(Denial.TOKEN_INVALID)
         self._check_company(company, client_ip, capability, now)
         return Caller(company.id, company.code, company.name, company.timezone)

@@ -109,9 +109,22 @@ def parse_capabilities(names: list[str]) -> list[Capability]:
     return capabilities
 
 
-async def revoke_tokens(session: AsyncSession, company_id: int) -> None:
-    """Delete every API token of a company (inside the transaction that changes it)."""
-    await session.execute(delete(ApiToken).where(ApiToken.company_id == company_id))
+class TokenAudience(StrEnum):
+    """The API a token is good for: the one whose credentials it was issued for."""
+
+    SIP_API = "sip_api"  # App.Sip_* Login: the company's appid and access key
+    VCALL = "vcall"  # a token request with one of the company's vcall credentials
+
+
+async def revoke_tokens(
+    session: AsyncSession, company_id: int, audience: TokenAudience | None = None
+) -> None:
+    """Delete the company's API tokens, of every API or of the `audience` one (inside the
+    transaction that changes the company or its credentials)."""
+    query = delete(ApiToken).where(ApiToken.company_id == company_id)
+    if audience is not None:
+        query = query.where(ApiToken.audience == audience)
+    await session.execute(query)
 
 
 class CompanyService:
@@ -165,7 +178,8 @@ class CompanyService:
         async with self._directory.changing() as session:
             company = await company_by_code(session, code, for_update=True)
             company.accesskey_hash = accesskey_hash
-            await revoke_tokens(session, company.id)
+            # The tokens of its Login; those other credentials were exchanged for stay.
+            await revoke_tokens(session, company.id, TokenAudience.SIP_API)
             return CompanyCredentials(company.code, company.name, company.appid, accesskey)
 
     async def allow_ips(self, code: int, cidrs: list[str], *, replace: bool) -> CompanyView:

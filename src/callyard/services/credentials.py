@@ -21,6 +21,8 @@ from callyard.clock import Clock
 from callyard.errors import InvalidInput, NotFound
 from callyard.sealing import SecretBox, Unsealable
 from callyard.security import hash_secret, verify_secret
+from callyard.services.companies import TokenAudience, revoke_tokens
+from callyard.services.directory import bump_revision
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
 from callyard.store.models import ApiCredential
@@ -33,6 +35,11 @@ MAX_PER_COMPANY = 20
 class CredentialKind(StrEnum):
     VCALL = "vcall"  # accessKeyId / accessKeySecret: checked at token requests
     ROBOT = "robot"  # Api-Key / secret: requests signed md5(key + secret + timestamp)
+
+    @property
+    def audience(self) -> TokenAudience | None:
+        """The API whose tokens this kind is exchanged for; None: it signs every request."""
+        return TokenAudience.VCALL if self is CredentialKind.VCALL else None
 
     @property
     def readable(self) -> bool:
@@ -134,13 +141,19 @@ class CredentialService:
     async def revoke(self, company_code: int, key_id: str) -> None:
         async with self._db.writing() as session:
             company = await company_by_code(session, company_code)
-            result = await session.execute(
-                delete(ApiCredential).where(
-                    ApiCredential.company_id == company.id, ApiCredential.key_id == key_id
-                )
+            kind = await session.scalar(
+                delete(ApiCredential)
+                .where(ApiCredential.company_id == company.id, ApiCredential.key_id == key_id)
+                .returning(ApiCredential.kind)
             )
-            if not getattr(result, "rowcount", 0):
+            if kind is None:
                 raise NotFound(f"company {company_code} has no credential {key_id}")
+            audience = CredentialKind(kind).audience
+            if audience is not None:
+                # Its API's tokens go with it (clients fetch new ones with their other
+                # keys); servers drop them from memory when they see the revision move.
+                await revoke_tokens(session, company.id, audience)
+                await bump_revision(session)
 
     async def holder(
         self, kind: CredentialKind, key_id: str, secret: str | None = None

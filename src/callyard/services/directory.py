@@ -74,6 +74,7 @@ class ExtensionEntry:
 class TokenEntry:
     company_id: int
     expires_at: datetime
+    audience: str  # a TokenAudience
 
 
 async def bump_revision(session: AsyncSession) -> None:
@@ -171,12 +172,12 @@ class Directory:
         async def load(session: AsyncSession) -> TokenEntry | None:
             row = (
                 await session.execute(
-                    select(ApiToken.company_id, ApiToken.expires_at).where(
+                    select(ApiToken.company_id, ApiToken.expires_at, ApiToken.audience).where(
                         ApiToken.token_hash == token_hash
                     )
                 )
             ).first()
-            return TokenEntry(row[0], row[1]) if row else None
+            return TokenEntry(row[0], row[1], row[2]) if row else None
 
         return await self._get(self._tokens, token_hash, load)
 

@@ -105,6 +105,8 @@ class ApiToken(Base):
     )
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # The API it is good for (a TokenAudience): the one whose credentials it was issued for.
+    audience: Mapped[str] = mapped_column(String(16), server_default="sip_api")
 
 
 class Extension(Base):
