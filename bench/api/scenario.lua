@@ -1,8 +1,8 @@
--- wrk script for bench/api/run: one POST / request, chosen by $SCENARIO.
+-- wrk script for bench/api/run: one POST request, chosen by $SCENARIO.
 --
--- Environment: SCENARIO (sipnum-urlencoded | sipnum-multipart | login | login-wrong-key),
--- LABEL (the scenario's name in the result; SCENARIO by default),
--- BENCH_TOKEN, BENCH_APPID, BENCH_ACCESSKEY.
+-- Environment: SCENARIO (sipnum-urlencoded | sipnum-multipart | login | login-wrong-key |
+-- vcall-token), LABEL (the scenario's name in the result; SCENARIO by default),
+-- BENCH_TOKEN, BENCH_APPID, BENCH_ACCESSKEY, BENCH_VCALL_KEY_ID, BENCH_VCALL_SECRET.
 -- done() prints one line "BENCH_RESULT {json}" that bench/api/report.py reads.
 
 local scenario = os.getenv("SCENARIO")
@@ -10,6 +10,8 @@ local label = os.getenv("LABEL") or scenario
 local token = os.getenv("BENCH_TOKEN") or ""
 local appid = os.getenv("BENCH_APPID") or ""
 local accesskey = os.getenv("BENCH_ACCESSKEY") or ""
+local vcall_key_id = os.getenv("BENCH_VCALL_KEY_ID") or ""
+local vcall_secret = os.getenv("BENCH_VCALL_SECRET") or ""
 
 -- A multipart body as PHP's curl extension sends it for an array of POSTFIELDS.
 local function multipart(boundary, fields)
@@ -43,6 +45,11 @@ elseif scenario == "login-wrong-key" then
   -- business failure (data.status 1), so that is what counts as expected here.
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
   wrk.body = "service=App.Sip_Auth.Login&appid=" .. appid .. "&accesskey=wrong-" .. accesskey
+elseif scenario == "vcall-token" then
+  -- The vcall API's token request (seed 003, M1.1), as JSON.
+  wrk.path = "/api/token"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.body = '{"accessKeyId":"' .. vcall_key_id .. '","accessKeySecret":"' .. vcall_secret .. '"}'
 else
   error("unknown SCENARIO: " .. tostring(scenario))
 end
@@ -54,6 +61,10 @@ local ok_ret = '{"ret":200,'
 local ok_status = '{"ret":200,"data":{"status":0,'
 if scenario == "login-wrong-key" then
   ok_status = '{"ret":200,"data":{"status":1,'
+elseif scenario == "vcall-token" then
+  -- Its envelope: code first, integer 0 on success.
+  ok_ret = '{"code":0,'
+  ok_status = '{"code":0,"msg":"success",'
 end
 
 function response(status, headers, body)
