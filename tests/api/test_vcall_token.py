@@ -12,6 +12,8 @@ import pytest
 
 from callyard.container import Container
 from callyard.errors import AccessDenied
+from callyard.security import verify_secret
+from callyard.services import credentials as credentials_module
 from callyard.services.companies import Capability, TokenAudience
 from callyard.services.credentials import CredentialKind, IssuedCredential
 from callyard.testing.clock import ManualClock
@@ -163,3 +165,26 @@ async def test_a_lapsed_company_gets_403_no_auth(
     reply = await get_token(http, {"accessKeyId": key.key_id, "accessKeySecret": key.secret})
     assert (reply["code"], reply["data"]) == (403, None)
     assert reply["msg"].startswith("no auth")
+
+
+async def test_a_client_fetching_tokens_again_is_not_slowed_to_the_kdfs_pace(
+    http: httpx.AsyncClient,
+    container: Container,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = await vcall_key(container, tenant)
+    runs: list[str] = []
+
+    def counted(secret: str, stored: str) -> bool:
+        runs.append(secret)
+        return verify_secret(secret, stored)
+
+    monkeypatch.setattr(credentials_module, "verify_secret", counted)
+    body = {"accessKeyId": key.key_id, "accessKeySecret": key.secret}
+    for _ in range(3):
+        assert (await get_token(http, body))["code"] == 0
+    wrong = {"accessKeyId": key.key_id, "accessKeySecret": "wrong"}
+    assert (await get_token(http, wrong))["code"] == -1
+    # The right secret is hashed once; a wrong one always is.
+    assert runs == [key.secret, "wrong"]

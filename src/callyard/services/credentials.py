@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from callyard.clock import Clock
 from callyard.errors import InvalidInput, NotFound
 from callyard.sealing import SecretBox, Unsealable
-from callyard.security import hash_secret, verify_secret
+from callyard.security import VerifiedSecrets, hash_secret, verify_secret
 from callyard.services.companies import TokenAudience, revoke_tokens
 from callyard.services.directory import bump_revision
 from callyard.store.database import Database
@@ -93,6 +93,7 @@ class CredentialService:
         self._clock = clock
         self._make_box = box  # read (or created) on first use: most commands need none
         self._opened: SecretBox | None = None
+        self._verified = VerifiedSecrets()
 
     @property
     def _box(self) -> SecretBox:
@@ -176,11 +177,21 @@ class CredentialService:
                 log.error("credential cannot be opened: another server key?", extra={"kind": kind})
                 return None
         if secret is not None:
-            matches = (
-                secrets.compare_digest(secret.encode(), known.encode())
-                if known is not None  # the KDF, in a thread: it would stall the loop
-                else await asyncio.to_thread(verify_secret, secret, row.secret_hash or "")
-            )
+            if known is not None:
+                matches = secrets.compare_digest(secret.encode(), known.encode())
+            else:
+                matches = await self._verify(secret, row.secret_hash or "")
             if not matches:
                 return None
         return Holder(row.company_id, known)
+
+    async def _verify(self, secret: str, stored: str) -> bool:
+        """A hashed secret checked: the KDF in a thread (it would stall the loop), once;
+        the same right secret again is recognised without it (a client fetching tokens
+        is not slowed to the KDF's pace)."""
+        if self._verified.known(secret, stored):
+            return True
+        if not await asyncio.to_thread(verify_secret, secret, stored):
+            return False
+        self._verified.remember(secret, stored)
+        return True
