@@ -101,7 +101,8 @@ class _Account:
 
 
 class AuthService:
-    """Tokens for the App.Sip_* style APIs."""
+    """Who a request is from: App.Sip_* Login and its tokens, credentials sent with every
+    request, and the tokens other APIs' credentials are exchanged for."""
 
     def __init__(
         self,
