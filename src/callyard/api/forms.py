@@ -3,8 +3,10 @@ values count as absent, and validation errors phrased for the client."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from starlette.datastructures import UploadFile
@@ -50,6 +52,17 @@ class Form(BaseModel):
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
         return data
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (InvalidInput when it is malformed or not an object)."""
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("body", "malformed JSON") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "expected a JSON object")
+    return data
 
 
 def describe(error: ValidationError) -> InvalidInput:

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
@@ -14,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from callyard.api.body_limits import BodyRefused
 from callyard.api.dialects.vcall.envelope import INTEGER, NO_AUTH, Codes, body, reply
 from callyard.api.dialects.vcall.schemas import Token, TokenRequest
-from callyard.api.forms import describe
+from callyard.api.forms import describe, read_json_object
 from callyard.clock import Clock
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.metrics import Metrics
@@ -32,13 +31,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").strip().lower()
     if not content_type.startswith(_JSON):
         raise InvalidInput("Content-Type", f"{content_type or 'none'} is not {_JSON}")
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput("body", "malformed JSON") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput("body", "expected a JSON object")
-    return data
+    return await read_json_object(request)
 
 
 def _invalid(codes: Codes, problem: InvalidInput) -> dict[str, Any]:

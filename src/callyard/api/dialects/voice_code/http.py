@@ -14,7 +14,7 @@ from callyard.api.body_limits import BodyRefused
 from callyard.api.dialects.voice_code.code_tables import VoiceCodeResult
 from callyard.api.dialects.voice_code.codes import DENIAL_TEXTS, DENIALS, REFUSALS
 from callyard.api.dialects.voice_code.schemas import VoiceCodeForm, failure, success
-from callyard.api.forms import describe, read_form
+from callyard.api.forms import describe, read_form, read_json_object
 from callyard.clock import Clock
 from callyard.domain.refusals import Denial
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
@@ -44,12 +44,7 @@ async def read_fields(request: Request) -> dict[str, Any]:
             "Content-Type",
             f"{content_type or 'none'} is not supported; send {', '.join(_FORMS)} or {_JSON}",
         )
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput("body", "malformed JSON") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput("body", "expected a JSON object")
+    data = await read_json_object(request)
     fields: dict[str, Any] = {}
     for name, value in data.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
