@@ -32,7 +32,12 @@ class CallKind(StrEnum):
         return Direction.OUTBOUND
 
     @property
-    def answered_by_customer_first(self) -> bool:
-        """The customer's leg is placed first and answers before anyone of the company
-        (a task's calls, a spoken message)."""
-        return self in (CallKind.PREDICTIVE, CallKind.VOICE_MESSAGE)
+    def answered_before_bridge(self) -> bool:
+        """The call counts as answered before it is bridged: it starts with the customer
+        (a task's calls, a spoken message), or a carrier's call an extension answers."""
+        return self in (
+            CallKind.PREDICTIVE,
+            CallKind.VOICE_MESSAGE,
+            CallKind.INBOUND_EXTENSION,
+            CallKind.INBOUND_GROUP,
+        )

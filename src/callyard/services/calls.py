@@ -35,6 +35,8 @@ from callyard.services.recordings import RecordingService
 from callyard.services.trunks import TrunkService
 from callyard.switch.commands import Bridge, Target
 from callyard.switch.events import (
+    AGENT_LEG,
+    CUSTOMER_LEG,
     CallBridged,
     CallEnded,
     CallEvent,
@@ -50,18 +52,6 @@ from callyard.switch.routing import PHONE_NUMBER
 from callyard.timefmt import TimeFormat
 
 log = logging.getLogger("callyard.calls")
-
-AGENT_LEG, CUSTOMER_LEG = "agent", "customer"
-# Calls answered before they are bridged: those that start with the customer (no agent
-# first), and carriers' calls, answered when an extension answers.
-ANSWERED_BEFORE_BRIDGE = frozenset(
-    {
-        CallKind.PREDICTIVE,
-        CallKind.VOICE_MESSAGE,
-        CallKind.INBOUND_EXTENSION,
-        CallKind.INBOUND_GROUP,
-    }
-)
 
 
 def running_switch(switch: SwitchPort | None) -> SwitchPort:
@@ -366,7 +356,7 @@ class CallService:
             self._publish_state(call, event.leg, status)
         if isinstance(event, LegAnswered) and event.leg == AGENT_LEG:
             call.status = LinePhase.ANSWERED
-        elif isinstance(event, LegAnswered) and call.kind in ANSWERED_BEFORE_BRIDGE:
+        elif isinstance(event, LegAnswered) and call.kind.answered_before_bridge:
             call.answered_at = event.at
         elif isinstance(event, CallBridged):
             call.bridged_at = event.at

@@ -26,9 +26,7 @@ class Codes:
     no_auth: int | str
 
 
-INTEGER = Codes(0, -1, 403)  # the token
-TEXT = Codes("0", "-1", "403")  # groups, agents
-CALLS = Codes("0000", "-1", "403")  # agent click-to-call, two-way calls
+INTEGER = Codes(0, -1, 403)  # the token (the other modules' codes come with them)
 
 
 def body(code: int | str, msg: str, data: Any = None) -> dict[str, Any]:
