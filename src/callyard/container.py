@@ -14,6 +14,7 @@ from callyard.config import Settings
 from callyard.dialer.runtime import AbandonMessage, Dialer
 from callyard.metrics import Metrics
 from callyard.sealing import SecretBox
+from callyard.services.agent_accounts import AgentAccounts
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import AuthService, LoginLimits
 from callyard.services.calls import CallService
@@ -56,6 +57,7 @@ class Container:
     bus: EventBus
     switch: Switch | None
     agents: AgentBoard
+    agent_accounts: AgentAccounts
     companies: CompanyService
     auth: AuthService
     extensions: ExtensionService
@@ -193,6 +195,7 @@ class Container:
             bus=bus,
             switch=switch,
             agents=agents,
+            agent_accounts=AgentAccounts(db, clock, agents, directory),
             companies=CompanyService(db, clock, directory),
             auth=AuthService(
                 db,

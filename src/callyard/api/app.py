@@ -66,7 +66,15 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
         )
     )
     app.include_router(
-        vcall_http.router(vcall_http.VcallApi(container.auth, container.clock, container.metrics))
+        vcall_http.router(
+            vcall_http.VcallApi(
+                container.auth,
+                container.groups,
+                container.agent_accounts,
+                container.clock,
+                container.metrics,
+            )
+        )
     )
     app.include_router(
         admin_http.router(

@@ -21,3 +21,10 @@ class AgentState(StrEnum):
 
     IDLE = "idle"
     BUSY = "busy"
+
+
+class AgentRole(StrEnum):
+    """What an agent may do: take and make calls, or also supervise other agents."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"

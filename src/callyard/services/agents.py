@@ -204,6 +204,13 @@ class AgentBoard:
         seat.away_until = now + seconds
         seat.available_since = seat.away_until
 
+    def reset(self, number: str, now: float) -> None:
+        """The extension is out of wrap-up and no longer kept away: free from `now`."""
+        seat = self.seat(number)
+        seat.wrapup_since = seat.wrapup_until = None
+        seat.away_until = 0.0
+        seat.available_since = min(seat.available_since, now)
+
     def on_event(self, event: SwitchEvent) -> None:
         if isinstance(event, IncomingCall) and not event.from_carrier:
             self._reaches(event.call_id, AGENT_LEG, event.caller)

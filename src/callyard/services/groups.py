@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.domain.agents import AgentState
+from callyard.domain.groups import RingPolicy
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput
 from callyard.services.agents import AgentBoard
@@ -17,9 +20,90 @@ from callyard.services.auth import Caller
 from callyard.services.directory import Directory
 from callyard.services.extensions import resolve_extension
 from callyard.store.database import Database, IntegrityError
-from callyard.store.models import Extension, ExtensionGroup, GroupMember
+from callyard.store.models import Agent, Extension, ExtensionGroup, GroupMember
 
 MAX_GROUP_NAME = 64
+MAX_PAGE_SIZE = 500
+
+
+def new_sn() -> str:
+    """A public id of a group or an agent: 32 hex digits."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which page of a listing: 1-based number and size."""
+
+    number: int = 1
+    size: int = 10
+
+    def __post_init__(self) -> None:
+        if self.number < 1:
+            raise InvalidInput("pageNo", "must be 1 or more")
+        if not 1 <= self.size <= MAX_PAGE_SIZE:
+            raise InvalidInput("pageSize", f"must be 1 to {MAX_PAGE_SIZE}")
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """How a group routes and treats its agents; None: as it is (or the default, when
+    the group is new)."""
+
+    name: str | None = None
+    policy: RingPolicy | None = None
+    popup_url: str | None = None
+    caller_number: str | None = None
+    auto_idle: bool | None = None
+    auto_idle_seconds: int | None = None
+    transfer_within: bool | None = None
+    agents_dial: bool | None = None
+    remark: str | None = None
+    department: str | None = None
+    # the agents (by sn) that are its members; the extensions checked in that are no
+    # agents' stay
+    agent_sns: tuple[str, ...] | None = None
+
+
+NEW_GROUP = GroupSettings(
+    policy=RingPolicy.ROUND_ROBIN,
+    popup_url="",
+    caller_number="",
+    auto_idle=False,
+    transfer_within=False,
+    agents_dial=True,
+    remark="",
+    department="",
+    agent_sns=(),
+)
+
+# GroupSettings fields stored as they are, under the same column name.
+_STORED = ("popup_url", "caller_number", "auto_idle", "auto_idle_seconds", "transfer_within",
+           "agents_dial", "remark", "department")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """A group with its settings and members, as the skill-group listing shows it."""
+
+    sn: str
+    name: str
+    enabled: bool
+    policy: RingPolicy
+    popup_url: str
+    caller_number: str
+    auto_idle: bool
+    auto_idle_seconds: int | None
+    transfer_within: bool
+    agents_dial: bool
+    remark: str
+    department: str
+    agent_sns: tuple[str, ...]
+    members: int  # every extension checked in, agents' or not
 
 
 @dataclass(frozen=True)
@@ -76,6 +160,18 @@ async def _membership(
     return member
 
 
+def new_check_in(group_id: int, extension_id: int, now: datetime) -> GroupMember:
+    """An extension checked in to a group, idle there."""
+    return GroupMember(
+        group_id=group_id,
+        extension_id=extension_id,
+        state=AgentState.IDLE.value,
+        priority=1,
+        checked_in_at=now,
+        updated_at=None,  # GetGroupExt's `date`: set by EditExtnumber
+    )
+
+
 class GroupService:
     """Extension groups of a company."""
 
@@ -107,10 +203,176 @@ class GroupService:
                         name=name,
                         enabled=enabled,
                         created_at=self._clock.now(),
+                        sn=new_sn(),
                     )
                 )
         except IntegrityError as exc:  # a concurrent AddExtgroup won the race
             raise duplicate from exc
+
+    # skill groups: by sn, with their settings and agents
+
+    async def create(self, caller: Caller, settings: GroupSettings) -> str:
+        """A new enabled group with these settings (defaults for those not given); its
+        sn."""
+        if settings.name is None:
+            raise InvalidInput("name", "is required")
+        given = {f.name: getattr(settings, f.name) for f in fields(settings)}
+        settings = replace(NEW_GROUP, **{k: v for k, v in given.items() if v is not None})
+        sn = new_sn()
+        row = ExtensionGroup(
+            company_id=caller.company_id, enabled=True, created_at=self._clock.now(), sn=sn
+        )
+        await self._save(caller, row, settings, new=True)
+        return sn
+
+    async def update(self, caller: Caller, sn: str, settings: GroupSettings) -> str:
+        """Change the settings given of the group `sn` (the others stay); its sn."""
+        async with self._db.transaction() as session:
+            row = await self._by_sn(session, caller, sn)
+        await self._save(caller, row, settings, new=False)
+        return sn
+
+    async def _save(
+        self, caller: Caller, row: ExtensionGroup, settings: GroupSettings, *, new: bool
+    ) -> None:
+        name = check_group_name(settings.name) if settings.name is not None else row.name
+        duplicate = BusinessError(Refusal.ALREADY_EXISTS, f"Group {name} already exists")
+        now = self._clock.now()
+        try:
+            async with self._directory.changing() as session:
+                if not new:
+                    row = await self._by_sn(session, caller, row.sn)
+                if await session.scalar(
+                    select(ExtensionGroup.id).where(
+                        ExtensionGroup.company_id == caller.company_id,
+                        ExtensionGroup.name == name,
+                        ExtensionGroup.sn != row.sn,
+                    )
+                ):
+                    raise duplicate
+                row.name = name
+                if settings.policy is not None:
+                    row.policy = settings.policy.value
+                for key in _STORED:
+                    if getattr(settings, key) is not None:
+                        setattr(row, key, getattr(settings, key))
+                if new:
+                    session.add(row)
+                    await session.flush()
+                if settings.agent_sns is not None:
+                    await self._set_agents(session, caller, row, settings.agent_sns, now)
+        except IntegrityError as exc:  # a concurrent change took the name
+            raise duplicate from exc
+
+    async def _set_agents(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        group: ExtensionGroup,
+        sns: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Make the agents `sns` the group's agent members: check in those not yet, check
+        out the other agents (extensions that are no agents' stay)."""
+        agents = {
+            a.sn: a
+            for a in await session.scalars(
+                select(Agent).where(Agent.company_id == caller.company_id, Agent.sn.in_(sns))
+            )
+        }
+        missing = [sn for sn in sns if sn not in agents]
+        if missing:
+            raise BusinessError(Refusal.AGENT_NOT_FOUND, f"No agent {missing[0]}")
+        wanted = {a.extension_id for a in agents.values()}
+        current = set(
+            await session.scalars(
+                select(GroupMember.extension_id)
+                .join(Agent, Agent.extension_id == GroupMember.extension_id)
+                .where(GroupMember.group_id == group.id)
+            )
+        )
+        for extension_id in current - wanted:
+            await session.execute(
+                delete(GroupMember).where(
+                    GroupMember.group_id == group.id, GroupMember.extension_id == extension_id
+                )
+            )
+        for agent in agents.values():
+            if agent.extension_id not in current:
+                session.add(new_check_in(group.id, agent.extension_id, now))
+            if agent.group_id is None:
+                agent.group_id = group.id
+        for agent in await session.scalars(
+            select(Agent).where(Agent.group_id == group.id, Agent.extension_id.not_in(wanted))
+        ):
+            agent.group_id = None
+
+    async def _by_sn(self, session: AsyncSession, caller: Caller, sn: str) -> ExtensionGroup:
+        group = await session.scalar(
+            select(ExtensionGroup).where(
+                ExtensionGroup.company_id == caller.company_id, ExtensionGroup.sn == sn
+            )
+        )
+        if group is None:
+            raise BusinessError(Refusal.GROUP_NOT_FOUND, f"No group {sn}")
+        return group
+
+    async def page(
+        self, caller: Caller, name: str | None, page: Page
+    ) -> tuple[int, list[GroupRecord]]:
+        """The company's groups (whose name contains `name`, if given), oldest first: the
+        total and one page."""
+        where = [ExtensionGroup.company_id == caller.company_id]
+        if name:
+            where.append(ExtensionGroup.name.contains(name, autoescape=True))
+        async with self._db.transaction() as session:
+            total = await session.scalar(select(func.count()).where(*where)) or 0
+            rows = list(
+                await session.scalars(
+                    select(ExtensionGroup)
+                    .where(*where)
+                    .order_by(ExtensionGroup.id)
+                    .offset(page.offset)
+                    .limit(page.size)
+                )
+            )
+            ids = [row.id for row in rows]
+            members = dict(
+                (
+                    await session.execute(
+                        select(GroupMember.group_id, func.count())
+                        .where(GroupMember.group_id.in_(ids))
+                        .group_by(GroupMember.group_id)
+                    )
+                ).all()
+            )
+            agent_sns: dict[int, list[str]] = {}
+            for group_id, sn in await session.execute(
+                select(GroupMember.group_id, Agent.sn)
+                .join(Agent, Agent.extension_id == GroupMember.extension_id)
+                .where(GroupMember.group_id.in_(ids))
+                .order_by(Agent.id)
+            ):
+                agent_sns.setdefault(group_id, []).append(sn)
+        return total, [
+            GroupRecord(
+                sn=row.sn,
+                name=row.name,
+                enabled=row.enabled,
+                policy=RingPolicy(row.policy),
+                popup_url=row.popup_url,
+                caller_number=row.caller_number,
+                auto_idle=row.auto_idle,
+                auto_idle_seconds=row.auto_idle_seconds,
+                transfer_within=row.transfer_within,
+                agents_dial=row.agents_dial,
+                remark=row.remark,
+                department=row.department,
+                agent_sns=tuple(agent_sns.get(row.id, ())),
+                members=members.get(row.id, 0),
+            )
+            for row in rows
+        ]
 
     async def delete(self, caller: Caller, name: str) -> None:
         name = check_group_name(name)
@@ -152,16 +414,7 @@ class GroupService:
                 extension = await resolve_extension(session, caller, number, require_enabled=True)
                 if await session.get(GroupMember, (group.id, extension.id)):
                     raise already
-                session.add(
-                    GroupMember(
-                        group_id=group.id,
-                        extension_id=extension.id,
-                        state=AgentState.IDLE.value,
-                        priority=1,
-                        checked_in_at=now,
-                        updated_at=None,  # GetGroupExt's `date`: set by EditExtnumber
-                    )
-                )
+                session.add(new_check_in(group.id, extension.id, now))
         except IntegrityError as exc:
             raise already from exc
 

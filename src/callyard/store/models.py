@@ -138,6 +138,50 @@ class ExtensionGroup(Base):
     name: Mapped[str] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The group's public id in the vcall API (a skill group's `sn`).
+    sn: Mapped[str] = mapped_column(String(32), unique=True)
+    policy: Mapped[str] = mapped_column(String(16), server_default="round_robin")  # RingPolicy
+    popup_url: Mapped[str] = mapped_column(String(2048), server_default="")
+    caller_number: Mapped[str] = mapped_column(String(21), server_default="")
+    auto_idle: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    auto_idle_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    transfer_within: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    agents_dial: Mapped[bool] = mapped_column(Boolean, server_default="1")
+    remark: Mapped[str] = mapped_column(String(255), server_default="")
+    department: Mapped[str] = mapped_column(String(64), server_default="")
+
+
+class Agent(Base):
+    """A person who takes and makes calls: a work number and password, on one of the
+    company's extensions (the SIP account every API sees)."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("company_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sn: Mapped[str] = mapped_column(String(32), unique=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    extension_id: Mapped[int] = mapped_column(
+        ForeignKey("extensions.id", ondelete="CASCADE"), unique=True
+    )
+    # Its home group (it may be checked in to others).
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("extension_groups.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    number: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # an AgentRole
+    level: Mapped[int] = mapped_column(Integer)
+    mobile: Mapped[str] = mapped_column(String(32))
+    display_number: Mapped[str] = mapped_column(String(21))
+    uses_sip: Mapped[bool] = mapped_column(Boolean)
+    working_offline: Mapped[bool] = mapped_column(Boolean)
+    offline_call_type: Mapped[int] = mapped_column(Integer)
+    call_mode: Mapped[int] = mapped_column(Integer)
+    auto_idle_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class GroupMember(Base):

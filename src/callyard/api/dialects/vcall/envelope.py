@@ -26,7 +26,14 @@ class Codes:
     no_auth: int | str
 
 
-INTEGER = Codes(0, -1, 403)  # the token (the other modules' codes come with them)
+INTEGER = Codes(0, -1, 403)  # the token
+STRING = Codes("0", "-1", "403")  # groups, agents
+CALLS = Codes("0000", "-1", "403")  # agent calls, two-way calls
+
+
+def code_of(codes: Codes, value: int) -> int | str:
+    """A business code in the module's type."""
+    return str(value) if isinstance(codes.success, str) else value
 
 
 def body(code: int | str, msg: str, data: Any = None) -> dict[str, Any]:

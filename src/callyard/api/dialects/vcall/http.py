@@ -4,21 +4,51 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from callyard.api.body_limits import BodyRefused
-from callyard.api.dialects.vcall.envelope import INTEGER, NO_AUTH, Codes, body, reply
-from callyard.api.dialects.vcall.schemas import Token, TokenRequest
+from callyard.api.dialects.vcall.agents import fields_of as agent_fields
+from callyard.api.dialects.vcall.agents import filter_of as agent_filter
+from callyard.api.dialects.vcall.agents import record_of as agent_record
+from callyard.api.dialects.vcall.codes import REFUSALS
+from callyard.api.dialects.vcall.envelope import (
+    INTEGER,
+    NO_AUTH,
+    STRING,
+    Codes,
+    body,
+    code_of,
+    reply,
+)
+from callyard.api.dialects.vcall.groups import record_of as group_record
+from callyard.api.dialects.vcall.groups import require_name
+from callyard.api.dialects.vcall.groups import settings_of as group_settings
+from callyard.api.dialects.vcall.schemas import (
+    AgentBody,
+    AgentQuery,
+    GroupBody,
+    GroupQuery,
+    Query,
+    StatusQuery,
+    Token,
+    TokenRequest,
+    paged,
+)
 from callyard.api.forms import describe, read_json_object
 from callyard.clock import Clock
+from callyard.domain.refusals import Denial
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.metrics import Metrics
-from callyard.services.auth import AuthService
+from callyard.services.agent_accounts import AgentAccounts
+from callyard.services.auth import AuthService, Caller
+from callyard.services.companies import Capability, TokenAudience
 from callyard.services.credentials import CredentialKind
+from callyard.services.groups import GroupService, Page
 
 log = logging.getLogger("callyard.api.vcall")
 
@@ -38,42 +68,147 @@ def _invalid(codes: Codes, problem: InvalidInput) -> dict[str, Any]:
     return body(codes.failure, f"{problem.field}: {problem.reason}")
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise describe(exc) from None
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+Handler = Callable[[Request], Awaitable[dict[str, Any]]]
+
+
 class VcallApi:
     """Answers the vcall API's requests with its envelopes."""
 
-    def __init__(self, auth: AuthService, clock: Clock, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        auth: AuthService,
+        groups: GroupService,
+        agents: AgentAccounts,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
         self._auth = auth
+        self._groups = groups
+        self._agents = agents
         self._clock = clock
         self._metrics = metrics
+
+    # M1: token
 
     async def token(self, request: Request) -> Response:
         """M1.1: a token for the company's accessKeyId and accessKeySecret."""
         return await self._answer(request, "token", INTEGER, self._token)
 
     async def _token(self, request: Request) -> dict[str, Any]:
-        try:
-            form = TokenRequest.model_validate(await read_json(request))
-        except ValidationError as exc:
-            return _invalid(INTEGER, describe(exc))
-        client_ip = request.client.host if request.client else ""
-        try:
-            session = await self._auth.credential_token(
-                CredentialKind.VCALL, form.accessKeyId, form.accessKeySecret, client_ip
-            )
-        except BusinessError as exc:  # a wrong key or secret, or too many of them
-            return body(INTEGER.failure, exc.desc)
-        except AccessDenied as exc:  # the company's authorization lapsed, its addresses
-            return body(INTEGER.no_auth, f"{NO_AUTH}: {exc.detail or exc}")
+        form = _validated(TokenRequest, await read_json(request))
+        session = await self._auth.credential_token(
+            CredentialKind.VCALL, form.accessKeyId, form.accessKeySecret, _client_ip(request)
+        )
         expires = int(session.expires_at.timestamp() * 1000)
         token = Token(token=session.token, expireTime=expires)
         return body(INTEGER.success, "success", token.model_dump())
 
+    async def _caller(self, request: Request, token: str, capability: Capability) -> Caller:
+        """The company whose token came with the request (in the body, else the query)."""
+        token = token or request.query_params.get("token", "")
+        if not token.strip():
+            raise AccessDenied(Denial.TOKEN_INVALID, "the token is missing")
+        return await self._auth.authorize(
+            token, _client_ip(request), capability, TokenAudience.VCALL
+        )
+
+    # M5: skill groups
+
+    async def group_create(self, request: Request) -> Response:
+        return await self._answer(request, "group.create", STRING, self._group_create)
+
+    async def _group_create(self, request: Request) -> dict[str, Any]:
+        form = _validated(GroupBody, await read_json(request))
+        caller = await self._caller(request, form.token, Capability.GROUPS)
+        require_name(form)
+        sn = await self._groups.create(caller, group_settings(form))
+        return body(STRING.success, "success", sn)
+
+    async def group_update(self, request: Request) -> Response:
+        return await self._answer(request, "group.update", STRING, self._group_update)
+
+    async def _group_update(self, request: Request) -> dict[str, Any]:
+        form = _validated(GroupBody, await read_json(request))
+        caller = await self._caller(request, form.token, Capability.GROUPS)
+        sn = await self._groups.update(caller, request.path_params["sn"], group_settings(form))
+        return body(STRING.success, "success", sn)
+
+    async def group_page(self, request: Request) -> Response:
+        return await self._answer(request, "group.page", STRING, self._group_page)
+
+    async def _group_page(self, request: Request) -> dict[str, Any]:
+        query = _validated(GroupQuery, dict(request.query_params))
+        caller = await self._caller(request, query.token, Capability.GROUPS)
+        total, groups = await self._groups.page(
+            caller, query.name, Page(query.pageNo, query.pageSize)
+        )
+        return body(STRING.success, "success", paged(total, [group_record(g) for g in groups]))
+
+    # M6: agents
+
+    async def agent_create(self, request: Request) -> Response:
+        return await self._answer(request, "agent.create", STRING, self._agent_create)
+
+    async def _agent_create(self, request: Request) -> dict[str, Any]:
+        form = _validated(AgentBody, await read_json(request))
+        caller = await self._caller(request, form.token, Capability.EXTENSIONS)
+        sn = await self._agents.create(caller, agent_fields(form))
+        return body(STRING.success, "success", sn)
+
+    async def agent_update(self, request: Request) -> Response:
+        return await self._answer(request, "agent.update", STRING, self._agent_update)
+
+    async def _agent_update(self, request: Request) -> dict[str, Any]:
+        form = _validated(AgentBody, await read_json(request))
+        caller = await self._caller(request, form.token, Capability.EXTENSIONS)
+        sn = await self._agents.update(caller, request.path_params["sn"], agent_fields(form))
+        return body(STRING.success, "success", sn)
+
+    async def agent_page(self, request: Request) -> Response:
+        return await self._answer(request, "agent.page", STRING, self._agent_page)
+
+    async def _agent_page(self, request: Request) -> dict[str, Any]:
+        query = _validated(AgentQuery, dict(request.query_params))
+        caller = await self._caller(request, query.token, Capability.EXTENSIONS)
+        total, agents = await self._agents.page(
+            caller, agent_filter(query), Page(query.pageNo, query.pageSize)
+        )
+        return body(STRING.success, "success", paged(total, [agent_record(a) for a in agents]))
+
+    async def agent_status(self, request: Request) -> Response:
+        return await self._answer(request, "agent.status", STRING, self._agent_status)
+
+    async def _agent_status(self, request: Request) -> dict[str, Any]:
+        query = _validated(StatusQuery, dict(request.query_params))
+        caller = await self._caller(request, query.token, Capability.EXTENSIONS)
+        await self._agents.set_enabled(caller, request.path_params["sn"], query.status == 1)
+        return body(STRING.success, "success")
+
+    async def agent_reset(self, request: Request) -> Response:
+        return await self._answer(request, "agent.reset", STRING, self._agent_reset)
+
+    async def _agent_reset(self, request: Request) -> dict[str, Any]:
+        query = _validated(Query, dict(request.query_params))
+        caller = await self._caller(request, query.token, Capability.EXTENSIONS)
+        await self._agents.reset(caller, request.path_params["sn"])
+        return body(STRING.success, "success")
+
     async def _answer(
-        self,
-        request: Request,
-        service: str,
-        codes: Codes,
-        handle: Callable[[Request], Awaitable[dict[str, Any]]],
+        self, request: Request, service: str, codes: Codes, handle: Handler
     ) -> Response:
         """HTTP 200 with the envelope, whatever happens."""
         started = self._clock.monotonic()
@@ -81,6 +216,11 @@ class VcallApi:
             content = await handle(request)
         except InvalidInput as exc:
             content = _invalid(codes, exc)
+        except AccessDenied as exc:  # no token, a wrong or expired one, a lapsed company
+            content = body(codes.no_auth, f"{NO_AUTH}: {exc.detail or exc}")
+        except BusinessError as exc:
+            code = REFUSALS.get(exc.refusal)
+            content = body(codes.failure if code is None else code_of(codes, code), exc.desc)
         except BodyRefused as exc:
             content = body(codes.failure, str(exc))
         except ClientDisconnect:
@@ -93,26 +233,157 @@ class VcallApi:
         return reply(content)
 
 
+@dataclass(frozen=True)
+class Route:
+    """One path of the API: what it takes, for the OpenAPI document."""
+
+    method: str
+    path: str
+    summary: str
+    description: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    example: dict[str, Any] | None = None
+
+
+def _openapi(route: Route) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if route.body is not None:
+        content: dict[str, Any] = {"schema": route.body.model_json_schema()}
+        if route.example is not None:
+            content["example"] = route.example
+        extra["requestBody"] = {"required": True, "content": {_JSON: content}}
+    if route.query is not None:
+        schema = route.query.model_json_schema()
+        required = set(schema.get("required", ()))
+        extra["parameters"] = [
+            {"name": name, "in": "query", "required": name in required, "schema": field}
+            for name, field in schema["properties"].items()
+        ]
+    return extra
+
+
 def router(api: VcallApi) -> APIRouter:
     """The vcall API's paths, each also without its `/api` prefix as the seed's own
     examples send them (catalog §1.1)."""
     routes = APIRouter(tags=["vcall call center (seed 003)"])
-
-    @routes.post(
-        "/api/token",
-        summary="Get a token (M1.1)",
-        description=(
-            'JSON `{"accessKeyId": "…", "accessKeySecret": "…"}`. Answers '
-            '`{"code": 0, "msg": "success", "data": {"token": "…", "expireTime": '
-            "1620847518789}}` (`expireTime`: the absolute expiry, epoch milliseconds); "
-            "`code` -1 with the reason in `msg` otherwise. HTTP 200 either way."
-        ),
-        response_class=Response,
-    )
-    async def token(request: Request) -> Response:
-        return await api.token(request)
-
-    routes.add_api_route(
-        "/token", token, methods=["POST"], response_class=Response, include_in_schema=False
-    )
+    handlers: list[tuple[Route, Callable[[Request], Awaitable[Response]]]] = [
+        (TOKEN, api.token),
+        (GROUP_CREATE, api.group_create),
+        (GROUP_PAGE, api.group_page),
+        (GROUP_UPDATE, api.group_update),
+        (AGENT_CREATE, api.agent_create),
+        (AGENT_PAGE, api.agent_page),
+        (AGENT_STATUS, api.agent_status),
+        (AGENT_RESET, api.agent_reset),
+        (AGENT_UPDATE, api.agent_update),
+    ]
+    for route, handle in handlers:
+        for path, shown in ((route.path, True), (route.path.removeprefix("/api"), False)):
+            routes.add_api_route(
+                path,
+                handle,
+                methods=[route.method],
+                summary=route.summary,
+                description=route.description,
+                response_class=Response,
+                include_in_schema=shown,
+                openapi_extra=_openapi(route),
+            )
     return routes
+
+
+_ANSWERS = (
+    "HTTP 200 whatever the outcome; `code` -1 with the reason in `msg` for bad input, "
+    "403 with `no auth` for a missing, wrong or expired token."
+)
+TOKEN = Route(
+    "POST",
+    "/api/token",
+    "Get a token (M1.1)",
+    'Answers `{"code": 0, "msg": "success", "data": {"token": "…", "expireTime": '
+    "1620847518789}}` (`expireTime`: the absolute expiry, epoch milliseconds). " + _ANSWERS,
+    body=TokenRequest,
+    example={
+        "accessKeyId": "b2c8d1e6-5f0a-4f43-9a51-0d6f5c8e7a21",
+        "accessKeySecret": "0f3c6a9e-8d2b-4c7e-a1f5-6b9d3e2c4a80",
+    },
+)
+GROUP_CREATE = Route(
+    "POST",
+    "/api/group/open/create",
+    "Create a skill group (M5.1)",
+    'Answers `{"code": "0", "msg": "success", "data": "<group sn>"}`. `policy`: 0 round '
+    "robin, 1 random, 2 longest idle, 3 by agent level, 4 fewest answered. " + _ANSWERS,
+    body=GroupBody,
+    example={"token": "…", "name": "collections", "policy": 0, "agentSnList": []},
+)
+GROUP_PAGE = Route(
+    "GET",
+    "/api/group/open/page",
+    "Page skill groups (M5.2)",
+    'Answers `{"code": "0", "msg": "success", "data": {"total": 1, "records": [...]}}`. '
+    + _ANSWERS,
+    query=GroupQuery,
+)
+GROUP_UPDATE = Route(
+    "POST",
+    "/api/group/open/{sn}",
+    "Update a skill group (M5.3)",
+    "Fields left out keep their values; `agentSnList` replaces the group's agents. "
+    'Answers `{"code": "0", "msg": "success", "data": "<group sn>"}`. ' + _ANSWERS,
+    body=GroupBody,
+    example={"token": "…", "name": "collections", "policy": 2, "remark": "day shift"},
+)
+AGENT_CREATE = Route(
+    "POST",
+    "/api/agent/open/create",
+    "Create an agent (M6.1)",
+    "`sipId`: one of the company's extensions, made when no one has that number; a new "
+    'one when left out. Answers `{"code": "0", "msg": "success", "data": "<agent sn>"}`. '
+    + _ANSWERS,
+    body=AgentBody,
+    example={
+        "token": "…",
+        "agentName": "Dewi",
+        "agentNumber": "1000101",
+        "password": "s3cret-pass",
+        "groupSn": "facc37bd06fa14eff13577b0efdf6185",
+        "isSip": 1,
+        "phone": "13800000001",
+        "type": 0,
+    },
+)
+AGENT_PAGE = Route(
+    "GET",
+    "/api/agent/open/page",
+    "Page agents (M6.3)",
+    'Answers `{"code": "0", "msg": "success", "data": {"total": 1, "records": [...]}}`. '
+    + _ANSWERS,
+    query=AgentQuery,
+)
+AGENT_STATUS = Route(
+    "POST",
+    "/api/agent/open/{sn}/status",
+    "Enable or disable an agent (M6.4)",
+    "`status` 1 enables the agent and its extension, 0 disables both; refused with "
+    "`1005009` while the agent is in a call. " + _ANSWERS,
+    query=StatusQuery,
+)
+AGENT_RESET = Route(
+    "POST",
+    "/api/agent/open/{sn}/reset",
+    "Reset an agent (M6.5)",
+    "Clears the agent's wrap-up and missed-call pause and puts it idle in each of its "
+    "groups; refused with `1005009` while the agent is in a call. " + _ANSWERS,
+    query=Query,
+)
+AGENT_UPDATE = Route(
+    "POST",
+    "/api/agent/open/{sn}",
+    "Update an agent (M6.2)",
+    'Fields left out keep their values. Answers `{"code": "0", "msg": "success", "data": '
+    '"<agent sn>"}`. ' + _ANSWERS,
+    body=AgentBody,
+    example={"token": "…", "agentNumber": "1000101", "phone": "13800000002", "type": 1},
+)
