@@ -180,3 +180,42 @@ async def test_stored_codes_become_callyards_words_and_back(empty_db: Database) 
         (1036, "callee"),
         (1036, "callee"),
     ]
+
+
+async def test_widening_push_kinds_keeps_every_delivery_attempt(empty_db: Database) -> None:
+    """0014 copies webhook_events on SQLite; its attempts must survive the copy."""
+    db = empty_db
+    assert await migrate.upgrade(db, "0013") == "0013"
+    async with db.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO companies (id, code, name, appid, accesskey_hash, authorized_at,"
+                " allowed_cidrs, disabled_modules) VALUES (1, 1001, 'acme', 'app', 'x', :at,"
+                " '[]', '[]')"
+            ),
+            {"at": AT},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO webhook_events (id, event_id, company_id, call_id, seq, kind, url,"
+                " body, status, attempts, next_attempt_at, created_at) VALUES (1, 'e1', 1,"
+                " 'c1', 1, 'call_record', 'http://x/', '{}', 'delivered', 1, :at, :at)"
+            ),
+            {"at": AT},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO webhook_attempts (id, event_id, attempted_at, status_code,"
+                " elapsed_ms) VALUES (1, 1, :at, 200, 12)"
+            ),
+            {"at": AT},
+        )
+    assert await migrate.upgrade(db) == migrate.head_revision()
+    async with db.engine.connect() as connection:
+        attempts = (await connection.execute(text("SELECT event_id FROM webhook_attempts"))).all()
+        kinds = (await connection.execute(text("SELECT kind FROM webhook_events"))).all()
+    assert ([tuple(a) for a in attempts], [tuple(k) for k in kinds]) == ([(1,)], [("call_record",)])
+    assert await migrate.downgrade(db, "0013") == "0013"
+    async with db.engine.connect() as connection:
+        count = await connection.scalar(text("SELECT count(*) FROM webhook_attempts"))
+    assert count == 1

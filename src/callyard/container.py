@@ -8,6 +8,8 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.api.dialects.sip_api.callbacks import SipApiCallbacks
+from callyard.api.dialects.vcall.pushes import KINDS as PUSH_KINDS
+from callyard.api.dialects.vcall.pushes import VcallPushes
 from callyard.bus import EventBus
 from callyard.clock import Clock, SystemClock
 from callyard.config import Settings
@@ -15,6 +17,7 @@ from callyard.dialer.runtime import AbandonMessage, Dialer
 from callyard.metrics import Metrics
 from callyard.sealing import SecretBox
 from callyard.services.agent_accounts import AgentAccounts
+from callyard.services.agent_calls import AgentCallService
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import AuthService, LoginLimits
 from callyard.services.calls import CallService
@@ -58,6 +61,7 @@ class Container:
     switch: Switch | None
     agents: AgentBoard
     agent_accounts: AgentAccounts
+    agent_calls: AgentCallService
     companies: CompanyService
     auth: AuthService
     extensions: ExtensionService
@@ -107,8 +111,19 @@ class Container:
         bus = EventBus()
         trunks = TrunkService(db, clock, directory)
         numbers = NumberService(db, clock, directory)
-        webhooks = WebhookSettingsService(db, clock)
-        outbox = Outbox(db, clock, webhooks, SipApiCallbacks(TimeFormat(settings.timezone)))
+        webhooks = WebhookSettingsService(db, clock, push_kinds=PUSH_KINDS)
+        times = TimeFormat(settings.timezone)
+
+        def recording_link(company_code: int, filename: str) -> str:
+            return recordings.lasting_link(company_code, filename)
+
+        outbox = Outbox(
+            db,
+            clock,
+            webhooks,
+            SipApiCallbacks(times),
+            pushes=[VcallPushes(times, recording_link)],
+        )
         bus.subscribe(outbox.on_bus_event)
         tasks = TaskService(db, clock, numbers, settings.timezone)
 
@@ -164,6 +179,7 @@ class Container:
             settings.agent_ring_timeout_seconds,
             agents=agents,
         )
+        agent_accounts = AgentAccounts(db, clock, agents, directory)
         dialer = None
         if switch is not None:
             abandon = AbandonMessage(
@@ -195,7 +211,8 @@ class Container:
             bus=bus,
             switch=switch,
             agents=agents,
-            agent_accounts=AgentAccounts(db, clock, agents, directory),
+            agent_accounts=agent_accounts,
+            agent_calls=AgentCallService(agent_accounts, agents, calls),
             companies=CompanyService(db, clock, directory),
             auth=AuthService(
                 db,

@@ -186,7 +186,8 @@ async def test_bad_input_gets_minus_one_with_the_field_and_writes_nothing(
         reply = await vcall.post("/api/group/open/create", body)
         assert reply["code"] == "-1", (body, reply)
         assert reply["data"] is None
-        assert reply["msg"] and "Traceback" not in reply["msg"]
+        assert reply["msg"]
+        assert "Traceback" not in reply["msg"]
     assert await records(vcall) == []
 
     await create(vcall, name="a")

@@ -26,6 +26,7 @@ SETTINGS_KEYS = {
     "enabled",
     "secret_created_at",
     "updated_at",
+    "pushes",
 }
 
 
@@ -56,6 +57,7 @@ def test_webhook_commands(db_url: str, tmp_path: Path) -> None:
         "enabled": False,
         "secret_created_at": None,
         "updated_at": None,
+        "pushes": {},
     }
 
     url = refused_url()
@@ -141,6 +143,7 @@ async def test_admin_routes(http: httpx.AsyncClient, container: Container) -> No
         "enabled": False,
         "secret_created_at": None,
         "updated_at": None,
+        "pushes": {},
     }
 
     bad = await http.put(base, json={"cdr_url": "mailto:crm@example.com"}, headers=AUTH)

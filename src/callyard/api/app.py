@@ -71,6 +71,8 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
                 container.auth,
                 container.groups,
                 container.agent_accounts,
+                container.agent_calls,
+                container.calls,
                 container.clock,
                 container.metrics,
             )

@@ -16,7 +16,7 @@ from callyard.cli.common import DataDir, DbUrl, emit, fail, run, settings
 from callyard.container import Container
 from callyard.webhooks.deliveries import MAX_LIST
 
-webhooks = typer.Typer(help="Webhooks: call-state and call-record callbacks of a company.")
+webhooks = typer.Typer(help="Webhooks: call-state, call-record and push callbacks of a company.")
 
 CompanyOpt = Annotated[int, typer.Option("--company", help="Company code")]
 
@@ -38,11 +38,20 @@ def webhook_set(
     rotate_secret: Annotated[
         bool, typer.Option("--rotate-secret", help="Replace the signing secret")
     ] = False,
+    push: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--push",
+            metavar="KIND=URL",
+            help="http(s) URL for one kind of push (repeatable); 'KIND=' removes it",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     db_url: DbUrl = None,
 ) -> None:
     """Change a company's webhook settings (the first change enables them); prints the
     signing secret only when it is created or rotated."""
+    pushes = _pushes(push or [])
 
     async def op(c: Container) -> WebhookSecretOut:
         view = await c.webhooks.update(
@@ -51,10 +60,22 @@ def webhook_set(
             cdr_url=cdr_url,
             enabled=enabled,
             rotate_secret=rotate_secret,
+            pushes=pushes,
         )
         return WebhookSecretOut.model_validate(view)
 
     emit(run(settings(data_dir, db_url), op))
+
+
+def _pushes(values: list[str]) -> dict[str, str]:
+    """`KIND=URL` options as kind -> URL; the last one of a kind wins."""
+    pushes: dict[str, str] = {}
+    for value in values:
+        kind, sep, url = value.partition("=")
+        if not sep or not kind.strip():
+            fail(f"--push takes KIND=URL (KIND= removes it), got {value!r}", 2)
+        pushes[kind.strip()] = url
+    return pushes
 
 
 @webhooks.command("show")

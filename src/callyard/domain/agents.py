@@ -28,3 +28,11 @@ class AgentRole(StrEnum):
 
     AGENT = "agent"
     SUPERVISOR = "supervisor"
+
+
+class AgentDevice(StrEnum):
+    """Which of an agent's phones a call for the agent rings first."""
+
+    PREFERRED = "preferred"  # the registered SIP phone, else the mobile
+    MOBILE = "mobile"  # the agent's mobile, through the company's trunk
+    SIP_PHONE = "sip_phone"  # the phone registered on the agent's extension

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -28,6 +28,7 @@ from callyard.services.auth import Caller
 from callyard.services.directory import Directory
 from callyard.services.extensions import check_number
 from callyard.services.groups import Page, new_check_in, new_sn
+from callyard.services.partial import copy_given, with_defaults
 from callyard.store.database import Database, IntegrityError
 from callyard.store.models import Agent, Extension, ExtensionGroup, GroupMember
 
@@ -109,6 +110,20 @@ class AgentRecord:
     uses_sip: bool
 
 
+@dataclass(frozen=True)
+class AgentProfile:
+    """What calling for an agent needs of its record."""
+
+    number: str
+    name: str
+    extension: str
+    enabled: bool
+    mobile: str
+    display_number: str
+    group_name: str
+    group_caller_number: str
+
+
 def _check_work_number(number: str) -> str:
     number = number.strip()
     if not WORK_NUMBER.match(number):
@@ -137,8 +152,7 @@ class AgentAccounts:
             raise InvalidInput("agentName", "is required")
         if not given.password:
             raise InvalidInput("password", "is required")
-        values = {f.name: getattr(given, f.name) for f in fields(given)}
-        details = replace(NEW_AGENT, **{k: v for k, v in values.items() if v is not None})
+        details = with_defaults(given, NEW_AGENT)
         now = self._clock.now()
         row = Agent(
             sn=new_sn(),
@@ -182,9 +196,7 @@ class AgentAccounts:
                     row.password_hash = password_hash
                 if given.role is not None:
                     row.role = given.role.value
-                for key in _STORED:
-                    if getattr(given, key) is not None:
-                        setattr(row, key, getattr(given, key))
+                copy_given(given, row, _STORED)
                 if new or given.sip_id is not None:
                     extension = await self._extension(session, caller, row, given.sip_id, now)
                     if not new and extension.id != row.extension_id and row.group_id is not None:
@@ -337,6 +349,31 @@ class AgentAccounts:
                 )
             ).all()
         return total, [_record(agent, ext, group) for agent, ext, group in rows]
+
+    async def profile(self, caller: Caller, number: str) -> AgentProfile:
+        """The company's agent with work number `number`."""
+        async with self._db.transaction() as session:
+            row = (
+                await session.execute(
+                    select(Agent, Extension, ExtensionGroup)
+                    .join(Extension, Extension.id == Agent.extension_id)
+                    .outerjoin(ExtensionGroup, ExtensionGroup.id == Agent.group_id)
+                    .where(Agent.company_id == caller.company_id, Agent.number == number)
+                )
+            ).first()
+        if row is None:
+            raise BusinessError(Refusal.AGENT_NOT_FOUND, f"No agent {number}")
+        agent, extension, group = row
+        return AgentProfile(
+            number=agent.number,
+            name=agent.name,
+            extension=extension.number,
+            enabled=extension.enabled,
+            mobile=agent.mobile,
+            display_number=agent.display_number,
+            group_name=group.name if group else "",
+            group_caller_number=group.caller_number if group else "",
+        )
 
     async def set_enabled(self, caller: Caller, sn: str, enabled: bool) -> None:
         """Enable or disable the agent and its extension; refused while it is in a call."""

@@ -77,6 +77,17 @@ class CustomFields:
     maturity: str = ""  # how ripe the lead is, as the CRM rates it
     memberid: str = ""
     customuuid: str = ""
+    user_data: str = ""  # echoed back in pushes as given
+    label: str = ""  # the variant the API named (a two-way call's `type`)
+
+
+@dataclass(frozen=True)
+class CallAgent:
+    """The agent a call is placed for, as its record keeps it."""
+
+    number: str
+    name: str
+    group: str = ""
 
 
 @dataclass
@@ -98,6 +109,26 @@ class LiveCall:
     # A carrier's call to a company number: `disnumber` is who calls, `destnumber` the
     # number called, `extnumber` the extension rung now, `answered_by` the one that took it.
     answered_by: str = ""
+    agent: CallAgent | None = None
+    first_number: str = ""  # the number the first leg calls, when it is no extension
+    # each leg's progress (monotonic): the first leg is called at `started_at`
+    first_ringing_at: float | None = None
+    first_answered_at: float | None = None
+    second_called_at: float | None = None
+    second_ringing_at: float | None = None
+
+    def note_leg(self, event: LegCalling | LegRinging | LegAnswered) -> None:
+        """Keep the first time each leg was called, rang and answered."""
+        first = event.leg == AGENT_LEG
+        if isinstance(event, LegCalling) and not first and self.second_called_at is None:
+            self.second_called_at = event.at
+        elif isinstance(event, LegRinging):
+            if first and self.first_ringing_at is None:
+                self.first_ringing_at = event.at
+            elif not first and self.second_ringing_at is None:
+                self.second_ringing_at = event.at
+        elif isinstance(event, LegAnswered) and first and self.first_answered_at is None:
+            self.first_answered_at = event.at
 
     @property
     def inbound(self) -> bool:
@@ -181,6 +212,7 @@ class CallService:
         destnumber: str,
         disnumber: str | None,
         custom: CustomFields,
+        agent: CallAgent | None = None,
     ) -> str:
         """Ring the agent's phone; when answered, dial `destnumber` through the trunk."""
         destnumber = check_phone_number(destnumber, "destnumber")
@@ -199,9 +231,10 @@ class CallService:
             first=Target(registration.target, extnumber, destnumber, self._agent_ring_timeout),
             second=line.to(destnumber, self._ring_timeout),
         )
-        self._track(
+        call = self._track(
             order.call_id, caller, CallKind.CLICK_TO_CALL, extnumber, destnumber, shown, custom
         )
+        call.agent = agent
         switch.bridge(order)
         return order.call_id
 
@@ -213,13 +246,20 @@ class CallService:
         bnumber: str,
         disnumber: str | None,
         custom: CustomFields,
+        *,
+        kind: CallKind = CallKind.TWO_WAY,
+        agent: CallAgent | None = None,
+        fields: tuple[str, str] = ("anumber", "bnumber"),
     ) -> str:
-        """Call the employee's mobile `anumber`; when answered, call the customer `bnumber`."""
-        anumber = check_phone_number(anumber, "anumber")
-        bnumber = check_phone_number(bnumber, "bnumber")
-        await self._extension(caller, extnumber)
+        """Call `anumber` (an employee's or agent's mobile); when answered, call the
+        customer `bnumber`. `extnumber` is the extension the call is recorded for ("":
+        none); `fields` name the numbers in the request, for its errors."""
+        anumber = check_phone_number(anumber, fields[0])
+        bnumber = check_phone_number(bnumber, fields[1])
         switch = self._running_switch()
-        self._busy(switch, extnumber)
+        if extnumber:
+            await self._extension(caller, extnumber)
+            self._busy(switch, extnumber)
         line = await self._lines.line(caller, disnumber)
         shown = line.caller_id
         order = Bridge(
@@ -227,7 +267,8 @@ class CallService:
             first=line.to(anumber, self._ring_timeout),
             second=line.to(bnumber, self._ring_timeout),
         )
-        self._track(order.call_id, caller, CallKind.TWO_WAY, extnumber, bnumber, shown, custom)
+        call = self._track(order.call_id, caller, kind, extnumber, bnumber, shown, custom)
+        call.agent, call.first_number = agent, anumber
         switch.bridge(order)
         return order.call_id
 
@@ -349,6 +390,8 @@ class CallService:
             call.extnumber = event.number  # the extension rung now
         if isinstance(event, LegAnswered) and call.inbound and event.leg == CUSTOMER_LEG:
             call.answered_by = call.extnumber
+        if isinstance(event, LegCalling | LegRinging | LegAnswered):
+            call.note_leg(event)
         if isinstance(event, LegRinging | LegAnswered):
             if event.leg not in call.legs:
                 call.legs.append(event.leg)
@@ -391,6 +434,9 @@ class CallService:
         def wall(at: float) -> datetime:
             return call.started_wall + timedelta(seconds=max(0.0, at - call.started_at))
 
+        def wall_or_none(at: float | None) -> datetime | None:
+            return None if at is None else min(wall(at), endtime)
+
         endtime = wall(ended.at)
         # A predictive, voice message or carrier's call is answered before its bridge.
         answered = call.answered_at if call.answered_at is not None else call.bridged_at
@@ -432,6 +478,16 @@ class CallService:
             q850_cause=q850_cause(ended.cause, ended.sip_status),
             recordfilename=recordfilename,
             downloadip=self._recordings.download_host,
+            first_ringing_at=wall_or_none(call.first_ringing_at),
+            first_answered_at=wall_or_none(call.first_answered_at),
+            second_called_at=wall_or_none(call.second_called_at),
+            second_ringing_at=wall_or_none(call.second_ringing_at),
+            first_number=call.first_number,
+            user_data=call.custom.user_data,
+            label=call.custom.label,
+            agent_number=call.agent.number if call.agent else "",
+            agent_name=call.agent.name if call.agent else "",
+            group_name=call.agent.group if call.agent else "",
         )
         cdr_id = await self._cdrs.record(record)
         company = await self._directory.company(call.caller.company_id)

@@ -35,7 +35,16 @@ _WIDTHS = {
     "userkey": 32,
     "recordfilename": 255,
     "downloadip": 255,
+    "first_number": 64,
+    "user_data": 1024,
+    "label": 16,
+    "agent_number": 32,
+    "agent_name": 64,
+    "group_name": 64,
 }
+
+
+_LEG_TIMES = ("first_ringing_at", "first_answered_at", "second_called_at", "second_ringing_at")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +55,11 @@ class CallRecord:
     the lead is, as the CRM rates it; `userkey` the DTMF key pressed ("" if none);
     `recordfilename` "" when the call was not recorded. How it ended: `end_reason`,
     `ended_by`, the SIP final response that ended an unanswered leg (`sip_status`, if
-    any) and the ISDN cause (`q850_cause`).
+    any) and the ISDN cause (`q850_cause`). Each leg's progress: the first is called at
+    `starttime` (`first_number` when it is no extension), the second (the customer, or
+    the extension a carrier's call reaches) once the first answers. `user_data` and
+    `label` are what the API that placed the call gave to be echoed back (a two-way
+    call's variant); `agent_*` the agent it was for.
     """
 
     uuid: str
@@ -72,13 +85,23 @@ class CallRecord:
     q850_cause: int
     recordfilename: str = ""
     downloadip: str = ""
+    first_ringing_at: datetime | None = None
+    first_answered_at: datetime | None = None
+    second_called_at: datetime | None = None
+    second_ringing_at: datetime | None = None
+    first_number: str = ""
+    user_data: str = ""
+    label: str = ""
+    agent_number: str = ""
+    agent_name: str = ""
+    group_name: str = ""
 
     def __post_init__(self) -> None:
         if not _UUID.match(self.uuid):
             raise InvalidInput("uuid", "must be 1 to 64 letters, digits or '-'")
         if not 1 <= self.q850_cause <= 127:
             raise InvalidInput("q850_cause", "must be 1 to 127")
-        for name in ("starttime", "answertime", "endtime"):
+        for name in ("starttime", "answertime", "endtime", *_LEG_TIMES):
             moment = getattr(self, name)
             if moment is not None and moment.tzinfo is None:
                 raise InvalidInput(name, "needs a timezone")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -19,6 +19,7 @@ from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
 from callyard.services.directory import Directory
 from callyard.services.extensions import resolve_extension
+from callyard.services.partial import copy_given, with_defaults
 from callyard.store.database import Database, IntegrityError
 from callyard.store.models import Agent, Extension, ExtensionGroup, GroupMember
 
@@ -216,8 +217,7 @@ class GroupService:
         sn."""
         if settings.name is None:
             raise InvalidInput("name", "is required")
-        given = {f.name: getattr(settings, f.name) for f in fields(settings)}
-        settings = replace(NEW_GROUP, **{k: v for k, v in given.items() if v is not None})
+        settings = with_defaults(settings, NEW_GROUP)
         sn = new_sn()
         row = ExtensionGroup(
             company_id=caller.company_id, enabled=True, created_at=self._clock.now(), sn=sn
@@ -253,9 +253,7 @@ class GroupService:
                 row.name = name
                 if settings.policy is not None:
                     row.policy = settings.policy.value
-                for key in _STORED:
-                    if getattr(settings, key) is not None:
-                        setattr(row, key, getattr(settings, key))
+                copy_given(settings, row, _STORED)
                 if new:
                     session.add(row)
                     await session.flush()

@@ -95,10 +95,19 @@ class RecordingService:
             raise BusinessError(
                 Refusal.RECORDING_UNAVAILABLE, f"Recording {filename} is not available"
             )
-        expires = int((self._clock.now() + self._link_ttl).timestamp())
-        path = f"{ROUTE_PREFIX}/{caller.company_code}/{filename}"
+        expires = datetime.fromtimestamp(int((self._clock.now() + self._link_ttl).timestamp()), UTC)
+        return self._signed_link(caller.company_code, filename, expires), expires
+
+    def lasting_link(self, company_code: int, filename: str) -> str:
+        """A download link good as long as the recording is kept (pushed with a call's
+        record, which the company may store and open days later)."""
+        return self._signed_link(company_code, filename, self._clock.now() + self._retention)
+
+    def _signed_link(self, company_code: int, filename: str, until: datetime) -> str:
+        expires = int(until.timestamp())
+        path = f"{ROUTE_PREFIX}/{company_code}/{filename}"
         query = urlencode({"expires": expires, "sig": self._sign(path, expires)})
-        return f"{self._public_url}{path}?{query}", datetime.fromtimestamp(expires, UTC)
+        return f"{self._public_url}{path}?{query}"
 
     def signed_file(self, company: str, filename: str, expires: str, sig: str) -> Path:
         """The file a download link names, if its signature holds and it has not expired:

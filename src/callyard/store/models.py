@@ -139,7 +139,9 @@ class ExtensionGroup(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The group's public id in the vcall API (a skill group's `sn`).
-    sn: Mapped[str] = mapped_column(String(32), unique=True)
+    # (Nullable only as the column was added in place, without copying the table; every
+    # group gets one.)
+    sn: Mapped[str] = mapped_column(String(32), unique=True, index=True, nullable=True)
     policy: Mapped[str] = mapped_column(String(16), server_default="round_robin")  # RingPolicy
     popup_url: Mapped[str] = mapped_column(String(2048), server_default="")
     caller_number: Mapped[str] = mapped_column(String(21), server_default="")
@@ -278,6 +280,20 @@ class CallRecordRow(Base):
     downloadip: Mapped[str] = mapped_column(String(255))
     # Set when the retention purge deleted the recording; the name stays for history.
     recording_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Each leg's progress: the first leg is called at `starttime`, the second once the
+    # first answers (an inbound call's second leg is the extension it reaches).
+    first_ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    second_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    second_ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The number the first leg called when it is no extension (a two-way call's first).
+    first_number: Mapped[str] = mapped_column(String(64), server_default="")
+    # What the API that placed the call gave to be echoed back, and the agent it was for.
+    user_data: Mapped[str] = mapped_column(String(1024), server_default="")
+    label: Mapped[str] = mapped_column(String(16), server_default="")
+    agent_number: Mapped[str] = mapped_column(String(32), server_default="")
+    agent_name: Mapped[str] = mapped_column(String(64), server_default="")
+    group_name: Mapped[str] = mapped_column(String(64), server_default="")
 
 
 class StoreRevision(Base):
@@ -325,7 +341,7 @@ class WebhookEventRow(Base):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     call_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(Integer)  # per call: delivered in this order
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
     url: Mapped[str] = mapped_column(String(2048))
     body: Mapped[str] = mapped_column(Text)  # the exact JSON sent
     status: Mapped[str] = mapped_column(String(16))
@@ -487,4 +503,17 @@ class VoiceCodeTemplate(Base):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(String(2))
     text: Mapped[str] = mapped_column(String(1000))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PushUrl(Base):
+    """A company's URL for one kind of push of an API dialect."""
+
+    __tablename__ = "push_urls"
+
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

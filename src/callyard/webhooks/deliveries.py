@@ -9,7 +9,6 @@ from enum import StrEnum
 
 from callyard.errors import InvalidInput
 from callyard.store.models import WebhookEventRow
-from callyard.webhooks.settings import EventKind
 
 MAX_LIST = 1000
 MAX_ERROR = 512
@@ -28,7 +27,7 @@ class Claimed:
     id: int
     event_id: str
     company_id: int
-    kind: EventKind
+    kind: str  # an EventKind, or a dialect's push kind
     url: str
     body: bytes
     attempts: int  # attempts made before this one

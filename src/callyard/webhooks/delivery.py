@@ -219,7 +219,7 @@ class DeliveryWorker:
         else:
             timestamp = int(at.timestamp())
             headers = signing.headers(
-                item.event_id, item.kind.value, timestamp, targets.secret, item.body
+                item.event_id, item.kind, timestamp, targets.secret, item.body
             )
             try:
                 async with asyncio.timeout(self._config.timeout):

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -83,7 +83,7 @@ def _event_row(
     company_id: int,
     call_id: str,
     seq: int,
-    kind: EventKind,
+    kind: str,
     url: str,
     body: bytes,
     created_at: datetime,
@@ -93,7 +93,7 @@ def _event_row(
         company_id=company_id,
         call_id=call_id,
         seq=seq,
-        kind=kind.value,
+        kind=kind,
         url=url,
         body=body.decode(),
         status=DeliveryStatus.PENDING.value,
@@ -111,6 +111,13 @@ class CallbackBodies(Protocol):
     def record(self, row: StoredCallRecord, zone: str | None) -> bytes: ...
 
 
+class PushBodies(Protocol):
+    """What a dialect pushes when a call is recorded, each to the company's URL for its
+    kind: (kind, body) pairs, none for a call the dialect has no push for."""
+
+    def pushes(self, row: StoredCallRecord, zone: str | None) -> list[tuple[str, bytes]]: ...
+
+
 class Outbox:
     """Writes webhook events to the store, hands due ones to the delivery worker, and
     answers the delivery log."""
@@ -121,11 +128,13 @@ class Outbox:
         clock: Clock,
         settings: WebhookSettingsService,
         bodies: CallbackBodies,
+        pushes: Sequence[PushBodies] = (),
     ) -> None:
         self._db = db
         self._clock = clock
         self._settings = settings
         self._bodies = bodies
+        self._pushes = pushes
         self._listeners: list[Callable[[], None]] = []
         self._seqs: dict[str, int] = {}  # call -> last sequence number given out
         self._unwritten: dict[str, list[_StateEvent]] = {}  # call -> events, by seq
@@ -204,20 +213,31 @@ class Outbox:
         event.listen(sync_session, "after_rollback", rolled_back, once=True)
         targets = await self._settings.targets(rec.company_id, session)
         rows = _state_rows(states, targets)
-        cdr_url = targets.url_for(EventKind.CALL_RECORD) if targets else None
-        if cdr_url:
-            zone = await session.scalar(
-                select(Company.timezone).where(Company.id == rec.company_id)
-            )
-            body = self._bodies.record(stored, zone)
+        bodies: list[tuple[str, str, bytes]] = []  # kind, url, body
+        if targets is not None:
+            wanted = targets.url_for(EventKind.CALL_RECORD) is not None or bool(targets.pushes)
+            zone = None
+            if wanted:
+                zone = await session.scalar(
+                    select(Company.timezone).where(Company.id == rec.company_id)
+                )
+            cdr_url = targets.url_for(EventKind.CALL_RECORD)
+            if cdr_url:
+                bodies.append((EventKind.CALL_RECORD, cdr_url, self._bodies.record(stored, zone)))
+            for renderer in self._pushes if wanted else ():
+                for kind, body in renderer.pushes(stored, zone):
+                    url = targets.push_url(kind)
+                    if url:
+                        bodies.append((kind, url, body))
+        for number, (kind, url, body) in enumerate(bodies):
             rows.append(
                 _event_row(
                     str(uuid.uuid4()),
                     rec.company_id,
                     rec.uuid,
-                    seq,
-                    EventKind.CALL_RECORD,
-                    cdr_url,
+                    seq + number,
+                    kind,
+                    url,
                     body,
                     self._clock.now(),
                 )
@@ -398,7 +418,7 @@ class Outbox:
                 row[0],
                 row[1],
                 row[2],
-                EventKind(row[3]),
+                row[3],
                 row[4],
                 row[5].encode(),
                 row[6],

@@ -1,5 +1,9 @@
 """Each company's webhook settings: URLs, signing secret, on/off; cached for the hot path.
 
+Besides the call-state and call-record URLs, a company may set a URL per kind of push of
+an API dialect (`push_urls`); the dialect names its kinds, the composition root passes
+them here.
+
 Every call event asks whether its company wants it, so the answer is kept in memory.
 Changes made here are seen at once; changes made by another process (the CLI, another
 server) bump the webhook row of `store_revision` and are seen within `poll_interval`,
@@ -9,21 +13,22 @@ as the directory does for companies and extensions.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
 from callyard.errors import InvalidInput
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
-from callyard.store.models import WebhookSettingsRow
+from callyard.store.models import PushUrl, WebhookSettingsRow
 from callyard.store.revision import RevisionWatch, bump
 
 WEBHOOK_REVISION_ROW = 2
@@ -65,12 +70,23 @@ class WebhookTargets:
     cdr_url: str | None
     enabled: bool
     secret: str
+    # Push kind -> URL; a read-only copy, left out of the hash (a mapping has none).
+    pushes: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pushes", MappingProxyType(dict(self.pushes)))
 
     def url_for(self, kind: EventKind) -> str | None:
         """Where events of this kind go now; None when they are not wanted."""
         if not self.enabled:
             return None
         return self.call_state_url if kind is EventKind.CALL_STATE else self.cdr_url
+
+    def push_url(self, kind: str) -> str | None:
+        """Where pushes of this kind go now; None when they are not wanted."""
+        if not self.enabled:
+            return None
+        return self.pushes.get(kind)
 
 
 @dataclass(frozen=True)
@@ -84,11 +100,18 @@ class WebhookView:
     secret_created_at: datetime | None
     updated_at: datetime | None
     secret: str | None = None
+    pushes: dict[str, str] = field(default_factory=dict, hash=False)  # by kind
 
 
-def _view(code: int, row: WebhookSettingsRow | None, secret: str | None = None) -> WebhookView:
+def _view(
+    code: int,
+    row: WebhookSettingsRow | None,
+    pushes: Mapping[str, str],
+    secret: str | None = None,
+) -> WebhookView:
+    ordered = dict(sorted(pushes.items()))
     if row is None:
-        return WebhookView(code, None, None, False, None, None)
+        return WebhookView(code, None, None, False, None, None, pushes=ordered)
     return WebhookView(
         code,
         row.call_state_url,
@@ -97,15 +120,30 @@ def _view(code: int, row: WebhookSettingsRow | None, secret: str | None = None) 
         row.secret_created_at,
         row.updated_at,
         secret,
+        ordered,
     )
+
+
+async def _push_urls(session: AsyncSession, company_id: int) -> dict[str, str]:
+    rows = await session.execute(
+        select(PushUrl.kind, PushUrl.url).where(PushUrl.company_id == company_id)
+    )
+    return {kind: url for kind, url in rows}
 
 
 class WebhookSettingsService:
     """Reads and changes webhook settings; `targets` answers from memory."""
 
-    def __init__(self, db: Database, clock: Clock, poll_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        poll_interval: float = 0.5,
+        push_kinds: Iterable[str] = (),
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._push_kinds = frozenset(push_kinds)
         self._watch = RevisionWatch(WEBHOOK_REVISION_ROW, clock, self.invalidate, poll_interval)
         self._generation = 0
         self._cache: dict[int, WebhookTargets | None] = {}
@@ -114,7 +152,8 @@ class WebhookSettingsService:
         """The settings of a company (never its secret)."""
         async with self._db.transaction() as session:
             company = await company_by_code(session, company_code)
-            return _view(company.code, await session.get(WebhookSettingsRow, company.id))
+            row = await session.get(WebhookSettingsRow, company.id)
+            return _view(company.code, row, await _push_urls(session, company.id))
 
     async def update(
         self,
@@ -124,12 +163,15 @@ class WebhookSettingsService:
         cdr_url: str | None = None,
         enabled: bool | None = None,
         rotate_secret: bool = False,
+        pushes: Mapping[str, str] | None = None,
     ) -> WebhookView:
-        """Change what is given: a URL (`""` removes it), on/off, a new secret. The first
-        change creates the settings, enabled unless told otherwise, with a secret; the
-        secret is in the answer only when it was created or rotated."""
+        """Change what is given: a URL (`""` removes it), on/off, a new secret, a URL per
+        push kind (`""` removes that kind's). The first change creates the settings,
+        enabled unless told otherwise, with a secret; the secret is in the answer only
+        when it was created or rotated."""
         state = None if call_state_url is None else self._url(call_state_url, "call_state_url")
         cdr = None if cdr_url is None else self._url(cdr_url, "cdr_url")
+        push_changes = self._push_changes(pushes or {})
         now = self._clock.now()
         async with self._changing() as session:
             company = await company_by_code(session, company_code)
@@ -157,8 +199,10 @@ class WebhookSettingsService:
             if enabled is not None:
                 row.enabled = enabled
             row.updated_at = now
+            for kind, url in push_changes.items():
+                await self._set_push(session, company.id, kind, url, now)
             await session.flush()
-            return _view(company.code, row, secret)
+            return _view(company.code, row, await _push_urls(session, company.id), secret)
 
     async def rotate_secret(self, company_code: int) -> WebhookView:
         """A new signing secret, shown this once; the old one stops at once."""
@@ -167,6 +211,33 @@ class WebhookSettingsService:
     @staticmethod
     def _url(value: str, field: str) -> str | None:
         return check_url(value, field) if value.strip() else None
+
+    def _push_changes(self, pushes: Mapping[str, str]) -> dict[str, str | None]:
+        """Each push kind's new URL (None removes it), every kind known and URL valid."""
+        changes: dict[str, str | None] = {}
+        for kind, url in pushes.items():
+            if kind not in self._push_kinds:
+                offered = ", ".join(sorted(self._push_kinds))
+                known = f"one of {offered}" if offered else "none are offered"
+                raise InvalidInput("push", f"unknown push kind {kind!r}; {known}")
+            changes[kind] = self._url(url, kind)
+        return changes
+
+    @staticmethod
+    async def _set_push(
+        session: AsyncSession, company_id: int, kind: str, url: str | None, now: datetime
+    ) -> None:
+        if url is None:
+            await session.execute(
+                delete(PushUrl).where(PushUrl.company_id == company_id, PushUrl.kind == kind)
+            )
+            return
+        row = await session.get(PushUrl, (company_id, kind))
+        if row is None:
+            session.add(PushUrl(company_id=company_id, kind=kind, url=url, updated_at=now))
+        else:
+            row.url = url
+            row.updated_at = now
 
     @asynccontextmanager
     async def _changing(self) -> AsyncIterator[AsyncSession]:
@@ -209,7 +280,10 @@ class WebhookSettingsService:
                 ).where(WebhookSettingsRow.company_id == company_id)
             )
         ).first()
-        value = WebhookTargets(company_id, row[0], row[1], row[2], row[3]) if row else None
+        value = None
+        if row is not None:
+            pushes = await _push_urls(session, company_id)
+            value = WebhookTargets(company_id, row[0], row[1], row[2], row[3], pushes)
         if generation == self._generation:
             self._cache[company_id] = value
         return value

@@ -221,7 +221,8 @@ def router(
 
     @routes.get("/companies/{code}/webhook", response_model=WebhookOut)
     async def get_webhook(code: CompanyCode) -> WebhookOut:
-        """Where the company's call-state and call-record callbacks go (never the secret)."""
+        """Where the company's call-state, call-record and push callbacks go (never the
+        secret)."""
         return WebhookOut.model_validate(await webhooks.get(code))
 
     @routes.put("/companies/{code}/webhook", response_model=WebhookSecretOut)
@@ -229,7 +230,11 @@ def router(
         """Change the given fields; the first change creates the settings (enabled) and
         answers the signing secret, shown this once."""
         view = await webhooks.update(
-            code, call_state_url=body.call_state_url, cdr_url=body.cdr_url, enabled=body.enabled
+            code,
+            call_state_url=body.call_state_url,
+            cdr_url=body.cdr_url,
+            enabled=body.enabled,
+            pushes=body.pushes,
         )
         return WebhookSecretOut.model_validate(view)
 

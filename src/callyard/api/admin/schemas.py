@@ -183,6 +183,11 @@ class WebhookUpdate(BaseModel):
     )
     cdr_url: str | None = Field(default=None, description="http(s) URL for call-record callbacks")
     enabled: bool | None = None
+    pushes: dict[str, str] | None = Field(
+        default=None,
+        description="Push kind -> http(s) URL for that kind of push; an empty URL removes it,"
+        " kinds left out are unchanged",
+    )
 
 
 class WebhookOut(Out):
@@ -192,6 +197,7 @@ class WebhookOut(Out):
     enabled: bool
     secret_created_at: datetime | None
     updated_at: datetime | None
+    pushes: dict[str, str] = Field(default={}, description="Push kind -> URL")
 
 
 class WebhookSecretOut(WebhookOut):

@@ -2,8 +2,8 @@
 pushed as `hangupGcode` / `hangupGname` (and `After.cause`), and the cause callyard
 reports for each way a call or leg ends.
 
-Codes are 1000 + the Q.850 cause for ISDN causes, 1000 + the switch's own cause number
-(FreeSWITCH numbering) for the switch's causes, 21xx for carrier results (busy or
+Codes are 1000 + the Q.850 cause for ISDN causes, 1000 + a softswitch cause number
+for the switch's own causes (1487 cancelled, 16xx), 21xx for carrier results (busy or
 unanswered after ringing, line busy or faulty, number status), and vendor codes above.
 
 Code 0 is named `NORMAL_CLEARING`, "normal hang-up": the seed prints 0 as `SUCCESS` and

@@ -17,6 +17,7 @@ from callyard.api.dialects.vcall.agents import filter_of as agent_filter
 from callyard.api.dialects.vcall.agents import record_of as agent_record
 from callyard.api.dialects.vcall.codes import REFUSALS
 from callyard.api.dialects.vcall.envelope import (
+    CALLS,
     INTEGER,
     NO_AUTH,
     STRING,
@@ -30,22 +31,28 @@ from callyard.api.dialects.vcall.groups import require_name
 from callyard.api.dialects.vcall.groups import settings_of as group_settings
 from callyard.api.dialects.vcall.schemas import (
     AgentBody,
+    AgentCallBody,
     AgentQuery,
+    CallId,
     GroupBody,
     GroupQuery,
     Query,
     StatusQuery,
     Token,
     TokenRequest,
+    TwoWayCallBody,
     paged,
 )
 from callyard.api.forms import describe, read_json_object
 from callyard.clock import Clock
+from callyard.domain.agents import AgentDevice
 from callyard.domain.refusals import Denial
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.metrics import Metrics
 from callyard.services.agent_accounts import AgentAccounts
+from callyard.services.agent_calls import AgentCallService
 from callyard.services.auth import AuthService, Caller
+from callyard.services.calls import CallService, CustomFields
 from callyard.services.companies import Capability, TokenAudience
 from callyard.services.credentials import CredentialKind
 from callyard.services.groups import GroupService, Page
@@ -84,6 +91,13 @@ def _client_ip(request: Request) -> str:
 
 Handler = Callable[[Request], Awaitable[dict[str, Any]]]
 
+# `type` of an agent call (catalog §1.6): which of the agent's phones rings first.
+AGENT_DEVICES = {
+    "default": AgentDevice.PREFERRED,
+    "phone": AgentDevice.MOBILE,
+    "sip": AgentDevice.SIP_PHONE,
+}
+
 
 class VcallApi:
     """Answers the vcall API's requests with its envelopes."""
@@ -93,12 +107,16 @@ class VcallApi:
         auth: AuthService,
         groups: GroupService,
         agents: AgentAccounts,
+        agent_calls: AgentCallService,
+        calls: CallService,
         clock: Clock,
         metrics: Metrics,
     ) -> None:
         self._auth = auth
         self._groups = groups
         self._agents = agents
+        self._agent_calls = agent_calls
+        self._calls = calls
         self._clock = clock
         self._metrics = metrics
 
@@ -117,6 +135,24 @@ class VcallApi:
         token = Token(token=session.token, expireTime=expires)
         return body(INTEGER.success, "success", token.model_dump())
 
+    async def _form(
+        self, request: Request, model: type[M], capability: Capability
+    ) -> tuple[M, Caller]:
+        """The JSON body as `model`, and the company whose token came with it (in the
+        body, else the query); the token is checked first, as the seed answers a request
+        without one `403` whatever else it holds."""
+        data = await read_json(request)
+        token = data.get("token")
+        caller = await self._caller(request, token if isinstance(token, str) else "", capability)
+        return _validated(model, data), caller
+
+    async def _query(
+        self, request: Request, model: type[M], capability: Capability
+    ) -> tuple[M, Caller]:
+        """The query's parameters as `model`, and the company whose token they hold."""
+        caller = await self._caller(request, "", capability)
+        return _validated(model, dict(request.query_params)), caller
+
     async def _caller(self, request: Request, token: str, capability: Capability) -> Caller:
         """The company whose token came with the request (in the body, else the query)."""
         token = token or request.query_params.get("token", "")
@@ -132,8 +168,7 @@ class VcallApi:
         return await self._answer(request, "group.create", STRING, self._group_create)
 
     async def _group_create(self, request: Request) -> dict[str, Any]:
-        form = _validated(GroupBody, await read_json(request))
-        caller = await self._caller(request, form.token, Capability.GROUPS)
+        form, caller = await self._form(request, GroupBody, Capability.GROUPS)
         require_name(form)
         sn = await self._groups.create(caller, group_settings(form))
         return body(STRING.success, "success", sn)
@@ -142,8 +177,7 @@ class VcallApi:
         return await self._answer(request, "group.update", STRING, self._group_update)
 
     async def _group_update(self, request: Request) -> dict[str, Any]:
-        form = _validated(GroupBody, await read_json(request))
-        caller = await self._caller(request, form.token, Capability.GROUPS)
+        form, caller = await self._form(request, GroupBody, Capability.GROUPS)
         sn = await self._groups.update(caller, request.path_params["sn"], group_settings(form))
         return body(STRING.success, "success", sn)
 
@@ -151,8 +185,7 @@ class VcallApi:
         return await self._answer(request, "group.page", STRING, self._group_page)
 
     async def _group_page(self, request: Request) -> dict[str, Any]:
-        query = _validated(GroupQuery, dict(request.query_params))
-        caller = await self._caller(request, query.token, Capability.GROUPS)
+        query, caller = await self._query(request, GroupQuery, Capability.GROUPS)
         total, groups = await self._groups.page(
             caller, query.name, Page(query.pageNo, query.pageSize)
         )
@@ -164,8 +197,7 @@ class VcallApi:
         return await self._answer(request, "agent.create", STRING, self._agent_create)
 
     async def _agent_create(self, request: Request) -> dict[str, Any]:
-        form = _validated(AgentBody, await read_json(request))
-        caller = await self._caller(request, form.token, Capability.EXTENSIONS)
+        form, caller = await self._form(request, AgentBody, Capability.EXTENSIONS)
         sn = await self._agents.create(caller, agent_fields(form))
         return body(STRING.success, "success", sn)
 
@@ -173,8 +205,7 @@ class VcallApi:
         return await self._answer(request, "agent.update", STRING, self._agent_update)
 
     async def _agent_update(self, request: Request) -> dict[str, Any]:
-        form = _validated(AgentBody, await read_json(request))
-        caller = await self._caller(request, form.token, Capability.EXTENSIONS)
+        form, caller = await self._form(request, AgentBody, Capability.EXTENSIONS)
         sn = await self._agents.update(caller, request.path_params["sn"], agent_fields(form))
         return body(STRING.success, "success", sn)
 
@@ -182,8 +213,7 @@ class VcallApi:
         return await self._answer(request, "agent.page", STRING, self._agent_page)
 
     async def _agent_page(self, request: Request) -> dict[str, Any]:
-        query = _validated(AgentQuery, dict(request.query_params))
-        caller = await self._caller(request, query.token, Capability.EXTENSIONS)
+        query, caller = await self._query(request, AgentQuery, Capability.EXTENSIONS)
         total, agents = await self._agents.page(
             caller, agent_filter(query), Page(query.pageNo, query.pageSize)
         )
@@ -193,8 +223,7 @@ class VcallApi:
         return await self._answer(request, "agent.status", STRING, self._agent_status)
 
     async def _agent_status(self, request: Request) -> dict[str, Any]:
-        query = _validated(StatusQuery, dict(request.query_params))
-        caller = await self._caller(request, query.token, Capability.EXTENSIONS)
+        query, caller = await self._query(request, StatusQuery, Capability.EXTENSIONS)
         await self._agents.set_enabled(caller, request.path_params["sn"], query.status == 1)
         return body(STRING.success, "success")
 
@@ -202,10 +231,46 @@ class VcallApi:
         return await self._answer(request, "agent.reset", STRING, self._agent_reset)
 
     async def _agent_reset(self, request: Request) -> dict[str, Any]:
-        query = _validated(Query, dict(request.query_params))
-        caller = await self._caller(request, query.token, Capability.EXTENSIONS)
+        _, caller = await self._query(request, Query, Capability.EXTENSIONS)
         await self._agents.reset(caller, request.path_params["sn"])
         return body(STRING.success, "success")
+
+    # M7, M11: calls
+
+    async def agent_call(self, request: Request) -> Response:
+        return await self._answer(request, "agent.call", CALLS, self._agent_call)
+
+    async def _agent_call(self, request: Request) -> dict[str, Any]:
+        form, caller = await self._form(request, AgentCallBody, Capability.CALLS)
+        call_id = await self._agent_calls.call(
+            caller,
+            form.agentNum,
+            form.called,
+            form.callnum or None,
+            AGENT_DEVICES[form.type],
+            form.userData,
+        )
+        return body(CALLS.success, "success", CallId(callId=call_id).model_dump())
+
+    async def two_way_call(self, request: Request) -> Response:
+        return await self._answer(request, "sip.makecall", CALLS, self._two_way_call)
+
+    async def _two_way_call(self, request: Request) -> dict[str, Any]:
+        form, caller = await self._form(request, TwoWayCallBody, Capability.CALLS)
+        if form.type == "cmccbid":
+            raise InvalidInput(
+                "type", "cmccbid (an operator's own two-way product) is not offered; use default"
+            )
+        call_id = await self._calls.double_call(
+            caller,
+            "",
+            form.caller,
+            form.called,
+            form.callnum or None,
+            CustomFields(user_data=form.userData, label=form.type),
+            fields=("caller", "called"),
+        )
+        return body(CALLS.success, "success", CallId(callId=call_id).model_dump())
 
     async def _answer(
         self, request: Request, service: str, codes: Codes, handle: Handler
@@ -273,6 +338,8 @@ def router(api: VcallApi) -> APIRouter:
         (GROUP_PAGE, api.group_page),
         (GROUP_UPDATE, api.group_update),
         (AGENT_CREATE, api.agent_create),
+        (AGENT_CALL, api.agent_call),
+        (TWO_WAY_CALL, api.two_way_call),
         (AGENT_PAGE, api.agent_page),
         (AGENT_STATUS, api.agent_status),
         (AGENT_RESET, api.agent_reset),
@@ -386,4 +453,27 @@ AGENT_UPDATE = Route(
     '"<agent sn>"}`. ' + _ANSWERS,
     body=AgentBody,
     example={"token": "…", "agentNumber": "1000101", "phone": "13800000002", "type": 1},
+)
+AGENT_CALL = Route(
+    "POST",
+    "/api/agent/open/call",
+    "Agent click-to-call (M7.1)",
+    "Rings the agent (`type`: `sip` its registered phone, `phone` its mobile through the "
+    "trunk, `default` the phone when registered, else the mobile), then `called`, showing "
+    "`callnum`, else the agent's display number, its group's, or one of the company's. "
+    'Answers at once `{"code": "0000", "msg": "success", "data": {"callId": "…"}}`; '
+    "`AgentCallEnd` is pushed when the call ends. " + _ANSWERS,
+    body=AgentCallBody,
+    example={"token": "…", "agentNum": "0001", "called": "15800000001", "type": "default"},
+)
+TWO_WAY_CALL = Route(
+    "POST",
+    "/api/sip/makecall",
+    "Two-way call (M11.1)",
+    "Calls `caller` (A), then `called` (B) when A answers, bridged and recorded; `type` "
+    "`default` or `click` (echoed in the push; `cmccbid` is refused). Answers at once "
+    '`{"code": "0000", "msg": "success", "data": {"callId": "…"}}`; '
+    "`BidirectionalCallEnd` is pushed when the call ends. " + _ANSWERS,
+    body=TwoWayCallBody,
+    example={"token": "…", "caller": "1380000002", "called": "1580000002"},
 )

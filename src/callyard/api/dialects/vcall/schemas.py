@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -163,3 +163,40 @@ class StatusQuery(Query):
     """`POST /api/agent/open/{sn}/status` (M6.4): 1 enables, 0 disables."""
 
     status: Annotated[int, Field(ge=0, le=1)]
+
+
+PhoneNumber = Annotated[StrictStr, Field(min_length=1, max_length=32)]
+UserData = Annotated[StrictStr, Field(max_length=1024)]
+
+
+class AgentCallBody(BaseModel):
+    """`POST /api/agent/open/call` (M7.1): ring the agent on `type`'s phone, then
+    `called`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    token: TokenField = ""
+    agentNum: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    called: PhoneNumber
+    userData: UserData = ""
+    callnum: DisplayNumber | None = None
+    type: Literal["default", "phone", "sip"] = "default"
+
+
+class TwoWayCallBody(BaseModel):
+    """`POST /api/sip/makecall` (M11.1): call `caller`, then `called` when it answers."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    token: TokenField = ""
+    caller: PhoneNumber
+    called: PhoneNumber
+    userData: UserData = ""
+    callnum: DisplayNumber | None = None
+    type: Literal["default", "click", "cmccbid"] = "default"
+
+
+class CallId(BaseModel):
+    """`data` of a call's answer: the id its push carries."""
+
+    callId: str
