@@ -197,6 +197,7 @@ VALID_BODIES: dict[str, object] = {
     "ExtensionCreate": {"numbers": ["4242"], "password": "Xk9-long-enough-pw"},
     "ExtensionNumbers": {"numbers": ["4242"]},
     "TrunkCreate": {"name": "t", "host": "192.0.2.1"},
+    "PbxTrunkCreate": {"name": "p", "host": "192.0.2.9"},
     "NumberCreate": {"number": "+15550100"},
     "NumberList": {"numbers": ["+15550100"]},
     "NumberRoute": {},

@@ -1,8 +1,10 @@
 -- wrk script for bench/api/run: one POST request, chosen by $SCENARIO.
 --
 -- Environment: SCENARIO (sipnum-urlencoded | sipnum-multipart | login | login-wrong-key |
--- vcall-token), LABEL (the scenario's name in the result; SCENARIO by default),
--- BENCH_TOKEN, BENCH_APPID, BENCH_ACCESSKEY, BENCH_VCALL_KEY_ID, BENCH_VCALL_SECRET.
+-- vcall-token | vcall-agent-page | vcall-agent-call), LABEL (the scenario's name in the
+-- result; SCENARIO by default), BENCH_TOKEN, BENCH_APPID, BENCH_ACCESSKEY,
+-- BENCH_VCALL_KEY_ID, BENCH_VCALL_SECRET, BENCH_VCALL_TOKEN, BENCH_AGENTS (how many agents
+-- 0..N-1 the agent calls take in turn).
 -- done() prints one line "BENCH_RESULT {json}" that bench/api/report.py reads.
 
 local scenario = os.getenv("SCENARIO")
@@ -12,6 +14,8 @@ local appid = os.getenv("BENCH_APPID") or ""
 local accesskey = os.getenv("BENCH_ACCESSKEY") or ""
 local vcall_key_id = os.getenv("BENCH_VCALL_KEY_ID") or ""
 local vcall_secret = os.getenv("BENCH_VCALL_SECRET") or ""
+local vcall_token = os.getenv("BENCH_VCALL_TOKEN") or ""
+local agents = tonumber(os.getenv("BENCH_AGENTS") or "1")
 
 -- A multipart body as PHP's curl extension sends it for an array of POSTFIELDS.
 local function multipart(boundary, fields)
@@ -50,8 +54,28 @@ elseif scenario == "vcall-token" then
   wrk.path = "/api/token"
   wrk.headers["Content-Type"] = "application/json"
   wrk.body = '{"accessKeyId":"' .. vcall_key_id .. '","accessKeySecret":"' .. vcall_secret .. '"}'
+elseif scenario == "vcall-agent-page" then
+  -- A page of 10 agents of 50 (seed 003, M6.3): token in the query.
+  wrk.method = "GET"
+  wrk.path = "/api/agent/open/page?pageNo=2&pageSize=10&token=" .. vcall_token
+  wrk.body = nil
+elseif scenario == "vcall-agent-call" then
+  -- An agent's click-to-call on its mobile (M7.1), the agents in turn: each request
+  -- places a real call through the trunk (a carrier that answers busy).
+  wrk.path = "/api/agent/open/call"
+  wrk.headers["Content-Type"] = "application/json"
 else
   error("unknown SCENARIO: " .. tostring(scenario))
+end
+
+local next_agent = 0
+if scenario == "vcall-agent-call" then
+  function request()
+    next_agent = (next_agent + 1) % agents
+    local body = '{"token":"' .. vcall_token .. '","agentNum":"' .. string.format("a%03d", next_agent)
+      .. '","called":"628123456789","type":"phone"}'
+    return wrk.format(nil, nil, nil, body)
+  end
 end
 
 -- Per-thread counters (each wrk thread has its own Lua state).
@@ -65,6 +89,12 @@ elseif scenario == "vcall-token" then
   -- Its envelope: code first, integer 0 on success.
   ok_ret = '{"code":0,'
   ok_status = '{"code":0,"msg":"success",'
+elseif scenario == "vcall-agent-page" then
+  ok_ret = '{"code":"0",'
+  ok_status = '{"code":"0","msg":"success",'
+elseif scenario == "vcall-agent-call" then
+  ok_ret = '{"code":"0000",'
+  ok_status = '{"code":"0000","msg":"success",'
 end
 
 function response(status, headers, body)

@@ -29,6 +29,7 @@ from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
 from callyard.services.numbers import NumberService
 from callyard.services.otp import VoiceCodeLimits, VoiceCodeService
+from callyard.services.pbx_trunks import PbxTrunkService
 from callyard.services.presence import NoSwitch, Presence
 from callyard.services.recordings import RecordingService
 from callyard.services.routing_book import RoutingBook
@@ -67,6 +68,7 @@ class Container:
     extensions: ExtensionService
     groups: GroupService
     trunks: TrunkService
+    pbx_trunks: PbxTrunkService
     numbers: NumberService
     cdrs: CdrService
     recordings: RecordingService
@@ -227,6 +229,7 @@ class Container:
             extensions=ExtensionService(db, clock, presence, directory),
             groups=groups,
             trunks=trunks,
+            pbx_trunks=PbxTrunkService(db, clock, directory),
             numbers=numbers,
             cdrs=cdrs,
             recordings=recordings,

@@ -13,6 +13,7 @@ from callyard.switch.registrar import Account, Binding
 from callyard.switch.routing import (
     CompanyRoutes,
     NumberRoute,
+    PbxRoute,
     Refusal,
     Route,
     Router,
@@ -208,3 +209,48 @@ def test_only_a_companys_own_carrier_reaches_its_numbers() -> None:
     # A carrier's host, another port: a carrier's unless the caller is an extension.
     assert carrier_call("622150001", source=(CARRIER[0], 5099)) is not None
     assert carrier_call("622150001", source=(CARRIER[0], 5099), calling="1002") is None
+
+
+# A company's own PBX: by address, by credentials.
+OFFICE = PbxRoute(1, "office", "192.0.2.10", None)
+DIALER = PbxRoute(1, "dialer", None, Account("acme-dialer", 1, "dialer-secret", True))
+NO_LINE_PBX = PbxRoute(3, "small", "192.0.2.30", None)
+WITH_PBXES = RoutingTable(ACCOUNTS, COMPANIES, pbxes=(OFFICE, DIALER, NO_LINE_PBX))
+
+
+def test_a_pbx_is_known_by_its_address_or_its_username() -> None:
+    assert WITH_PBXES.pbx_at("192.0.2.10") == OFFICE
+    assert WITH_PBXES.pbx_at("192.0.2.11") is None
+    assert WITH_PBXES.pbx_of("acme-dialer") == DIALER
+    # Its credentials are an account the registrar checks, besides the extensions'.
+    routes = router(WITH_PBXES)
+    assert routes.account("acme-dialer") == DIALER.account
+    assert routes.account("1001") == ACCOUNTS["1001"]
+    assert routes.account("office") is None
+
+
+def test_a_pbxs_call_goes_out_through_the_companys_trunk() -> None:
+    routes = router(WITH_PBXES)
+    own = routes.route_pbx(OFFICE, "628123456789", "+622150002")
+    assert own.kind is CallKind.PBX_OUTBOUND
+    assert own.caller_id == "622150002"  # its caller is the company's: shown
+    assert isinstance(own.destination, Target)
+    assert own.destination.address == ("127.0.0.1", 5080)
+    assert own.destination.user == "628123456789"
+    assert own.destination.caller_id == "622150002"
+    foreign = routes.route_pbx(DIALER, "628123456789", "02150009999")
+    assert foreign.caller_id in COMPANIES[1].caller_ids  # not the company's: one of its
+
+
+def test_a_pbxs_call_that_cannot_go_out_is_refused() -> None:
+    routes = router(WITH_PBXES)
+    cases = [
+        (OFFICE, "1" * 40, 484),  # too long
+        (OFFICE, "sales", 404),
+        (NO_LINE_PBX, "628123456789", 503),  # no trunk, no caller ID
+        (PbxRoute(9, "gone", None, None), "628123456789", 403),  # no such company
+    ]
+    for pbx, dialed, status in cases:
+        refused = routes.route_pbx(pbx, dialed, "622150001").destination
+        assert isinstance(refused, Refusal), (pbx.name, dialed)
+        assert refused.status == status, (pbx.name, dialed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-import callyard.container
 from callyard.cli.main import app
 from callyard.config import Settings
 from callyard.container import Container
@@ -30,20 +28,10 @@ BOTH = "https://crm.example.com/vcall/bidirectional"
 MOVED = "https://crm2.example.com/vcall/agent-call-end"
 
 
-def _with_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Containers opened from now on offer KINDS, as a dialect's composition would."""
-    monkeypatch.setattr(
-        callyard.container,
-        "WebhookSettingsService",
-        partial(WebhookSettingsService, push_kinds=KINDS),
-    )
-
-
 @pytest.fixture
 async def container(
     settings: Settings, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Container]:
-    _with_kinds(monkeypatch)
     opened = await Container.open(settings, clock=clock, upgrade_schema=False)
     yield opened
     await opened.close()
@@ -139,9 +127,9 @@ async def test_admin_routes(http: httpx.AsyncClient, container: Container) -> No
     untouched = await http.put(base, json={"enabled": True}, headers=AUTH)
     assert untouched.json()["pushes"] == {"AgentCallEnd": MOVED}
 
-    unknown = await http.put(base, json={"pushes": {"SipDockingCallEnd": END}}, headers=AUTH)
+    unknown = await http.put(base, json={"pushes": {"TaskStatus": END}}, headers=AUTH)
     assert unknown.status_code == 422
-    assert "unknown push kind 'SipDockingCallEnd'" in unknown.json()["error"]
+    assert "unknown push kind 'TaskStatus'" in unknown.json()["error"]
     bad = await http.put(base, json={"pushes": {"AgentCallEnd": "no url"}}, headers=AUTH)
     assert bad.status_code == 422
     assert "AgentCallEnd" in bad.json()["error"]
@@ -166,7 +154,6 @@ def _cli(*args: str) -> Any:
 
 
 def test_cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _with_kinds(monkeypatch)
     db = ("--db-url", db_url, "--data-dir", str(tmp_path / "data"))
     code = str(_cli("company", "create", "--name", "Acme", *db)["companycode"])
     other = str(_cli("company", "create", "--name", "Other", *db)["companycode"])
@@ -185,11 +172,11 @@ def test_cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     shown = _cli("webhook", "show", "--company", code, *db)
     assert shown["pushes"] == {"BidirectionalCallEnd": BOTH}
 
-    unknown = _cli("webhook", "set", "--company", code, "--push", f"HangupCauseEvent={END}", *db)
+    unknown = _cli("webhook", "set", "--company", code, "--push", f"TaskStatus={END}", *db)
     assert unknown == (
         2,
-        "invalid push: unknown push kind 'HangupCauseEvent';"
-        " one of AgentCallEnd, BidirectionalCallEnd",
+        "invalid push: unknown push kind 'TaskStatus';"
+        " one of AgentCallEnd, BidirectionalCallEnd, HangupCauseEvent, SipDockingCallEnd",
     )
     bad = _cli("webhook", "set", "--company", code, "--push", "AgentCallEnd=mailto:x@y.z", *db)
     assert bad[0] == 2

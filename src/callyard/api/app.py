@@ -84,6 +84,7 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             companies=container.companies,
             extensions=container.extensions,
             trunks=container.trunks,
+            pbx_trunks=container.pbx_trunks,
             numbers=container.numbers,
             cdrs=container.cdrs,
             times=times,

@@ -1,4 +1,5 @@
-"""`callyard trunk ...` and `callyard number ...`: trunks and caller-ID numbers."""
+"""`callyard trunk ...`, `callyard pbx ...` and `callyard number ...`: trunks to carriers,
+a company's own PBXs, and caller-ID numbers."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ from typing import Annotated
 
 import typer
 
-from callyard.api.admin.schemas import NumberOut, TrunkOut
+from callyard.api.admin.schemas import NumberOut, PbxTrunkOut, TrunkOut
 from callyard.cli.common import DataDir, DbUrl, emit, run, settings
 from callyard.container import Container
 from callyard.services.trunks import DEFAULT_SIP_PORT
 
 trunks = typer.Typer(help="SIP trunks to carriers (the first one carries outbound calls).")
 numbers = typer.Typer(help="A company's numbers: its caller-ID pool, and their routes.")
+pbxes = typer.Typer(
+    help="A company's own PBXs or dialers that send calls out through callyard (SIP trunks "
+    "from the customer)."
+)
 
 CompanyOpt = Annotated[int, typer.Option("--company", help="Company code")]
 TrunkName = Annotated[str, typer.Option("--name", help="Trunk name, unique in the company")]
@@ -59,6 +64,51 @@ def trunk_remove(
 
     async def op(c: Container) -> TrunkOut:
         return TrunkOut.model_validate(await c.trunks.remove(company, name))
+
+    emit(run(settings(data_dir, db_url), op))
+
+
+@pbxes.command("add")
+def pbx_add(
+    company: CompanyOpt,
+    name: TrunkName,
+    host: Annotated[
+        str | None, typer.Option("--host", help="IP address the PBX sends from")
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", help="Digest user name (with --password)")
+    ] = None,
+    password: Annotated[str | None, typer.Option("--password", help="Digest password")] = None,
+    data_dir: DataDir = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Add a PBX, known by its address, its credentials, or both."""
+
+    async def op(c: Container) -> PbxTrunkOut:
+        view = await c.pbx_trunks.add(company, name, host, username, password)
+        return PbxTrunkOut.model_validate(view)
+
+    emit(run(settings(data_dir, db_url), op))
+
+
+@pbxes.command("list")
+def pbx_list(company: CompanyOpt, data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """A company's PBXs."""
+
+    async def op(c: Container) -> list[PbxTrunkOut]:
+        return [PbxTrunkOut.model_validate(t) for t in await c.pbx_trunks.list_all(company)]
+
+    emit(run(settings(data_dir, db_url), op))
+
+
+@pbxes.command("remove")
+def pbx_remove(
+    company: CompanyOpt, name: TrunkName, data_dir: DataDir = None, db_url: DbUrl = None
+) -> None:
+    """Remove a PBX; prints what it was."""
+
+    async def op(c: Container) -> PbxTrunkOut:
+        return PbxTrunkOut.model_validate(await c.pbx_trunks.remove(company, name))
 
     emit(run(settings(data_dir, db_url), op))
 

@@ -16,6 +16,7 @@ class CallKind(StrEnum):
 
     INTERNAL = "internal"  # a phone dialed another extension
     PHONE_OUTBOUND = "phone_outbound"  # a phone dialed a number outside
+    PBX_OUTBOUND = "pbx_outbound"  # a company's own PBX sent it out through callyard
     CLICK_TO_CALL = "click_to_call"  # the API rang an extension, then the number
     TWO_WAY = "two_way"  # the API rang two numbers and joined them
     PREDICTIVE = "predictive"  # a task's dialer called a number for its agents

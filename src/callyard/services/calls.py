@@ -256,9 +256,10 @@ class CallService:
         none); `fields` name the numbers in the request, for its errors."""
         anumber = check_phone_number(anumber, fields[0])
         bnumber = check_phone_number(bnumber, fields[1])
-        switch = self._running_switch()
         if extnumber:
             await self._extension(caller, extnumber)
+        switch = self._running_switch()
+        if extnumber:
             self._busy(switch, extnumber)
         line = await self._lines.line(caller, disnumber)
         shown = line.caller_id
@@ -336,6 +337,19 @@ class CallService:
             self._track(
                 incoming.call_id, caller, incoming.kind, "", incoming.dialed, incoming.caller
             )
+            return
+        if incoming.kind is CallKind.PBX_OUTBOUND:
+            # The PBX's own caller is no extension: the call's first number.
+            call = self._track(
+                incoming.call_id,
+                caller,
+                incoming.kind,
+                "",
+                incoming.dialed,
+                incoming.caller_id,
+                CustomFields(user_data=incoming.user_data),
+            )
+            call.first_number = incoming.caller
             return
         self._track(
             incoming.call_id,

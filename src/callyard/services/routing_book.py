@@ -18,12 +18,14 @@ from callyard.store.models import (
     Extension,
     ExtensionGroup,
     GroupMember,
+    PbxTrunk,
     Trunk,
 )
 from callyard.switch.registrar import Account
 from callyard.switch.routing import (
     CompanyRoutes,
     NumberRoute,
+    PbxRoute,
     RoutingTable,
     TrunkRoute,
     outbound_trunk,
@@ -77,6 +79,7 @@ class RoutingBook:
                 await session.execute(select(Company.id, Company.code, Company.name))
             ).all()
             trunks = (await session.scalars(select(Trunk).order_by(Trunk.id))).all()
+            pbx_trunks = (await session.scalars(select(PbxTrunk).order_by(PbxTrunk.id))).all()
             numbers = (
                 await session.execute(
                     select(CallerNumber.company_id, CallerNumber.number)
@@ -156,6 +159,17 @@ class RoutingBook:
                 for company_id, code, name in companies
             },
             numbers=routes,
+            pbxes=tuple(
+                PbxRoute(
+                    pbx.company_id,
+                    pbx.name,
+                    pbx.host,
+                    Account(pbx.username, pbx.company_id, pbx.password, True)
+                    if pbx.username is not None and pbx.password is not None
+                    else None,
+                )
+                for pbx in pbx_trunks
+            ),
         )
         self._revision = revision
         # The revision also moves for logins and logouts: only a change of the table

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.clock import Clock
-from callyard.errors import Conflict, InvalidInput, NotFound
+from callyard.errors import Conflict, InvalidInput
 from callyard.services.directory import Directory
 from callyard.store.database import Database, IntegrityError
-from callyard.store.lookups import company_by_code
+from callyard.store.lookups import all_of, company_by_code, named_of
 from callyard.store.models import Company, Trunk
 from callyard.switch.routing import outbound_trunk
 
@@ -127,14 +127,9 @@ class TrunkService:
 
     async def remove(self, company_code: int, name: str) -> TrunkView:
         """Remove a trunk; returns what it was."""
-        name = name.strip()
         async with self._directory.changing() as session:
             company = await company_by_code(session, company_code)
-            row = await session.scalar(
-                select(Trunk).where(Trunk.company_id == company.id, Trunk.name == name)
-            )
-            if row is None:
-                raise NotFound(f"company {company_code} has no trunk named {name!r}")
+            row = await named_of(session, Trunk, company, name, "trunk")
             await session.delete(row)
             return _view(row, company.code)
 
@@ -142,10 +137,7 @@ class TrunkService:
         """The company's trunks, in the order the switch prefers them."""
         async with self._db.transaction() as session:
             company = await company_by_code(session, company_code)
-            rows = await session.scalars(
-                select(Trunk).where(Trunk.company_id == company.id).order_by(Trunk.id)
-            )
-            return [_view(row, company.code) for row in rows]
+            return [_view(row, company.code) for row in await all_of(session, Trunk, company)]
 
     async def for_company(self, company_id: int) -> TrunkView | None:
         """The trunk that carries the company's outbound calls: its first, by id. From

@@ -221,6 +221,24 @@ class Trunk(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PbxTrunk(Base):
+    """A company's own PBX or dialer that sends calls out through callyard: known by the
+    address it sends from, or by digest credentials, or both."""
+
+    __tablename__ = "pbx_trunks"
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(45), nullable=True, unique=True)  # an IP
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    password: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CallerNumber(Base):
     """A caller-ID number of a company's pool. Numbers are unique across all companies."""
 

@@ -100,6 +100,7 @@ class IncomingCall:
     # inbound_extension or inbound_group
     caller_id: str  # the number shown to the destination ("" when refused before a pick)
     from_carrier: bool = False
+    user_data: str = ""  # what a company's PBX sent to be echoed back (its X-User-Data)
 
 
 CallEvent = (

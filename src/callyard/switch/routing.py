@@ -7,7 +7,9 @@ before the far end rings. A registered phone's call goes to another extension of
 company (an internal call), or to a phone number through the company's trunk showing a
 caller ID of its pool. A carrier's call to one of a company's numbers goes where that
 number's route says: an extension, or the extensions checked in to a group, rung in
-turn.
+turn. A company's own PBX (known by the address it sends from, or by digest credentials,
+or both) sends calls out through the company's trunk, showing its caller ID when it is
+one of the company's numbers, else one of them.
 """
 
 from __future__ import annotations
@@ -114,12 +116,41 @@ class NumberRoute:
 
 
 @dataclass(frozen=True)
+class PbxRoute:
+    """A company's own PBX: the address it must send from (None: any), and its digest
+    credentials (`account`: its username as the account's number; None: the address
+    alone says it is the PBX)."""
+
+    company_id: int
+    name: str
+    host: str | None
+    account: Account | None
+
+
+@dataclass(frozen=True)
 class RoutingTable:
     """Every extension's credentials and every company's routes, replaced whole."""
 
     accounts: dict[str, Account] = field(default_factory=dict)
     companies: dict[int, CompanyRoutes] = field(default_factory=dict)
     numbers: dict[str, NumberRoute] = field(default_factory=dict)  # by number, as stored
+    pbxes: tuple[PbxRoute, ...] = ()
+
+    @cached_property
+    def _pbx_by_host(self) -> dict[str, PbxRoute]:
+        return {p.host: p for p in self.pbxes if p.host is not None and p.account is None}
+
+    @cached_property
+    def _pbx_by_user(self) -> dict[str, PbxRoute]:
+        return {p.account.number: p for p in self.pbxes if p.account is not None}
+
+    def pbx_at(self, host: str) -> PbxRoute | None:
+        """The PBX known by its address alone that sends from `host`."""
+        return self._pbx_by_host.get(host)
+
+    def pbx_of(self, username: str) -> PbxRoute | None:
+        """The PBX whose digest username this is."""
+        return self._pbx_by_user.get(username)
 
     @cached_property
     def _carriers(self) -> frozenset[tuple[str, int]]:
@@ -183,7 +214,30 @@ class Router:
         self._choose = choose
 
     def account(self, number: str) -> Account | None:
-        return self.table.accounts.get(number)
+        """The extension, or the PBX whose digest username `number` is."""
+        table = self.table
+        found = table.accounts.get(number)
+        if found is None and (pbx := table.pbx_of(number)) is not None:
+            found = pbx.account
+        return found
+
+    def route_pbx(self, pbx: PbxRoute, dialed: str, calling: str) -> Route:
+        """Where a company's PBX's call from `calling` to `dialed` goes: out through the
+        company's trunk, showing `calling` when it is one of the company's numbers."""
+        kind = CallKind.PBX_OUTBOUND
+        if len(dialed) > MAX_DIALED:
+            return Route(kind, "", _TOO_LONG)
+        if not PHONE_NUMBER.match(dialed):
+            return Route(kind, "", _NO_NUMBER)
+        company = self.table.companies.get(pbx.company_id)
+        if company is None:
+            return Route(kind, "", _FORBIDDEN)
+        if company.trunk is None or not company.caller_ids:
+            return Route(kind, "", _NO_LINE)
+        bare = calling.removeprefix("+")
+        own = next((n for n in company.caller_ids if n.removeprefix("+") == bare), None)
+        shown = own or pick_caller_id(company.caller_ids, self._choose)
+        return Route(kind, shown, via_trunk(company.trunk, dialed, shown, self._ring_timeout))
 
     def route(self, caller: Account, dialed: str, in_call: Callable[[str], bool]) -> Route:
         """Where `caller`'s call to `dialed` goes; `in_call` tells the numbers in a call."""

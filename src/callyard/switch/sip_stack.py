@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from callyard.switch.commands import Attach, Bridge, Command, Dial, Play
+from callyard.switch.digest import parse_authorization
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay, Schedule
@@ -196,12 +197,16 @@ class SipStack:
             return self._reply(request, Reply(500, "Server Internal Error")), None, None
 
     def _invite(self, request: Any, transaction: Any) -> Any:
-        """A carrier calls one of a company's numbers (it comes from a trunk's host), or
-        a registered phone places a call: authenticate it, then route it."""
+        """A company's PBX sends a call out (known by its address, or by its digest
+        credentials), a carrier calls one of a company's numbers (it comes from a trunk's
+        host), or a registered phone places a call: authenticate it, then route it."""
         caller = str(request.getHFBody("from").getUrl().username or "")
         host, port = request.getSource()
         source = (str(host), int(port))
         dialed = str(request.getRURI().username or "")
+        pbx = self._calls.pbx_at(source[0])
+        if pbx is not None:
+            return self._calls.from_pbx(request, transaction, pbx, caller, _user_data(request))
         carrier = self._calls.carrier_route(source, dialed, caller)
         if carrier is not None:
             company_id, route = carrier
@@ -211,11 +216,19 @@ class SipStack:
             if request.countHFs("proxy-authorization")
             else None
         )
+        # A PBX authenticates as its username, whoever its call is from.
+        creds = parse_authorization(authorization) if authorization else None
+        user = creds.username if creds and self._calls.pbx_of(creds.username) else caller
         checked = self._registrar.authenticate(
-            caller, authorization, source, "INVITE", str(request.getRURI())
+            user, authorization, source, "INVITE", str(request.getRURI())
         )
         if isinstance(checked, Reply):
             return self._reply(request, checked), None, None
+        pbx = self._calls.pbx_of(checked.number)
+        if pbx is not None:
+            if pbx.host is not None and pbx.host != source[0]:
+                return self._reply(request, Reply(403, "Forbidden")), None, None
+            return self._calls.from_pbx(request, transaction, pbx, caller, _user_data(request))
         return self._calls.incoming(request, transaction, checked)
 
     @staticmethod
@@ -326,3 +339,14 @@ def _register_request(request: Any) -> RegisterRequest:
         user_agent=user_agent,
         request_uri=str(request.getRURI()),
     )
+
+
+USER_DATA_HEADER = "x-user-data"
+MAX_USER_DATA = 1024
+
+
+def _user_data(request: Any) -> str:
+    """What a PBX's INVITE carries to be echoed back in the call's pushes."""
+    if not request.countHFs(USER_DATA_HEADER):
+        return ""
+    return str(request.getHFBody(USER_DATA_HEADER))[:MAX_USER_DATA]

@@ -1095,6 +1095,7 @@ class Sipp:
     extra_args: Sequence[str] = ()
     prefix: Sequence[str] = ()
     name: str = "sipp"
+    host: str = LOOPBACK  # the address it sends from (another of 127/8: another machine)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     result: SippResult | None = field(default=None, init=False)
 
@@ -1103,9 +1104,9 @@ class Sipp:
         self.scenario_path = path if path.is_absolute() or path.exists() else SCENARIOS / path
         if not self.scenario_path.is_file():
             raise HarnessError(f"no SIPp scenario {self.scenario_path}")
-        self.port = self.port or free_udp_port()
-        self.media_port = self.media_port or free_media_port()
-        self.control_port = free_udp_port()
+        self.port = self.port or free_udp_port(self.host)
+        self.media_port = self.media_port or free_media_port(self.host)
+        self.control_port = free_udp_port(self.host)
         self.files = {
             "messages": self.workdir / f"{self.name}-messages.log",
             "short": self.workdir / f"{self.name}-short.log",
@@ -1121,7 +1122,7 @@ class Sipp:
 
     @property
     def address(self) -> str:
-        return f"{LOOPBACK}:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def uri(self, user: str = "carrier") -> str:
         """A SIP URI that reaches this carrier directly."""
@@ -1133,10 +1134,10 @@ class Sipp:
             args.append(self.remote)
         args += [
             "-sf", str(self.scenario_path),
-            "-i", LOOPBACK,
+            "-i", self.host,
             "-p", str(self.port),
             "-bind_local",
-            "-mi", LOOPBACK,
+            "-mi", self.host,
             "-mp", str(self.media_port),
             "-cp", str(self.control_port),
             "-nostdin",

@@ -26,6 +26,8 @@ from callyard.api.admin.schemas import (
     NumberList,
     NumberOut,
     NumberRoute,
+    PbxTrunkCreate,
+    PbxTrunkOut,
     Redelivered,
     TimeZone,
     TrunkCreate,
@@ -41,6 +43,7 @@ from callyard.services.companies import CompanyService
 from callyard.services.credentials import CredentialService, parse_kind
 from callyard.services.extensions import ExtensionService, extension_numbers
 from callyard.services.numbers import NumberService
+from callyard.services.pbx_trunks import PbxTrunkService
 from callyard.services.trunks import TrunkService
 from callyard.timefmt import TimeFormat
 from callyard.webhooks.deliveries import MAX_LIST as MAX_DELIVERIES
@@ -70,6 +73,7 @@ def router(
     companies: CompanyService,
     extensions: ExtensionService,
     trunks: TrunkService,
+    pbx_trunks: PbxTrunkService,
     numbers: NumberService,
     cdrs: CdrService,
     times: TimeFormat,
@@ -164,6 +168,21 @@ def router(
     @routes.delete("/companies/{code}/trunks/{name}", status_code=204)
     async def remove_trunk(code: CompanyCode, name: str) -> None:
         await trunks.remove(code, name)
+
+    @routes.post("/companies/{code}/pbx-trunks", status_code=201, response_model=PbxTrunkOut)
+    async def add_pbx_trunk(code: CompanyCode, body: PbxTrunkCreate) -> PbxTrunkOut:
+        """Add a company's own PBX, known by the address it sends from and/or digest
+        credentials: its calls go out through the company's trunk."""
+        view = await pbx_trunks.add(code, body.name, body.host, body.username, body.password)
+        return PbxTrunkOut.model_validate(view)
+
+    @routes.get("/companies/{code}/pbx-trunks", response_model=list[PbxTrunkOut])
+    async def list_pbx_trunks(code: CompanyCode) -> list[PbxTrunkOut]:
+        return [PbxTrunkOut.model_validate(t) for t in await pbx_trunks.list_all(code)]
+
+    @routes.delete("/companies/{code}/pbx-trunks/{name}", status_code=204)
+    async def remove_pbx_trunk(code: CompanyCode, name: str) -> None:
+        await pbx_trunks.remove(code, name)
 
     @routes.post("/companies/{code}/numbers", status_code=201, response_model=NumberOut)
     async def add_number(code: CompanyCode, body: NumberCreate) -> NumberOut:

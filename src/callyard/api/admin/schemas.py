@@ -103,6 +103,27 @@ class TrunkOut(Out):
     password: str | None
 
 
+class PbxTrunkCreate(BaseModel):
+    name: str
+    host: str | None = Field(
+        default=None, description="IP address the PBX sends from; calls from it are its"
+    )
+    username: str | None = Field(
+        default=None, description="Digest user (a letter first); with password"
+    )
+    password: str | None = Field(default=None, description="8 to 128 characters")
+
+
+class PbxTrunkOut(Out):
+    """The password is shown: the admin configures it on the PBX."""
+
+    company_code: int
+    name: str
+    host: str | None
+    username: str | None
+    password: str | None
+
+
 class NumberCreate(BaseModel):
     number: str = Field(description="Caller ID: optional '+', then 3 to 20 digits")
     enabled: bool = True

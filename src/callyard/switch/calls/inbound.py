@@ -51,12 +51,14 @@ class InboundCall(RelayedCall):
         route: Callable[[str], Route],
         from_carrier: bool,
         *args: Any,
+        user_data: str = "",
     ) -> None:
         super().__init__(call_id, True, *args)
         self.company_id = company_id
         self.caller = caller
         self._route = route
         self._from_carrier = from_carrier
+        self._user_data = user_data
         self._next: list[Target] = []  # parties still to try, in turn
         self.numbers.add(caller)
 
@@ -105,6 +107,7 @@ class InboundCall(RelayedCall):
                 route.kind,
                 route.caller_id,
                 self._from_carrier,
+                self._user_data,
             )
         )
         offer = sdp.parse(str(body)) if body is not None else None

@@ -18,7 +18,7 @@ from callyard.switch.registrar import Account
 from callyard.switch.relay import (
     MediaRelay,
 )
-from callyard.switch.routing import Route, Router
+from callyard.switch.routing import PbxRoute, Route, Router
 
 
 def _unanswered(transaction: Any) -> bool:
@@ -79,6 +79,23 @@ class CallTable:
         calling = route.caller_id
         return self._take(request, transaction, company_id, calling, lambda _: route, True)
 
+    def from_pbx(
+        self, request: Any, transaction: Any, pbx: PbxRoute, calling: str, user_data: str
+    ) -> Any:
+        """A company's PBX's INVITE, already authenticated: out through the trunk."""
+
+        def route(dialed: str) -> Route:
+            return self._router.route_pbx(pbx, dialed, calling)
+
+        return self._take(request, transaction, pbx.company_id, calling, route, False, user_data)
+
+    def pbx_at(self, host: str) -> PbxRoute | None:
+        """The PBX known by its address alone that sends from `host`."""
+        return self._router.table.pbx_at(host)
+
+    def pbx_of(self, username: str) -> PbxRoute | None:
+        return self._router.table.pbx_of(username)
+
     def carrier_route(
         self, source: tuple[str, int], dialed: str, calling: str
     ) -> tuple[int, Route] | None:
@@ -94,6 +111,7 @@ class CallTable:
         caller: str,
         route: Callable[[str], Route],
         from_carrier: bool,
+        user_data: str = "",
     ) -> Any:
         call = InboundCall(
             str(uuid.uuid4()),
@@ -105,6 +123,7 @@ class CallTable:
             self.relay,
             self._emit,
             self._forget,
+            user_data=user_data,
         )
         self.calls[call.call_id] = call
         call.route_transfer = self._transfer_route

@@ -20,6 +20,7 @@ from callyard.services.tasks import AttemptOutcome
 CALL_METHODS: dict[CallKind, CallMethod] = {
     CallKind.INTERNAL: CallMethod.EXTENSION_TO_EXTENSION,
     CallKind.PHONE_OUTBOUND: CallMethod.EXTENSION_DIRECT_DIAL,
+    CallKind.PBX_OUTBOUND: CallMethod.EXTENSION_DIRECT_DIAL,
     CallKind.CLICK_TO_CALL: CallMethod.API_CALL,
     CallKind.TWO_WAY: CallMethod.API_DOUBLE_CALL,
     CallKind.PREDICTIVE: CallMethod.PREDICTIVE,

@@ -1,6 +1,7 @@
-"""The vcall API's pushes of a finished call (catalog M7.2, M11.2): `AgentCallEnd` for a
-call placed for an agent, `BidirectionalCallEnd` for a two-way call; each to the
-company's URL for its kind, through the webhook outbox."""
+"""The vcall API's pushes of a finished call (catalog M7.2, M11.2, M14): `AgentCallEnd`
+for a call placed for an agent, `BidirectionalCallEnd` for a two-way call,
+`HangupCauseEvent` and `SipDockingCallEnd` for a call a company's PBX sent out; each to
+the company's URL for its kind, through the webhook outbox."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from callyard.timefmt import TimeFormat
 
 AGENT_CALL_END = "AgentCallEnd"
 TWO_WAY_CALL_END = "BidirectionalCallEnd"
-KINDS = (AGENT_CALL_END, TWO_WAY_CALL_END)
+HANGUP_CAUSE = "HangupCauseEvent"
+DOCKING_CALL_END = "SipDockingCallEnd"
+KINDS = (AGENT_CALL_END, TWO_WAY_CALL_END, HANGUP_CAUSE, DOCKING_CALL_END)
 
 # `hangupDirection`: each push has its own encoding (catalog §1.6).
 _AGENT_CALL_DIRECTIONS = {Party.CALLER: "1", Party.CALLEE: "2"}  # the agent's side, the customer's
@@ -62,6 +65,9 @@ class VcallPushes:
             found.append((AGENT_CALL_END, self.agent_call_end(row)))
         if rec.kind is CallKind.TWO_WAY:
             found.append((TWO_WAY_CALL_END, self.two_way_call_end(row, zone)))
+        if rec.kind is CallKind.PBX_OUTBOUND:
+            found.append((HANGUP_CAUSE, self.hangup_cause_event(row)))
+            found.append((DOCKING_CALL_END, self.docking_call_end(row, zone)))
         return [(kind, orjson.dumps(body)) for kind, body in found]
 
     def _recording(self, row: StoredCallRecord) -> str:
@@ -122,4 +128,41 @@ class VcallPushes:
             "hangupDirection": _TWO_WAY_DIRECTIONS[rec.ended_by],
             "recordPath": self._recording(row),
             "userData": rec.user_data,
+        }
+
+    def hangup_cause_event(self, row: StoredCallRecord) -> dict[str, Any]:
+        """M14.1: why a PBX's call ended, the times in epoch ms (`ringingTime` 0 when the
+        number never rang)."""
+        rec = row.record
+        return {
+            "event": HANGUP_CAUSE,
+            "callId": rec.uuid,
+            "caller": rec.first_number,
+            "called": rec.destnumber,
+            "callTime": epoch_ms(rec.starttime),
+            "ringingTime": epoch_ms(rec.second_ringing_at),
+            "hangupTime": epoch_ms(rec.endtime),
+            **hangup_cause(rec),
+            "userData": rec.user_data,
+        }
+
+    def docking_call_end(self, row: StoredCallRecord, zone: str | None) -> dict[str, Any]:
+        """M14.2: a PBX's call's record, times `yyyy-MM-dd HH:mm:ss` ("" for what did not
+        happen); the start both as the table's `callTime` and the example's `startTime`."""
+        rec = row.record
+        started = self._times(rec.starttime, zone)
+        return {
+            "event": DOCKING_CALL_END,
+            "callId": rec.uuid,
+            "caller": rec.first_number,
+            "displayCaller": rec.disnumber,
+            "called": rec.destnumber,
+            "callTime": started,
+            "startTime": started,
+            "ringingTime": self._times(rec.second_ringing_at, zone) or "",
+            "answerTime": self._times(rec.answertime, zone) or "",
+            "hangupTime": self._times(rec.endtime, zone),
+            "duration": talk_ms(rec),
+            **hangup_cause(rec),
+            "recordUrl": self._recording(row),
         }
