@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from callyard.container import Container
-from tests.api.conftest import VcallClient
+from callyard.testing.clock import ManualClock
+from tests.api.conftest import VcallClient, vcall_client
 from tests.conftest import SipClient, Tenant
 
 SN = re.compile(r"^[0-9a-f]{32}$")
@@ -202,8 +203,12 @@ async def test_bad_input_gets_minus_one_with_the_field_and_writes_nothing(
     assert paging["msg"].startswith("pageSize")
 
 
-async def test_a_missing_wrong_or_foreign_token(
-    vcall: VcallClient, vcall_other: VcallClient, container: Container, tenant: Tenant
+async def test_a_missing_wrong_expired_or_foreign_token(
+    vcall: VcallClient,
+    vcall_other: VcallClient,
+    container: Container,
+    tenant: Tenant,
+    clock: ManualClock,
 ) -> None:
     sn = await create(vcall)
     for token in ("", "0" * 32, tenant.token):  # none, unknown, an App.Sip_* token
@@ -217,3 +222,11 @@ async def test_a_missing_wrong_or_foreign_token(
     reply = await vcall_other.post(f"/api/group/open/{sn}", {"name": "taken over"})
     assert (reply["code"], reply["msg"]) == ("-1", f"No group {sn}")
     assert [r["name"] for r in await records(vcall)] == ["collections"]
+    # Two hours later the token has expired: no auth, and nothing is written.
+    clock.advance(2 * 3600)
+    expired = await vcall.post("/api/group/open/create", {"name": "late", "policy": 0})
+    assert (expired["code"], expired["data"]) == ("403", None)
+    assert expired["msg"].startswith("no auth")
+    assert (await vcall.get("/api/group/open/page"))["code"] == "403"
+    fresh = await vcall_client(vcall.http, container, tenant)
+    assert [r["name"] for r in await records(fresh)] == ["collections"]
