@@ -306,74 +306,28 @@ class AgentAccounts:
     async def page(
         self, caller: Caller, wanted: AgentFilter, page: Page
     ) -> tuple[int, list[AgentRecord]]:
-        """The company's agents matching `wanted`, oldest first: the total and one page."""
-        where = [Agent.company_id == caller.company_id]
-        if wanted.name:
-            where.append(Agent.name.contains(wanted.name, autoescape=True))
-        if wanted.number:
-            where.append(Agent.number == wanted.number)
-        if wanted.mobile:
-            where.append(Agent.mobile == wanted.mobile)
-        if wanted.enabled is not None:
-            where.append(Extension.enabled.is_(wanted.enabled))
-        if wanted.role is not None:
-            where.append(Agent.role == wanted.role.value)
-        if wanted.group_sn:
-            member_of = (
-                select(GroupMember.extension_id)
-                .join(ExtensionGroup, ExtensionGroup.id == GroupMember.group_id)
-                .where(
-                    ExtensionGroup.company_id == caller.company_id,
-                    ExtensionGroup.sn == wanted.group_sn,
-                )
-            )
-            where.append(Agent.extension_id.in_(member_of))
-        joined = (
-            select(Agent, Extension, ExtensionGroup)
-            .join(Extension, Extension.id == Agent.extension_id)
-            .outerjoin(ExtensionGroup, ExtensionGroup.id == Agent.group_id)
-        )
-        async with self._db.transaction() as session:
-            total = (
-                await session.scalar(
-                    select(func.count())
-                    .select_from(Agent)
-                    .join(Extension, Extension.id == Agent.extension_id)
-                    .where(*where)
-                )
-                or 0
-            )
-            rows = (
-                await session.execute(
-                    joined.where(*where).order_by(Agent.id).offset(page.offset).limit(page.size)
-                )
-            ).all()
-        return total, [_record(agent, ext, group) for agent, ext, group in rows]
+        """The company's agents matching `wanted`, oldest first: the total and one page.
+        Kept until the store changes (every change to agents, their extensions and
+        groups goes through the directory): CRMs poll this listing."""
+
+        async def load(session: AsyncSession) -> tuple[int, list[AgentRecord]]:
+            return await _page(session, caller.company_id, wanted, page)
+
+        found = await self._directory.cached("agent-page", (caller.company_id, wanted, page), load)
+        assert found is not None
+        return found[0], list(found[1])
 
     async def profile(self, caller: Caller, number: str) -> AgentProfile:
-        """The company's agent with work number `number`."""
-        async with self._db.transaction() as session:
-            row = (
-                await session.execute(
-                    select(Agent, Extension, ExtensionGroup)
-                    .join(Extension, Extension.id == Agent.extension_id)
-                    .outerjoin(ExtensionGroup, ExtensionGroup.id == Agent.group_id)
-                    .where(Agent.company_id == caller.company_id, Agent.number == number)
-                )
-            ).first()
-        if row is None:
+        """The company's agent with work number `number` (from memory until the store
+        changes: every call placed for an agent reads it)."""
+
+        async def load(session: AsyncSession) -> AgentProfile | None:
+            return await _profile(session, caller.company_id, number)
+
+        found = await self._directory.cached("agent-profile", (caller.company_id, number), load)
+        if found is None:
             raise BusinessError(Refusal.AGENT_NOT_FOUND, f"No agent {number}")
-        agent, extension, group = row
-        return AgentProfile(
-            number=agent.number,
-            name=agent.name,
-            extension=extension.number,
-            enabled=extension.enabled,
-            mobile=agent.mobile,
-            display_number=agent.display_number,
-            group_name=group.name if group else "",
-            group_caller_number=group.caller_number if group else "",
-        )
+        return found
 
     async def set_enabled(self, caller: Caller, sn: str, enabled: bool) -> None:
         """Enable or disable the agent and its extension; refused while it is in a call."""
@@ -407,6 +361,53 @@ class AgentAccounts:
             raise BusinessError(Refusal.AGENT_IN_CALL, f"Agent on extension {number} is in a call")
 
 
+async def _page(
+    session: AsyncSession, company_id: int, wanted: AgentFilter, page: Page
+) -> tuple[int, list[AgentRecord]]:
+    """One page of the company's agents matching `wanted`, and how many match."""
+    where = [Agent.company_id == company_id]
+    if wanted.name:
+        where.append(Agent.name.contains(wanted.name, autoescape=True))
+    if wanted.number:
+        where.append(Agent.number == wanted.number)
+    if wanted.mobile:
+        where.append(Agent.mobile == wanted.mobile)
+    if wanted.enabled is not None:
+        where.append(Extension.enabled.is_(wanted.enabled))
+    if wanted.role is not None:
+        where.append(Agent.role == wanted.role.value)
+    if wanted.group_sn:
+        member_of = (
+            select(GroupMember.extension_id)
+            .join(ExtensionGroup, ExtensionGroup.id == GroupMember.group_id)
+            .where(
+                ExtensionGroup.company_id == company_id,
+                ExtensionGroup.sn == wanted.group_sn,
+            )
+        )
+        where.append(Agent.extension_id.in_(member_of))
+    joined = (
+        select(Agent, Extension, ExtensionGroup)
+        .join(Extension, Extension.id == Agent.extension_id)
+        .outerjoin(ExtensionGroup, ExtensionGroup.id == Agent.group_id)
+    )
+    total = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Agent)
+            .join(Extension, Extension.id == Agent.extension_id)
+            .where(*where)
+        )
+        or 0
+    )
+    rows = (
+        await session.execute(
+            joined.where(*where).order_by(Agent.id).offset(page.offset).limit(page.size)
+        )
+    ).all()
+    return total, [_record(agent, ext, group) for agent, ext, group in rows]
+
+
 def _extension_row(caller: Caller, number: str, now: datetime) -> Extension:
     return Extension(
         company_id=caller.company_id,
@@ -437,4 +438,28 @@ def _record(agent: Agent, extension: Extension, group: ExtensionGroup | None) ->
         offline_call_type=agent.offline_call_type,
         call_mode=agent.call_mode,
         uses_sip=agent.uses_sip,
+    )
+
+
+async def _profile(session: AsyncSession, company_id: int, number: str) -> AgentProfile | None:
+    row = (
+        await session.execute(
+            select(Agent, Extension, ExtensionGroup)
+            .join(Extension, Extension.id == Agent.extension_id)
+            .outerjoin(ExtensionGroup, ExtensionGroup.id == Agent.group_id)
+            .where(Agent.company_id == company_id, Agent.number == number)
+        )
+    ).first()
+    if row is None:
+        return None
+    agent, extension, group = row
+    return AgentProfile(
+        number=agent.number,
+        name=agent.name,
+        extension=extension.number,
+        enabled=extension.enabled,
+        mobile=agent.mobile,
+        display_number=agent.display_number,
+        group_name=group.name if group else "",
+        group_caller_number=group.caller_number if group else "",
     )

@@ -319,58 +319,14 @@ class GroupService:
         self, caller: Caller, name: str | None, page: Page
     ) -> tuple[int, list[GroupRecord]]:
         """The company's groups (whose name contains `name`, if given), oldest first: the
-        total and one page."""
-        where = [ExtensionGroup.company_id == caller.company_id]
-        if name:
-            where.append(ExtensionGroup.name.contains(name, autoescape=True))
-        async with self._db.transaction() as session:
-            total = await session.scalar(select(func.count()).where(*where)) or 0
-            rows = list(
-                await session.scalars(
-                    select(ExtensionGroup)
-                    .where(*where)
-                    .order_by(ExtensionGroup.id)
-                    .offset(page.offset)
-                    .limit(page.size)
-                )
-            )
-            ids = [row.id for row in rows]
-            members = dict(
-                (
-                    await session.execute(
-                        select(GroupMember.group_id, func.count())
-                        .where(GroupMember.group_id.in_(ids))
-                        .group_by(GroupMember.group_id)
-                    )
-                ).all()
-            )
-            agent_sns: dict[int, list[str]] = {}
-            for group_id, sn in await session.execute(
-                select(GroupMember.group_id, Agent.sn)
-                .join(Agent, Agent.extension_id == GroupMember.extension_id)
-                .where(GroupMember.group_id.in_(ids))
-                .order_by(Agent.id)
-            ):
-                agent_sns.setdefault(group_id, []).append(sn)
-        return total, [
-            GroupRecord(
-                sn=row.sn,
-                name=row.name,
-                enabled=row.enabled,
-                policy=RingPolicy(row.policy),
-                popup_url=row.popup_url,
-                caller_number=row.caller_number,
-                auto_idle=row.auto_idle,
-                auto_idle_seconds=row.auto_idle_seconds,
-                transfer_within=row.transfer_within,
-                agents_dial=row.agents_dial,
-                remark=row.remark,
-                department=row.department,
-                agent_sns=tuple(agent_sns.get(row.id, ())),
-                members=members.get(row.id, 0),
-            )
-            for row in rows
-        ]
+        total and one page; kept until the store changes, as the agents' listing."""
+
+        async def load(session: AsyncSession) -> tuple[int, list[GroupRecord]]:
+            return await _page(session, caller.company_id, name, page)
+
+        found = await self._directory.cached("group-page", (caller.company_id, name, page), load)
+        assert found is not None
+        return found[0], list(found[1])
 
     async def delete(self, caller: Caller, name: str) -> None:
         name = check_group_name(name)
@@ -470,3 +426,59 @@ class GroupService:
         """The enabled extensions checked in to a group, with their idle/busy state (from
         the agents' board, which keeps them until they change)."""
         return [(c.number, c.state) for c in await self._agents.group_members(group_id)]
+
+
+async def _page(
+    session: AsyncSession, company_id: int, name: str | None, page: Page
+) -> tuple[int, list[GroupRecord]]:
+    """One page of the company's groups whose name contains `name`, and how many."""
+    where = [ExtensionGroup.company_id == company_id]
+    if name:
+        where.append(ExtensionGroup.name.contains(name, autoescape=True))
+    total = await session.scalar(select(func.count()).where(*where)) or 0
+    rows = list(
+        await session.scalars(
+            select(ExtensionGroup)
+            .where(*where)
+            .order_by(ExtensionGroup.id)
+            .offset(page.offset)
+            .limit(page.size)
+        )
+    )
+    ids = [row.id for row in rows]
+    members = dict(
+        (
+            await session.execute(
+                select(GroupMember.group_id, func.count())
+                .where(GroupMember.group_id.in_(ids))
+                .group_by(GroupMember.group_id)
+            )
+        ).all()
+    )
+    agent_sns: dict[int, list[str]] = {}
+    for group_id, sn in await session.execute(
+        select(GroupMember.group_id, Agent.sn)
+        .join(Agent, Agent.extension_id == GroupMember.extension_id)
+        .where(GroupMember.group_id.in_(ids))
+        .order_by(Agent.id)
+    ):
+        agent_sns.setdefault(group_id, []).append(sn)
+    return total, [
+        GroupRecord(
+            sn=row.sn,
+            name=row.name,
+            enabled=row.enabled,
+            policy=RingPolicy(row.policy),
+            popup_url=row.popup_url,
+            caller_number=row.caller_number,
+            auto_idle=row.auto_idle,
+            auto_idle_seconds=row.auto_idle_seconds,
+            transfer_within=row.transfer_within,
+            agents_dial=row.agents_dial,
+            remark=row.remark,
+            department=row.department,
+            agent_sns=tuple(agent_sns.get(row.id, ())),
+            members=members.get(row.id, 0),
+        )
+        for row in rows
+    ]
