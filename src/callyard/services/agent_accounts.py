@@ -147,11 +147,11 @@ class AgentAccounts:
     async def create(self, caller: Caller, given: AgentFields) -> str:
         """A new agent (defaults for the details not given); its sn."""
         if given.number is None:
-            raise InvalidInput("agentNumber", "is required")
+            raise InvalidInput("agentNumber", "missing parameter")
         if not given.name:
-            raise InvalidInput("agentName", "is required")
+            raise InvalidInput("agentName", "missing parameter")
         if not given.password:
-            raise InvalidInput("password", "is required")
+            raise InvalidInput("password", "missing parameter")
         details = with_defaults(given, NEW_AGENT)
         now = self._clock.now()
         row = Agent(

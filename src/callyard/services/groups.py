@@ -216,7 +216,7 @@ class GroupService:
         """A new enabled group with these settings (defaults for those not given); its
         sn."""
         if settings.name is None:
-            raise InvalidInput("name", "is required")
+            raise InvalidInput("name", "missing parameter")
         settings = with_defaults(settings, NEW_GROUP)
         sn = new_sn()
         row = ExtensionGroup(

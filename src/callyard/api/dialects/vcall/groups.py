@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from callyard.api.dialects.vcall import schemas
 from callyard.domain.groups import RingPolicy
-from callyard.errors import InvalidInput
 from callyard.services.groups import GroupRecord, GroupSettings
 from callyard.webhooks.settings import check_url
 
@@ -60,8 +59,3 @@ def record_of(group: GroupRecord) -> schemas.GroupRecord:
         agentMakeCall=int(group.agents_dial),
         remark=group.remark,
     )
-
-
-def require_name(body: schemas.GroupBody) -> None:
-    if body.name is None:
-        raise InvalidInput("name", "missing parameter")

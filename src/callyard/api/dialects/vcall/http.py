@@ -27,7 +27,6 @@ from callyard.api.dialects.vcall.envelope import (
     reply,
 )
 from callyard.api.dialects.vcall.groups import record_of as group_record
-from callyard.api.dialects.vcall.groups import require_name
 from callyard.api.dialects.vcall.groups import settings_of as group_settings
 from callyard.api.dialects.vcall.schemas import (
     AgentBody,
@@ -169,7 +168,6 @@ class VcallApi:
 
     async def _group_create(self, request: Request) -> dict[str, Any]:
         form, caller = await self._form(request, GroupBody, Capability.GROUPS)
-        require_name(form)
         sn = await self._groups.create(caller, group_settings(form))
         return body(STRING.success, "success", sn)
 
