@@ -122,3 +122,19 @@ async def test_an_agent_is_its_extension_its_check_ins_and_its_calls(
     assert disabled is not None
     assert not disabled.enabled
     assert await agents.agent("99999", 0.0) is None
+
+
+def test_a_call_on_the_agents_mobile_engages_its_extension() -> None:
+    agents, switch = board()
+    agents.engage("c9", "1001")  # rings the mobile: the switch sees no call on 1001
+    assert agents.in_call("1001")
+    assert agents.phase("1001", 10.0) is Phase.IN_CALL
+    switch.emit(LegCalling(10.0, "c9", "agent", "628111111111"))  # the mobile, then
+    switch.emit(LegCalling(12.0, "c9", "customer", "628123456789"))  # the customer
+    switch.emit(CallBridged(13.0, "c9"))
+    assert agents.phase("1001", 15.0) is Phase.TALKING
+    assert agents.talking_seconds("1001", 15.0) == 2
+    switch.emit(CallEnded(20.0, "c9", EndReason.NORMAL, Party.CALLEE, None, None))
+    assert not agents.in_call("1001")
+    assert agents.phase("1001", 21.0) is Phase.IDLE
+    assert agents.idle_seconds("1001", 21.0) == 1

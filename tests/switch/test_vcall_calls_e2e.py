@@ -144,6 +144,11 @@ def test_an_agent_call_on_the_mobile(pbx: Pbx, receiver: Receiver) -> None:
         agentName="Dewi", agentNumber="0001", password="s3cret-pass", phone=MOBILE, groupSn=group,
     )  # fmt: skip
     assert created["code"] == "0", created
+    page = httpx.get(
+        f"{pbx.server.url}/api/agent/open/page",
+        params={"token": vcall.token, "agentNumber": "0001"},
+    ).json()
+    sip_id = page["data"]["records"][0]["sipId"]
     # Both legs reach the carrier: first the agent's mobile, then the customer.
     carrier = playing_carrier(pbx, calls=2)
     pbx.trunk_to(carrier)
@@ -153,6 +158,14 @@ def test_an_agent_call_on_the_mobile(pbx: Pbx, receiver: Receiver) -> None:
             "/api/agent/open/call", agentNum="0001", called=CUSTOMER, userData="lead-42"
         )
         assert reply["code"] == "0000", reply
+        # On its mobile the agent is in a call all the same: no second call, no disabling.
+        again = vcall.post("/api/agent/open/call", agentNum="0001", called=CUSTOMER)
+        assert (again["code"], again["msg"]) == ("-1", f"Extension {sip_id} is already in a call")
+        refused = httpx.post(
+            f"{pbx.server.url}/api/agent/open/{created['data']}/status",
+            params={"token": vcall.token, "status": 0},
+        ).json()
+        assert refused["code"] == "1005009", refused
         (request,) = receiver.wait_for(1, timeout=30)
     invited = [m.header("To") or "" for m in carrier.received("INVITE")]
     assert MOBILE in invited[0]

@@ -95,6 +95,10 @@ async def _check_ins(session: AsyncSession, *where: object) -> tuple[CheckIn, ..
     )
 
 
+# The key of an engaged extension among a call's legs: it is none of the call's legs.
+_ENGAGED = "engaged"
+
+
 class AgentBoard:
     """Every extension's state: the store's part read through the directory, the live
     part fed by the switch's events."""
@@ -106,6 +110,8 @@ class AgentBoard:
         # call id -> leg -> the registered extension that leg reaches (customers' numbers
         # are not seats and are not kept)
         self._calls: dict[str, dict[str, str]] = {}
+        # extension -> the call on another line it is engaged in (an agent's mobile)
+        self._engaged: dict[str, str] = {}
         if switch is not None:
             switch.subscribe(self.on_event)
 
@@ -118,6 +124,10 @@ class AgentBoard:
         return self._switch is not None and self._switch.binding(number) is not None
 
     def in_call(self, number: str) -> bool:
+        """Whether a call involves the extension: on its phone, or on another line of
+        its agent (its mobile)."""
+        if number in self._engaged:
+            return True
         return self._switch is not None and self._switch.in_call(number)
 
     # what the store says
@@ -204,6 +214,12 @@ class AgentBoard:
         seat.away_until = now + seconds
         seat.available_since = seat.away_until
 
+    def engage(self, call_id: str, number: str) -> None:
+        """The call `call_id`, which rings another line of the extension's agent (its
+        mobile), is the extension's until it ends: it is in a call, then talking."""
+        self._calls.setdefault(call_id, {})[_ENGAGED] = number
+        self._engaged[number] = call_id
+
     def reset(self, number: str, now: float) -> None:
         """The extension is out of wrap-up and no longer kept away: free from `now`."""
         seat = self.seat(number)
@@ -229,6 +245,8 @@ class AgentBoard:
                 seat = self.seat(number)
                 seat.talking_since = None
                 seat.ended_at = event.at
+                if self._engaged.get(number) == event.call_id:
+                    del self._engaged[number]
 
     def _reaches(self, call_id: str, leg: str, number: str) -> None:
         if self.registered(number):

@@ -202,7 +202,7 @@ class CallService:
             raise BusinessError(Refusal.EXTENSION_DISABLED, f"Extension {number} is disabled")
 
     def _busy(self, switch: SwitchPort, number: str) -> None:
-        if switch.in_call(number):
+        if switch.in_call(number) or self._agents.in_call(number):
             raise BusinessError(Refusal.EXTENSION_BUSY, f"Extension {number} is already in a call")
 
     async def make_call(
@@ -270,6 +270,8 @@ class CallService:
         )
         call = self._track(order.call_id, caller, kind, extnumber, bnumber, shown, custom)
         call.agent, call.first_number = agent, anumber
+        if extnumber:
+            self._agents.engage(order.call_id, extnumber)
         switch.bridge(order)
         return order.call_id
 
