@@ -201,8 +201,10 @@ class CallService:
         if not entry.enabled:
             raise BusinessError(Refusal.EXTENSION_DISABLED, f"Extension {number} is disabled")
 
-    def _busy(self, switch: SwitchPort, number: str) -> None:
-        if switch.in_call(number) or self._agents.in_call(number):
+    def _busy(self, number: str) -> None:
+        """Refused while a call involves the extension (on its phone, or its agent's
+        mobile: the agents' board knows both)."""
+        if self._agents.in_call(number):
             raise BusinessError(Refusal.EXTENSION_BUSY, f"Extension {number} is already in a call")
 
     async def make_call(
@@ -223,7 +225,7 @@ class CallService:
             raise BusinessError(
                 Refusal.EXTENSION_NOT_REGISTERED, f"Extension {extnumber} is not registered"
             )
-        self._busy(switch, extnumber)
+        self._busy(extnumber)
         line = await self._lines.line(caller, disnumber)
         shown = line.caller_id
         order = Bridge(
@@ -260,7 +262,7 @@ class CallService:
             await self._extension(caller, extnumber)
         switch = self._running_switch()
         if extnumber:
-            self._busy(switch, extnumber)
+            self._busy(extnumber)
         line = await self._lines.line(caller, disnumber)
         shown = line.caller_id
         order = Bridge(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import fields, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def with_defaults(given: T, defaults: T) -> T:
     """`given`, its values left out (None) taken from `defaults`."""
-    values = {f.name: getattr(given, f.name) for f in fields(given)}  # type: ignore[arg-type]
-    return replace(defaults, **{k: v for k, v in values.items() if v is not None})  # type: ignore[type-var]
+    values = {f.name: getattr(given, f.name) for f in fields(given)}
+    return replace(defaults, **{k: v for k, v in values.items() if v is not None})
 
 
 def copy_given(given: object, row: Any, names: Iterable[str]) -> None:

@@ -177,14 +177,24 @@ class Registrar:
         source: Address,
         method: str,
         request_uri: str | None = None,
+        speaks_for_others: Callable[[str], bool] | None = None,
     ) -> Account | Reply:
         """The extension a request comes from, or the challenge or refusal to send back.
         With `request_uri`, the credentials must have been computed for that URI (RFC
-        2617 3.2.2.5), so that they cannot be carried over to another request."""
+        2617 3.2.2.5), so that they cannot be carried over to another request. A user
+        `speaks_for_others` names (a PBX's username) authenticates as itself whoever the
+        request is from."""
+        creds = parse_authorization(authorization) if authorization else None
+        if (
+            creds is not None
+            and speaks_for_others is not None
+            and creds.username != user
+            and speaks_for_others(creds.username)
+        ):
+            user = creds.username
         ip = source[0]
         if self.limits.blocked(user, ip):
             return FORBIDDEN
-        creds = parse_authorization(authorization) if authorization else None
         if creds is None:
             return self._challenge(method, ip)
         if request_uri is not None and uri_key(creds.uri) != uri_key(request_uri):

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 from callyard.switch.commands import Attach, Bridge, Command, Dial, Play
-from callyard.switch.digest import parse_authorization
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay, Schedule
@@ -216,11 +215,13 @@ class SipStack:
             if request.countHFs("proxy-authorization")
             else None
         )
-        # A PBX authenticates as its username, whoever its call is from.
-        creds = parse_authorization(authorization) if authorization else None
-        user = creds.username if creds and self._calls.pbx_of(creds.username) else caller
         checked = self._registrar.authenticate(
-            user, authorization, source, "INVITE", str(request.getRURI())
+            caller,
+            authorization,
+            source,
+            "INVITE",
+            str(request.getRURI()),
+            speaks_for_others=self._calls.is_pbx_user,
         )
         if isinstance(checked, Reply):
             return self._reply(request, checked), None, None

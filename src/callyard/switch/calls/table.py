@@ -96,6 +96,10 @@ class CallTable:
     def pbx_of(self, username: str) -> PbxRoute | None:
         return self._router.table.pbx_of(username)
 
+    def is_pbx_user(self, username: str) -> bool:
+        """Whether `username` is a PBX's digest username."""
+        return self._router.table.pbx_of(username) is not None
+
     def carrier_route(
         self, source: tuple[str, int], dialed: str, calling: str
     ) -> tuple[int, Route] | None:

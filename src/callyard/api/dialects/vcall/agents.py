@@ -12,10 +12,6 @@ ROLES: dict[int, AgentRole] = {0: AgentRole.AGENT, 1: AgentRole.SUPERVISOR}
 ROLE_CODES = {role: code for code, role in ROLES.items()}
 
 
-def _flag(value: int | None) -> bool | None:
-    return None if value is None else value == 1
-
-
 def fields_of(body: schemas.AgentBody) -> AgentFields:
     """What a create or update request sets."""
     return AgentFields(
@@ -24,11 +20,11 @@ def fields_of(body: schemas.AgentBody) -> AgentFields:
         password=body.password,
         group_sn=body.groupSn,
         sip_id=body.sipId,
-        uses_sip=_flag(body.isSip),
+        uses_sip=schemas.flag(body.isSip),
         mobile=None if body.phone is None else without_separators(body.phone),
         role=None if body.type is None else ROLES[body.type],
         level=body.level,
-        working_offline=_flag(body.workingOffline),
+        working_offline=schemas.flag(body.workingOffline),
         auto_idle_seconds=body.agentAutoIdleTime,
         display_number=body.displayCaller,
         offline_call_type=body.offlineCallType,

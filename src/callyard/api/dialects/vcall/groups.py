@@ -19,10 +19,6 @@ POLICIES: dict[int, RingPolicy] = {
 POLICY_CODES = {policy: code for code, policy in POLICIES.items()}
 
 
-def _flag(value: int | str | None) -> bool | None:
-    return None if value is None else int(value) == 1
-
-
 def settings_of(body: schemas.GroupBody) -> GroupSettings:
     """What a create or update request sets."""
     popup_url = body.popupWindowUrl
@@ -33,10 +29,10 @@ def settings_of(body: schemas.GroupBody) -> GroupSettings:
         policy=None if body.policy is None else POLICIES[body.policy],
         popup_url=popup_url,
         caller_number=body.caller,
-        auto_idle=_flag(body.agentAutoIdle),
+        auto_idle=schemas.flag(body.agentAutoIdle),
         auto_idle_seconds=body.agentAutoIdleTime,
-        transfer_within=_flag(body.onlyTransferToCurrent),
-        agents_dial=_flag(body.agentMakeCall),
+        transfer_within=schemas.flag(body.onlyTransferToCurrent),
+        agents_dial=schemas.flag(body.agentMakeCall),
         remark=body.remark,
         department=body.deptName,
         agent_sns=None if body.agentSnList is None else tuple(dict.fromkeys(body.agentSnList)),

@@ -121,11 +121,8 @@ class VcallApi:
 
     # M1: token
 
-    async def token(self, request: Request) -> Response:
+    async def token(self, request: Request) -> dict[str, Any]:
         """M1.1: a token for the company's accessKeyId and accessKeySecret."""
-        return await self._answer(request, "token", INTEGER, self._token)
-
-    async def _token(self, request: Request) -> dict[str, Any]:
         form = _validated(TokenRequest, await read_json(request))
         session = await self._auth.credential_token(
             CredentialKind.VCALL, form.accessKeyId, form.accessKeySecret, _client_ip(request)
@@ -163,26 +160,17 @@ class VcallApi:
 
     # M5: skill groups
 
-    async def group_create(self, request: Request) -> Response:
-        return await self._answer(request, "group.create", STRING, self._group_create)
-
-    async def _group_create(self, request: Request) -> dict[str, Any]:
+    async def group_create(self, request: Request) -> dict[str, Any]:
         form, caller = await self._form(request, GroupBody, Capability.GROUPS)
         sn = await self._groups.create(caller, group_settings(form))
         return body(STRING.success, "success", sn)
 
-    async def group_update(self, request: Request) -> Response:
-        return await self._answer(request, "group.update", STRING, self._group_update)
-
-    async def _group_update(self, request: Request) -> dict[str, Any]:
+    async def group_update(self, request: Request) -> dict[str, Any]:
         form, caller = await self._form(request, GroupBody, Capability.GROUPS)
         sn = await self._groups.update(caller, request.path_params["sn"], group_settings(form))
         return body(STRING.success, "success", sn)
 
-    async def group_page(self, request: Request) -> Response:
-        return await self._answer(request, "group.page", STRING, self._group_page)
-
-    async def _group_page(self, request: Request) -> dict[str, Any]:
+    async def group_page(self, request: Request) -> dict[str, Any]:
         query, caller = await self._query(request, GroupQuery, Capability.GROUPS)
         total, groups = await self._groups.page(
             caller, query.name, Page(query.pageNo, query.pageSize)
@@ -191,54 +179,36 @@ class VcallApi:
 
     # M6: agents
 
-    async def agent_create(self, request: Request) -> Response:
-        return await self._answer(request, "agent.create", STRING, self._agent_create)
-
-    async def _agent_create(self, request: Request) -> dict[str, Any]:
+    async def agent_create(self, request: Request) -> dict[str, Any]:
         form, caller = await self._form(request, AgentBody, Capability.EXTENSIONS)
         sn = await self._agents.create(caller, agent_fields(form))
         return body(STRING.success, "success", sn)
 
-    async def agent_update(self, request: Request) -> Response:
-        return await self._answer(request, "agent.update", STRING, self._agent_update)
-
-    async def _agent_update(self, request: Request) -> dict[str, Any]:
+    async def agent_update(self, request: Request) -> dict[str, Any]:
         form, caller = await self._form(request, AgentBody, Capability.EXTENSIONS)
         sn = await self._agents.update(caller, request.path_params["sn"], agent_fields(form))
         return body(STRING.success, "success", sn)
 
-    async def agent_page(self, request: Request) -> Response:
-        return await self._answer(request, "agent.page", STRING, self._agent_page)
-
-    async def _agent_page(self, request: Request) -> dict[str, Any]:
+    async def agent_page(self, request: Request) -> dict[str, Any]:
         query, caller = await self._query(request, AgentQuery, Capability.EXTENSIONS)
         total, agents = await self._agents.page(
             caller, agent_filter(query), Page(query.pageNo, query.pageSize)
         )
         return body(STRING.success, "success", paged(total, [agent_record(a) for a in agents]))
 
-    async def agent_status(self, request: Request) -> Response:
-        return await self._answer(request, "agent.status", STRING, self._agent_status)
-
-    async def _agent_status(self, request: Request) -> dict[str, Any]:
+    async def agent_status(self, request: Request) -> dict[str, Any]:
         query, caller = await self._query(request, StatusQuery, Capability.EXTENSIONS)
         await self._agents.set_enabled(caller, request.path_params["sn"], query.status == 1)
         return body(STRING.success, "success")
 
-    async def agent_reset(self, request: Request) -> Response:
-        return await self._answer(request, "agent.reset", STRING, self._agent_reset)
-
-    async def _agent_reset(self, request: Request) -> dict[str, Any]:
+    async def agent_reset(self, request: Request) -> dict[str, Any]:
         _, caller = await self._query(request, Query, Capability.EXTENSIONS)
         await self._agents.reset(caller, request.path_params["sn"])
         return body(STRING.success, "success")
 
     # M7, M11: calls
 
-    async def agent_call(self, request: Request) -> Response:
-        return await self._answer(request, "agent.call", CALLS, self._agent_call)
-
-    async def _agent_call(self, request: Request) -> dict[str, Any]:
+    async def agent_call(self, request: Request) -> dict[str, Any]:
         form, caller = await self._form(request, AgentCallBody, Capability.CALLS)
         call_id = await self._agent_calls.call(
             caller,
@@ -250,10 +220,7 @@ class VcallApi:
         )
         return body(CALLS.success, "success", CallId(callId=call_id).model_dump())
 
-    async def two_way_call(self, request: Request) -> Response:
-        return await self._answer(request, "sip.makecall", CALLS, self._two_way_call)
-
-    async def _two_way_call(self, request: Request) -> dict[str, Any]:
+    async def two_way_call(self, request: Request) -> dict[str, Any]:
         form, caller = await self._form(request, TwoWayCallBody, Capability.CALLS)
         if form.type == "cmccbid":
             raise InvalidInput(
@@ -270,10 +237,9 @@ class VcallApi:
         )
         return body(CALLS.success, "success", CallId(callId=call_id).model_dump())
 
-    async def _answer(
-        self, request: Request, service: str, codes: Codes, handle: Handler
-    ) -> Response:
-        """HTTP 200 with the envelope, whatever happens."""
+    async def answer(self, request: Request, route: Route, handle: Handler) -> Response:
+        """HTTP 200 with the route's envelope, whatever happens."""
+        codes = route.codes
         started = self._clock.monotonic()
         try:
             content = await handle(request)
@@ -289,19 +255,21 @@ class VcallApi:
         except ClientDisconnect:
             raise  # nobody is left to answer; the app logs it
         except Exception:
-            log.exception("vcall request failed", extra={"service": service})
+            log.exception("vcall request failed", extra={"service": route.service})
             content = body(codes.failure, "server error")
-        self._metrics.api_requests.labels(DIALECT, service, str(content["code"])).inc()
+        self._metrics.api_requests.labels(DIALECT, route.service, str(content["code"])).inc()
         self._metrics.api_latency.labels(DIALECT).observe(self._clock.monotonic() - started)
         return reply(content)
 
 
 @dataclass(frozen=True)
 class Route:
-    """One path of the API: what it takes, for the OpenAPI document."""
+    """One path of the API: its envelope, and what it takes (for the OpenAPI document)."""
 
     method: str
     path: str
+    service: str  # its name in the metrics and the log
+    codes: Codes  # its module's envelope codes
     summary: str
     description: str
     body: type[BaseModel] | None = None
@@ -326,11 +294,20 @@ def _openapi(route: Route) -> dict[str, Any]:
     return extra
 
 
+def _endpoint(
+    api: VcallApi, route: Route, handle: Handler
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await api.answer(request, route, handle)
+
+    return endpoint
+
+
 def router(api: VcallApi) -> APIRouter:
     """The vcall API's paths, each also without its `/api` prefix as the seed's own
     examples send them (catalog §1.1)."""
     routes = APIRouter(tags=["vcall call center (seed 003)"])
-    handlers: list[tuple[Route, Callable[[Request], Awaitable[Response]]]] = [
+    handlers: list[tuple[Route, Handler]] = [
         (TOKEN, api.token),
         (GROUP_CREATE, api.group_create),
         (GROUP_PAGE, api.group_page),
@@ -344,10 +321,11 @@ def router(api: VcallApi) -> APIRouter:
         (AGENT_UPDATE, api.agent_update),
     ]
     for route, handle in handlers:
+        endpoint = _endpoint(api, route, handle)
         for path, shown in ((route.path, True), (route.path.removeprefix("/api"), False)):
             routes.add_api_route(
                 path,
-                handle,
+                endpoint,
                 methods=[route.method],
                 summary=route.summary,
                 description=route.description,
@@ -365,6 +343,8 @@ _ANSWERS = (
 TOKEN = Route(
     "POST",
     "/api/token",
+    "token",
+    INTEGER,
     "Get a token (M1.1)",
     'Answers `{"code": 0, "msg": "success", "data": {"token": "…", "expireTime": '
     "1620847518789}}` (`expireTime`: the absolute expiry, epoch milliseconds). " + _ANSWERS,
@@ -377,6 +357,8 @@ TOKEN = Route(
 GROUP_CREATE = Route(
     "POST",
     "/api/group/open/create",
+    "group.create",
+    STRING,
     "Create a skill group (M5.1)",
     'Answers `{"code": "0", "msg": "success", "data": "<group sn>"}`. `policy`: 0 round '
     "robin, 1 random, 2 longest idle, 3 by agent level, 4 fewest answered. " + _ANSWERS,
@@ -386,6 +368,8 @@ GROUP_CREATE = Route(
 GROUP_PAGE = Route(
     "GET",
     "/api/group/open/page",
+    "group.page",
+    STRING,
     "Page skill groups (M5.2)",
     'Answers `{"code": "0", "msg": "success", "data": {"total": 1, "records": [...]}}`. '
     + _ANSWERS,
@@ -394,6 +378,8 @@ GROUP_PAGE = Route(
 GROUP_UPDATE = Route(
     "POST",
     "/api/group/open/{sn}",
+    "group.update",
+    STRING,
     "Update a skill group (M5.3)",
     "Fields left out keep their values; `agentSnList` replaces the group's agents. "
     'Answers `{"code": "0", "msg": "success", "data": "<group sn>"}`. ' + _ANSWERS,
@@ -403,6 +389,8 @@ GROUP_UPDATE = Route(
 AGENT_CREATE = Route(
     "POST",
     "/api/agent/open/create",
+    "agent.create",
+    STRING,
     "Create an agent (M6.1)",
     "`sipId`: one of the company's extensions, made when no one has that number; a new "
     'one when left out. Answers `{"code": "0", "msg": "success", "data": "<agent sn>"}`. '
@@ -422,6 +410,8 @@ AGENT_CREATE = Route(
 AGENT_PAGE = Route(
     "GET",
     "/api/agent/open/page",
+    "agent.page",
+    STRING,
     "Page agents (M6.3)",
     'Answers `{"code": "0", "msg": "success", "data": {"total": 1, "records": [...]}}`. '
     + _ANSWERS,
@@ -430,6 +420,8 @@ AGENT_PAGE = Route(
 AGENT_STATUS = Route(
     "POST",
     "/api/agent/open/{sn}/status",
+    "agent.status",
+    STRING,
     "Enable or disable an agent (M6.4)",
     "`status` 1 enables the agent and its extension, 0 disables both; refused with "
     "`1005009` while the agent is in a call. " + _ANSWERS,
@@ -438,6 +430,8 @@ AGENT_STATUS = Route(
 AGENT_RESET = Route(
     "POST",
     "/api/agent/open/{sn}/reset",
+    "agent.reset",
+    STRING,
     "Reset an agent (M6.5)",
     "Clears the agent's wrap-up and missed-call pause and puts it idle in each of its "
     "groups; refused with `1005009` while the agent is in a call. " + _ANSWERS,
@@ -446,6 +440,8 @@ AGENT_RESET = Route(
 AGENT_UPDATE = Route(
     "POST",
     "/api/agent/open/{sn}",
+    "agent.update",
+    STRING,
     "Update an agent (M6.2)",
     'Fields left out keep their values. Answers `{"code": "0", "msg": "success", "data": '
     '"<agent sn>"}`. ' + _ANSWERS,
@@ -455,6 +451,8 @@ AGENT_UPDATE = Route(
 AGENT_CALL = Route(
     "POST",
     "/api/agent/open/call",
+    "agent.call",
+    CALLS,
     "Agent click-to-call (M7.1)",
     "Rings the agent (`type`: `sip` its registered phone, `phone` its mobile through the "
     "trunk, `default` the phone when registered, else the mobile), then `called`, showing "
@@ -467,6 +465,8 @@ AGENT_CALL = Route(
 TWO_WAY_CALL = Route(
     "POST",
     "/api/sip/makecall",
+    "sip.makecall",
+    CALLS,
     "Two-way call (M11.1)",
     "Calls `caller` (A), then `called` (B) when A answers, bridged and recorded; `type` "
     "`default` or `click` (echoed in the push; `cmccbid` is refused). Answers at once "

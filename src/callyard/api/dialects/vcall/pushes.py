@@ -70,6 +70,10 @@ class VcallPushes:
             found.append((DOCKING_CALL_END, self.docking_call_end(row, zone)))
         return [(kind, orjson.dumps(body)) for kind, body in found]
 
+    def _time(self, moment: datetime | None, zone: str | None) -> str:
+        """`yyyy-MM-dd HH:mm:ss` in the company's zone; "" for what did not happen."""
+        return self._times(moment, zone) or ""
+
     def _recording(self, row: StoredCallRecord) -> str:
         rec = row.record
         if not rec.recordfilename or row.recording_purged_at is not None:
@@ -105,7 +109,7 @@ class VcallPushes:
         rec = row.record
 
         def time(moment: datetime | None) -> str:
-            return self._times(moment, zone) or ""
+            return self._time(moment, zone)
 
         b_called = rec.second_called_at is not None
         return {
@@ -150,7 +154,7 @@ class VcallPushes:
         """M14.2: a PBX's call's record, times `yyyy-MM-dd HH:mm:ss` ("" for what did not
         happen); the start both as the table's `callTime` and the example's `startTime`."""
         rec = row.record
-        started = self._times(rec.starttime, zone)
+        started = self._time(rec.starttime, zone)
         return {
             "event": DOCKING_CALL_END,
             "callId": rec.uuid,
@@ -159,9 +163,9 @@ class VcallPushes:
             "called": rec.destnumber,
             "callTime": started,
             "startTime": started,
-            "ringingTime": self._times(rec.second_ringing_at, zone) or "",
-            "answerTime": self._times(rec.answertime, zone) or "",
-            "hangupTime": self._times(rec.endtime, zone),
+            "ringingTime": self._time(rec.second_ringing_at, zone),
+            "answerTime": self._time(rec.answertime, zone),
+            "hangupTime": self._time(rec.endtime, zone),
             "duration": talk_ms(rec),
             **hangup_cause(rec),
             "recordUrl": self._recording(row),

@@ -30,6 +30,13 @@ class Token(BaseModel):
 
 Sn = Annotated[StrictStr, Field(min_length=1, max_length=32)]
 Flag = Annotated[StrictInt, Field(ge=0, le=1)]
+
+
+def flag(value: int | str | None) -> bool | None:
+    """A 0/1 flag (an integer, or its string) as a truth; None when not given."""
+    return None if value is None else int(value) == 1
+
+
 Seconds = Annotated[StrictInt, Field(ge=0, le=86_400)]
 DisplayNumber = Annotated[StrictStr, Field(max_length=21, pattern=r"^[0-9]*$")]
 TokenField = Annotated[StrictStr, Field(max_length=128)]

@@ -21,6 +21,21 @@ branch_labels = None
 depends_on = None
 
 
+def _group_columns() -> list[sa.Column[object]]:
+    """A group's settings, added to extension_groups."""
+    return [
+        sa.Column("policy", sa.String(length=16), nullable=False, server_default="round_robin"),
+        sa.Column("popup_url", sa.String(length=2048), nullable=False, server_default=""),
+        sa.Column("caller_number", sa.String(length=21), nullable=False, server_default=""),
+        sa.Column("auto_idle", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("auto_idle_seconds", sa.Integer(), nullable=True),
+        sa.Column("transfer_within", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("agents_dial", sa.Boolean(), nullable=False, server_default=sa.true()),
+        sa.Column("remark", sa.String(length=255), nullable=False, server_default=""),
+        sa.Column("department", sa.String(length=64), nullable=False, server_default=""),
+    ]
+
+
 def upgrade() -> None:
     # Added in place, as 0011 does: copying extension_groups would cascade to its rows.
     op.add_column("extension_groups", sa.Column("sn", sa.String(length=32), nullable=True))
@@ -31,17 +46,7 @@ def upgrade() -> None:
             groups.update().where(groups.c.id == group_id).values(sn=uuid.uuid4().hex)
         )
     op.create_index("ix_extension_groups_sn", "extension_groups", ["sn"], unique=True)
-    for column in (
-        sa.Column("policy", sa.String(length=16), nullable=False, server_default="round_robin"),
-        sa.Column("popup_url", sa.String(length=2048), nullable=False, server_default=""),
-        sa.Column("caller_number", sa.String(length=21), nullable=False, server_default=""),
-        sa.Column("auto_idle", sa.Boolean(), nullable=False, server_default=sa.false()),
-        sa.Column("auto_idle_seconds", sa.Integer(), nullable=True),
-        sa.Column("transfer_within", sa.Boolean(), nullable=False, server_default=sa.false()),
-        sa.Column("agents_dial", sa.Boolean(), nullable=False, server_default=sa.true()),
-        sa.Column("remark", sa.String(length=255), nullable=False, server_default=""),
-        sa.Column("department", sa.String(length=64), nullable=False, server_default=""),
-    ):
+    for column in _group_columns():
         op.add_column("extension_groups", column)
     op.create_table(
         "agents",
@@ -100,16 +105,6 @@ def downgrade() -> None:
     op.drop_table("agents")
     op.drop_index("ix_extension_groups_sn", table_name="extension_groups")
     with op.batch_alter_table("extension_groups", recreate="never") as batch:
-        for name in (
-            "department",
-            "remark",
-            "agents_dial",
-            "transfer_within",
-            "auto_idle_seconds",
-            "auto_idle",
-            "caller_number",
-            "popup_url",
-            "policy",
-            "sn",
-        ):
-            batch.drop_column(name)
+        for column in reversed(_group_columns()):
+            batch.drop_column(column.name)
+        batch.drop_column("sn")
