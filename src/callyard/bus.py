@@ -9,12 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from callyard.domain.calls import CallKind, Direction
 
 if TYPE_CHECKING:
     from callyard.services.cdrs import StoredCallRecord
+    from callyard.services.sessions.model import AgentNotice
 
 log = logging.getLogger("callyard.bus")
 
@@ -65,7 +66,7 @@ class CallRecorded:
     timezone: str | None  # the company's, for wall-clock times; None: the server's
 
 
-BusEvent = CallStateChanged | CallRecorded
+BusEvent: TypeAlias = "CallStateChanged | CallRecorded | AgentNotice"
 
 
 class EventBus:

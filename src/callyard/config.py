@@ -70,6 +70,7 @@ LIMIT_ENV: tuple[tuple[str, str, type[int] | type[float]], ...] = (
     ("login_failures_per_appid", "CALLYARD_LOGIN_FAILURES_PER_APPID", int),
     ("login_block_seconds", "CALLYARD_LOGIN_BLOCK_SECONDS", float),
     ("login_failure_delay_seconds", "CALLYARD_LOGIN_FAILURE_DELAY_SECONDS", float),
+    ("agent_session_grace_seconds", "CALLYARD_AGENT_SESSION_GRACE_SECONDS", float),
 )
 
 OPERATIONS_ACCESS = ("auto", "open", "key")
@@ -142,6 +143,9 @@ class Settings:
     login_failures_per_appid: int = 10
     login_block_seconds: float = 300.0
     login_failure_delay_seconds: float = 1.0  # a failed login is answered this late
+    # An agent's session with no socket open, no phone registered and no request for
+    # this long ends (its desktop is gone).
+    agent_session_grace_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -210,6 +214,12 @@ class Settings:
     @property
     def sip_address(self) -> tuple[str, int]:
         return parse_hostport(self.sip, "--sip")
+
+    @property
+    def sip_domain(self) -> str:
+        """Where phones register: the advertised address (else the SIP address) and port."""
+        host, port = self.sip_address
+        return f"{self.advertise_ip or host}:{port}"
 
     @property
     def recording_url(self) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.api.dialects.sip_api.callbacks import SipApiCallbacks
+from callyard.api.dialects.vcall.agent_events import VcallAgentEvents
 from callyard.api.dialects.vcall.pushes import KINDS as PUSH_KINDS
 from callyard.api.dialects.vcall.pushes import VcallPushes
 from callyard.bus import EventBus
@@ -33,6 +34,8 @@ from callyard.services.pbx_trunks import PbxTrunkService
 from callyard.services.presence import NoSwitch, Presence
 from callyard.services.recordings import RecordingService
 from callyard.services.routing_book import RoutingBook
+from callyard.services.sessions.calls import CallFollower
+from callyard.services.sessions.service import AgentSessions
 from callyard.services.tasks import TaskService
 from callyard.services.trunks import TrunkService
 from callyard.services.voice_calls import VoiceCallService
@@ -63,6 +66,7 @@ class Container:
     agents: AgentBoard
     agent_accounts: AgentAccounts
     agent_calls: AgentCallService
+    sessions: AgentSessions
     companies: CompanyService
     auth: AuthService
     extensions: ExtensionService
@@ -125,6 +129,7 @@ class Container:
             webhooks,
             SipApiCallbacks(times),
             pushes=[VcallPushes(times, recording_link)],
+            notices=VcallAgentEvents(),
         )
         bus.subscribe(outbox.on_bus_event)
         tasks = TaskService(db, clock, numbers, settings.timezone)
@@ -182,6 +187,31 @@ class Container:
             agents=agents,
         )
         agent_accounts = AgentAccounts(db, clock, agents, directory)
+        agent_calls = AgentCallService(agent_accounts, agents, calls)
+        sessions = AgentSessions(
+            db,
+            directory,
+            clock,
+            agents,
+            bus,
+            agent_calls,
+            switch,
+            grace_seconds=settings.agent_session_grace_seconds,
+            sip_domain=settings.sip_domain,
+        )
+        if switch is not None:
+
+            def call_recording(company_code: int, call_id: str, started: datetime) -> str:
+                _path, filename = recordings.path_for(company_code, call_id, started)
+                return recordings.lasting_link(company_code, filename)
+
+            follower = CallFollower(
+                sessions,
+                calls.live,
+                call_recording,
+                lambda: round(clock.now().timestamp() * 1000),
+            )
+            switch.subscribe(follower.on_event)
         dialer = None
         if switch is not None:
             abandon = AbandonMessage(
@@ -214,7 +244,8 @@ class Container:
             switch=switch,
             agents=agents,
             agent_accounts=agent_accounts,
-            agent_calls=AgentCallService(agent_accounts, agents, calls),
+            agent_calls=agent_calls,
+            sessions=sessions,
             companies=CompanyService(db, clock, directory),
             auth=AuthService(
                 db,
@@ -252,6 +283,7 @@ class Container:
         )
 
     async def close(self) -> None:
+        await self.sessions.flush()
         if self.dialer is not None:
             await self.dialer.stop()
         if self.switch is not None:

@@ -176,7 +176,8 @@ def test_cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert unknown == (
         2,
         "invalid push: unknown push kind 'TaskStatus';"
-        " one of AgentCallEnd, BidirectionalCallEnd, HangupCauseEvent, SipDockingCallEnd",
+        " one of AgentCallEnd, AgentEvent, BidirectionalCallEnd, HangupCauseEvent,"
+        " SipDockingCallEnd",
     )
     bad = _cli("webhook", "set", "--company", code, "--push", "AgentCallEnd=mailto:x@y.z", *db)
     assert bad[0] == 2

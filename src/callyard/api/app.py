@@ -19,6 +19,8 @@ from callyard.api.body_limits import BodyRefused, RequestBodyLimits
 from callyard.api.dialects.sip_api import http as sip_http
 from callyard.api.dialects.sip_api.handlers import Deps
 from callyard.api.dialects.vcall import http as vcall_http
+from callyard.api.dialects.vcall.agent_socket import AgentSockets
+from callyard.api.dialects.vcall.cti import Cti
 from callyard.api.dialects.voice_code import http as voice_code_http
 from callyard.container import Container
 from callyard.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -65,6 +67,9 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             )
         )
     )
+    cti = Cti(container.sessions, container.auth)
+    agent_sockets = AgentSockets(cti)
+    container.bus.subscribe(agent_sockets.on_bus_event)
     app.include_router(
         vcall_http.router(
             vcall_http.VcallApi(
@@ -75,7 +80,9 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
                 container.calls,
                 container.clock,
                 container.metrics,
-            )
+                cti,
+            ),
+            agent_sockets,
         )
     )
     app.include_router(

@@ -128,12 +128,15 @@ async def _serve(settings: Settings, demo: bool) -> bool:
     container = await Container.open(settings, with_switch=True)
     purger = asyncio.create_task(purge_recordings_periodically(container))
     switch_ended: asyncio.Task[int | None] | None = None
+    sessions_swept: asyncio.Task[None] | None = None
     container.delivery.start()
     try:
         if container.switch is not None:
             await container.switch.start()
         if container.dialer is not None:
             await container.dialer.start()
+        await container.sessions.load()
+        sessions_swept = asyncio.create_task(container.sessions.run())
         admin_key = settings.resolve_admin_key()
         if demo:
             print(demo_banner(await ensure_demo(container), settings.http), flush=True)
@@ -179,9 +182,11 @@ async def _serve(settings: Settings, demo: bool) -> bool:
     finally:
         if switch_ended is not None:
             switch_ended.cancel()
-        purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
+        for task in (purger, sessions_swept):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await container.delivery.stop()
         await container.close()
         log.info("callyard stopped")

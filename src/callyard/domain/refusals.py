@@ -39,6 +39,11 @@ class Refusal(StrEnum):
     AGENT_IN_CALL = "agent_in_call"  # the change must wait for the agent's call to end
     AGENT_DISABLED = "agent_disabled"
     AGENT_UNREACHABLE = "agent_unreachable"  # no phone registered and no mobile to ring
+    AGENT_SIGNED_OUT = "agent_signed_out"  # the agent has no session: sign in first
+    AGENT_WRONG_STATE = "agent_wrong_state"  # the request does not fit the agent's state
+    AGENT_NO_CALLS = "agent_no_calls"  # the agent's group does not let it place calls
+    AGENT_NO_CALL = "agent_no_call"  # the agent has no call to act on
+    NOT_SUPERVISOR = "not_supervisor"  # another agent's state is a supervisor's to change
     TASK_NOT_FOUND = "task_not_found"  # also another company's task
     TASK_NOT_STARTED = "task_not_started"
     TASK_RUNNING = "task_running"

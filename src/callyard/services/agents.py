@@ -208,6 +208,12 @@ class AgentBoard:
         seat.wrapup_since, seat.wrapup_until = now, now + seconds
         seat.available_since = now + seconds
 
+    def end_wrap_up(self, number: str, now: float) -> None:
+        """The extension's wrap-up is over at `now`: it may be offered calls."""
+        seat = self.seat(number)
+        seat.wrapup_since = seat.wrapup_until = None
+        seat.available_since = max(seat.away_until, now)
+
     def keep_away(self, number: str, now: float, seconds: float) -> None:
         """The extension did not take an offered call: none is offered for `seconds`."""
         seat = self.seat(number)

@@ -309,6 +309,22 @@ class AuthService:
         self._check_company(company, client_ip, capability, now)
         return Caller(company.id, company.code, company.name, company.timezone)
 
+    async def company_for(self, code: str, client_ip: str, capability: Capability) -> Caller:
+        """The company with code `code` (the CTI's `companyId`), after licence, IP and
+        capability checks; an unknown one is denied as an unknown credential."""
+
+        async def load(session: AsyncSession) -> CompanyEntry | None:
+            row = await session.scalar(select(Company).where(Company.code == int(code)))
+            return CompanyEntry.of(row) if row else None
+
+        company = None
+        if code.isdigit() and len(code) <= 18:
+            company = await self._directory.cached("company-by-code", code, load)
+        if company is None:
+            raise AccessDenied(Denial.CREDENTIAL_UNKNOWN, f"no company {code}")
+        self._check_company(company, client_ip, capability, self._clock.now())
+        return Caller(company.id, company.code, company.name, company.timezone)
+
     @staticmethod
     def _check_company(
         company: CompanyEntry, client_ip: str, capability: Capability, now: datetime

@@ -186,6 +186,26 @@ class Agent(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AgentSessionRow(Base):
+    """An agent's working session as it must survive a restart: signed in on which
+    device, ready or not (and why not), and the session's token (its SHA-256)."""
+
+    __tablename__ = "agent_sessions"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    login_type: Mapped[str] = mapped_column(String(16))  # a LoginType
+    ready: Mapped[bool] = mapped_column(Boolean)
+    busy_type: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signed_in_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class GroupMember(Base):
     """An extension checked in to a group, with its idle/busy state there."""
 

@@ -27,6 +27,7 @@ from callyard.bus import BusEvent, CallStateChanged
 from callyard.clock import Clock
 from callyard.errors import InvalidInput, NotFound
 from callyard.services.cdrs import StoredCallRecord
+from callyard.services.sessions.model import AgentNotice
 from callyard.store.database import Database
 from callyard.store.lookups import company_by_code
 from callyard.store.models import Company, WebhookAttemptRow, WebhookEventRow
@@ -55,15 +56,24 @@ CLOSE_FLUSH_SECONDS = 5.0
 
 @dataclass
 class _StateEvent:
-    """A call-state event not yet in the store."""
+    """An event not yet in the store: a call's state, or a push of another kind (an
+    agent's event) numbered in its own stream."""
 
     event_id: str
     company_id: int
-    call_id: str
+    call_id: str  # the call, or the stream, whose events go out in order
     seq: int
     body: bytes
     created_at: datetime
     failures: int = 0
+    kind: str = EventKind.CALL_STATE
+
+    def url(self, targets: WebhookTargets | None) -> str | None:
+        if targets is None:
+            return None
+        if self.kind == EventKind.CALL_STATE:
+            return targets.url_for(EventKind.CALL_STATE)
+        return targets.push_url(self.kind)
 
     def row(self, url: str) -> WebhookEventRow:
         return _event_row(
@@ -71,7 +81,7 @@ class _StateEvent:
             self.company_id,
             self.call_id,
             self.seq,
-            EventKind.CALL_STATE,
+            self.kind,
             url,
             self.body,
             self.created_at,
@@ -111,6 +121,13 @@ class CallbackBodies(Protocol):
     def record(self, row: StoredCallRecord, zone: str | None) -> bytes: ...
 
 
+class NoticeBodies(Protocol):
+    """Renders an agent's session notice as a dialect's push: its kind and body (None:
+    the dialect pushes nothing for it)."""
+
+    def notice(self, notice: AgentNotice) -> tuple[str, bytes] | None: ...
+
+
 class PushBodies(Protocol):
     """What a dialect pushes when a call is recorded, each to the company's URL for its
     kind: (kind, body) pairs, none for a call the dialect has no push for."""
@@ -129,12 +146,17 @@ class Outbox:
         settings: WebhookSettingsService,
         bodies: CallbackBodies,
         pushes: Sequence[PushBodies] = (),
+        notices: NoticeBodies | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._settings = settings
         self._bodies = bodies
         self._pushes = pushes
+        self._notices = notices
+        # Agents' events are numbered per agent and per run of this process: a restart
+        # starts new streams instead of guessing where the old ones stood.
+        self._run = uuid.uuid4().hex[:12]
         self._listeners: list[Callable[[], None]] = []
         self._seqs: dict[str, int] = {}  # call -> last sequence number given out
         self._unwritten: dict[str, list[_StateEvent]] = {}  # call -> events, by seq
@@ -161,17 +183,28 @@ class Outbox:
     # Writing events
 
     def on_bus_event(self, bus_event: BusEvent) -> None:
-        """Bus subscriber: number a call-state event and queue it for the writer. (The
-        call record's event is written with the CDR, by `record_hook`.)"""
-        if not isinstance(bus_event, CallStateChanged):
+        """Bus subscriber: number a call-state event or an agent's event and queue it for
+        the writer. (The call record's event is written with the CDR, by `record_hook`.)"""
+        if isinstance(bus_event, CallStateChanged):
+            stream, kind = bus_event.call_id, EventKind.CALL_STATE.value
+            company_id, body = bus_event.company_id, self._bodies.state(bus_event)
+        elif isinstance(bus_event, AgentNotice) and self._notices is not None:
+            rendered = self._notices.notice(bus_event)
+            if rendered is None:
+                return
+            kind, body = rendered
+            stream = f"agent-{bus_event.agent.agent_id}-{self._run}"
+            company_id = bus_event.agent.company_id
+        else:
             return
         state = _StateEvent(
             str(uuid.uuid4()),
-            bus_event.company_id,
-            bus_event.call_id,
-            self._next_seq(bus_event.call_id),
-            self._bodies.state(bus_event),
+            company_id,
+            stream,
+            self._next_seq(stream),
+            body,
             self._clock.now(),
+            kind=kind,
         )
         self._unwritten.setdefault(state.call_id, []).append(state)
         if self._writer is None:
@@ -283,7 +316,7 @@ class Outbox:
         for company_id in {s.company_id for q in self._unwritten.values() for s in q}:
             wanted[company_id] = await self._settings.targets(company_id)
         for call_id, queue in list(self._unwritten.items()):
-            kept = [s for s in queue if s.company_id not in wanted or _wants(wanted[s.company_id])]
+            kept = [s for s in queue if s.company_id not in wanted or s.url(wanted[s.company_id])]
             if kept:
                 self._unwritten[call_id] = kept
             else:
@@ -524,13 +557,13 @@ class Outbox:
         return count
 
 
-def _wants(targets: WebhookTargets | None) -> bool:
-    return targets is not None and targets.url_for(EventKind.CALL_STATE) is not None
-
-
 def _state_rows(states: list[_StateEvent], targets: WebhookTargets | None) -> list[WebhookEventRow]:
-    url = targets.url_for(EventKind.CALL_STATE) if targets else None
-    return [state.row(url) for state in states] if url else []
+    rows = []
+    for state in states:
+        url = state.url(targets)
+        if url:
+            rows.append(state.row(url))
+    return rows
 
 
 async def _histories(session: AsyncSession, ids: list[int]) -> dict[int, list[AttemptView]]:

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from callyard.api.body_limits import BodyRefused
+from callyard.api.dialects.vcall.agent_socket import SOCKET_PATH, AgentSockets
 from callyard.api.dialects.vcall.agents import fields_of as agent_fields
 from callyard.api.dialects.vcall.agents import filter_of as agent_filter
 from callyard.api.dialects.vcall.agents import record_of as agent_record
 from callyard.api.dialects.vcall.codes import REFUSALS
+from callyard.api.dialects.vcall.cti import CONTROL_PATH, LOGIN, ControlBody, Cti, acknowledged
 from callyard.api.dialects.vcall.envelope import (
     CALLS,
     INTEGER,
@@ -41,8 +43,9 @@ from callyard.api.dialects.vcall.schemas import (
     TokenRequest,
     TwoWayCallBody,
     paged,
+    validated,
 )
-from callyard.api.forms import describe, read_json_object
+from callyard.api.forms import read_json_object
 from callyard.clock import Clock
 from callyard.domain.agents import AgentDevice
 from callyard.domain.refusals import Denial
@@ -77,15 +80,13 @@ def _invalid(codes: Codes, problem: InvalidInput) -> dict[str, Any]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _validated(model: type[M], data: Any) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise describe(exc) from None
-
-
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
 
 
 Handler = Callable[[Request], Awaitable[dict[str, Any]]]
@@ -110,8 +111,10 @@ class VcallApi:
         calls: CallService,
         clock: Clock,
         metrics: Metrics,
+        cti: Cti,
     ) -> None:
         self._auth = auth
+        self._cti = cti
         self._groups = groups
         self._agents = agents
         self._agent_calls = agent_calls
@@ -123,7 +126,7 @@ class VcallApi:
 
     async def token(self, request: Request) -> dict[str, Any]:
         """M1.1: a token for the company's accessKeyId and accessKeySecret."""
-        form = _validated(TokenRequest, await read_json(request))
+        form = validated(TokenRequest, await read_json(request))
         session = await self._auth.credential_token(
             CredentialKind.VCALL, form.accessKeyId, form.accessKeySecret, _client_ip(request)
         )
@@ -140,14 +143,14 @@ class VcallApi:
         data = await read_json(request)
         token = data.get("token")
         caller = await self._caller(request, token if isinstance(token, str) else "", capability)
-        return _validated(model, data), caller
+        return validated(model, data), caller
 
     async def _query(
         self, request: Request, model: type[M], capability: Capability
     ) -> tuple[M, Caller]:
         """The query's parameters as `model`, and the company whose token they hold."""
         caller = await self._caller(request, "", capability)
-        return _validated(model, dict(request.query_params)), caller
+        return validated(model, dict(request.query_params)), caller
 
     async def _caller(self, request: Request, token: str, capability: Capability) -> Caller:
         """The company whose token came with the request (in the body, else the query)."""
@@ -237,6 +240,22 @@ class VcallApi:
         )
         return body(CALLS.success, "success", CallId(callId=call_id).model_dump())
 
+    # M8: the CTI
+
+    async def control(self, request: Request) -> dict[str, Any]:
+        """M8.1: an agent's request, answered at once; its outcome follows as events."""
+        data = await read_json(request)
+        common = validated(ControlBody, data)
+        request.state.sequence = common.sequence
+        client = _client_ip(request)
+        if common.request == LOGIN:
+            await self._cti.login(common, data, client)
+        else:
+            token = common.token or request.query_params.get("token", "") or _bearer(request)
+            agent = await self._cti.acting(common, token, client)
+            await self._cti.perform(agent, common, data)
+        return acknowledged(common.sequence)
+
     async def answer(self, request: Request, route: Route, handle: Handler) -> Response:
         """HTTP 200 with the route's envelope, whatever happens."""
         codes = route.codes
@@ -257,6 +276,9 @@ class VcallApi:
         except Exception:
             log.exception("vcall request failed", extra={"service": route.service})
             content = body(codes.failure, "server error")
+        sequence = getattr(request.state, "sequence", None)
+        if sequence is not None and content["data"] is None:
+            content["data"] = {"sequence": sequence}  # the CTI echoes it whatever happens
         self._metrics.api_requests.labels(DIALECT, route.service, str(content["code"])).inc()
         self._metrics.api_latency.labels(DIALECT).observe(self._clock.monotonic() - started)
         return reply(content)
@@ -303,10 +325,11 @@ def _endpoint(
     return endpoint
 
 
-def router(api: VcallApi) -> APIRouter:
+def router(api: VcallApi, sockets: AgentSockets) -> APIRouter:
     """The vcall API's paths, each also without its `/api` prefix as the seed's own
-    examples send them (catalog §1.1)."""
+    examples send them (catalog §1.1), and the agents' WebSocket."""
     routes = APIRouter(tags=["vcall call center (seed 003)"])
+    routes.add_api_websocket_route(SOCKET_PATH, sockets.serve)
     handlers: list[tuple[Route, Handler]] = [
         (TOKEN, api.token),
         (GROUP_CREATE, api.group_create),
@@ -319,10 +342,12 @@ def router(api: VcallApi) -> APIRouter:
         (AGENT_STATUS, api.agent_status),
         (AGENT_RESET, api.agent_reset),
         (AGENT_UPDATE, api.agent_update),
+        (CONTROL, api.control),
     ]
     for route, handle in handlers:
         endpoint = _endpoint(api, route, handle)
-        for path, shown in ((route.path, True), (route.path.removeprefix("/api"), False)):
+        paths = {route.path: True, route.path.removeprefix("/api"): False}
+        for path, shown in paths.items():
             routes.add_api_route(
                 path,
                 endpoint,
@@ -474,4 +499,30 @@ TWO_WAY_CALL = Route(
     "`BidirectionalCallEnd` is pushed when the call ends. " + _ANSWERS,
     body=TwoWayCallBody,
     example={"token": "…", "caller": "1380000002", "called": "1580000002"},
+)
+CONTROL = Route(
+    "POST",
+    CONTROL_PATH,
+    "cti.control",
+    STRING,
+    "Agent control (M8.1)",
+    "An agent's request (`login`, `logout`, `reconnect`, `idle`, `busy`, `heartbeat`, "
+    "`makeCall`, `cancelCall`, `idleAgent`, `getGroups`, and a supervisor's `surveillance`, "
+    "`forceIdle`, `forceBusy`, `forceLogout`), answered at once with "
+    '`{"code": "0", "msg": "success", "data": {"sequence": …}}`; its outcome arrives as '
+    "agent events carrying the same `sequence`. `login` takes the agent's `password` and "
+    "`loginType` (1 SIP phone, 2 mobile, 3 WebRTC); every other request the session's "
+    "`token` (the Login event's), or a token of the company's API credentials, in the body, "
+    "the query or `Authorization: Bearer`. `companyId` is the company's code. `-1` with the "
+    "reason in `msg` for a request that is invalid, unknown or does not fit the agent's "
+    "state (nothing changes); `403` / `no auth` for a missing or wrong token.",
+    body=ControlBody,
+    example={
+        "companyId": "1001",
+        "agentNumber": "1000101",
+        "sequence": 1689131708674,
+        "request": "login",
+        "password": "s3cret-pass",
+        "loginType": "1",
+    },
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from callyard.api.dialects.vcall.agent_events import AGENT_EVENT
 from callyard.api.dialects.vcall.causes import cause_of
 from callyard.domain.calls import CallKind
 from callyard.domain.hangups import Party
@@ -21,7 +22,7 @@ AGENT_CALL_END = "AgentCallEnd"
 TWO_WAY_CALL_END = "BidirectionalCallEnd"
 HANGUP_CAUSE = "HangupCauseEvent"
 DOCKING_CALL_END = "SipDockingCallEnd"
-KINDS = (AGENT_CALL_END, TWO_WAY_CALL_END, HANGUP_CAUSE, DOCKING_CALL_END)
+KINDS = (AGENT_CALL_END, TWO_WAY_CALL_END, HANGUP_CAUSE, DOCKING_CALL_END, AGENT_EVENT)
 
 # `hangupDirection`: each push has its own encoding (catalog §1.6).
 _AGENT_CALL_DIRECTIONS = {Party.CALLER: "1", Party.CALLEE: "2"}  # the agent's side, the customer's
