@@ -14,6 +14,7 @@ from callyard.switch.routing import (
     CompanyRoutes,
     NumberRoute,
     PbxRoute,
+    Queue,
     Refusal,
     Route,
     Router,
@@ -156,6 +157,8 @@ NUMBERS = {
     "+622150001": NumberRoute(1, "+622150001", ("1001",), group=False),
     "622150009": NumberRoute(1, "622150009", ("1004", "1002", "1001"), group=True),
     "722150001": NumberRoute(2, "722150001", ("2001",), group=False),
+    "+622150010": NumberRoute(1, "+622150010", ("1001", "1002"), group=True, queued=True),
+    "622150011": NumberRoute(1, "622150011", (), group=True, queued=True),
 }
 
 
@@ -192,6 +195,20 @@ def test_a_group_rings_its_reachable_idle_members_in_turn() -> None:
     _, nobody = carrier_call("622150009", busy=frozenset({"1001", "1002"})) or (0, None)
     assert nobody is not None
     assert nobody.destination == refusal(486, EndReason.BUSY)
+
+
+def test_a_queued_numbers_call_is_held_for_services_whoever_is_free() -> None:
+    queued = (1, Route(CallKind.INBOUND_GROUP, "628111", Queue()))
+    # Dialed with or without its '+'; members idle, all in a call, or none at all.
+    assert carrier_call("622150010") == queued
+    assert carrier_call("+622150010", busy=frozenset({"1001", "1002"})) == queued
+    assert carrier_call("622150011") == (1, Route(CallKind.INBOUND_GROUP, "628111", Queue()))
+    # Still only from the company's own carrier.
+    assert carrier_call("622150010", source=("203.0.113.9", 5060)) == (
+        0,
+        Route(CallKind.INBOUND_EXTENSION, "628111", refusal(404, EndReason.NOT_FOUND)),
+    )
+    assert carrier_call("622150010", source=("192.0.2.1", 5060)) is None
 
 
 def test_only_a_companys_own_carrier_reaches_its_numbers() -> None:

@@ -39,9 +39,18 @@ class Dial:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """Answer a caller held on a queued number (200 OK with the relay's SDP); reported as
+    LegAnswered of the customer's leg. A caller already answered stays as it is."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
 class Attach:
-    """Put a held Dial through to `target` (an agent's phone). If that leg fails the call
-    is held again (LegFailed), for another Attach or a Play."""
+    """Put a held customer (a Dial's, or a caller to a queued number, answered or not)
+    through to `target` (an agent's phone). If that leg fails the call is held again
+    (LegFailed), for another Attach, a Play or a Hangup."""
 
     call_id: str
     target: Target
@@ -49,8 +58,9 @@ class Attach:
 
 @dataclass(frozen=True)
 class Play:
-    """Play a prompt to a held Dial's customer; hang up once it has played when
-    `hangup_after`, else keep the call held.
+    """Play a prompt to a held, answered customer: once, then hang up when
+    `hangup_after` (else keep the call held); or, with `repeat`, over and over until
+    something else happens (an agent answers, another Play, a hangup), the call held.
 
     `prompt` is the prompt's base path: the relay reads `<prompt>.0` (raw μ-law) or
     `<prompt>.8` (raw A-law), whichever the customer's codec needs (`relay.prompt_file`).
@@ -58,17 +68,23 @@ class Play:
 
     call_id: str
     prompt: Path
-    hangup_after: bool = True
+    hangup_after: bool = True  # a prompt that repeats never ends: the call stays held
+    repeat: bool = False
 
 
 @dataclass(frozen=True)
 class Hangup:
+    """End a call. A held caller never answered is refused with `status` (a SIP final
+    response, 480 when None) and the call ends with its cause; an answered party gets a
+    BYE and `status` does not apply."""
+
     call_id: str
+    status: int | None = None
 
 
 class CallStateError(RuntimeError):
-    """The call is not in a state that takes this command (not a held Dial, an agent
+    """The call is not in a state that takes this command (not a held customer, an agent
     already attached, ...)."""
 
 
-Command = Bridge | Dial | Attach | Play | Hangup
+Command = Bridge | Dial | Answer | Attach | Play | Hangup

@@ -56,9 +56,9 @@ class LegAnswered:
 
 @dataclass(frozen=True)
 class LegFailed:
-    """A leg that does not end its call failed: an agent's phone attached to a held Dial
-    was busy, declined, did not answer in time or could not be reached. The call is held
-    again."""
+    """A leg that does not end its call failed: an agent's phone attached to a held
+    customer (a Dial's, a queued caller) was busy, declined, did not answer in time or
+    could not be reached. The call is held again."""
 
     at: float
     call_id: str
@@ -89,7 +89,8 @@ class CallEnded:
 class IncomingCall:
     """A registered phone dialed `dialed`, or a carrier called one of a company's numbers
     (`from_carrier`). The switch routed it already: it calls the destination, or refuses
-    the call (CallEnded follows)."""
+    the call (CallEnded follows); or, for a queued number (`queued`), it holds the caller
+    (ringing) for services' commands: Answer, Attach, Play, Hangup."""
 
     at: float
     call_id: str
@@ -101,6 +102,7 @@ class IncomingCall:
     caller_id: str  # the number shown to the destination ("" when refused before a pick)
     from_carrier: bool = False
     user_data: str = ""  # what a company's PBX sent to be echoed back (its X-User-Data)
+    queued: bool = False  # held for services to distribute (the caller is the customer leg)
 
 
 CallEvent = (

@@ -31,15 +31,23 @@ class SwitchPort(Protocol):
         """Call one party and hold it once it answers."""
         ...
 
+    def answer(self, call_id: str) -> None:
+        """Answer a caller held on a queued number."""
+        ...
+
     def attach(self, call_id: str, target: Target) -> None:
-        """Call an agent for a held Dial and bridge them when it answers."""
+        """Call an agent for a held customer and bridge them when it answers."""
         ...
 
-    def play(self, call_id: str, prompt: Path, hangup_after: bool = True) -> None:
-        """Play a prompt to a held Dial's customer."""
+    def play(
+        self, call_id: str, prompt: Path, hangup_after: bool = True, repeat: bool = False
+    ) -> None:
+        """Play a prompt to a held, answered customer, once or over and over."""
         ...
 
-    def hangup(self, call_id: str) -> None: ...
+    def hangup(self, call_id: str, status: int | None = None) -> None:
+        """End a call; a held caller never answered is refused with `status`."""
+        ...
 
     async def probe(self, address: tuple[str, int], within: float = ...) -> int | None:
         """Whether a SIP peer answers OPTIONS: its status, or None."""

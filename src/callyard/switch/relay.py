@@ -37,6 +37,10 @@ def other_side(side: str) -> str:
 PCMU, PCMA = 0, 8
 PROMPT_CODECS = (PCMU, PCMA)
 PROMPT_RATE = 8000
+# `P`'s count of plays that never runs out: the relay reads the file from its start
+# again each time it ends, until `S` or another `P` (RTPProxy's rtp_server loops while
+# the count is negative).
+PLAY_FOREVER = -1
 
 
 def prompt_file(base: Path, payload_type: int) -> Path:
@@ -266,9 +270,12 @@ class MediaRelay:
         prefix = self.record_dir / f"{call_id}={SIDE_A}"
         return prefix.with_name(prefix.name + ".o.rtp"), prefix.with_name(prefix.name + ".a.rtp")
 
-    def play(self, call_id: str, prompt: Path, payload_type: int, to: str) -> float:
-        """Play prompt `prompt` once to the side `to` (its party hears it instead of what
-        the other side sends); returns how long it plays, in seconds."""
+    def play(
+        self, call_id: str, prompt: Path, payload_type: int, to: str, repeat: bool = False
+    ) -> float:
+        """Play prompt `prompt` to the side `to` (its party hears it instead of what the
+        other side sends), once or, with `repeat`, over and over until stopped or
+        replaced; returns how long it plays once, in seconds."""
         if payload_type not in PROMPT_CODECS:
             raise RelayError(f"no prompts in payload type {payload_type}")
         path = prompt_file(prompt, payload_type)
@@ -277,7 +284,8 @@ class MediaRelay:
         if not path.is_file():
             raise RelayError(f"no prompt file {path}")
         other = other_side(to)
-        self._command(f"P1 {call_id} {prompt} {payload_type} {to} {other}")
+        times = PLAY_FOREVER if repeat else 1
+        self._command(f"P{times} {call_id} {prompt} {payload_type} {to} {other}")
         return path.stat().st_size / PROMPT_RATE
 
     def stop_playing(self, call_id: str, to: str) -> None:

@@ -7,7 +7,8 @@ before the far end rings. A registered phone's call goes to another extension of
 company (an internal call), or to a phone number through the company's trunk showing a
 caller ID of its pool. A carrier's call to one of a company's numbers goes where that
 number's route says: an extension, or the extensions checked in to a group, rung in
-turn. A company's own PBX (known by the address it sends from, or by digest credentials,
+turn; a queued number's call is held by the switch for services to distribute. A
+company's own PBX (known by the address it sends from, or by digest credentials,
 or both) sends calls out through the company's trunk, showing its caller ID when it is
 one of the company's numbers, else one of them.
 """
@@ -107,12 +108,14 @@ class CompanyRoutes:
 @dataclass(frozen=True)
 class NumberRoute:
     """Where calls to a company's number go: its extensions, tried in this order (one
-    extension, or a group's enabled members checked in and idle there)."""
+    extension, or a group's enabled members checked in and idle there); or, for a
+    group's `queued` number, to services, which choose whom to offer each call."""
 
     company_id: int
     number: str
     extensions: tuple[str, ...]
     group: bool  # a group's members, or one extension
+    queued: bool = False  # a group's number whose calls services distribute
 
 
 @dataclass(frozen=True)
@@ -185,13 +188,19 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Queue:
+    """Where a queued number's call goes: nowhere yet. The switch holds the caller and
+    services decide (answer it, play to it, offer it to agents, refuse it)."""
+
+
+@dataclass(frozen=True)
 class Route:
     """A call: how it is recorded (its kind, the caller ID shown) and where it goes; `then`,
     the parties to try in turn if the destination fails or does not answer."""
 
     kind: CallKind
     caller_id: str
-    destination: Target | Refusal
+    destination: Target | Refusal | Queue
     then: tuple[Target, ...] = ()
 
 
@@ -274,7 +283,7 @@ class Router:
         """The company (0 if none) and route of a call from `source` to `dialed` (from
         `calling`), or None when it is no carrier's (a phone's call, then). A carrier's
         call to a number that is not a routed number of a company whose trunk is at that
-        host is refused (404)."""
+        host is refused (404); one to a queued number is held, whoever is free."""
         table = self.table
         if not table.from_carrier(source, calling):
             return None
@@ -283,6 +292,8 @@ class Router:
         hosts = {host for host, _ in company.carriers} if company is not None else set()
         if route is None or source[0] not in hosts:
             return 0, Route(CallKind.INBOUND_EXTENSION, calling, _NO_NUMBER)
+        if route.queued:
+            return route.company_id, Route(CallKind.INBOUND_GROUP, calling, Queue())
         kind = CallKind.INBOUND_GROUP if route.group else CallKind.INBOUND_EXTENSION
         targets: list[Target] = []
         busy = False

@@ -126,6 +126,14 @@ def shared(codecs: Iterable[Codec], other: Iterable[Codec]) -> tuple[Codec, ...]
     return tuple(codec for codec in codecs if codec.key in keys)
 
 
+def first_voice(codecs: Iterable[Codec]) -> tuple[Codec, ...]:
+    """The first voice codec of `codecs` with those that are not voice (DTMF events), in
+    their order: an answer that leaves the other side one voice codec to send."""
+    codecs = tuple(codecs)
+    voice = next((codec for codec in codecs if codec.is_audio), None)
+    return tuple(codec for codec in codecs if codec is voice or not codec.is_audio)
+
+
 def answer_direction(offered: str) -> str:
     """The direction that answers an offer's (a hold is answered recvonly or inactive)."""
     return _ANSWER_DIRECTION[offered]

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from callyard.switch.commands import Attach, Bridge, Command, Dial, Play
+from callyard.switch.commands import Answer, Attach, Bridge, Command, Dial, Play
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay, Schedule
@@ -79,12 +79,14 @@ class SipStack:
             self._ed.callFromThread(self._calls.bridge, command)
         elif isinstance(command, Dial):
             self._ed.callFromThread(self._calls.dial, command)
+        elif isinstance(command, Answer):
+            self._ed.callFromThread(self._calls.answer, command)
         elif isinstance(command, Attach):
             self._ed.callFromThread(self._calls.attach, command)
         elif isinstance(command, Play):
             self._ed.callFromThread(self._calls.play, command)
         else:
-            self._ed.callFromThread(self._calls.hangup, command.call_id)
+            self._ed.callFromThread(self._calls.hangup, command.call_id, command.status)
 
     def probe(self, address: tuple[str, int], answered: Callable[[int | None], None]) -> None:
         """Send OPTIONS to `address`; `answered` gets the status of its response, or None

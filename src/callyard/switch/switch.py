@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callyard.switch.commands import (
+    Answer,
     Attach,
     Bridge,
     CallStateError,
@@ -59,11 +60,13 @@ PROBE_SECONDS = 8.0  # a peer that answers OPTIONS at all does so within a secon
 
 
 @dataclass
-class _Dialed:
-    """What the event loop knows of a Dial in progress, to refuse commands early."""
+class _Held:
+    """What the event loop knows of a call it holds for services (a Dial, a caller to a
+    queued number), to refuse commands early."""
 
     customer: str
-    answered: bool = False
+    queued: bool = False  # a queued number's caller: services answer it
+    answered: bool = False  # the customer answered, or was answered (or asked to be)
     agent: str | None = None  # attached: ringing or bridged
     ending: bool = False  # a prompt plays, then the call hangs up
 
@@ -99,7 +102,7 @@ class Switch:
         self._query_ids = itertools.count(1)
         self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
         self._leg_numbers: dict[tuple[str, str], str] = {}  # (call id, leg) -> number
-        self._dialed: dict[str, _Dialed] = {}
+        self._held_calls: dict[str, _Held] = {}
         self._watch: asyncio.Task[None] | None = None
 
     @property
@@ -147,7 +150,7 @@ class Switch:
         log.info(type(event).__name__.lower(), extra={"event": event.__dict__})
         if isinstance(event, CallEnded):
             self._busy.pop(event.call_id, None)
-            self._dialed.pop(event.call_id, None)
+            self._held_calls.pop(event.call_id, None)
             for leg in (AGENT_LEG, CUSTOMER_LEG):
                 self._leg_numbers.pop((event.call_id, leg), None)
         elif isinstance(event, LegCalling):
@@ -160,17 +163,19 @@ class Switch:
             involved.add(event.number)
             self._leg_numbers[(event.call_id, event.leg)] = event.number
         elif isinstance(event, LegAnswered) and event.leg == CUSTOMER_LEG:
-            if (dialed := self._dialed.get(event.call_id)) is not None:
-                dialed.answered = True
+            if (held := self._held_calls.get(event.call_id)) is not None:
+                held.answered = True
         elif isinstance(event, LegFailed):
-            dialed = self._dialed.get(event.call_id)
-            if dialed is not None and dialed.agent is not None:
+            held = self._held_calls.get(event.call_id)
+            if held is not None and held.agent is not None:
                 numbers = self._busy.get(event.call_id)
-                if numbers is not None and dialed.agent != dialed.customer:
-                    numbers.discard(dialed.agent)
-                dialed.agent = None
+                if numbers is not None and held.agent != held.customer:
+                    numbers.discard(held.agent)
+                held.agent = None
         elif isinstance(event, IncomingCall):
             self._busy[event.call_id] = {event.caller, event.dialed}
+            if event.queued:
+                self._held_calls[event.call_id] = _Held(event.caller, queued=True)
         elif isinstance(event, Unregistered):
             self._bindings.pop(event.number, None)
         for listener in self._listeners:
@@ -227,42 +232,65 @@ class Switch:
         if order.call_id in self._busy:
             raise CallStateError(f"call {order.call_id} is already in progress")
         self._busy[order.call_id] = {order.target.user}
-        self._dialed[order.call_id] = _Dialed(order.target.user)
+        self._held_calls[order.call_id] = _Held(order.target.user)
         self._submit(order)
 
+    def answer(self, call_id: str) -> None:
+        """Answer a caller held on a queued number (LegAnswered follows); one answered
+        already stays as it is."""
+        held = self._held_calls.get(call_id)
+        if held is None or not held.queued:
+            raise CallStateError(f"answer: {call_id} is not a queued call in progress")
+        if held.answered:
+            return
+        held.answered = True
+        self._submit(Answer(call_id))
+
     def attach(self, call_id: str, target: Target) -> None:
-        """Call an agent for a held Dial and bridge them when it answers; if the agent's
-        leg fails, LegFailed reports it and the call is held again."""
-        dialed = self._held(call_id, "attach")
-        dialed.agent = target.user
+        """Call an agent for a held customer (a Dial's once answered, a queued caller
+        answered or not) and bridge them when it answers; if the agent's leg fails,
+        LegFailed reports it and the call is held again."""
+        held = self._held(call_id, "attach")
+        if not (held.answered or held.queued):
+            raise CallStateError(f"attach: {call_id} has not answered")
+        held.agent = target.user
         self._busy[call_id].add(target.user)
         self._submit(Attach(call_id, target))
 
-    def play(self, call_id: str, prompt: Path, hangup_after: bool = True) -> None:
-        """Play a prompt (its base path: `<prompt>.0`, `<prompt>.8`) to a held Dial's
-        customer; then hang up (SERVER_HANGUP) when `hangup_after`, else stay held."""
-        dialed = self._held(call_id, "play")
+    def play(
+        self, call_id: str, prompt: Path, hangup_after: bool = True, repeat: bool = False
+    ) -> None:
+        """Play a prompt (its base path: `<prompt>.0`, `<prompt>.8`) to a held, answered
+        customer: once, then hang up (SERVER_HANGUP) when `hangup_after`, else stay held;
+        or, with `repeat`, over and over (held) until an agent answers, another prompt
+        or a hangup."""
+        held = self._held(call_id, "play")
+        if not held.answered:
+            raise CallStateError(f"play: {call_id} has not answered")
         if any(character.isspace() for character in str(prompt)):
             raise ValueError(f"the relay cannot play {str(prompt)!r}: blank in its path")
         if not any(prompt_file(prompt, pt).is_file() for pt in PROMPT_CODECS):
             raise FileNotFoundError(f"no prompt files {prompt}.0 or {prompt}.8")
-        dialed.ending = hangup_after
-        self._submit(Play(call_id, prompt, hangup_after))
+        held.ending = hangup_after and not repeat
+        self._submit(Play(call_id, prompt, hangup_after, repeat))
 
-    def _held(self, call_id: str, command: str) -> _Dialed:
-        dialed = self._dialed.get(call_id)
-        if dialed is None:
-            raise CallStateError(f"{command}: {call_id} is not a dialed call in progress")
-        if not dialed.answered:
-            raise CallStateError(f"{command}: {call_id} has not answered")
-        if dialed.agent is not None:
-            raise CallStateError(f"{command}: {call_id} already has agent {dialed.agent}")
-        if dialed.ending:
+    def _held(self, call_id: str, command: str) -> _Held:
+        """The held call `command` is for, with nobody attached and no end coming."""
+        held = self._held_calls.get(call_id)
+        if held is None:
+            raise CallStateError(f"{command}: {call_id} is not a held call in progress")
+        if held.agent is not None:
+            raise CallStateError(f"{command}: {call_id} already has agent {held.agent}")
+        if held.ending:
             raise CallStateError(f"{command}: {call_id} hangs up after its prompt")
-        return dialed
+        return held
 
-    def hangup(self, call_id: str) -> None:
-        self._submit(Hangup(call_id))
+    def hangup(self, call_id: str, status: int | None = None) -> None:
+        """End a call; a held caller never answered is refused with `status` (a SIP
+        final response, 400 to 699; 480 when None)."""
+        if status is not None and not 400 <= status <= 699:
+            raise ValueError(f"a caller is refused with 400 to 699, not {status}")
+        self._submit(Hangup(call_id, status))
 
     async def media_stats(self, call_id: str) -> RelayStats | None:
         """Packet counts of a call's relay session; None when it has none (any more, or

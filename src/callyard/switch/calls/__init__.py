@@ -14,6 +14,18 @@ Dialed calls (Dial: the customer first, held until services decide):
                              | '---------'
                              '-> playing -> ended(server hangup)
 
+Queued calls (a carrier's call to a queued number: the caller rings, held until services
+decide; Answer answers it while held, an agent that answers answers it too):
+
+    new -> held -> second_ringing -> bridged -> ended(cause)
+            ^ |         | agent leg failed (LegFailed)
+            | '---------'
+            '-> playing -> ended(server hangup)
+
+What held calls share (attach, play, an agent's failure) is `held.HeldCall`; what calls
+taken from a caller's INVITE share (the caller's leg, its offer, its refusal) is
+`taken.TakenCall`.
+
 Runs in the SIP thread; every transition is reported as an event with a monotonic time.
 A bridge joins two legs on the relay's neutral sides a and b; each kind of call says
 which leg receives on which (`SIDES`). The relay anchors media: the first party is
@@ -34,7 +46,9 @@ from callyard.switch.calls.base import (
 )
 from callyard.switch.calls.bridged import BridgedCall
 from callyard.switch.calls.dialed import DialedCall
+from callyard.switch.calls.held import HeldCall
 from callyard.switch.calls.inbound import InboundCall
+from callyard.switch.calls.queued import QueuedCall
 from callyard.switch.calls.table import CallTable
 from callyard.switch.calls.user_agent import answer_updates
 
@@ -45,7 +59,9 @@ __all__ = [
     "BridgedCall",
     "CallTable",
     "DialedCall",
+    "HeldCall",
     "InboundCall",
+    "QueuedCall",
     "RelayedCall",
     "State",
     "answer_updates",

@@ -65,8 +65,8 @@ class State(Enum):
     FIRST_RINGING = "first_ringing"
     FIRST_ANSWERED = "first_answered"
     SECOND_RINGING = "second_ringing"
-    HELD = "held"  # a dialed customer answered; nobody else is on the call
-    PLAYING = "playing"  # a prompt plays to a dialed customer, then the call ends
+    HELD = "held"  # a customer (a Dial's, a queued caller) waits; nobody else is on the call
+    PLAYING = "playing"  # a prompt plays to a held customer, then the call ends
     BRIDGED = "bridged"
     TRANSFERRING = "transferring"  # a leg's phone referred the call elsewhere: it rings
     ENDED = "ended"
@@ -126,8 +126,9 @@ class RelayedCall:
         # confirmed the bridge: carried out once it has.
         self._transfer_when_bridged: Callable[[], None] | None = None
 
-    def hangup(self) -> None:
-        """End the call from the API's side (or on shutdown)."""
+    def hangup(self, status: int | None = None) -> None:
+        """End the call from the API's side (or on shutdown). Only a call that holds its
+        caller for services refuses it with `status` (QueuedCall); here it does not apply."""
         if self.state is State.ENDED:
             return
         cause = EndReason.NORMAL if self.state is State.BRIDGED else EndReason.CANCELLED
@@ -187,6 +188,15 @@ class RelayedCall:
     def _heard(self, leg: str) -> bool:
         party = self._legs.get(leg)
         return party is not None and party.heard
+
+    def _has_answered(self, leg: str) -> bool:
+        """Whether leg `leg` answered (or, a caller's, was answered)."""
+        party = self._legs.get(leg)
+        return party is not None and party.state is LegState.ANSWERED
+
+    def _party(self, leg: str) -> Party:
+        """The side of the call leg `leg` is, as CallEnded names who ended it."""
+        return Party.CALLER if leg == FIRST else Party.CALLEE
 
     def _sdp(self, leg: str, codecs: tuple[sdp.Codec, ...], direction: str = sdp.SENDRECV) -> Any:
         """The SDP body for leg `leg`: its relay port, `codecs`, the next version of the
@@ -289,10 +299,11 @@ class RelayedCall:
         elif isinstance(event, CCEventFail):
             self._failed(leg, int(event.getData()[0]))
         elif isinstance(event, CCEventDisconnect):
-            self._end(
-                EndReason.NORMAL,
-                Party.CALLER if leg == FIRST else Party.CALLEE,
-            )
+            self._hung_up(leg)
+
+    def _hung_up(self, leg: str) -> None:
+        """Leg `leg` hung up (a BYE; a caller's CANCEL): the call ends."""
+        self._end(EndReason.NORMAL, self._party(leg))
 
     def _ringing(self, leg: str, now: float) -> None:
         self._emit(LegRinging(now, self.call_id, leg))
@@ -395,7 +406,7 @@ class RelayedCall:
 
     def _failed(self, leg: str, status: int) -> None:
         cause = self._failure_cause(leg, status)
-        by = Party.CALLER if leg == FIRST else Party.CALLEE
+        by = self._party(leg)
         party = self._legs.pop(leg, None)
         if party is not None:
             party.move(LegState.ENDED, time.monotonic())
@@ -405,10 +416,9 @@ class RelayedCall:
         self._timers.pop(leg, None)
         if self.state is State.ENDED:
             return
-        first = leg == FIRST
         self._end(
             self._unanswered_cause(leg),
-            Party.CALLER if first else Party.CALLEE,
+            self._party(leg),
             None if self._heard(leg) else 408,
         )
 
@@ -443,6 +453,8 @@ class RelayedCall:
         if isinstance(route.destination, Refusal):
             return route.destination.status, route.destination.reason, None
         target = route.destination
+        if not isinstance(target, Target):  # a phone's own call is never queued
+            return 403, "Forbidden", None
         if self.state is State.BRIDGED:
             return 202, "Accepted", partial(self._transfer, leg, target)
 

@@ -1,67 +1,32 @@
-"""Calls that reach the switch: a phone's own call, a carrier's call to a number."""
+"""A registered phone's own call, a company PBX's, or a carrier's call to a number that
+rings extensions: the switch calls the destination and answers the caller when it does."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
-from functools import partial
 from typing import Any, ClassVar
 
-from callyard.domain.hangups import EndReason, Party
 from callyard.switch import sdp
 from callyard.switch.calls.base import (
     FIRST,
     SECOND,
-    RelayedCall,
     State,
     transitions,
 )
-from callyard.switch.calls.leg import Leg, LegState
-from callyard.switch.calls.user_agent import user_agent_class
+from callyard.switch.calls.taken import Caller, TakenCall
 from callyard.switch.commands import Target
-from callyard.switch.events import (
-    IncomingCall,
-    LegAnswered,
-)
+from callyard.switch.events import LegAnswered
 from callyard.switch.relay import SIDE_A, SIDE_B
-from callyard.switch.routing import Refusal, Route
-
-# SIP answers to a phone whose call could not be put through, by hangup cause.
-_REFUSAL = {
-    EndReason.BUSY: (486, "Busy Here"),
-    EndReason.DECLINED: (603, "Decline"),
-    EndReason.NOT_FOUND: (404, "Not Found"),
-    EndReason.NO_ANSWER: (480, "Temporarily Unavailable"),
-    EndReason.LINE_FAILURE: (503, "Service Unavailable"),
-}
+from callyard.switch.routing import Route
 
 
-class InboundCall(RelayedCall):
+class InboundCall(TakenCall):
     """A call that reaches the switch: a registered phone's own call, or a carrier's call
     to a company's number. The caller is the first leg (its INVITE); the switch routes
     it, calls the destination as the second leg (and, if that fails or does not answer,
     the route's next parties in turn), and answers the caller when one answers."""
 
-    def __init__(
-        self,
-        call_id: str,
-        company_id: int,
-        caller: str,
-        route: Callable[[str], Route],
-        from_carrier: bool,
-        *args: Any,
-        user_data: str = "",
-    ) -> None:
-        super().__init__(call_id, True, *args)
-        self.company_id = company_id
-        self.caller = caller
-        self._route = route
-        self._from_carrier = from_carrier
-        self._user_data = user_data
-        self._next: list[Target] = []  # parties still to try, in turn
-        self.numbers.add(caller)
-
+    CALLER = FIRST
     # The caller opened the relay session with its offer: side a; who answers, side b.
     SIDES: ClassVar[Mapping[str, str]] = {FIRST: SIDE_A, SECOND: SIDE_B}
     TRANSITIONS = transitions(
@@ -71,68 +36,26 @@ class InboundCall(RelayedCall):
         (State.TRANSFERRING, State.BRIDGED),
     )
 
-    def take(self, request: Any, transaction: Any) -> Any:
-        """Hand the phone's INVITE to a UA of its own; answers what sippy should send."""
-        ua = user_agent_class()(self._config, self._leg_event)
-        ua.update_handler = partial(self._answer_update, FIRST)
-        ua.refer_handler = partial(self._referred, FIRST)
-        self._legs[FIRST] = Leg(FIRST, self.caller, ua, self.SIDES[FIRST])
-        return ua.recvRequest(request, transaction)
+    def __init__(
+        self, call_id: str, caller: Caller, route: Callable[[str], Route], *args: Any
+    ) -> None:
+        super().__init__(call_id, caller, route, *args)
+        self._next: list[Target] = []  # parties still to try, in turn
 
-    def fail(self) -> None:
-        """End the call after an internal error: the phone is refused (500) if its UA
-        can still answer, and CallEnded is reported."""
-        self._end(EndReason.SERVER_HANGUP, Party.CALLEE, 500)
-
-    def _leg_event(self, event: Any, ua: Any) -> None:
-        from sippy.CCEvents import CCEventTry
-
-        if isinstance(event, CCEventTry) and self._leg_of(ua) == FIRST:
-            self._offered(event)
-            return
-        super()._leg_event(event, ua)
-
-    def _offered(self, event: Any) -> None:
-        _call_id, _cli, dialed, body, _auth, _name = event.getData()
-        dialed = str(dialed)
-        route = self._route(dialed)
-        # Services learn of the call (to record it) before any of its other events.
-        self._emit(
-            IncomingCall(
-                time.monotonic(),
-                self.call_id,
-                self.company_id,
-                self.caller,
-                dialed,
-                route.kind,
-                route.caller_id,
-                self._from_carrier,
-                self._user_data,
-            )
-        )
-        offer = sdp.parse(str(body)) if body is not None else None
-        codecs = sdp.relayed(offer.codecs) if offer is not None else ()
-        if offer is None or not sdp.has_audio(codecs):
-            # Nothing the relay carries (it cannot transcode): refused, not silence.
-            self._refuse(488, "Not Acceptable Here", EndReason.INVALID)
-            return
-        self._legs[FIRST].media = replace(offer, codecs=codecs)
-        if isinstance(route.destination, Refusal):
-            refusal = route.destination
-            self._refuse(refusal.status, refusal.reason, refusal.cause)
-            return
+    def _put_through(self, route: Route, offer: sdp.MediaOffer) -> None:
         target = route.destination
+        assert isinstance(target, Target), "a queued number's calls are QueuedCalls"
         self._next = list(route.then)
 
         def call(port: int) -> None:
-            self._call(SECOND, target, port, codecs)
+            self._call(SECOND, target, port, offer.codecs)
             self._enter(State.SECOND_RINGING)
 
-        def refuse() -> None:
-            self._refuse(503, "Service Unavailable", EndReason.SERVER_HANGUP)
-
         self._relay.open_from(
-            self.call_id, offer.address, offer.port, self._then(State.NEW, call, refuse)
+            self.call_id,
+            offer.address,
+            offer.port,
+            self._then(State.NEW, call, self._relay_refused),
         )
 
     def _failed(self, leg: str, status: int) -> None:
@@ -160,48 +83,19 @@ class InboundCall(RelayedCall):
         self._call(SECOND, target, self._ports[SECOND], party.offered)
         return True
 
-    def _refuse(self, status: int, reason: str, cause: EndReason) -> None:
-        from sippy.CCEvents import CCEventFail
-
-        party = self._legs.pop(FIRST, None)
-        if party is not None:
-            party.ua.event_cb = None
-            party.ua.recvEvent(CCEventFail((status, reason)))
-            party.move(LegState.ENDED, time.monotonic())
-        self._end(cause, Party.CALLEE, status)
-
     def _ringing(self, leg: str, now: float) -> None:
-        from sippy.CCEvents import CCEventRing
-
         super()._ringing(leg, now)
-        phone = self._legs.get(FIRST)
-        if leg == SECOND and phone is not None:
-            phone.ua.recvEvent(CCEventRing((180, "Ringing", None)))
+        if leg == SECOND:
+            self._ring_caller()
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
-        from sippy.CCEvents import CCEventConnect
-
         self._emit(LegAnswered(now, self.call_id, leg))
 
-        def answer_phone(port: int) -> None:
-            # What the far end took, numbered as it numbers it: the phone sends as the
+        def answer_caller(port: int) -> None:
+            # What the far end took, numbered as it numbers it: the caller sends as the
             # far end expects to receive.
             self._ports[FIRST] = port
-            body = self._sdp(FIRST, media.codecs)
-            phone = self._legs[FIRST]
-            phone.ua.recvEvent(CCEventConnect((200, "OK", body)))
-            phone.move(LegState.ANSWERED, now)
+            self._answer_caller(media.codecs, now)
             self._bridged(now)
 
-        self._join(SECOND, media, self._then(State.SECOND_RINGING, answer_phone))
-
-    def _release(self, party: Leg, cause: EndReason, status: int | None) -> None:
-        from sippy.CCEvents import CCEventFail
-
-        if party.name == FIRST and self.state is not State.BRIDGED:
-            code, reason = _REFUSAL.get(cause, (status or 480, "Temporarily Unavailable"))
-            if status is not None and status >= 400:
-                code, reason = status, "Call Failed"
-            party.ua.recvEvent(CCEventFail((code, reason)))
-            return
-        super()._release(party, cause, status)
+        self._join(SECOND, media, self._then(State.SECOND_RINGING, answer_caller))

@@ -9,8 +9,11 @@ from typing import Any
 from callyard.switch.calls.base import RelayedCall, log
 from callyard.switch.calls.bridged import BridgedCall
 from callyard.switch.calls.dialed import DialedCall
+from callyard.switch.calls.held import HeldCall
 from callyard.switch.calls.inbound import InboundCall
-from callyard.switch.commands import Attach, Bridge, Dial, Play
+from callyard.switch.calls.queued import QueuedCall
+from callyard.switch.calls.taken import Caller, TakenCall
+from callyard.switch.commands import Answer, Attach, Bridge, Dial, Play
 from callyard.switch.events import (
     SwitchEvent,
 )
@@ -18,7 +21,7 @@ from callyard.switch.registrar import Account
 from callyard.switch.relay import (
     MediaRelay,
 )
-from callyard.switch.routing import PbxRoute, Route, Router
+from callyard.switch.routing import PbxRoute, Queue, Route, Router
 
 
 def _unanswered(transaction: Any) -> bool:
@@ -56,15 +59,20 @@ class CallTable:
         call.route_transfer = self._transfer_route
         call.start()
 
+    def answer(self, command: Answer) -> None:
+        call = self.calls.get(command.call_id)
+        if isinstance(call, QueuedCall):
+            call.answer()
+
     def attach(self, command: Attach) -> None:
         call = self.calls.get(command.call_id)
-        if isinstance(call, DialedCall):
+        if isinstance(call, HeldCall):
             call.attach(command.target)
 
     def play(self, command: Play) -> None:
         call = self.calls.get(command.call_id)
-        if isinstance(call, DialedCall):
-            call.play(command.prompt, command.hangup_after)
+        if isinstance(call, HeldCall):
+            call.play(command.prompt, command.hangup_after, command.repeat)
 
     def incoming(self, request: Any, transaction: Any, caller: Account) -> Any:
         """A phone's INVITE: answered by a UA of its own, routed by the table."""
@@ -72,12 +80,14 @@ class CallTable:
         def route(dialed: str) -> Route:
             return self._router.route(caller, dialed, self.in_call)
 
-        return self._take(request, transaction, caller.company_id, caller.number, route, False)
+        return self._take(request, transaction, Caller(caller.company_id, caller.number), route)
 
     def from_carrier(self, request: Any, transaction: Any, company_id: int, route: Route) -> Any:
-        """A carrier's INVITE to a company's number, already routed."""
-        calling = route.caller_id
-        return self._take(request, transaction, company_id, calling, lambda _: route, True)
+        """A carrier's INVITE to a company's number, already routed: held for services
+        when the number is queued."""
+        caller = Caller(company_id, route.caller_id, from_carrier=True)
+        queued = isinstance(route.destination, Queue)
+        return self._take(request, transaction, caller, lambda _: route, queued)
 
     def from_pbx(
         self, request: Any, transaction: Any, pbx: PbxRoute, calling: str, user_data: str
@@ -87,7 +97,8 @@ class CallTable:
         def route(dialed: str) -> Route:
             return self._router.route_pbx(pbx, dialed, calling)
 
-        return self._take(request, transaction, pbx.company_id, calling, route, False, user_data)
+        caller = Caller(pbx.company_id, calling, user_data=user_data)
+        return self._take(request, transaction, caller, route)
 
     def pbx_at(self, host: str) -> PbxRoute | None:
         """The PBX known by its address alone that sends from `host`."""
@@ -111,23 +122,13 @@ class CallTable:
         self,
         request: Any,
         transaction: Any,
-        company_id: int,
-        caller: str,
+        caller: Caller,
         route: Callable[[str], Route],
-        from_carrier: bool,
-        user_data: str = "",
+        queued: bool = False,
     ) -> Any:
-        call = InboundCall(
-            str(uuid.uuid4()),
-            company_id,
-            caller,
-            route,
-            from_carrier,
-            self._config,
-            self.relay,
-            self._emit,
-            self._forget,
-            user_data=user_data,
+        kind: type[TakenCall] = QueuedCall if queued else InboundCall
+        call = kind(
+            str(uuid.uuid4()), caller, route, self._config, self.relay, self._emit, self._forget
         )
         self.calls[call.call_id] = call
         call.route_transfer = self._transfer_route
@@ -144,10 +145,10 @@ class CallTable:
         """Whether a call in progress involves this extension (or number)."""
         return any(number in call.numbers for call in self.calls.values())
 
-    def hangup(self, call_id: str) -> None:
+    def hangup(self, call_id: str, status: int | None = None) -> None:
         call = self.calls.get(call_id)
         if call is not None:
-            call.hangup()
+            call.hangup(status)
 
     def hangup_all(self) -> None:
         """End every call; one that fails to end is logged and dropped, and the others
