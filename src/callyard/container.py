@@ -30,8 +30,12 @@ from callyard.services.extensions import ExtensionService
 from callyard.services.groups import GroupService
 from callyard.services.numbers import NumberService
 from callyard.services.otp import VoiceCodeLimits, VoiceCodeService
+from callyard.services.outbound import OutboundLines
 from callyard.services.pbx_trunks import PbxTrunkService
 from callyard.services.presence import NoSwitch, Presence
+from callyard.services.queues.acd import Distributor
+from callyard.services.queues.settings import QueueSettingsService
+from callyard.services.queues.stats import QueueStats
 from callyard.services.recordings import RecordingService
 from callyard.services.routing_book import RoutingBook
 from callyard.services.sessions.calls import CallFollower
@@ -46,6 +50,7 @@ from callyard.switch.relay import parse_port_range
 from callyard.switch.switch import Switch
 from callyard.timefmt import TimeFormat
 from callyard.tts.espeak import EspeakSynthesizer
+from callyard.tts.music import hold_music
 from callyard.webhooks.delivery import DeliveryConfig, DeliveryWorker
 from callyard.webhooks.outbox import Outbox
 from callyard.webhooks.settings import WebhookSettingsService
@@ -67,6 +72,8 @@ class Container:
     agent_accounts: AgentAccounts
     agent_calls: AgentCallService
     sessions: AgentSessions
+    queues: QueueSettingsService
+    distributor: Distributor | None
     companies: CompanyService
     auth: AuthService
     extensions: ExtensionService
@@ -212,6 +219,23 @@ class Container:
                 lambda: round(clock.now().timestamp() * 1000),
             )
             switch.subscribe(follower.on_event)
+        queues = QueueSettingsService(db, directory, clock)
+        distributor = None
+        if switch is not None:
+            distributor = Distributor(
+                switch,
+                queues,
+                agents,
+                sessions,
+                calls,
+                OutboundLines(trunks, numbers),
+                directory,
+                clock,
+                EspeakSynthesizer(settings.data_dir / "prompts"),
+                lambda: hold_music(settings.data_dir / "prompts"),
+                QueueStats(metrics),
+            )
+            bus.subscribe(distributor.on_bus_event)
         dialer = None
         if switch is not None:
             abandon = AbandonMessage(
@@ -246,6 +270,8 @@ class Container:
             agent_accounts=agent_accounts,
             agent_calls=agent_calls,
             sessions=sessions,
+            queues=queues,
+            distributor=distributor,
             companies=CompanyService(db, clock, directory),
             auth=AuthService(
                 db,

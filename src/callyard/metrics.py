@@ -24,6 +24,39 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.queue_callers = Counter(
+            "callyard_queue_callers",
+            "Callers of a group's queue by outcome: entered, answered, answered within the "
+            "service level, abandoned (hung up waiting), overflowed (full or waited too long)",
+            ["company", "group", "outcome"],
+            registry=self.registry,
+        )
+        self.queue_waiting = Gauge(
+            "callyard_queue_waiting",
+            "Callers waiting in a group's queue now",
+            ["company", "group"],
+            registry=self.registry,
+        )
+        self.queue_longest_wait = Gauge(
+            "callyard_queue_longest_wait_seconds",
+            "How long the caller waiting longest in a group's queue has waited",
+            ["company", "group"],
+            registry=self.registry,
+        )
+        self.queue_offer_latency = Histogram(
+            "callyard_queue_offer_seconds",
+            "From a free agent's turn to its phone being called: queue entry or agent "
+            "freed to the offer",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self.agents_by_state = Gauge(
+            "callyard_agents",
+            "Signed-in agents by group and state",
+            ["company", "group", "state"],
+            registry=self.registry,
+        )
+
         self.task_calls = Gauge(
             "callyard_task_calls",
             "Calls of a running predictive task so far, by outcome",

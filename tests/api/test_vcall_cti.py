@@ -106,15 +106,21 @@ async def test_login_idle_busy_logout_each_an_event_with_the_sequence(
 
     login = await desk.login("1000101")
 
-    assert login["nowState"] == "Login" and login["type"] == "event"
+    assert login["nowState"] == "Login"
+    assert login["type"] == "event"
     assert login["sequence"] == desk.sequence
-    assert login["companyId"] == str(tenant.code) and login["agentNumber"] == "1000101"
+    assert login["companyId"] == str(tenant.code)
+    assert login["agentNumber"] == "1000101"
     data = login["data"]
-    assert data["sipId"] == "80010101" and data["sipPassword"]
-    assert data["token"] and data["agentType"] == 0 and data["loginType"] == "1"
+    assert data["sipId"] == "80010101"
+    assert data["sipPassword"]
+    assert data["token"]
+    assert data["agentType"] == 0
+    assert data["loginType"] == "1"
     assert data["groupIdList"] == [sn]
     assert data["groupInfoList"] == [{"id": sn, "name": "collections", "isMaster": True}]
-    assert data["registered"] == 0 and data["agentMakeCall"] == 1
+    assert data["registered"] == 0
+    assert data["agentMakeCall"] == 1
     assert await check_in_states(container, "80010101") == {"busy"}
 
     reply = await desk.send("1000101", "idle", token=desk.token)
@@ -129,13 +135,16 @@ async def test_login_idle_busy_logout_each_an_event_with_the_sequence(
 
     reply = await desk.send("1000101", "busy", token=desk.token, busyType="2")
     busy = desk.last("Busy", "1000101")
-    assert reply["code"] == "0" and busy["data"] == {"currentBusyType": "2"}
+    assert reply["code"] == "0"
+    assert busy["data"] == {"currentBusyType": "2"}
     assert await check_in_states(container, "80010101") == {"busy"}
 
     reply = await desk.send("1000101", "logout", token=desk.token)
-    assert reply["code"] == "0" and desk.last("Logout", "1000101")["sequence"] == desk.sequence
+    assert reply["code"] == "0"
+    assert desk.last("Logout", "1000101")["sequence"] == desk.sequence
     after = await desk.send("1000101", "idle", token=desk.token)
-    assert after["code"] == "403" and after["msg"].startswith("no auth")
+    assert after["code"] == "403"
+    assert after["msg"].startswith("no auth")
 
 
 async def test_bad_requests_are_refused_and_change_nothing(
@@ -146,28 +155,36 @@ async def test_bad_requests_are_refused_and_change_nothing(
     seen = len(desk.events)
 
     unknown = await desk.send("1000101", "dance", token=desk.token)
-    assert unknown["code"] == "-1" and "unknown request" in unknown["msg"]
+    assert unknown["code"] == "-1"
+    assert "unknown request" in unknown["msg"]
     assert unknown["data"] == {"sequence": desk.sequence}
     later = await desk.send("1000101", "hold", token=desk.token)
-    assert later["code"] == "-1" and "not available yet" in later["msg"]
+    assert later["code"] == "-1"
+    assert "not available yet" in later["msg"]
     no_token = await desk.send("1000101", "idle")
     assert no_token["code"] == "403"
     wrong = await desk.send("1000101", "login", password="wrong-pass", loginType="1")
-    assert wrong["code"] == "-1" and "password" in wrong["msg"]
+    assert wrong["code"] == "-1"
+    assert "password" in wrong["msg"]
     bad_type = await desk.send("1000101", "login", password=PASSWORD, loginType="7")
-    assert bad_type["code"] == "-1" and "loginType" in bad_type["msg"]
+    assert bad_type["code"] == "-1"
+    assert "loginType" in bad_type["msg"]
     ordinary = await desk.send("1000101", "forceBusy", token=desk.token, beAgentNumber="1000101")
-    assert ordinary["code"] == "-1" and "not a supervisor" in ordinary["msg"]
+    assert ordinary["code"] == "-1"
+    assert "not a supervisor" in ordinary["msg"]
     cancel = await desk.send("1000101", "cancelCall", token=desk.token)
-    assert cancel["code"] == "-1" and "no call" in cancel["msg"]
+    assert cancel["code"] == "-1"
+    assert "no call" in cancel["msg"]
     missing = await http.post(CONTROL, json={"companyId": "1", "request": "idle"})
-    assert missing.json()["code"] == "-1" and "agentNumber" in missing.json()["msg"]
+    assert missing.json()["code"] == "-1"
+    assert "agentNumber" in missing.json()["msg"]
     not_json = await http.post(CONTROL, content=b"{", headers={"Content-Type": "application/json"})
     assert not_json.json()["code"] == "-1"
 
     assert desk.events[seen:] == []  # no event: nothing changed
     session = container.sessions.by_token(desk.token)
-    assert session is not None and session.status.value == "signed_in"
+    assert session is not None
+    assert session.status.value == "signed_in"
 
 
 async def test_nobody_acts_as_another_companys_agent(
@@ -189,7 +206,8 @@ async def test_nobody_acts_as_another_companys_agent(
     assert with_api_token["code"] == "403"
     # Their own agent is not signed in: their API token cannot act on ours either.
     own = await theirs.send("1000101", "idle", token=vcall_other.token)
-    assert own["code"] == "-1" and "not signed in" in own["msg"]
+    assert own["code"] == "-1"
+    assert "not signed in" in own["msg"]
     assert [e["event"] for e in desk.events] == ["Login"]
 
 
@@ -201,7 +219,8 @@ async def test_a_crm_acts_for_its_agent_with_the_companys_api_token(
 
     reply = await desk.send("1000101", "idle", token=vcall.token)
 
-    assert reply["code"] == "0" and desk.last("Idle", "1000101")["sequence"] == desk.sequence
+    assert reply["code"] == "0"
+    assert desk.last("Idle", "1000101")["sequence"] == desk.sequence
 
 
 async def test_a_supervisor_watches_and_forces_agents(desk: Desk, vcall: VcallClient) -> None:
@@ -216,7 +235,8 @@ async def test_a_supervisor_watches_and_forces_agents(desk: Desk, vcall: VcallCl
 
     reply = await desk.send("1000900", "surveillance", token=boss, groupId=sn)
     watched = desk.last("Surveillance", "1000900")
-    assert reply["code"] == "0" and watched["sequence"] == desk.sequence
+    assert reply["code"] == "0"
+    assert watched["sequence"] == desk.sequence
     listed = {a["agentNumber"]: a for a in watched["data"]["agentList"]}
     assert set(listed) == {"1000101", "1000900"}
     assert listed["1000101"]["nowState"] == "Idle"
@@ -232,14 +252,16 @@ async def test_a_supervisor_watches_and_forces_agents(desk: Desk, vcall: VcallCl
     forced = await desk.send("1000900", "forceBusy", token=boss, beAgentNumber="1000101")
     assert forced["code"] == "0"
     busy = desk.last("Busy", "1000101")
-    assert busy["sequence"] == desk.sequence and busy["nowState"] == "Busy"
+    assert busy["sequence"] == desk.sequence
+    assert busy["nowState"] == "Busy"
 
     await desk.send("1000900", "forceLogout", token=boss, beAgentNumber="1000101")
     assert desk.last("Logout", "1000101")["sequence"] == desk.sequence
     gone = await desk.send("1000101", "idle", token=agent_token)
     assert gone["code"] == "403"
     absent = await desk.send("1000900", "forceIdle", token=boss, beAgentNumber="1000101")
-    assert absent["code"] == "-1" and "not signed in" in absent["msg"]
+    assert absent["code"] == "-1"
+    assert "not signed in" in absent["msg"]
 
 
 async def test_signing_in_again_kicks_the_earlier_session(desk: Desk, vcall: VcallClient) -> None:

@@ -98,6 +98,7 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             webhooks=container.webhooks,
             outbox=container.outbox,
             credentials=container.credentials,
+            queues=container.queues,
         )
     )
     app.include_router(recordings_http.router(container.recordings))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from callyard import logs
-from callyard.cli import admin, bench, carriers, otp, records, webhooks
+from callyard.cli import admin, bench, carriers, otp, queues, records, webhooks
 from callyard.cli.common import DataDir, DbUrl, emit, run, settings
 from callyard.container import Container
 from callyard.store import migrate
@@ -26,6 +26,7 @@ app.add_typer(admin.credentials, name="credential")
 app.add_typer(carriers.trunks, name="trunk")
 app.add_typer(carriers.pbxes, name="pbx")
 app.add_typer(carriers.numbers, name="number")
+app.add_typer(queues.queues, name="queue")
 app.add_typer(records.cdrs, name="cdr")
 app.add_typer(records.recordings, name="recordings")
 app.add_typer(webhooks.webhooks, name="webhook")

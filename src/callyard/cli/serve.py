@@ -129,6 +129,7 @@ async def _serve(settings: Settings, demo: bool) -> bool:
     purger = asyncio.create_task(purge_recordings_periodically(container))
     switch_ended: asyncio.Task[int | None] | None = None
     sessions_swept: asyncio.Task[None] | None = None
+    queues_watched: asyncio.Task[None] | None = None
     container.delivery.start()
     try:
         if container.switch is not None:
@@ -137,6 +138,8 @@ async def _serve(settings: Settings, demo: bool) -> bool:
             await container.dialer.start()
         await container.sessions.load()
         sessions_swept = asyncio.create_task(container.sessions.run())
+        if container.distributor is not None:
+            queues_watched = asyncio.create_task(container.distributor.run())
         admin_key = settings.resolve_admin_key()
         if demo:
             print(demo_banner(await ensure_demo(container), settings.http), flush=True)
@@ -182,7 +185,7 @@ async def _serve(settings: Settings, demo: bool) -> bool:
     finally:
         if switch_ended is not None:
             switch_ended.cancel()
-        for task in (purger, sessions_swept):
+        for task in (purger, sessions_swept, queues_watched):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

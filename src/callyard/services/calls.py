@@ -116,6 +116,22 @@ class LiveCall:
     first_answered_at: float | None = None
     second_called_at: float | None = None
     second_ringing_at: float | None = None
+    queued_at: float | None = None  # when the caller entered a group's queue
+    queued: bool = False  # a queued number's caller: the extension is the agent's leg
+
+    @property
+    def extension_leg(self) -> str:
+        """A carrier's call's leg that reaches the extension (the hunted party is the
+        second leg; the agent a queued caller is put through to, the agent's leg)."""
+        return AGENT_LEG if self.queued else CUSTOMER_LEG
+
+    @property
+    def queued_ms(self) -> int:
+        """When the caller entered a queue, in epoch milliseconds (0: never)."""
+        if self.queued_at is None:
+            return 0
+        wall = self.started_wall.timestamp() + max(0.0, self.queued_at - self.started_at)
+        return round(wall * 1000)
 
     def note_leg(self, event: LegCalling | LegRinging | LegAnswered) -> None:
         """Keep the first time each leg was called, rang and answered."""
@@ -338,9 +354,10 @@ class CallService:
             return  # the switch refused it: no company to record it for
         caller = Caller(incoming.company_id, company.code, company.name)
         if incoming.from_carrier:
-            self._track(
+            call = self._track(
                 incoming.call_id, caller, incoming.kind, "", incoming.dialed, incoming.caller
             )
+            call.queued = incoming.queued
             return
         if incoming.kind is CallKind.PBX_OUTBOUND:
             # The PBX's own caller is no extension: the call's first number.
@@ -399,14 +416,20 @@ class CallService:
         call = self.live.get(event.call_id) if isinstance(event, CallEvent) else None
         if call is None:
             return
-        if isinstance(event, LegCalling) and call.inbound and event.leg == CUSTOMER_LEG:
+        if (
+            isinstance(event, LegRinging | LegAnswered)
+            and call.inbound
+            and event.leg != call.extension_leg
+        ):
+            return  # the caller's own leg (a queued caller answered to hear music)
+        if isinstance(event, LegCalling) and call.inbound and event.leg == call.extension_leg:
             if event.leg in call.legs and call.extnumber != event.number:
                 # The extension that rang before is done with (rang out or refused): its
                 # hangup, before the next one rings.
                 self._publish_state(call, event.leg, LegStatus.ENDED)
                 call.legs.remove(event.leg)
             call.extnumber = event.number  # the extension rung now
-        if isinstance(event, LegAnswered) and call.inbound and event.leg == CUSTOMER_LEG:
+        if isinstance(event, LegAnswered) and call.inbound and event.leg == call.extension_leg:
             call.answered_by = call.extnumber
         if isinstance(event, LegCalling | LegRinging | LegAnswered):
             call.note_leg(event)
@@ -465,7 +488,7 @@ class CallService:
                 call.caller.company_code, call.call_id, call.started_wall
             )
             from_agent, from_customer = (Path(p) for p in ended.captures)
-            if call.inbound:  # the carrier's caller is the call's first leg
+            if call.inbound and not call.queued:  # the carrier's caller is the first leg
                 from_agent, from_customer = from_customer, from_agent
             seconds = await asyncio.to_thread(captures_to_wav, from_agent, from_customer, path)
             for capture in (from_agent, from_customer):
@@ -506,6 +529,7 @@ class CallService:
             agent_number=call.agent.number if call.agent else "",
             agent_name=call.agent.name if call.agent else "",
             group_name=call.agent.group if call.agent else "",
+            queued_at=wall_or_none(call.queued_at),
         )
         cdr_id = await self._cdrs.record(record)
         company = await self._directory.company(call.caller.company_id)

@@ -44,7 +44,13 @@ _WIDTHS = {
 }
 
 
-_LEG_TIMES = ("first_ringing_at", "first_answered_at", "second_called_at", "second_ringing_at")
+_LEG_TIMES = (
+    "first_ringing_at",
+    "first_answered_at",
+    "second_called_at",
+    "second_ringing_at",
+    "queued_at",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +101,7 @@ class CallRecord:
     agent_number: str = ""
     agent_name: str = ""
     group_name: str = ""
+    queued_at: datetime | None = None  # when the caller entered a group's queue
 
     def __post_init__(self) -> None:
         if not _UUID.match(self.uuid):

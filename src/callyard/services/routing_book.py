@@ -18,6 +18,7 @@ from callyard.store.models import (
     Extension,
     ExtensionGroup,
     GroupMember,
+    GroupQueue,
     PbxTrunk,
     Trunk,
 )
@@ -116,6 +117,7 @@ class RoutingBook:
                     .order_by(GroupMember.checked_in_at, Extension.number)
                 )
             ).all()
+            queued = set(await session.scalars(select(GroupQueue.group_id)))
         of_company: dict[int, list[Trunk]] = {}
         for trunk in trunks:
             of_company.setdefault(trunk.company_id, []).append(trunk)
@@ -140,6 +142,7 @@ class RoutingBook:
                 number,
                 (extension,) if extension else tuple(in_group.get(group_id or 0, ())),
                 group=not extension,
+                queued=not extension and group_id in queued,
             )
             for company_id, number, extension, group_id in routed
         }

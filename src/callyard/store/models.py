@@ -186,6 +186,31 @@ class Agent(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class GroupQueue(Base):
+    """A group's queue: its callers wait (hearing a greeting, then music) to be offered
+    to its ready agents. A group without one has its callers' calls hunted instead."""
+
+    __tablename__ = "group_queues"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("extension_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    max_wait_seconds: Mapped[int] = mapped_column(Integer)
+    max_size: Mapped[int] = mapped_column(Integer)
+    ring_seconds: Mapped[int] = mapped_column(Integer)
+    greeting: Mapped[str] = mapped_column(String(1024))  # spoken; "" none
+    language: Mapped[str] = mapped_column(String(8))
+    music_file: Mapped[str] = mapped_column(String(1024))  # a prompt's base path; "" built in
+    overflow: Mapped[str] = mapped_column(String(16))  # an OverflowKind
+    overflow_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("extension_groups.id", ondelete="SET NULL"), nullable=True
+    )
+    overflow_number: Mapped[str] = mapped_column(String(32))
+    overflow_message: Mapped[str] = mapped_column(String(1024))  # spoken; "" none
+    service_level_seconds: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class AgentSessionRow(Base):
     """An agent's working session as it must survive a restart: signed in on which
     device, ready or not (and why not), and the session's token (its SHA-256)."""
@@ -332,6 +357,8 @@ class CallRecordRow(Base):
     agent_number: Mapped[str] = mapped_column(String(32), server_default="")
     agent_name: Mapped[str] = mapped_column(String(64), server_default="")
     group_name: Mapped[str] = mapped_column(String(64), server_default="")
+    # When the caller entered a group's queue (None: never queued).
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class StoreRevision(Base):

@@ -21,6 +21,7 @@ from callyard.api.admin.schemas import (
     ExtensionCreate,
     ExtensionNumbers,
     ExtensionOut,
+    GroupQueueBody,
     IssuedCredentialOut,
     NumberCreate,
     NumberList,
@@ -38,12 +39,14 @@ from callyard.api.admin.schemas import (
     WebhookUpdate,
 )
 from callyard.api.dialects.sip_api.callbacks import record_body
+from callyard.errors import NotFound
 from callyard.services.cdrs import MAX_LIST, CdrService
 from callyard.services.companies import CompanyService
 from callyard.services.credentials import CredentialService, parse_kind
 from callyard.services.extensions import ExtensionService, extension_numbers
 from callyard.services.numbers import NumberService
 from callyard.services.pbx_trunks import PbxTrunkService
+from callyard.services.queues.settings import QueueSettings, QueueSettingsService
 from callyard.services.trunks import TrunkService
 from callyard.timefmt import TimeFormat
 from callyard.webhooks.deliveries import MAX_LIST as MAX_DELIVERIES
@@ -80,6 +83,7 @@ def router(
     webhooks: WebhookSettingsService,
     outbox: Outbox,
     credentials: CredentialService,
+    queues: QueueSettingsService,
 ) -> APIRouter:
     """The `/admin` routes."""
     routes = APIRouter(
@@ -226,6 +230,24 @@ def router(
         """Where carriers' calls to the number go (an extension, or a group in turn)."""
         view = await numbers.set_route(code, number, extension=body.extension, group=body.group)
         return NumberOut.model_validate(view)
+
+    @routes.put("/companies/{code}/groups/{group}/queue", response_model=GroupQueueBody)
+    async def set_queue(code: CompanyCode, group: str, body: GroupQueueBody) -> GroupQueueBody:
+        """Give a group a queue (or change it): its numbers' callers wait there."""
+        stored = await queues.set(code, group, QueueSettings(**body.model_dump()))
+        return GroupQueueBody.model_validate(stored)
+
+    @routes.get("/companies/{code}/groups/{group}/queue", response_model=GroupQueueBody)
+    async def get_queue(code: CompanyCode, group: str) -> GroupQueueBody:
+        found = await queues.get(code, group)
+        if found is None:
+            raise NotFound(f"group {group} has no queue")
+        return GroupQueueBody.model_validate(found)
+
+    @routes.delete("/companies/{code}/groups/{group}/queue", status_code=204)
+    async def remove_queue(code: CompanyCode, group: str) -> None:
+        """The group's numbers' callers are rung through its members in turn again."""
+        await queues.remove(code, group)
 
     @routes.get("/companies/{code}/cdrs", response_model=list[CdrOut])
     async def list_cdrs(

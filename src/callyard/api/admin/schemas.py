@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from callyard.domain.groups import Overflow
+
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -254,3 +256,25 @@ class WebhookDeliveryOut(Out):
 
 class Redelivered(BaseModel):
     redelivered: int
+
+
+class GroupQueueBody(Out):
+    """A group's queue: how its callers wait, and where they go when they cannot (full,
+    or waited `max_wait_seconds`): `hang_up` (after `overflow_message`, if any), `group`
+    (`overflow_group`'s queue) or `number` (`overflow_number`, through the trunk).
+    `music_file` is a prompt made by `callyard queue set --music-file` ("" the built-in
+    music)."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    max_wait_seconds: int = 120
+    max_size: int = 50
+    ring_seconds: int = 20
+    greeting: str = ""
+    language: str = "en"
+    music_file: str = ""
+    overflow: Overflow = Overflow.HANG_UP
+    overflow_group: str = ""
+    overflow_number: str = ""
+    overflow_message: str = ""
+    service_level_seconds: int = 20

@@ -144,6 +144,7 @@ class CallFollower:
             0,
             live.custom.user_data if live is not None else "",
             predictive=kind is CallKind.PREDICTIVE,
+            queued_at_ms=live.queued_ms if live is not None else 0,
             begin_ms=self._epoch_ms(),
         )
         own = kind in _OWN_CALLS
@@ -223,7 +224,9 @@ class CallFollower:
             return
         followed, call = found
         agent = followed.agent
-        by_agent = (event.by is Party.CALLER) == (call.leg == AGENT_LEG)
+        # The agent is the call's first party in its own calls only (an offered call's
+        # first party is its caller, or the customer the dialer reached).
+        by_agent = (event.by is Party.CALLER) == followed.own
         rang = (call.ring_ms if by_agent else call.called_ring_ms or call.ring_ms) > 0
         if not call.talked:
             if followed.own:
