@@ -204,6 +204,7 @@ VALID_BODIES: dict[str, object] = {
     "CredentialCreate": {"kind": "vcall"},
     "TimeZone": {"timezone": None},
     "WebhookUpdate": {},
+    "GroupQueueBody": {},
 }
 
 

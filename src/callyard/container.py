@@ -21,6 +21,7 @@ from callyard.services.agent_accounts import AgentAccounts
 from callyard.services.agent_calls import AgentCallService
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import AuthService, LoginLimits
+from callyard.services.call_journal import CallJournal
 from callyard.services.calls import CallService
 from callyard.services.cdrs import CdrService, StoredCallRecord
 from callyard.services.companies import CompanyService
@@ -192,6 +193,7 @@ class Container:
             settings.ring_timeout_seconds,
             settings.agent_ring_timeout_seconds,
             agents=agents,
+            journal=CallJournal(settings.data_dir) if with_switch else None,
         )
         agent_accounts = AgentAccounts(db, clock, agents, directory)
         agent_calls = AgentCallService(agent_accounts, agents, calls)
@@ -219,6 +221,9 @@ class Container:
                 lambda: round(clock.now().timestamp() * 1000),
             )
             switch.subscribe(follower.on_event)
+        metrics.calls_in_progress.set_function(lambda: len(calls.live))
+        if switch is not None:
+            metrics.switch_calls.set_function(lambda: switch.call_count)
         queues = QueueSettingsService(db, directory, clock)
         distributor = None
         if switch is not None:

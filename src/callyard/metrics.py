@@ -24,6 +24,16 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.calls_in_progress = Gauge(
+            "callyard_calls_in_progress",
+            "Calls the call service follows now (each gets its record when it ends)",
+            registry=self.registry,
+        )
+        self.switch_calls = Gauge(
+            "callyard_switch_calls",
+            "Calls in progress in the SIP switch (relay sessions open), as it last said",
+            registry=self.registry,
+        )
         self.queue_callers = Counter(
             "callyard_queue_callers",
             "Callers of a group's queue by outcome: entered, answered, answered within the "

@@ -97,8 +97,11 @@ class Pbx:
         )  # fmt: skip
 
 
-def start_server(data_dir: Path, env: dict[str, str] | None = None) -> Server:
-    """`callyard serve --demo` with short ring timeouts (and `env`), on `data_dir`."""
+def start_server(
+    data_dir: Path, env: dict[str, str] | None = None, sip_port: int | None = None
+) -> Server:
+    """`callyard serve --demo` with short ring timeouts (and `env`), on `data_dir` (and
+    `sip_port`: a server started again where its phones register)."""
     return Server(
         data_dir,
         "--demo",
@@ -109,6 +112,7 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None) -> Server:
             "CALLYARD_AGENT_RING_TIMEOUT": str(RING_SECONDS),
             **(env or {}),
         },
+        sip_port=sip_port,
     )
 
 

@@ -170,6 +170,10 @@ def test_a_second_sign_in_kicks_the_first_desktop(pbx: Pbx, receiver: Receiver) 
     assert first.wait_closed() == 4001
     assert second.event("Login")["data"]["loginType"] == "2"
     assert second.ask("busy", busyType="1")["code"] == "0"
+    second.send_raw("not json")
+    exception = second.event("Exception")
+    assert exception["data"]["message"] == "message: not JSON"
+    assert second.ask("dance")["msg"] == "request: unknown request 'dance'"
     second.close()
 
 

@@ -6,30 +6,44 @@ rings leave nothing behind, and a full queue overflows."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 
 from callyard.testing.cti import AgentDesk
 from callyard.testing.receiver import Receiver
+from callyard.testing.server import Server
 from callyard.testing.sip import (
     Baresip,
     CallClosed,
+    HarnessError,
     Sipp,
     prepare_pcap_dir,
     running,
     write_tone_wav,
 )
-from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
+from tests.switch.pbx import (
+    AGENT,
+    CALLER_ID,
+    COMPANY,
+    SECOND_AGENT,
+    Pbx,
+    open_pbx,
+    start_server,
+)
 from tests.switch.test_vcall_calls_e2e import Vcall
 
 pytestmark = pytest.mark.sip
 
 THIRD_AGENT = "10010003"
+CALLERS = 20
+MOBILE = "628111111111"
 PASSWORD = "s3cret-pass"
 WORK_NUMBERS = {AGENT: "0001", SECOND_AGENT: "0002", THIRD_AGENT: "0003"}
 
@@ -42,8 +56,9 @@ def receiver() -> Iterator[Receiver]:
     receiver.stop()
 
 
-def staffed_queue(pbx: Pbx, receiver: Receiver, *queue: str) -> None:
-    """Group `sales` with three agents, a queue, and the company's number routed to it."""
+def staffed_queue(pbx: Pbx, receiver: Receiver, *queue: str, mobile: str = "") -> None:
+    """Group `sales` with three agents (the first with `mobile`), a queue, and the
+    company's number routed to it."""
     vcall = Vcall(pbx, receiver)
     sn = vcall.post(
         "/api/group/open/create", name="sales", policy=2, agentAutoIdle="1", agentAutoIdleTime=0
@@ -52,7 +67,7 @@ def staffed_queue(pbx: Pbx, receiver: Receiver, *queue: str) -> None:
         created = vcall.post(
             "/api/agent/open/create",
             agentName=f"Agent {number}", agentNumber=number, password=PASSWORD,
-            sipId=extension, groupSn=sn,
+            sipId=extension, groupSn=sn, phone=mobile if extension == AGENT else "",
         )  # fmt: skip
         assert created["code"] == "0", created
     pbx.cli("queue", "set", "--company", COMPANY, "--group", "sales", *queue)
@@ -60,19 +75,20 @@ def staffed_queue(pbx: Pbx, receiver: Receiver, *queue: str) -> None:
     time.sleep(1)  # the switch's routing table follows the store within 0.5 s
 
 
-def desk_of(pbx: Pbx, extension: str, ready: bool) -> AgentDesk:
+def desk_of(pbx: Pbx, extension: str, ready: bool, login_type: str = "1") -> AgentDesk:
     desk = AgentDesk(pbx.server.url)
     number = WORK_NUMBERS[extension]
     login = desk.ask(
-        "login", companyId=COMPANY, agentNumber=number, password=PASSWORD, loginType="1"
+        "login", companyId=COMPANY, agentNumber=number, password=PASSWORD, loginType=login_type
     )
     assert login["code"] == "0", login
     assert desk.ask("idle" if ready else "busy")["code"] == "0"
     return desk
 
 
-def callers(pbx: Pbx, calls: int, rate: float, seconds: float = 60.0) -> Sipp:
-    """A carrier whose callers dial the group's number and stay `seconds` at most."""
+def callers(pbx: Pbx, calls: int, rate: float, seconds: float = 60.0, trunk: bool = True) -> Sipp:
+    """A carrier whose callers dial the group's number and stay `seconds` at most (the
+    company's trunk pointed at it, unless the trunk is another carrier on the same host)."""
     workdir = pbx.workdir / f"callers-{time.monotonic_ns()}"
     prepare_pcap_dir(workdir, seconds=3)
     carrier = Sipp(
@@ -85,8 +101,9 @@ def callers(pbx: Pbx, calls: int, rate: float, seconds: float = 60.0) -> Sipp:
         duration_ms=int(seconds * 1000),
         timeout_s=seconds + 60,
     )
-    pbx.trunk_to(carrier)
-    time.sleep(1)
+    if trunk:
+        pbx.trunk_to(carrier)
+        time.sleep(1)
     return carrier
 
 
@@ -100,7 +117,7 @@ def answering(phones: list[Baresip], talk: float) -> Iterator[dict[str, int]]:
         while not stop.is_set():
             try:
                 phone.wait_established(timeout=1)
-            except (TimeoutError, CallClosed):
+            except (HarnessError, CallClosed):
                 continue  # nothing yet, or an offer it let ring out
             taken[phone.user] += 1
             time.sleep(talk)
@@ -127,6 +144,28 @@ def inbound_records(pbx: Pbx, count: int, timeout: float = 30) -> list[dict[str,
         time.sleep(0.5)
 
 
+def metric(text: str, name: str) -> float:
+    """The sum of a metric's samples in a /metrics text."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith((name + " ", name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def nothing_left(server_url: str, timeout: float = 10) -> None:
+    """No call in progress in the services or the switch, nobody waiting in a queue."""
+    deadline = time.monotonic() + timeout
+    names = ("callyard_calls_in_progress", "callyard_switch_calls", "callyard_queue_waiting")
+    while True:
+        text = httpx.get(f"{server_url}/metrics").text
+        left = {name: metric(text, name) for name in names}
+        if not any(left.values()):
+            return
+        assert time.monotonic() < deadline, left
+        time.sleep(0.5)
+
+
 def states_before_offers(desk: AgentDesk) -> list[str]:
     """The state each offer (Lock) found the agent in."""
     events = desk.events
@@ -141,12 +180,12 @@ def test_callers_wait_in_order_and_reach_free_agents_only(pbx: Pbx, receiver: Re
         for phone in phones:
             phone.wait_registered()
         desks = {ext: desk_of(pbx, ext, ready=ext != THIRD_AGENT) for ext in WORK_NUMBERS}
-        carrier = callers(pbx, calls=6, rate=4)
-        with answering(phones, talk=2.0) as taken, running(carrier):
-            records = inbound_records(pbx, 6, timeout=60)
-    assert len(records) == 6, records
+        carrier = callers(pbx, calls=CALLERS, rate=10)
+        with answering(phones, talk=1.0) as taken, running(carrier):
+            records = inbound_records(pbx, CALLERS, timeout=90)
+    assert len(records) == CALLERS, records
     assert taken[THIRD_AGENT] == 0  # busy: never rung
-    assert taken[AGENT] + taken[SECOND_AGENT] == 6
+    assert taken[AGENT] + taken[SECOND_AGENT] == CALLERS
     assert {r["extnumber"] for r in records} <= {AGENT, SECOND_AGENT}
     # Served in the order they came: answered in the order they entered.
     by_entry = sorted(records, key=lambda r: (r["starttime"], r["answertime"]))
@@ -158,6 +197,11 @@ def test_callers_wait_in_order_and_reach_free_agents_only(pbx: Pbx, receiver: Re
         names = [e["event"] for e in desks[extension].events]
         assert names.count("Conversation") == names.count("After") == taken[extension]
     assert "Lock" not in [e["event"] for e in desks[THIRD_AGENT].events]
+    metrics = httpx.get(f"{pbx.server.url}/metrics").text
+    answered = 'callyard_queue_callers_total{company="1",group="sales",outcome="answered"}'
+    assert metric(metrics, answered) == CALLERS
+    assert metric(metrics, "callyard_queue_offer_seconds_count") == CALLERS
+    nothing_left(pbx.server.url)
     for desk in desks.values():
         desk.close()
 
@@ -188,6 +232,11 @@ def test_a_missed_offer_goes_to_the_next_agent_and_callers_may_hang_up_anywhere(
         assert second.ask("busy")["code"] == "0"
         quitter = callers(pbx, calls=1, rate=1, seconds=3)
         with running(quitter):
+            time.sleep(1.5)
+            assert second.ask("queueInfo")["code"] == "0"
+            queue = second.event("QueueInfo")["data"]
+            assert queue["groupWaitNumber"] == 1
+            assert queue["data"][0]["called"] == CALLER_ID
             quitter.wait(timeout=30)
         # A caller who hangs up while an agent rings.
         assert first.ask("idle")["code"] == "0"
@@ -201,6 +250,7 @@ def test_a_missed_offer_goes_to_the_next_agent_and_callers_may_hang_up_anywhere(
     assert len(records) == 3
     answered = [r for r in records if r["answertime"]]
     assert [r["extnumber"] for r in answered] == [SECOND_AGENT]
+    nothing_left(pbx.server.url)
     for desk in (first, second):
         desk.close()
 
@@ -219,3 +269,104 @@ def test_a_full_queue_overflows_to_a_message(pbx: Pbx, receiver: Receiver) -> No
     records = inbound_records(pbx, 3)
     assert len(records) == 3
     assert all(r["duration"] < 15 for r in records), records
+    nothing_left(pbx.server.url)
+
+
+def restarted(pbx: Pbx) -> Server:
+    """The killed server started again on its data and SIP port, once its SIP process
+    (which stops when it finds its server gone) has let the port go."""
+    for _ in range(10):
+        try:
+            return start_server(pbx.server.data_dir, sip_port=pbx.server.sip_port)
+        except RuntimeError:
+            time.sleep(1)
+    raise RuntimeError("the server did not start again")
+
+
+def test_an_agent_who_signs_out_while_ringing_gives_the_caller_to_the_next(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    staffed_queue(pbx, receiver, "--ring-seconds", "20", "--max-wait", "90")
+    voice = write_tone_wav(pbx.workdir / "voice.wav", seconds=60)
+    leaving = pbx.phone(AGENT, audio=voice, answermode="manual")
+    staying = pbx.phone(SECOND_AGENT, audio=voice)
+    with running(leaving, staying):
+        leaving.wait_registered()
+        staying.wait_registered()
+        first = desk_of(pbx, AGENT, ready=True)
+        carrier = callers(pbx, calls=1, rate=1, seconds=20)
+        with running(carrier):
+            leaving.wait_incoming(timeout=10)
+            second = desk_of(pbx, SECOND_AGENT, ready=True)
+            assert first.ask("logout")["code"] == "0"
+            leaving.wait_closed(timeout=5)  # its phone stopped ringing at once
+            assert second.event("Conversation", timeout=10)["data"]["called"] == CALLER_ID
+            staying.wait_established(timeout=5)
+            staying.hangup()
+            second.event("After", timeout=10)
+    (record,) = inbound_records(pbx, 1)
+    assert record["extnumber"] == SECOND_AGENT
+    nothing_left(pbx.server.url)
+    second.close()
+
+
+def test_a_server_killed_mid_calls_records_each_call_once_and_agents_stay_true(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    staffed_queue(pbx, receiver, "--ring-seconds", "20", "--max-wait", "90")
+    voice = write_tone_wav(pbx.workdir / "voice.wav", seconds=90)
+    phone = pbx.phone(AGENT, audio=voice)
+    with running(phone):
+        phone.wait_registered()
+        desk = desk_of(pbx, AGENT, ready=True)
+        token = desk.event("Login")["data"]["token"]
+        carrier = callers(pbx, calls=3, rate=5, seconds=40)
+        with running(carrier):
+            desk.event("Conversation", timeout=15)  # one talks, two wait in the queue
+            time.sleep(1)
+            pbx.server.stop(signal.SIGKILL)
+            phone.wait_closed(timeout=15)  # the SIP process hung up as the server died
+            carrier.wait(timeout=30)
+    server = restarted(pbx)
+    try:
+        again = open_pbx(server, pbx.workdir)
+        records = inbound_records(again, 3)
+        assert len(records) == 3, records
+        assert len({r["uuid"] for r in records}) == 3
+        desk = AgentDesk(again.server.url, token=token)
+        resumed = desk.event("Reconnect")
+        assert resumed["nowState"] == "Idle"  # ready, as chosen; no call survived
+        assert resumed["data"]["registered"] == 0  # its phone has not registered again yet
+        phone = again.phone(AGENT, audio=voice)
+        with running(phone):
+            phone.wait_registered()
+            carrier = callers(again, calls=1, rate=1, seconds=6)
+            with running(carrier):
+                assert desk.event("Conversation", timeout=15)["nowState"] == "Conversation"
+                carrier.wait(timeout=30)
+        assert len(inbound_records(again, 4)) == 4
+        nothing_left(again.server.url)
+        desk.close()
+    finally:
+        server.stop()
+
+
+def test_an_agent_signed_in_on_its_mobile_takes_queue_calls_there(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    staffed_queue(pbx, receiver, "--ring-seconds", "10", mobile=MOBILE)
+    mobile = pbx.carrier("uas_answer_echo.xml", calls=1, recv_timeout_ms=2000)
+    pbx.trunk_to(mobile)  # the carrier that reaches the mobile; callers come from its host
+    time.sleep(1)
+    desk = desk_of(pbx, AGENT, ready=True, login_type="2")
+    carrier = callers(pbx, calls=1, rate=1, seconds=20, trunk=False)
+    with running(mobile, carrier):
+        conversation = desk.event("Conversation", timeout=15)
+        after = desk.event("After", timeout=15)
+    assert conversation["data"]["caller"] == "sipp"
+    assert after["data"]["hangupDirection"] == 0  # the mobile's side hung up
+    assert any(MOBILE in (m.header("To") or "") for m in mobile.received("INVITE"))
+    (record,) = inbound_records(pbx, 1)
+    assert (record["extnumber"], record["type"]) == (AGENT, "callin")
+    nothing_left(pbx.server.url)
+    desk.close()

@@ -20,7 +20,7 @@ from callyard.api.dialects.sip_api import http as sip_http
 from callyard.api.dialects.sip_api.handlers import Deps
 from callyard.api.dialects.vcall import http as vcall_http
 from callyard.api.dialects.vcall.agent_socket import AgentSockets
-from callyard.api.dialects.vcall.cti import Cti
+from callyard.api.dialects.vcall.cti import Cti, nobody_waiting
 from callyard.api.dialects.voice_code import http as voice_code_http
 from callyard.container import Container
 from callyard.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -67,7 +67,10 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             )
         )
     )
-    cti = Cti(container.sessions, container.auth)
+    distributor = container.distributor
+    cti = Cti(
+        container.sessions, container.auth, distributor.waiting if distributor else nobody_waiting
+    )
     agent_sockets = AgentSockets(cti)
     container.bus.subscribe(agent_sockets.on_bus_event)
     app.include_router(

@@ -132,6 +132,7 @@ async def _serve(settings: Settings, demo: bool) -> bool:
     queues_watched: asyncio.Task[None] | None = None
     container.delivery.start()
     try:
+        await container.calls.recover()  # calls a kill cut short, before any new one
         if container.switch is not None:
             await container.switch.start()
         if container.dialer is not None:

@@ -282,7 +282,7 @@ class AgentAccounts:
             group is not None
             and await session.get(GroupMember, (group.id, agent.extension_id)) is None
         ):
-            session.add(new_check_in(group.id, agent.extension_id, now))
+            session.add(new_check_in(group.id, agent.extension_id, now, AgentState.BUSY))
         agent.group_id = new_home
 
     async def _move_check_in(
@@ -293,7 +293,7 @@ class AgentAccounts:
         if old is not None:
             await session.delete(old)
         if await session.get(GroupMember, (agent.group_id, extension_id)) is None:
-            session.add(new_check_in(agent.group_id, extension_id, now))
+            session.add(new_check_in(agent.group_id, extension_id, now, AgentState.BUSY))
 
     async def _by_sn(self, session: AsyncSession, caller: Caller, sn: str) -> Agent:
         agent = await session.scalar(

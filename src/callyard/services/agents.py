@@ -226,6 +226,13 @@ class AgentBoard:
         self._calls.setdefault(call_id, {})[_ENGAGED] = number
         self._engaged[number] = call_id
 
+    def disengage(self, call_id: str, number: str) -> None:
+        """The call no longer engages the extension (an offer to its mobile that ended
+        while the call goes on)."""
+        if self._engaged.get(number) == call_id:
+            del self._engaged[number]
+            self._calls.get(call_id, {}).pop(_ENGAGED, None)
+
     def reset(self, number: str, now: float) -> None:
         """The extension is out of wrap-up and no longer kept away: free from `now`."""
         seat = self.seat(number)

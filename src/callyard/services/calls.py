@@ -11,7 +11,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,14 @@ from typing import Any
 from callyard.bus import CallRecorded, CallStateChanged, CallView, EventBus, LegStatus
 from callyard.clock import Clock
 from callyard.domain.calls import CallKind, Direction
-from callyard.domain.hangups import q850_cause
+from callyard.domain.hangups import EndReason, Party, q850_cause
 from callyard.domain.lines import LineCheck, LinePhase
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError, InvalidInput
 from callyard.phone_numbers import without_separators
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
+from callyard.services.call_journal import CallJournal, JournalEntry
 from callyard.services.cdrs import CallRecord, CdrService, StoredCallRecord
 from callyard.services.directory import Directory
 from callyard.services.extensions import OWNERSHIP_CHECKS, owned_extension
@@ -192,8 +193,10 @@ class CallService:
         ring_timeout: float = 60.0,
         agent_ring_timeout: float = 30.0,
         agents: AgentBoard | None = None,
+        journal: CallJournal | None = None,
     ) -> None:
         self._bus = bus
+        self._journal = journal
         self._times = times
         self._switch = switch
         self._ring_timeout = ring_timeout
@@ -343,6 +346,20 @@ class CallService:
             self._clock.monotonic(),
         )
         self.live[call_id] = call
+        if self._journal is not None:
+            self._journal.started(
+                JournalEntry(
+                    call_id,
+                    caller.company_id,
+                    caller.company_code,
+                    kind.value,
+                    extnumber,
+                    destnumber,
+                    disnumber,
+                    call.started_wall.isoformat(),
+                    asdict(custom),
+                )
+            )
         return call
 
     def _follow_incoming(self, incoming: IncomingCall) -> None:
@@ -470,6 +487,51 @@ class CallService:
         finally:
             call.finished.set()
             self.live.pop(ended.call_id, None)
+            if self._journal is not None:
+                self._journal.ended(ended.call_id)
+
+    async def recover(self) -> int:
+        """Record the calls the journal says were in progress when the server last
+        stopped without ending them (killed): cut short by the server, unanswered as far
+        as anyone can tell, ended when the journal was last written. How many."""
+        if self._journal is None:
+            return 0
+        entries, last = self._journal.unfinished()
+        for entry in entries:
+            started = entry.started
+            ended = max(started, last)
+            record = CallRecord.clipped(
+                uuid=entry.call_id,
+                company_id=entry.company_id,
+                companycode=entry.company_code,
+                kind=CallKind(entry.kind),
+                extnumber=entry.extnumber,
+                destnumber=entry.destnumber,
+                disnumber=entry.disnumber,
+                crmid=entry.custom.get("userid", ""),
+                maturity=entry.custom.get("maturity", ""),
+                memberid=entry.custom.get("memberid", ""),
+                customuuid=entry.custom.get("customuuid", ""),
+                user_data=entry.custom.get("user_data", ""),
+                label=entry.custom.get("label", ""),
+                starttime=started,
+                endtime=ended,
+                duration=round((ended - started).total_seconds()),
+                billsec=0,
+                end_reason=EndReason.SERVER_HANGUP,
+                ended_by=Party.CALLEE,
+                q850_cause=q850_cause(EndReason.SERVER_HANGUP, None),
+            )
+            try:
+                await self._cdrs.record(record)
+            except Exception:
+                log.exception(
+                    "a cut-short call could not be recorded", extra={"call_id": entry.call_id}
+                )
+        self._journal.start_over()
+        if entries:
+            log.info("calls cut short by the last stop recorded", extra={"count": len(entries)})
+        return len(entries)
 
     async def _write_record(self, call: LiveCall, ended: CallEnded) -> None:
         def wall(at: float) -> datetime:

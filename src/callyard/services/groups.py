@@ -161,12 +161,15 @@ async def _membership(
     return member
 
 
-def new_check_in(group_id: int, extension_id: int, now: datetime) -> GroupMember:
-    """An extension checked in to a group, idle there."""
+def new_check_in(
+    group_id: int, extension_id: int, now: datetime, state: AgentState = AgentState.IDLE
+) -> GroupMember:
+    """An extension checked in to a group, idle there (an agent's: busy, until its agent
+    signs in and is ready)."""
     return GroupMember(
         group_id=group_id,
         extension_id=extension_id,
-        state=AgentState.IDLE.value,
+        state=state.value,
         priority=1,
         checked_in_at=now,
         updated_at=None,  # GetGroupExt's `date`: set by EditExtnumber
@@ -297,7 +300,7 @@ class GroupService:
             )
         for agent in agents.values():
             if agent.extension_id not in current:
-                session.add(new_check_in(group.id, agent.extension_id, now))
+                session.add(new_check_in(group.id, agent.extension_id, now, AgentState.BUSY))
             if agent.group_id is None:
                 agent.group_id = group.id
         for agent in await session.scalars(

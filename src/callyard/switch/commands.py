@@ -57,6 +57,14 @@ class Attach:
 
 
 @dataclass(frozen=True)
+class Detach:
+    """Withdraw a held customer's offer: the agent's phone ringing for it stops ringing
+    (LegFailed, cause cancelled) and the customer is held again."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
 class Play:
     """Play a prompt to a held, answered customer: once, then hang up when
     `hangup_after` (else keep the call held); or, with `repeat`, over and over until
@@ -87,4 +95,4 @@ class CallStateError(RuntimeError):
     already attached, ...)."""
 
 
-Command = Bridge | Dial | Answer | Attach | Play | Hangup
+Command = Bridge | Dial | Answer | Attach | Detach | Play | Hangup

@@ -35,6 +35,10 @@ class SwitchPort(Protocol):
         """Answer a caller held on a queued number."""
         ...
 
+    def detach(self, call_id: str) -> None:
+        """Stop ringing the agent called for a held customer."""
+        ...
+
     def attach(self, call_id: str, target: Target) -> None:
         """Call an agent for a held customer and bridge them when it answers."""
         ...

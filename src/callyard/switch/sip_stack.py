@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from callyard.switch.commands import Answer, Attach, Bridge, Command, Dial, Play
+from callyard.switch.commands import Answer, Attach, Bridge, Command, Detach, Dial, Play
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay, Schedule
@@ -85,6 +85,8 @@ class SipStack:
             self._ed.callFromThread(self._calls.attach, command)
         elif isinstance(command, Play):
             self._ed.callFromThread(self._calls.play, command)
+        elif isinstance(command, Detach):
+            self._ed.callFromThread(self._calls.detach, command)
         else:
             self._ed.callFromThread(self._calls.hangup, command.call_id, command.status)
 

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from callyard.switch.call_numbers import CallNumbers
 from callyard.switch.commands import (
     Answer,
     Attach,
     Bridge,
     CallStateError,
     Command,
+    Detach,
     Dial,
     Hangup,
     Play,
@@ -100,7 +102,7 @@ class Switch:
         self._bindings: dict[str, Binding] = {}
         self._answers: dict[int, asyncio.Future[object]] = {}  # query id -> its answer
         self._query_ids = itertools.count(1)
-        self._busy: dict[str, set[str]] = {}  # call id -> the numbers it involves
+        self._busy = CallNumbers()  # call id -> the numbers it involves
         self._leg_numbers: dict[tuple[str, str], str] = {}  # (call id, leg) -> number
         self._held_calls: dict[str, _Held] = {}
         self._watch: asyncio.Task[None] | None = None
@@ -149,18 +151,17 @@ class Switch:
     def _deliver(self, event: SwitchEvent) -> None:
         log.info(type(event).__name__.lower(), extra={"event": event.__dict__})
         if isinstance(event, CallEnded):
-            self._busy.pop(event.call_id, None)
+            self._busy.pop(event.call_id)
             self._held_calls.pop(event.call_id, None)
             for leg in (AGENT_LEG, CUSTOMER_LEG):
                 self._leg_numbers.pop((event.call_id, leg), None)
         elif isinstance(event, LegCalling):
             # The leg now reaches this number (a group's next member, a transfer's
             # target): the one it reached before is free.
-            involved = self._busy.setdefault(event.call_id, set())
             before = self._leg_numbers.get((event.call_id, event.leg))
             if before is not None and before != event.number:
-                involved.discard(before)
-            involved.add(event.number)
+                self._busy.discard(event.call_id, before)
+            self._busy.add(event.call_id, event.number)
             self._leg_numbers[(event.call_id, event.leg)] = event.number
         elif isinstance(event, LegAnswered) and event.leg == CUSTOMER_LEG:
             if (held := self._held_calls.get(event.call_id)) is not None:
@@ -168,12 +169,11 @@ class Switch:
         elif isinstance(event, LegFailed):
             held = self._held_calls.get(event.call_id)
             if held is not None and held.agent is not None:
-                numbers = self._busy.get(event.call_id)
-                if numbers is not None and held.agent != held.customer:
-                    numbers.discard(held.agent)
+                if held.agent != held.customer:
+                    self._busy.discard(event.call_id, held.agent)
                 held.agent = None
         elif isinstance(event, IncomingCall):
-            self._busy[event.call_id] = {event.caller, event.dialed}
+            self._busy.set(event.call_id, (event.caller, event.dialed))
             if event.queued:
                 self._held_calls[event.call_id] = _Held(event.caller, queued=True)
         elif isinstance(event, Unregistered):
@@ -223,7 +223,7 @@ class Switch:
 
     def bridge(self, order: Bridge) -> None:
         """Place a two-leg call; its progress arrives as events."""
-        self._busy[order.call_id] = {order.first.user, order.second.user}
+        self._busy.set(order.call_id, (order.first.user, order.second.user))
         self._submit(order)
 
     def dial(self, order: Dial) -> None:
@@ -231,7 +231,7 @@ class Switch:
         held until `attach`, `play` or `hangup`."""
         if order.call_id in self._busy:
             raise CallStateError(f"call {order.call_id} is already in progress")
-        self._busy[order.call_id] = {order.target.user}
+        self._busy.set(order.call_id, (order.target.user,))
         self._held_calls[order.call_id] = _Held(order.target.user)
         self._submit(order)
 
@@ -254,8 +254,14 @@ class Switch:
         if not (held.answered or held.queued):
             raise CallStateError(f"attach: {call_id} has not answered")
         held.agent = target.user
-        self._busy[call_id].add(target.user)
+        self._busy.add(call_id, target.user)
         self._submit(Attach(call_id, target))
+
+    def detach(self, call_id: str) -> None:
+        """Withdraw the offer ringing an agent for a held customer (LegFailed follows)."""
+        if call_id not in self._held_calls:
+            raise CallStateError(f"detach: {call_id} is not a held call in progress")
+        self._submit(Detach(call_id))
 
     def play(
         self, call_id: str, prompt: Path, hangup_after: bool = True, repeat: bool = False
@@ -327,7 +333,12 @@ class Switch:
 
     def in_call(self, number: str) -> bool:
         """Whether a call in progress involves this extension (or number)."""
-        return any(number in numbers for numbers in self._busy.values())
+        return self._busy.involves(number)
+
+    @property
+    def call_count(self) -> int:
+        """Calls in progress, as last heard from the SIP process."""
+        return len(self._busy)
 
     # Presence
 

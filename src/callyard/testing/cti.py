@@ -25,6 +25,7 @@ class AgentDesk:
             url += f"?token={token}"
         self._socket: ClientConnection = connect(url, open_timeout=10, legacy=True)
         self.messages: list[dict[str, Any]] = []
+        self.received_at: list[float] = []  # time.time() as each message arrived
         self.closed_with: int | None = None
         self._arrived = threading.Condition()
         self._sequence = int(time.time() * 1000)
@@ -35,8 +36,10 @@ class AgentDesk:
         try:
             while True:
                 raw = self._socket.recv()
+                arrived = time.time()
                 with self._arrived:
                     self.messages.append(json.loads(raw))
+                    self.received_at.append(arrived)
                     self._arrived.notify_all()
         except ConnectionClosed:
             pass
@@ -55,6 +58,10 @@ class AgentDesk:
         self._sequence += 1
         self._socket.send(json.dumps({"request": request, "sequence": self._sequence, **fields}))
         return self._sequence
+
+    def send_raw(self, text: str) -> None:
+        """Send anything (a client's mistake)."""
+        self._socket.send(text)
 
     def ask(self, request: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
         """Send a request and wait for its answer."""

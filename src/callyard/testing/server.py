@@ -40,9 +40,15 @@ def callyard(*args: str, env: dict[str, str] | None = None, check: bool = True) 
 class Server:
     """Starts `callyard serve`, waits for /healthz, stops it with a signal."""
 
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        sip_port: int | None = None,
+    ) -> None:
         self.port = free_port()
-        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.sip_port = sip_port or free_port(socket.SOCK_DGRAM)
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.stdout_path = data_dir.parent / f"serve-{self.port}.out"

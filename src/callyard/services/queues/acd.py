@@ -20,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callyard.bus import BusEvent
 from callyard.clock import Clock
-from callyard.domain.agent_sessions import Step, takes_offers
+from callyard.domain.agent_sessions import LoginType, Step, takes_offers
 from callyard.domain.agents import Phase
 from callyard.domain.groups import Overflow
 from callyard.errors import BusinessError
@@ -40,10 +41,10 @@ from callyard.services.outbound import OutboundLine, OutboundLines
 from callyard.services.queues.policy import Candidate, Chooser
 from callyard.services.queues.settings import GroupQueueView, QueueSettingsService
 from callyard.services.queues.stats import QueueStats
-from callyard.services.sessions.model import AgentNotice, Notice
+from callyard.services.sessions.model import AgentNotice, AgentSession, Notice, WaitingCall
 from callyard.services.sessions.service import AgentSessions
 from callyard.store.models import Agent, CallerNumber, Extension
-from callyard.switch.commands import Target
+from callyard.switch.commands import CallStateError, Target
 from callyard.switch.events import (
     AGENT_LEG,
     CallEnded,
@@ -139,9 +140,24 @@ class Distributor:
 
     def on_bus_event(self, event: BusEvent) -> None:
         """An agent made ready (or out of wrap-up) may take a waiting caller."""
-        if isinstance(event, AgentNotice) and event.kind is Notice.READY:
+        if not isinstance(event, AgentNotice):
+            return
+        if event.kind is Notice.READY:
             for group in event.agent.groups:
                 self.wake(group.group_id)
+        elif event.kind is Notice.SIGNED_OUT:
+            self._withdraw(event.agent.extension)
+
+    def _withdraw(self, number: str) -> None:
+        """The agent left while a caller was offered to it: its phone stops ringing and
+        the caller is offered to the next (LegFailed)."""
+        call_id = self._offered.get(number)
+        if call_id is None:
+            return
+        try:
+            self._switch.detach(call_id)
+        except CallStateError:
+            log.debug("offer already over", extra={"call_id": call_id})
 
     async def run(self) -> None:
         """Look at every queue with callers each tick (agents freed by what sends no
@@ -149,14 +165,21 @@ class Distributor:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             self.wake_all()
+            self.stats.refresh(self._waiting, self._clock.monotonic())
+            self.stats.count_agents(self._sessions.listing_all())
 
     def wake_all(self) -> None:
         for group_id, waiting in list(self._waiting.items()):
             if waiting:
                 self.wake(group_id)
 
-    def waiting(self, group_id: int) -> list[QueuedCaller]:
-        return list(self._waiting.get(group_id, ()))
+    def waiting(self, group_id: int) -> tuple[WaitingCall, ...]:
+        """The group's callers waiting now, oldest first."""
+        now, now_ms = self._clock.monotonic(), self._clock.now().timestamp() * 1000
+        return tuple(
+            WaitingCall(c.number, c.dialed, round(now_ms - (now - c.entered_at) * 1000))
+            for c in self._waiting.get(group_id, ())
+        )
 
     # entering and leaving
 
@@ -164,7 +187,7 @@ class Distributor:
         group_id = await self._group_of(incoming.dialed)
         queue = await self._queues.of_group(group_id) if group_id is not None else None
         if queue is None or queue.company_id != incoming.company_id:
-            self._switch.hangup(incoming.call_id, status=TIMED_OUT)
+            self._command(partial(self._switch.hangup, incoming.call_id, status=TIMED_OUT))
             return
         caller = QueuedCaller(
             incoming.call_id,
@@ -177,7 +200,8 @@ class Distributor:
         live = self._calls.live.get(incoming.call_id)
         if live is not None:
             live.queued_at = incoming.at
-        self._switch.answer(incoming.call_id)
+        if not self._command(partial(self._switch.answer, incoming.call_id)):
+            return
         self._callers[caller.call_id] = caller
         await self._join(caller, queue, greet=True)
 
@@ -214,14 +238,14 @@ class Distributor:
         if self._callers.get(caller.call_id) is not caller or caller.offered_to:
             return
         if greeting is None:
-            self._switch.play(caller.call_id, music, hangup_after=False, repeat=True)
+            self._command(partial(self._switch.play, caller.call_id, music, False, True))
             return
-        self._switch.play(caller.call_id, greeting, hangup_after=False)
+        self._command(partial(self._switch.play, caller.call_id, greeting, False))
         seconds = prompt_seconds(greeting)
 
         def then_music() -> None:
             if self._callers.get(caller.call_id) is caller and not caller.offered_to:
-                self._switch.play(caller.call_id, music, hangup_after=False, repeat=True)
+                self._command(partial(self._switch.play, caller.call_id, music, False, True))
 
         caller.timers.append(asyncio.get_running_loop().call_later(seconds, then_music))
 
@@ -255,9 +279,8 @@ class Distributor:
             line = await self._line(caller.company_id)
             if line is not None:
                 self._callers.pop(caller.call_id, None)
-                self._switch.attach(
-                    caller.call_id, line.to(settings.overflow_number, settings.max_wait_seconds)
-                )
+                number = line.to(settings.overflow_number, settings.max_wait_seconds)
+                self._command(partial(self._switch.attach, caller.call_id, number))
                 return
         self._callers.pop(caller.call_id, None)
         if settings.overflow_message:
@@ -265,11 +288,12 @@ class Distributor:
                 message = await render_prompt(
                     self._synthesizer, settings.overflow_message, settings.language
                 )
-                self._switch.play(caller.call_id, message, hangup_after=True)
+                self._command(partial(self._switch.play, caller.call_id, message, True))
                 return
             except Exception:
                 log.exception("the overflow message could not be spoken")
-        self._switch.hangup(caller.call_id, status=FULL if full else TIMED_OUT)
+        status = FULL if full else TIMED_OUT
+        self._command(partial(self._switch.hangup, caller.call_id, status=status))
 
     def _ended(self, event: CallEnded) -> None:
         caller = self._callers.pop(event.call_id, None)
@@ -292,6 +316,7 @@ class Distributor:
         live = self._calls.live.get(caller.call_id)
         session = self._sessions.by_extension(number)
         if live is not None:
+            live.extnumber = live.answered_by = number  # the extension, also for a mobile
             live.agent = CallAgent(
                 session.number if session else "",
                 session.name if session else "",
@@ -307,6 +332,7 @@ class Distributor:
         number, caller.offered_to = caller.offered_to, ""
         if self._offered.get(number) == caller.call_id:
             del self._offered[number]
+        self._board.disengage(caller.call_id, number)  # an offer to a mobile
         if number and self._sessions.by_extension(number) is None:
             self._board.keep_away(number, self._clock.monotonic(), KEEP_AWAY_SECONDS)
         if caller.expired:
@@ -344,22 +370,44 @@ class Distributor:
             caller = waiting[0]
             candidates = await self._candidates(caller.group)
             chosen = self._chooser.choose(group_id, caller.group.policy, candidates)
-            if chosen is None:
+            if chosen is None or not await self._offer(caller, chosen.number):
                 return
-            self._offer(caller, chosen.number)
 
-    def _offer(self, caller: QueuedCaller, number: str) -> None:
+    async def _target(
+        self, caller: QueuedCaller, number: str, session: AgentSession | None
+    ) -> Target | None:
+        """Where the offer rings: the phone registered on the agent's extension, or the
+        mobile of an agent signed in on it (through the company's trunk)."""
+        ring = caller.group.settings.ring_seconds
+        if session is not None and session.login_type is LoginType.MOBILE:
+            line = await self._line(caller.company_id)
+            return None if line is None else line.to(session.mobile, ring)
         binding = self._switch.binding(number)
-        if binding is None:
-            return
+        return None if binding is None else Target(binding.target, number, caller.number, ring)
+
+    async def _offer(self, caller: QueuedCaller, number: str) -> bool:
+        """Ring the agent on `number` for the caller; False when it cannot be rung."""
         session = self._sessions.by_extension(number)
+        target = await self._target(caller, number, session)
+        if target is None or caller.offered_to or self._callers.get(caller.call_id) is not caller:
+            return False
         if session is not None and self._sessions.step(session, Step.RESERVE):
             self._sessions.publish(Notice.RESERVED, session, 0)
+        if session is not None and target.user != number:
+            self._sessions.offering(caller.call_id, session)
+            self._board.engage(caller.call_id, number)
+        try:
+            self._switch.attach(caller.call_id, target)
+        except CallStateError:
+            # The call ended (or is ending) meanwhile: its CallEnded takes it out.
+            if session is not None and self._sessions.step(session, Step.RELEASE):
+                self._sessions.publish(Notice.READY, session, 0)
+            log.debug("offer to a call that is over", extra={"call_id": caller.call_id})
+            return False
         caller.offered_to = number
         self._offered[number] = caller.call_id
         self.stats.offered(caller.group, self._clock.monotonic() - caller.entered_at)
-        target = Target(binding.target, number, caller.number, caller.group.settings.ring_seconds)
-        self._switch.attach(caller.call_id, target)
+        return True
 
     async def _candidates(self, queue: GroupQueueView) -> list[Candidate]:
         now = self._clock.monotonic()
@@ -369,11 +417,15 @@ class Distributor:
             number = check_in.number
             if check_in.state.value != "idle" or number in self._offered:
                 continue
-            if not self._board.registered(number) or self._board.in_call(number):
+            session = self._sessions.by_extension(number)
+            on_mobile = session is not None and session.login_type is LoginType.MOBILE
+            reachable = (
+                bool(session.mobile) if session and on_mobile else self._board.registered(number)
+            )
+            if not reachable or self._board.in_call(number):
                 continue
             if self._board.phase(number, now) is not Phase.IDLE:
                 continue
-            session = self._sessions.by_extension(number)
             if session is None and number in levels:
                 continue  # an agent's extension takes calls while its agent is signed in
             if session is not None and not takes_offers(session.status):
@@ -425,6 +477,16 @@ class Distributor:
             return {number: level for number, level in rows}
 
         return await self._directory.cached("agent-levels", company_id, load) or {}
+
+    def _command(self, command: Callable[[], None]) -> bool:
+        """Give the switch a command for a call; False when the call is over (or ending),
+        as a caller may hang up at any moment."""
+        try:
+            command()
+        except CallStateError as exc:
+            log.debug("command for a call that is over", extra={"why": str(exc)})
+            return False
+        return True
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -3,10 +3,22 @@ answered, and (read when asked) the callers waiting now and the longest wait."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from callyard.metrics import Metrics
 from callyard.services.queues.settings import GroupQueueView
+from callyard.services.sessions.model import SessionView
+
+
+class Waiting(Protocol):
+    """A caller waiting in a queue, as the numbers need it."""
+
+    @property
+    def group(self) -> GroupQueueView: ...
+    @property
+    def entered_at(self) -> float: ...
 
 
 @dataclass
@@ -33,6 +45,31 @@ class QueueStats:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
         self.groups: dict[int, GroupCounts] = {}
+        self._queues: dict[int, GroupQueueView] = {}  # every queue that had a caller
+
+    def refresh(self, waiting: Mapping[int, Sequence[Waiting]], now: float) -> None:
+        """The callers waiting now and the longest wait, per queue."""
+        for group_id, callers in waiting.items():
+            if callers:
+                self._queues[group_id] = callers[0].group
+        for group_id, queue in self._queues.items():
+            callers = waiting.get(group_id, ())
+            labels = (str(queue.company_id), queue.name)
+            self._metrics.queue_waiting.labels(*labels).set(len(callers))
+            longest = max((now - c.entered_at for c in callers), default=0.0)
+            self._metrics.queue_longest_wait.labels(*labels).set(longest)
+
+    def count_agents(self, agents: Iterable[SessionView]) -> None:
+        """Signed-in agents by group and state."""
+        counts: dict[tuple[str, str, str], int] = {}
+        for agent in agents:
+            for group in agent.groups:
+                key = (str(agent.company_id), group.name, agent.status.value)
+                counts[key] = counts.get(key, 0) + 1
+        gauge = self._metrics.agents_by_state
+        gauge.clear()
+        for labels, count in counts.items():
+            gauge.labels(*labels).set(count)
 
     def _count(self, queue: GroupQueueView, outcome: str) -> GroupCounts:
         labels = (str(queue.company_id), queue.name, outcome)

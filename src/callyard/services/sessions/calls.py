@@ -116,6 +116,9 @@ class CallFollower:
         followed = self._calls.get(event.call_id)
         if followed is None and (placed := self._sessions.placed(event.call_id)) is not None:
             followed = self._calls[event.call_id] = _Followed(placed, own=True)
+        if followed is None and (offered := self._sessions.offered(event.call_id)) is not None:
+            self._bind_offer(offered, event)
+            return
         if followed is not None:
             call = followed.agent.call
             if call is None or call.call_id != event.call_id:
@@ -129,6 +132,12 @@ class CallFollower:
             return
         agent = self._sessions.by_extension(event.number)
         if agent is None or not agent.on_phone or agent.call is not None:
+            return
+        self._bind_offer(agent, event)
+
+    def _bind_offer(self, agent: AgentSession, event: LegCalling) -> None:
+        """A call the switch now rings the agent for (on its phone or its mobile)."""
+        if agent.call is not None:
             return
         live = self._live.get(event.call_id)
         kind = live.kind if live is not None else CallKind.INBOUND_GROUP

@@ -59,6 +59,7 @@ class AgentSession:
     name: str
     extension: str
     extension_id: int
+    mobile: str  # where its calls go when it signed in on its mobile
     sip_password: str
     role: AgentRole
     login_type: LoginType
@@ -133,6 +134,7 @@ class Notice(StrEnum):
     AGENTS = "agents"  # a supervisor's listing; `detail` is tuple[SessionView, ...]
     IDLE_AGENTS = "idle_agents"  # `detail` is tuple[SessionView, ...]
     GROUPS = "groups"  # `detail` is tuple[GroupRef, ...]
+    QUEUE = "queue"  # `detail` is a QueueView
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,24 @@ class CallSummary:
     recording_link: str  # "" when not recorded
     auto_idle_seconds: float | None
     ended_ms: int
+
+
+@dataclass(frozen=True)
+class WaitingCall:
+    """A caller waiting in a group's queue, as agents are shown it."""
+
+    caller: str
+    called: str
+    queued_ms: int  # when it entered, epoch ms
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """A group's queue now, and whether the agent asking takes its calls."""
+
+    group: GroupRef
+    waiting: tuple[WaitingCall, ...]
+    member: bool
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ class AgentSessions:
         self._verified = VerifiedSecrets()
         self._persisting: dict[int, asyncio.Task[None]] = {}
         self._placed: dict[str, AgentSession] = {}  # calls placed by request, not yet seen
+        self._offers: dict[str, AgentSession] = {}  # offers to agents' mobiles, not yet seen
 
     # lookups
 
@@ -260,6 +261,10 @@ class AgentSessions:
             sorted((self.view(s) for s in self.of_company(company_id)), key=lambda v: v.number)
         )
 
+    def listing_all(self) -> list[SessionView]:
+        """Every signed-in agent of every company."""
+        return [self.view(s) for s in self._sessions.values()]
+
     def idle_in(self, company_id: int, group_sn: str) -> tuple[SessionView, ...]:
         """The company's ready agents free for a call in group `group_sn` ("" any)."""
         return tuple(
@@ -357,6 +362,15 @@ class AgentSessions:
         """The agent a request placed this call for (once: the caller follows it then)."""
         return self._placed.pop(call_id, None)
 
+    def offering(self, call_id: str, agent: AgentSession) -> None:
+        """A call is offered to the agent on a line that is not its extension (its
+        mobile): the call's next agent leg is the agent's."""
+        self._offers[call_id] = agent
+
+    def offered(self, call_id: str) -> AgentSession | None:
+        """The agent a call is being offered to on its mobile (once)."""
+        return self._offers.pop(call_id, None)
+
     def phone_lost(self, agent: AgentSession) -> None:
         """Its phone's registration ended: a ready agent is made not ready until it is back."""
         self._publish(Notice.PHONE_LOST, agent, 0)
@@ -427,6 +441,7 @@ class AgentSessions:
             name=account.name,
             extension=account.extension,
             extension_id=account.extension_id,
+            mobile=account.mobile,
             sip_password=account.sip_password,
             role=account.role,
             login_type=login_type,
@@ -470,6 +485,11 @@ class AgentSessions:
         agent.status = Status.SIGNED_OUT
 
     async def _end(self, agent: AgentSession, sequence: int) -> None:
+        call = agent.call
+        ringing = call is not None and call.direction is Direction.OUTBOUND and not call.talked
+        if call is not None and ringing and self._switch is not None:
+            # Its own call, still ringing its phone: nobody is left to take it.
+            self._switch.hangup(call.call_id)
         async with self._directory.changing() as session:
             await store.remove(session, agent.agent_id, agent.extension_id, self._clock.now())
         self._drop(agent)

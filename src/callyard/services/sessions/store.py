@@ -36,6 +36,7 @@ class AgentAccount:
     extension: str
     sip_password: str
     enabled: bool
+    mobile: str
     role: AgentRole
     groups: tuple[GroupRef, ...]
     auto_idle_seconds: float | None
@@ -95,6 +96,7 @@ async def _accounts(session: AsyncSession, *where: object) -> list[AgentAccount]
                 extension=extension.number,
                 sip_password=extension.password,
                 enabled=extension.enabled,
+                mobile=agent.mobile,
                 role=AgentRole(agent.role),
                 groups=tuple(GroupRef(g.id, g.sn, g.name, g.id == agent.group_id) for g in groups),
                 auto_idle_seconds=auto_idle,

@@ -59,6 +59,13 @@ class HeldCall(RelayedCall):
         self._call(AGENT_LEG, target, self._ports[AGENT_LEG], customer.codecs)
         self._enter(State.SECOND_RINGING)
 
+    def detach(self) -> None:
+        """Stop ringing the agent called for the customer (an offer withdrawn)."""
+        if self._waits(self.detach):
+            return
+        if self.state is State.SECOND_RINGING:
+            self._agent_failed(EndReason.CANCELLED, None, cancel=True)
+
     def play(self, prompt: Path, hangup_after: bool, repeat: bool = False) -> None:
         """Play a prompt to the held, answered customer: once, then hang up if asked to;
         or over and over (`repeat`) until an agent answers, another prompt or the end."""

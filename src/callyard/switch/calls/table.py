@@ -13,7 +13,7 @@ from callyard.switch.calls.held import HeldCall
 from callyard.switch.calls.inbound import InboundCall
 from callyard.switch.calls.queued import QueuedCall
 from callyard.switch.calls.taken import Caller, TakenCall
-from callyard.switch.commands import Answer, Attach, Bridge, Dial, Play
+from callyard.switch.commands import Answer, Attach, Bridge, Detach, Dial, Play
 from callyard.switch.events import (
     SwitchEvent,
 )
@@ -68,6 +68,11 @@ class CallTable:
         call = self.calls.get(command.call_id)
         if isinstance(call, HeldCall):
             call.attach(command.target)
+
+    def detach(self, command: Detach) -> None:
+        call = self.calls.get(command.call_id)
+        if isinstance(call, HeldCall):
+            call.detach()
 
     def play(self, command: Play) -> None:
         call = self.calls.get(command.call_id)

@@ -23,6 +23,7 @@ from callyard.services.sessions.model import (
     CallSummary,
     GroupRef,
     Notice,
+    QueueView,
     SessionCall,
     SessionView,
     SignInFacts,
@@ -58,6 +59,7 @@ EVENTS: Mapping[Notice, str] = {
     Notice.AGENTS: "Surveillance",
     Notice.IDLE_AGENTS: "IdleAgent",
     Notice.GROUPS: "GroupInfo",
+    Notice.QUEUE: "QueueInfo",
 }
 
 # `nowState` of an agent in each status (an event that changes the state names it).
@@ -150,6 +152,8 @@ def _data(notice: AgentNotice, channel: Channel) -> Any:
         if kind is Notice.IDLE_AGENTS:
             return {"agentList": [_idle_agent(v) for v in detail]}
         return {_LISTING[channel]: [_watched(v, notice.at_ms, channel) for v in detail]}
+    if kind is Notice.QUEUE and isinstance(detail, QueueView):
+        return _queue(detail)
     if kind is Notice.GROUPS and isinstance(detail, tuple):
         return {"groupList": [{"id": g.sn, "name": g.name, "type": 0} for g in detail]}
     if notice.call is not None and kind is Notice.WRAP_UP and isinstance(detail, CallSummary):
@@ -266,6 +270,24 @@ def _watched(view: SessionView, now_ms: int, channel: Channel) -> dict[str, Any]
         "peerId": view.peer,
         "callDirection": direction,
         "groupList": _groups(view.groups),
+    }
+
+
+def _queue(view: QueueView) -> dict[str, Any]:
+    return {
+        "groupID": view.group.sn,
+        "groupWaitNumber": len(view.waiting),
+        "isInQueue": int(view.member),
+        "handleAgentID": "",
+        "data": [
+            {
+                "caller": w.caller,
+                "called": w.called,
+                "groupID": view.group.sn,
+                "inQueueTime": w.queued_ms,
+            }
+            for w in view.waiting
+        ],
     }
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from callyard import __version__
 from callyard.api.dialects.vcall.agent_events import Channel, render
 from callyard.api.dialects.vcall.codes import REFUSALS
 from callyard.api.dialects.vcall.cti import ACTIONS, LOGIN, ControlBody, Cti, unknown_request
@@ -48,6 +50,8 @@ class _Link:
         self.socket = socket
         self.agent_id: int | None = None
         self.key = ""  # "": joined a signing-in agent, before its session exists
+        self.handling = False  # a request of this socket is being carried out
+        self.closing: int | None = None  # close with this once the request is answered
         self.outbox: asyncio.Queue[dict[str, Any] | int] = asyncio.Queue(SEND_QUEUE)
 
     def send(self, message: dict[str, Any] | int) -> None:
@@ -82,7 +86,11 @@ class AgentSockets:
             message = message or render(event, Channel.SOCKET)
             link.send(message)
             if event.kind is Notice.KICKED or event.kind is Notice.SIGNED_OUT:
-                link.send(KICKED if event.kind is Notice.KICKED else ENDED)
+                code = KICKED if event.kind is Notice.KICKED else ENDED
+                if link.handling:
+                    link.closing = code  # after the answer to its own logout
+                else:
+                    link.send(code)
                 self._forget(link)
 
     async def serve(self, socket: WebSocket) -> None:
@@ -95,7 +103,14 @@ class AgentSockets:
             if token:
                 self._resume(link, token)
             while True:
-                link.send(await self._handle(link, await socket.receive_text()))
+                raw = await socket.receive_text()
+                link.handling = True
+                try:
+                    link.send(await self._handle(link, raw))
+                finally:
+                    link.handling = False
+                if link.closing is not None:
+                    link.send(link.closing)
         except WebSocketDisconnect:
             pass
         finally:
@@ -157,6 +172,10 @@ class AgentSockets:
         request, sequence = "", 0
         try:
             data = _message(raw)
+        except InvalidInput as exc:
+            # No request to answer: the socket's client is told as the SDK tells errors.
+            return _exception(f"{exc.field}: {exc.reason}")
+        try:
             request = str(data.get("request", ""))
             bound = self._session(link)
             if bound is not None:
@@ -215,6 +234,16 @@ def _message(raw: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("message", "not a JSON object")
     return data
+
+
+def _exception(message: str) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "event": "Exception",
+        "sequence": 0,
+        "eventTime": round(time.time() * 1000),
+        "data": {"version": __version__, "message": message},
+    }
 
 
 def _response(request: str, sequence: int, code: int | str, msg: str) -> dict[str, Any]:

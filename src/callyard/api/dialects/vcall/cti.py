@@ -28,7 +28,13 @@ from callyard.domain.refusals import Denial, Refusal
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.services.auth import AuthService
 from callyard.services.companies import Capability, TokenAudience
-from callyard.services.sessions.model import AgentSession, Notice, SessionView
+from callyard.services.sessions.model import (
+    AgentSession,
+    Notice,
+    QueueView,
+    SessionView,
+    WaitingCall,
+)
 from callyard.services.sessions.service import AgentSessions, groups_of
 
 CONTROL_PATH = "/ccs/api/agent/control"
@@ -154,12 +160,21 @@ LATER = frozenset(
 )
 
 
+Waiting = Callable[[int], tuple[WaitingCall, ...]]
+"""A group's callers waiting now (by group id)."""
+
+
+def nobody_waiting(_group_id: int) -> tuple[WaitingCall, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Acting:
     """Who a request acts as: the agent's session, and the request's sequence."""
 
     agent: AgentSession
     sequence: int
+    waiting: Waiting = nobody_waiting
 
 
 Perform = Callable[[AgentSessions, Acting, Any], Awaitable[None]]
@@ -256,6 +271,17 @@ async def _idle_agent(sessions: AgentSessions, acting: Acting, params: GroupPara
     sessions.tell(Notice.IDLE_AGENTS, acting.agent, acting.sequence, idle)
 
 
+async def _queue_info(sessions: AgentSessions, acting: Acting, params: GroupParams) -> None:
+    groups = acting.agent.groups
+    if params.groupId:
+        groups = tuple(g for g in groups if g.sn == params.groupId)
+        if not groups:
+            raise InvalidInput("groupId", "not one of the agent's groups")
+    for group in groups:
+        view = QueueView(group, acting.waiting(group.group_id), member=True)
+        sessions.tell(Notice.QUEUE, acting.agent, acting.sequence, view)
+
+
 async def _groups(sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
     views = [sessions.view(acting.agent)]
     sessions.tell(Notice.GROUPS, acting.agent, acting.sequence, groups_of(views))
@@ -271,6 +297,7 @@ ACTIONS: Mapping[str, Action] = {
     "cancelCall": Action(NoParams, _cancel_call),
     "idleAgent": Action(GroupParams, _idle_agent),
     "getGroups": Action(NoParams, _groups),
+    "queueInfo": Action(GroupParams, _queue_info),
     "surveillance": Action(SurveillanceParams, _surveillance, supervisor=True),
     "forceIdle": Action(TargetParams, _force_idle, supervisor=True),
     "forceBusy": Action(TargetParams, _force_busy, supervisor=True),
@@ -282,9 +309,12 @@ LOGIN = "login"
 class Cti:
     """Carries out CTI requests for both channels."""
 
-    def __init__(self, sessions: AgentSessions, auth: AuthService) -> None:
+    def __init__(
+        self, sessions: AgentSessions, auth: AuthService, waiting: Waiting = nobody_waiting
+    ) -> None:
         self.sessions = sessions
         self._auth = auth
+        self._waiting = waiting
 
     async def login(
         self,
@@ -341,7 +371,8 @@ class Cti:
         if action.supervisor and agent.role is not AgentRole.SUPERVISOR:
             raise BusinessError(Refusal.NOT_SUPERVISOR, f"Agent {agent.number} is not a supervisor")
         self.sessions.heard_from(agent)
-        await action.perform(self.sessions, Acting(agent, common.sequence), params)
+        acting = Acting(agent, common.sequence, self._waiting)
+        await action.perform(self.sessions, acting, params)
 
 
 def unknown_request(request: str) -> str:
