@@ -196,6 +196,10 @@ async def other(container: Container, sip: SipClient) -> Tenant:
 
 
 SERIAL_DIRECTORIES = ("sip", "switch")
+# Real calls whose tests check what happens, not how fast or how the audio lines up (each
+# waits seconds for what it expects): they run one after another on a worker of their
+# own, beside the others, each server on its own relay ports.
+CONTACT_CENTER = ("test_queue_e2e.py", "test_cti_e2e.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -204,5 +208,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     once would share the CPU they are measured on."""
     tests_dir = Path(__file__).parent
     for item in items:
-        if item.path.relative_to(tests_dir).parts[0] in SERIAL_DIRECTORIES:
+        if item.path.name in CONTACT_CENTER:
+            item.add_marker(pytest.mark.xdist_group("contact-center"))
+        elif item.path.relative_to(tests_dir).parts[0] in SERIAL_DIRECTORIES:
             item.add_marker(pytest.mark.xdist_group("sip"))

@@ -3,6 +3,7 @@ and helpers to use it: the API, the CLI, SIPp carriers and baresip phones."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,6 +98,13 @@ class Pbx:
         )  # fmt: skip
 
 
+def relay_ports() -> str:
+    """The relay's ports of a server this test worker starts: each worker its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = 35000 + 2000 * (int(worker) if worker.isdigit() else 0)
+    return f"{base}-{base + 999}"
+
+
 def start_server(
     data_dir: Path, env: dict[str, str] | None = None, sip_port: int | None = None
 ) -> Server:
@@ -106,7 +114,7 @@ def start_server(
         data_dir,
         "--demo",
         "--rtp-ports",
-        "35000-35999",
+        relay_ports(),
         env={
             "CALLYARD_RING_TIMEOUT": str(RING_SECONDS),
             "CALLYARD_AGENT_RING_TIMEOUT": str(RING_SECONDS),
