@@ -42,7 +42,7 @@ from tests.switch.test_vcall_calls_e2e import Vcall
 pytestmark = pytest.mark.sip
 
 THIRD_AGENT = "10010003"
-CALLERS = 20
+CALLERS = 24
 MOBILE = "628111111111"
 PASSWORD = "s3cret-pass"
 WORK_NUMBERS = {AGENT: "0001", SECOND_AGENT: "0002", THIRD_AGENT: "0003"}
@@ -56,7 +56,7 @@ def receiver() -> Iterator[Receiver]:
     receiver.stop()
 
 
-def staffed_queue(pbx: Pbx, receiver: Receiver, *queue: str, mobile: str = "") -> None:
+def staffed_queue(pbx: Pbx, receiver: Receiver, mobile: str = "", **queue: object) -> None:
     """Group `sales` with three agents (the first with `mobile`), a queue, and the
     company's number routed to it."""
     vcall = Vcall(pbx, receiver)
@@ -70,9 +70,9 @@ def staffed_queue(pbx: Pbx, receiver: Receiver, *queue: str, mobile: str = "") -
             sipId=extension, groupSn=sn, phone=mobile if extension == AGENT else "",
         )  # fmt: skip
         assert created["code"] == "0", created
-    pbx.cli("queue", "set", "--company", COMPANY, "--group", "sales", *queue)
-    pbx.cli("number", "route", "--company", COMPANY, "--number", CALLER_ID, "--group", "sales")
-    time.sleep(1)  # the switch's routing table follows the store within 0.5 s
+    pbx.admin("PUT", "/groups/sales/queue", queue)
+    pbx.admin("PUT", f"/numbers/{CALLER_ID}/route", {"group": "sales"})
+    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
 
 
 def desk_of(pbx: Pbx, extension: str, ready: bool, login_type: str = "1") -> AgentDesk:
@@ -173,7 +173,7 @@ def states_before_offers(desk: AgentDesk) -> list[str]:
 
 
 def test_callers_wait_in_order_and_reach_free_agents_only(pbx: Pbx, receiver: Receiver) -> None:
-    staffed_queue(pbx, receiver, "--ring-seconds", "8", "--max-wait", "90")
+    staffed_queue(pbx, receiver, ring_seconds=8, max_wait_seconds=90)
     voice = write_tone_wav(pbx.workdir / "voice.wav", seconds=60)
     phones = [pbx.phone(ext, audio=voice) for ext in (AGENT, SECOND_AGENT, THIRD_AGENT)]
     with running(*phones):
@@ -209,7 +209,7 @@ def test_callers_wait_in_order_and_reach_free_agents_only(pbx: Pbx, receiver: Re
 def test_a_missed_offer_goes_to_the_next_agent_and_callers_may_hang_up_anywhere(
     pbx: Pbx, receiver: Receiver
 ) -> None:
-    staffed_queue(pbx, receiver, "--ring-seconds", "5", "--max-wait", "90")
+    staffed_queue(pbx, receiver, ring_seconds=5, max_wait_seconds=90)
     voice = write_tone_wav(pbx.workdir / "voice.wav", seconds=60)
     sleepy = pbx.phone(AGENT, audio=voice, answermode="manual")
     awake = pbx.phone(SECOND_AGENT, audio=voice)
@@ -257,10 +257,13 @@ def test_a_missed_offer_goes_to_the_next_agent_and_callers_may_hang_up_anywhere(
 
 def test_a_full_queue_overflows_to_a_message(pbx: Pbx, receiver: Receiver) -> None:
     staffed_queue(
-        pbx, receiver, "--max-size", "1", "--max-wait", "4",
-        "--overflow-message", "Please call again later.",
-    )  # fmt: skip
-    carrier = callers(pbx, calls=3, rate=10, seconds=20)
+        pbx,
+        receiver,
+        max_size=1,
+        max_wait_seconds=4,
+        overflow_message="Please call again later.",
+    )
+    carrier = callers(pbx, calls=3, rate=10, seconds=10)
     with running(carrier):
         result = carrier.wait(timeout=40)
     # Nobody is signed in: the first waits 4 s and hears the message, the others find
@@ -286,7 +289,7 @@ def restarted(pbx: Pbx) -> Server:
 def test_an_agent_who_signs_out_while_ringing_gives_the_caller_to_the_next(
     pbx: Pbx, receiver: Receiver
 ) -> None:
-    staffed_queue(pbx, receiver, "--ring-seconds", "20", "--max-wait", "90")
+    staffed_queue(pbx, receiver, ring_seconds=20, max_wait_seconds=90)
     voice = write_tone_wav(pbx.workdir / "voice.wav", seconds=60)
     leaving = pbx.phone(AGENT, audio=voice, answermode="manual")
     staying = pbx.phone(SECOND_AGENT, audio=voice)
@@ -313,7 +316,7 @@ def test_an_agent_who_signs_out_while_ringing_gives_the_caller_to_the_next(
 def test_a_server_killed_mid_calls_records_each_call_once_and_agents_stay_true(
     pbx: Pbx, receiver: Receiver
 ) -> None:
-    staffed_queue(pbx, receiver, "--ring-seconds", "20", "--max-wait", "90")
+    staffed_queue(pbx, receiver, ring_seconds=20, max_wait_seconds=90)
     voice = write_tone_wav(pbx.workdir / "voice.wav", seconds=90)
     phone = pbx.phone(AGENT, audio=voice)
     with running(phone):
@@ -354,7 +357,7 @@ def test_a_server_killed_mid_calls_records_each_call_once_and_agents_stay_true(
 def test_an_agent_signed_in_on_its_mobile_takes_queue_calls_there(
     pbx: Pbx, receiver: Receiver
 ) -> None:
-    staffed_queue(pbx, receiver, "--ring-seconds", "10", mobile=MOBILE)
+    staffed_queue(pbx, receiver, mobile=MOBILE, ring_seconds=10)
     mobile = pbx.carrier("uas_answer_echo.xml", calls=1, recv_timeout_ms=2000)
     pbx.trunk_to(mobile)  # the carrier that reaches the mobile; callers come from its host
     time.sleep(1)
@@ -370,3 +373,37 @@ def test_an_agent_signed_in_on_its_mobile_takes_queue_calls_there(
     assert (record["extnumber"], record["type"]) == (AGENT, "callin")
     nothing_left(pbx.server.url)
     desk.close()
+
+
+def test_a_caller_who_waited_too_long_overflows_to_another_groups_agent(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    staffed_queue(pbx, receiver)
+    for service, fields in (
+        ("App.Sip_Extgroup.AddExtgroup", {"name": "backup"}),
+        ("App.Sip_Extgroup.DelExtnumber", {"name": "sales", "extnumber": SECOND_AGENT}),
+        ("App.Sip_Extgroup.AddExtnumber", {"name": "backup", "extnumber": SECOND_AGENT}),
+    ):
+        reply = pbx.api(service, **fields)
+        assert reply["data"]["status"] == 0, (service, reply)
+    pbx.admin("PUT", "/groups/backup/queue", {"max_wait_seconds": 60})
+    pbx.admin(
+        "PUT",
+        "/groups/sales/queue",
+        {"max_wait_seconds": 3, "overflow": "group", "overflow_group": "backup"},
+    )
+    phone = pbx.phone(SECOND_AGENT, audio=write_tone_wav(pbx.workdir / "voice.wav", seconds=30))
+    with running(phone):
+        phone.wait_registered()
+        backup = desk_of(pbx, SECOND_AGENT, ready=True)
+        carrier = callers(pbx, calls=1, rate=1, seconds=12)
+        with running(carrier):
+            # Nobody of sales is signed in: after 3 s the caller waits in backup's queue.
+            conversation = backup.event("Conversation", timeout=15)
+            carrier.wait(timeout=30)
+    waited = conversation["eventTime"] - conversation["data"]["inQueueTime"]
+    assert waited >= 3000  # it entered sales's queue first, and kept its place in time
+    (record,) = inbound_records(pbx, 1)
+    assert record["extnumber"] == SECOND_AGENT
+    nothing_left(pbx.server.url)
+    backup.close()

@@ -14,7 +14,7 @@ import pytest
 
 from callyard.testing.receiver import Received, Receiver
 from callyard.testing.sip import Sipp, prepare_pcap_dir, running, write_tone_wav
-from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, RING_SECONDS, Pbx
+from tests.switch.pbx import AGENT, CALLER_ID, RING_SECONDS, Pbx
 from tests.switch.test_calls_e2e import stereo_levels
 
 pytestmark = pytest.mark.sip
@@ -29,18 +29,17 @@ class Vcall:
 
     def __init__(self, pbx: Pbx, receiver: Receiver) -> None:
         self.pbx = pbx
-        key = pbx.cli("credential", "issue", "--company", COMPANY, "--kind", "vcall")
+        key = pbx.admin("POST", "/credentials", {"kind": "vcall"})
         reply = httpx.post(
             f"{pbx.server.url}/api/token",
             json={"accessKeyId": key["key_id"], "accessKeySecret": key["secret"]},
         ).json()
         self.token = reply["data"]["token"]
-        pbx.cli(
-            "webhook", "set", "--company", COMPANY,
-            "--push", f"AgentCallEnd={receiver.url}",
-            "--push", f"BidirectionalCallEnd={receiver.url}",
-        )  # fmt: skip
-        time.sleep(1)  # the running server reads changed settings within 0.5 s
+        pbx.admin(
+            "PUT",
+            "/webhook",
+            {"pushes": {"AgentCallEnd": receiver.url, "BidirectionalCallEnd": receiver.url}},
+        )  # the server that made the change sees it at once
 
     def post(self, path: str, **body: Any) -> dict[str, Any]:
         reply: dict[str, Any] = httpx.post(

@@ -1,5 +1,5 @@
 """One state per extension (an agent's seat), the same for every reader: the status
-services, the predictive dialer and, to come, the CTI.
+services, the predictive dialer, the queues and the CTI.
 
 An agent is its extension's enablement and group check-ins (the store, read through the
 directory's cache: every change to them goes through `Directory.changing`), its phone's

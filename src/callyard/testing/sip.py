@@ -586,7 +586,7 @@ class Baresip:
         answermode: Literal["auto", "manual", "early"] = "auto",
         audio: Path | None = None,
         account_params: Mapping[str, str] | None = None,
-        rtp_ports: tuple[int, int] = (40000, 49999),
+        rtp_ports: tuple[int, int] | None = None,
         sip_port: int | None = None,
         ctrl_port: int | None = None,
     ) -> None:
@@ -608,6 +608,11 @@ class Baresip:
         self.account = f"<sip:{user}@{self.domain}>" + "".join(
             f";{key}={value}" for key, value in params.items()
         )
+        # Ports of its own (free when it starts), so that phones of tests running side
+        # by side never share one.
+        if rtp_ports is None:
+            first = _reserved_block(LOOPBACK, 8, (socket.SOCK_DGRAM,))
+            rtp_ports = (first, first + 7)
         self.rtp_ports = rtp_ports
         self._responses: dict[str, Mapping[str, object]] = {}
         self._token = 0

@@ -198,7 +198,7 @@ class AgentSessions:
                 )
             if earlier is not None:
                 self._drop(earlier)
-                self._publish(Notice.KICKED, earlier, sequence)
+                self.publish(Notice.KICKED, earlier, sequence)
             now = self._clock.monotonic()
             signed_in = self._new(
                 account, login_type, token_digest(token), now, _epoch_ms(self._clock)
@@ -207,7 +207,7 @@ class AgentSessions:
             self._add(signed_in, status=Status.SIGNED_IN, ready=False, busy_type=SIGNED_IN_TYPE)
             if joining is not None:
                 joining(signed_in.agent_id)
-            self._publish(Notice.SIGNED_IN, signed_in, sequence, detail=self._facts(signed_in))
+            self.publish(Notice.SIGNED_IN, signed_in, sequence, detail=self._facts(signed_in))
             return signed_in, token
 
     def resume(self, token: str, sequence: int) -> AgentSession:
@@ -223,7 +223,7 @@ class AgentSessions:
         """The agent's desktop is back: the session goes on (Reconnect)."""
         self._require_current(agent)
         agent.last_seen = self._clock.monotonic()
-        self._publish(Notice.RESUMED, agent, sequence, detail=self._facts(agent))
+        self.publish(Notice.RESUMED, agent, sequence, detail=self._facts(agent))
 
     async def sign_out(self, agent: AgentSession, sequence: int) -> None:
         """End the agent's session; refused while it is in a call."""
@@ -273,10 +273,6 @@ class AgentSessions:
             if v.status is Status.IDLE and (not group_sn or any(g.sn == group_sn for g in v.groups))
         )
 
-    def tell(self, kind: Notice, agent: AgentSession, sequence: int, detail: object = None) -> None:
-        """Publish a notice to the agent that changes nothing (a listing, a failure)."""
-        self._publish(kind, agent, sequence, detail=detail)
-
     async def place_call(
         self,
         agent: AgentSession,
@@ -308,7 +304,7 @@ class AgentSessions:
                 begin_ms=now_ms,
             )
             self._placed[call_id] = agent
-            self._publish(Notice.CALL_PLACED, agent, sequence)
+            self.publish(Notice.CALL_PLACED, agent, sequence)
             self.step(agent, Step.RING, sequence)
             return call_id
 
@@ -319,7 +315,7 @@ class AgentSessions:
             raise BusinessError(
                 Refusal.AGENT_NO_CALL, f"Agent {agent.number} has no call to cancel"
             )
-        self._publish(Notice.CALL_CANCELLED, agent, call.sequence or sequence)
+        self.publish(Notice.CALL_CANCELLED, agent, call.sequence or sequence)
         if self._switch is not None:
             self._switch.hangup(call.call_id)
 
@@ -345,19 +341,6 @@ class AgentSessions:
             self._start_wrap_up(agent)
         return True
 
-    def publish(
-        self,
-        kind: Notice,
-        agent: AgentSession,
-        sequence: int,
-        detail: object = None,
-        *,
-        call: SessionCall | None = None,
-    ) -> None:
-        """Publish a notice of the agent's session (with `call` instead of its current
-        one, for a call that just ended)."""
-        self._publish(kind, agent, sequence, detail=detail, call=call)
-
     def placed(self, call_id: str) -> AgentSession | None:
         """The agent a request placed this call for (once: the caller follows it then)."""
         return self._placed.pop(call_id, None)
@@ -373,17 +356,17 @@ class AgentSessions:
 
     def phone_lost(self, agent: AgentSession) -> None:
         """Its phone's registration ended: a ready agent is made not ready until it is back."""
-        self._publish(Notice.PHONE_LOST, agent, 0)
+        self.publish(Notice.PHONE_LOST, agent, 0)
         if agent.status is Status.IDLE and self.step(agent, Step.NOT_READY):
             self._choose_now(agent, False, PHONE_LOST)
-            self._publish(Notice.NOT_READY, agent, 0)
+            self.publish(Notice.NOT_READY, agent, 0)
 
     def phone_back(self, agent: AgentSession) -> None:
         """Its phone registered again: made ready again if only the loss had stopped it."""
         lost = agent.status is Status.BUSY and agent.busy_type == PHONE_LOST
         if lost and self.step(agent, Step.READY):
             self._choose_now(agent, True, "")
-            self._publish(Notice.READY, agent, 0)
+            self.publish(Notice.READY, agent, 0)
 
     # keeping sessions alive
 
@@ -494,7 +477,7 @@ class AgentSessions:
             await store.remove(session, agent.agent_id, agent.extension_id, self._clock.now())
         self._drop(agent)
         self._stamp(agent)
-        self._publish(Notice.SIGNED_OUT, agent, sequence)
+        self.publish(Notice.SIGNED_OUT, agent, sequence)
 
     async def _choose(
         self, agent: AgentSession, step: Step, ready: bool, busy_type: str, sequence: int
@@ -513,7 +496,7 @@ class AgentSessions:
                 )
             agent.ready, agent.busy_type = ready, busy_type
             self.step(agent, step, sequence)
-            self._publish(Notice.READY if ready else Notice.NOT_READY, agent, sequence)
+            self.publish(Notice.READY if ready else Notice.NOT_READY, agent, sequence)
 
     def _choose_now(self, agent: AgentSession, ready: bool, busy_type: str) -> None:
         """A choice callyard makes for the agent (a missed offer, a lost phone), written
@@ -563,7 +546,7 @@ class AgentSessions:
         def resume() -> None:
             agent.wrap_up_timer = None
             if self._sessions.get(agent.agent_id) is agent and self.step(agent, Step.RESUME):
-                self._publish(Notice.READY if agent.ready else Notice.NOT_READY, agent, 0)
+                self.publish(Notice.READY if agent.ready else Notice.NOT_READY, agent, 0)
 
         agent.wrap_up_timer = loop.call_later(seconds, resume)
 
@@ -602,15 +585,17 @@ class AgentSessions:
             agent.token, self._sip_domain, agent.sip_password, agent.agent_makes_calls
         )
 
-    def _publish(
+    def publish(
         self,
         kind: Notice,
         agent: AgentSession,
         sequence: int,
-        *,
         detail: object = None,
+        *,
         call: SessionCall | None = None,
     ) -> None:
+        """Publish a notice of the agent's session (with `call` instead of its current
+        one, for a call that just ended)."""
         call = call or agent.call
         call = replace(call) if call is not None else None
         self._bus.publish(

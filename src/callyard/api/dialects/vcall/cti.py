@@ -263,12 +263,12 @@ async def _surveillance(
         callDirection=params.callDirection,
     )
     listed = tuple(v for v in sessions.listing(acting.agent.company_id) if _matches(v, wanted))
-    sessions.tell(Notice.AGENTS, acting.agent, acting.sequence, listed)
+    sessions.publish(Notice.AGENTS, acting.agent, acting.sequence, listed)
 
 
 async def _idle_agent(sessions: AgentSessions, acting: Acting, params: GroupParams) -> None:
     idle = sessions.idle_in(acting.agent.company_id, params.groupId)
-    sessions.tell(Notice.IDLE_AGENTS, acting.agent, acting.sequence, idle)
+    sessions.publish(Notice.IDLE_AGENTS, acting.agent, acting.sequence, idle)
 
 
 async def _queue_info(sessions: AgentSessions, acting: Acting, params: GroupParams) -> None:
@@ -279,12 +279,12 @@ async def _queue_info(sessions: AgentSessions, acting: Acting, params: GroupPara
             raise InvalidInput("groupId", "not one of the agent's groups")
     for group in groups:
         view = QueueView(group, acting.waiting(group.group_id), member=True)
-        sessions.tell(Notice.QUEUE, acting.agent, acting.sequence, view)
+        sessions.publish(Notice.QUEUE, acting.agent, acting.sequence, view)
 
 
 async def _groups(sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
     views = [sessions.view(acting.agent)]
-    sessions.tell(Notice.GROUPS, acting.agent, acting.sequence, groups_of(views))
+    sessions.publish(Notice.GROUPS, acting.agent, acting.sequence, groups_of(views))
 
 
 ACTIONS: Mapping[str, Action] = {
