@@ -197,6 +197,15 @@ class Container:
         )
         agent_accounts = AgentAccounts(db, clock, agents, directory)
         agent_calls = AgentCallService(agent_accounts, agents, calls)
+        auth = AuthService(
+            db,
+            clock,
+            directory,
+            timedelta(seconds=settings.token_ttl_seconds),
+            LoginLimits.of(settings),
+            credentials=credentials,
+            credential_token_ttl=timedelta(seconds=settings.credential_token_ttl_seconds),
+        )
         sessions = AgentSessions(
             db,
             directory,
@@ -205,6 +214,7 @@ class Container:
             bus,
             agent_calls,
             switch,
+            auth,
             grace_seconds=settings.agent_session_grace_seconds,
             sip_domain=settings.sip_domain,
         )
@@ -278,15 +288,7 @@ class Container:
             queues=queues,
             distributor=distributor,
             companies=CompanyService(db, clock, directory),
-            auth=AuthService(
-                db,
-                clock,
-                directory,
-                timedelta(seconds=settings.token_ttl_seconds),
-                LoginLimits.of(settings),
-                credentials=credentials,
-                credential_token_ttl=timedelta(seconds=settings.credential_token_ttl_seconds),
-            ),
+            auth=auth,
             credentials=credentials,
             extensions=ExtensionService(db, clock, presence, directory),
             groups=groups,

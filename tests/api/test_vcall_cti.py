@@ -294,3 +294,18 @@ async def test_a_session_outlives_a_restart_and_reconnects_with_its_token(
         assert resumed is session
     finally:
         await restarted.close()
+
+
+async def test_guessing_an_agents_password_is_blocked(desk: Desk, vcall: VcallClient) -> None:
+    await create(vcall, "1000101")
+    for _ in range(9):  # ten failures from one address block it (CALLYARD_LOGIN_*)
+        wrong = await desk.send("1000101", "login", password="guess-1234", loginType="1")
+        assert (wrong["code"], wrong["msg"]) == ("-1", "wrong agent number or password")
+    unknown = await desk.send("9999999", "login", password="guess-1234", loginType="1")
+    assert unknown["msg"] == "wrong agent number or password"  # nobody can be told apart
+
+    blocked = await desk.send("1000101", "login", password=PASSWORD, loginType="1")
+
+    assert blocked["code"] == "-1"
+    assert blocked["msg"].startswith("Authorization failed: too many failed attempts")
+    assert desk.events == []

@@ -18,7 +18,7 @@ from callyard.clock import Clock
 from callyard.config import Settings
 from callyard.domain.refusals import Denial, Refusal
 from callyard.errors import AccessDenied, BusinessError
-from callyard.limits import AuthenticationLimits
+from callyard.limits import AuthenticationLimits, address_key
 from callyard.security import VerifiedSecrets, new_token, token_digest, verify_secret
 from callyard.services.companies import ALWAYS_LICENSED, Capability, TokenAudience
 from callyard.services.credentials import CredentialKind, CredentialService
@@ -230,22 +230,33 @@ class AuthService:
             await self._failed(None, client_ip)
             raise AccessDenied(Denial.CREDENTIAL_UNKNOWN, f"appid {appid} is not authorized")
         self._check_company(account.entry, client_ip, capability, self._clock.now())
-        if not self._verified.known(accesskey, account.accesskey_hash):
+        await self.verify(appid, accesskey, account.accesskey_hash, client_ip, WRONG_ACCESSKEY)
+        return account
+
+    async def verify(self, key: str, secret: str, stored: str, client_ip: str, wrong: str) -> None:
+        """Check `secret` against its PBKDF2 hash `stored`, `key` naming whose it is (an
+        appid, an agent), under the limits on failed attempts: BusinessError with
+        `wrong` for a wrong secret, or too many failures."""
+        await self._refuse_if_blocked(self._failures.blocked(key, client_ip))
+        if not self._verified.known(secret, stored):
             right = False
             async with self._hashing:
                 # Attempts that queued here while others failed are refused unhashed.
-                blocked = self._failures.blocked(appid, client_ip)
+                blocked = self._failures.blocked(key, client_ip)
                 if not blocked:
-                    right = await asyncio.to_thread(
-                        verify_secret, accesskey, account.accesskey_hash
-                    )
+                    right = await asyncio.to_thread(verify_secret, secret, stored)
             await self._refuse_if_blocked(blocked)
             if not right:
-                await self._failed(appid, client_ip)
-                raise BusinessError(Refusal.WRONG_CREDENTIALS, WRONG_ACCESSKEY)
-            self._verified.remember(accesskey, account.accesskey_hash)
-        self._failures.succeeded(appid, client_ip)
-        return account
+                await self._failed(key, client_ip)
+                raise BusinessError(Refusal.WRONG_CREDENTIALS, wrong)
+            self._verified.remember(secret, stored)
+        self._failures.succeeded(key, client_ip)
+
+    async def failed_unknown(self, client_ip: str) -> None:
+        """An attempt naming nobody: counted against its address and answered late, as
+        a wrong secret is (so that names cannot be told apart by the answer)."""
+        await self._refuse_if_blocked(self._failures.by_address.blocked(address_key(client_ip)))
+        await self._failed(None, client_ip)
 
     async def _account(self, appid: str) -> _Account | None:
         """The company of `appid`, from the directory's cache: the hot path of a login

@@ -25,10 +25,10 @@ from callyard.domain.agents import AgentDevice, AgentRole
 from callyard.domain.calls import Direction
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError
-from callyard.security import VerifiedSecrets, new_token, token_digest, verify_secret
+from callyard.security import new_token, token_digest
 from callyard.services.agent_calls import AgentCallService
 from callyard.services.agents import AgentBoard
-from callyard.services.auth import Caller
+from callyard.services.auth import AuthService, Caller
 from callyard.services.directory import Directory
 from callyard.services.sessions import store
 from callyard.services.sessions.model import (
@@ -49,6 +49,7 @@ from callyard.switch.port import SwitchPort
 log = logging.getLogger("callyard.sessions")
 
 SWEEP_SECONDS = 1.0
+WRONG_PASSWORD = "wrong agent number or password"  # noqa: S105 - a message, no secret
 
 
 def _epoch_ms(clock: Clock) -> int:
@@ -67,6 +68,7 @@ class AgentSessions:
         bus: EventBus,
         calls: AgentCallService,
         switch: SwitchPort | None,
+        auth: AuthService,
         *,
         grace_seconds: float,
         sip_domain: str,
@@ -74,6 +76,7 @@ class AgentSessions:
         self._db = db
         self._directory = directory
         self._switch = switch
+        self._auth = auth
         self._clock = clock
         self._board = board
         self._bus = bus
@@ -84,7 +87,6 @@ class AgentSessions:
         self._by_token: dict[str, int] = {}
         self._by_extension: dict[str, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
-        self._verified = VerifiedSecrets()
         self._persisting: dict[int, asyncio.Task[None]] = {}
         self._placed: dict[str, AgentSession] = {}  # calls placed by request, not yet seen
         self._offers: dict[str, AgentSession] = {}  # offers to agents' mobiles, not yet seen
@@ -173,6 +175,7 @@ class AgentSessions:
         login_type: LoginType,
         sequence: int,
         *,
+        client_ip: str = "",
         joining: Callable[[int], None] | None = None,
     ) -> tuple[AgentSession, str]:
         """Sign the company's agent in on `login_type`; a session it had elsewhere is
@@ -180,9 +183,10 @@ class AgentSessions:
         async with self._db.transaction() as session:
             account = await store.account(session, company_id, number)
         if account is None:
-            raise BusinessError(Refusal.AGENT_NOT_FOUND, f"No agent {number}")
-        if not await self._password_matches(password, account.password_hash):
-            raise BusinessError(Refusal.WRONG_CREDENTIALS, "wrong agent number or password")
+            await self._auth.failed_unknown(client_ip)
+            raise BusinessError(Refusal.WRONG_CREDENTIALS, WRONG_PASSWORD)
+        key = f"agent {company_id}/{number}"
+        await self._auth.verify(key, password, account.password_hash, client_ip, WRONG_PASSWORD)
         if not account.enabled:
             raise BusinessError(Refusal.AGENT_DISABLED, f"Agent {number} is disabled")
         async with self._lock(account.agent_id):
@@ -571,14 +575,6 @@ class AgentSessions:
 
     def _lock(self, agent_id: int) -> asyncio.Lock:
         return self._locks.setdefault(agent_id, asyncio.Lock())
-
-    async def _password_matches(self, password: str, stored: str) -> bool:
-        if self._verified.known(password, stored):
-            return True
-        matches = await asyncio.to_thread(verify_secret, password, stored)
-        if matches:
-            self._verified.remember(password, stored)
-        return matches
 
     def _facts(self, agent: AgentSession) -> SignInFacts:
         return SignInFacts(

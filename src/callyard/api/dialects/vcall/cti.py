@@ -333,6 +333,7 @@ class Cti:
             params.password,
             LOGIN_TYPE_OF[params.loginType],
             common.sequence,
+            client_ip=client_ip,
             joining=joining,
         )
         return session
