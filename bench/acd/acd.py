@@ -33,9 +33,11 @@ Settings (environment): BENCH_ACD_AGENTS (200), BENCH_ACD_CALLS (1000), BENCH_AC
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -201,13 +203,27 @@ def main() -> int:
             for line in metrics.splitlines()
             if line.startswith("callyard_queue_callers_total") and 'outcome="answered"' in line
         )
+        with contextlib.closing(
+            sqlite3.connect(f"file:{server.data_dir / 'callyard.db'}?mode=ro", uri=True)
+        ) as db:
+            records, answered_records, by_agents = db.execute(
+                "SELECT count(*), coalesce(sum(answertime IS NOT NULL), 0),"
+                " coalesce(sum(extnumber != ''), 0) FROM call_records WHERE kind = ?",
+                ("inbound_group",),
+            ).fetchone()
         report = {
             "agents": agents_count,
             "calls": calls,
             "rate": rate,
             "talk_ms": talk_ms,
             "seconds": round(seconds, 1),
+            # SIPp counts a call as failed when the other side (the agent) hangs up first.
             "sipp": {"successful": result.successful, "failed": result.failed},
+            "call_records": {
+                "total": records,
+                "answered": answered_records,
+                "with_agent": by_agents,
+            },
             "answered_by_agents": answered,
             "calls_per_second": round(answered / seconds, 1),
             **analyse(desks, seconds),
