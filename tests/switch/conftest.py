@@ -2,6 +2,6 @@
 callyard (`pbx`)."""
 
 from tests.sip.conftest import _sip_environment
-from tests.switch.pbx import pbx
+from tests.switch.pbx import pbx, receiver
 
-__all__ = ["_sip_environment", "pbx"]
+__all__ = ["_sip_environment", "pbx", "receiver"]

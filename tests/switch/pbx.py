@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from callyard.testing.receiver import Receiver
 from callyard.testing.server import Server, callyard
 from callyard.testing.sip import Baresip, Sipp
 
@@ -148,6 +149,15 @@ def open_pbx(server: Server, workdir: Path) -> Pbx:
     ).json()
     admin_key = (server.data_dir / "admin.key").read_text().strip()
     return Pbx(server, login["data"]["result"]["token"], admin_key, workdir)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback, for the pushes of the test's server."""
+    receiver = Receiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

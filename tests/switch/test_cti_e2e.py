@@ -27,14 +27,6 @@ PASSWORD = "s3cret-pass"
 OWN_CALL = ["MakeCall", "AgentOriginate", "AgentAnswer", "CalledAnswer", "Conversation", "After"]
 
 
-@pytest.fixture
-def receiver() -> Any:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
-
-
 def agent_with_group(pbx: Pbx, receiver: Receiver, **group: Any) -> Vcall:
     vcall = Vcall(pbx, receiver)
     pbx.admin(

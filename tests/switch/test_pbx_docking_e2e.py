@@ -23,14 +23,6 @@ CUSTOMER = "628123456789"
 SECONDS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
-@pytest.fixture
-def receiver() -> Any:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
-
-
 def hook_up(pbx: Pbx, receiver: Receiver) -> None:
     pbx.cli(
         "webhook", "set", "--company", COMPANY,

@@ -48,14 +48,6 @@ PASSWORD = "s3cret-pass"
 WORK_NUMBERS = {AGENT: "0001", SECOND_AGENT: "0002", THIRD_AGENT: "0003"}
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
-
-
 def staffed_queue(pbx: Pbx, receiver: Receiver, mobile: str = "", **queue: object) -> None:
     """Group `sales` with three agents (the first with `mobile`), a queue, and the
     company's number routed to it."""

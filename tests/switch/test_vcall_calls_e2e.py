@@ -48,14 +48,6 @@ class Vcall:
         return reply
 
 
-@pytest.fixture
-def receiver() -> Any:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
-
-
 def playing_carrier(pbx: Pbx, calls: int) -> Sipp:
     """A carrier whose every answered party plays a clip, hanging up 3 s after answering."""
     carrier = pbx.carrier("uas_answer_play.xml", calls=calls, recv_timeout_ms=3000, rtp_echo=False)
