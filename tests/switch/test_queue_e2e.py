@@ -399,3 +399,19 @@ def test_a_caller_who_waited_too_long_overflows_to_another_groups_agent(
     assert record["extnumber"] == SECOND_AGENT
     nothing_left(pbx.server.url)
     backup.close()
+
+
+def test_a_caller_who_waited_too_long_overflows_to_a_number(pbx: Pbx, receiver: Receiver) -> None:
+    staffed_queue(pbx, receiver, max_wait_seconds=2, overflow="number", overflow_number=MOBILE)
+    elsewhere = pbx.carrier("uas_answer_echo.xml", calls=1, recv_timeout_ms=2000)
+    pbx.trunk_to(elsewhere)  # the number is reached through the trunk; callers share its host
+    time.sleep(0.6)
+    carrier = callers(pbx, calls=1, rate=1, seconds=15, trunk=False)
+    with running(elsewhere, carrier):
+        carrier.wait(timeout=30)
+    invited = [m.header("To") or "" for m in elsewhere.received("INVITE")]
+    assert len(invited) == 1
+    assert MOBILE in invited[0]
+    (record,) = inbound_records(pbx, 1)
+    assert record["answertime"]  # the number answered
+    nothing_left(pbx.server.url)

@@ -32,6 +32,7 @@ from callyard.clock import Clock
 from callyard.domain.agent_sessions import LoginType, Step, takes_offers
 from callyard.domain.agents import Phase
 from callyard.domain.groups import Overflow
+from callyard.domain.hangups import EndReason
 from callyard.errors import BusinessError
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import Caller
@@ -333,7 +334,8 @@ class Distributor:
         if self._offered.get(number) == caller.call_id:
             del self._offered[number]
         self._board.disengage(caller.call_id, number)  # an offer to a mobile
-        if number and self._sessions.by_extension(number) is None:
+        withdrawn = event.cause is EndReason.CANCELLED  # its agent signed out meanwhile
+        if number and not withdrawn and self._sessions.by_extension(number) is None:
             self._board.keep_away(number, self._clock.monotonic(), KEEP_AWAY_SECONDS)
         if caller.expired:
             self.stats.overflowed(caller.group, full=False)
