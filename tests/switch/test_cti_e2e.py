@@ -165,6 +165,8 @@ def test_a_second_sign_in_kicks_the_first_desktop(pbx: Pbx, receiver: Receiver) 
     second.send_raw("not json")
     exception = second.event("Exception")
     assert exception["data"]["message"] == "message: not JSON"
+    second.send_raw(b'{"request": "heartbeat", "sequence": 7}')  # a binary frame
+    assert second.wait(lambda m: m.get("sequence") == 7, 5)["code"] == "0"
     assert second.ask("dance")["msg"] == "request: unknown request 'dance'"
     second.close()
 

@@ -59,9 +59,9 @@ class AgentDesk:
         self._socket.send(json.dumps({"request": request, "sequence": self._sequence, **fields}))
         return self._sequence
 
-    def send_raw(self, text: str) -> None:
-        """Send anything (a client's mistake)."""
-        self._socket.send(text)
+    def send_raw(self, data: str | bytes) -> None:
+        """Send anything (a client's mistake; bytes go as a binary frame)."""
+        self._socket.send(data)
 
     def ask(self, request: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
         """Send a request and wait for its answer."""

@@ -103,7 +103,12 @@ class AgentSockets:
             if token:
                 self._resume(link, token)
             while True:
-                raw = await socket.receive_text()
+                message = await socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                raw = message.get("text")
+                if raw is None:  # a binary frame: read as the text it should have been
+                    raw = (message.get("bytes") or b"").decode("utf-8", "replace")
                 link.handling = True
                 try:
                     link.send(await self._handle(link, raw))
