@@ -3,6 +3,7 @@ publishes."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -77,7 +78,7 @@ class AgentSession:
     call: SessionCall | None = None
     last_seen: float = 0.0  # its last request, heartbeat or socket message
     sockets: int = 0  # sockets open for it
-    wrap_up_timer: object | None = field(default=None, repr=False)
+    wrap_up_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     @property
     def on_phone(self) -> bool:

@@ -555,9 +555,8 @@ class AgentSessions:
         agent.wrap_up_timer = loop.call_later(seconds, resume)
 
     def _end_wrap_up(self, agent: AgentSession) -> None:
-        timer = agent.wrap_up_timer
-        if isinstance(timer, asyncio.TimerHandle):
-            timer.cancel()
+        if agent.wrap_up_timer is not None:
+            agent.wrap_up_timer.cancel()
         agent.wrap_up_timer = None
         self._board.end_wrap_up(agent.extension, self._clock.monotonic())
 

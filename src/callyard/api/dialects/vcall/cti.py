@@ -382,9 +382,5 @@ def unknown_request(request: str) -> str:
     return f"unknown request {request!r}"
 
 
-def known(request: str) -> bool:
-    return request == LOGIN or request in ACTIONS
-
-
 def acknowledged(sequence: int) -> dict[str, Any]:
     return body(CODES.success, "success", {"sequence": sequence})
