@@ -1,0 +1,126 @@
+"""What a process and its mixer process say to each other: the settings, the requests
+on rooms and parties, their answers, and the start and stop handshake.
+
+Messages travel pickled over a Unix socket pair (`multiprocessing.connection`'s framing),
+in order. Every request carries an id that its answer repeats, so that an answer that
+comes after its caller gave up waiting is told apart from the next one.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+
+@dataclass(frozen=True)
+class MixerSettings:
+    """Where the mixer binds its parties' ports; its first message."""
+
+    address: str
+    ports: tuple[int, int]  # inclusive; parties get even ports of it
+    log_level: str = "warning"
+
+
+@dataclass(frozen=True)
+class Started:
+    """The mixer runs and takes requests."""
+
+
+@dataclass(frozen=True)
+class StartFailed:
+    message: str
+
+
+@dataclass(frozen=True)
+class MixerStats:
+    rooms: int
+    parties: int
+    ticks: int
+    frames_sent: int
+    frames_late: int
+    packets_received: int
+    cpu_seconds: float  # the mixer process's own user + system CPU time
+
+
+@dataclass(frozen=True)
+class Join:
+    """Add a party to a room (made on first use); answered with its local port."""
+
+    request_id: int
+    room: str
+    party: str
+    payload_type: int
+    remote: tuple[str, int] | None
+
+
+@dataclass(frozen=True)
+class SendTo:
+    """Where a party receives from now on."""
+
+    request_id: int
+    room: str
+    party: str
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """Whom a listener hears: the named parties, or everyone else (None)."""
+
+    request_id: int
+    room: str
+    listener: str
+    speakers: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class Leave:
+    request_id: int
+    room: str
+    party: str
+
+
+@dataclass(frozen=True)
+class Close:
+    request_id: int
+    room: str
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    request_id: int
+
+
+Request = Join | SendTo | Hearing | Leave | Close | StatsQuery
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A request's outcome: its result (a port, stats, or None), or why it failed."""
+
+    request_id: int
+    result: int | MixerStats | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Close every party's socket and exit."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The sockets are closed; the process exits next."""
+
+
+def send(link: Connection, message: object) -> None:
+    """Write one message (plain pickle: multiprocessing's own pickler is slower)."""
+    link.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+
+def receive(link: Connection) -> object:
+    """Read one message; EOFError once the other side is gone."""
+    # The link is a socket pair between a process and the child it started: trusted.
+    return pickle.loads(link.recv_bytes())  # noqa: S301
