@@ -9,6 +9,15 @@ import pytest
 from callyard.mixer import rtp
 
 
+def test_the_short_cut_reads_what_parse_reads() -> None:
+    plain = rtp.build(0, 1, 160, 7, b"\xff" * 160)
+    assert rtp.payload_of(plain) == (0, b"\xff" * 160)
+    with_csrc = b"\x81" + plain[1:12] + b"\x00\x00\x00\x01" + b"\xff" * 160
+    assert rtp.payload_of(with_csrc) == (0, b"\xff" * 160)
+    assert rtp.payload_of(b"\x80\x00") is None
+    assert rtp.payload_of(b"\x00" * 40) is None
+
+
 def test_a_built_packet_reads_back() -> None:
     datagram = rtp.build(8, 65535, 2**32 - 1, 0xDEADBEEF, b"\xd5" * 160, marker=True)
     assert len(datagram) == rtp.HEADER_SIZE + 160
@@ -52,3 +61,4 @@ def test_csrcs_extension_and_padding_are_read_past() -> None:
 )
 def test_what_is_not_rtp_is_none(datagram: bytes) -> None:
     assert rtp.parse(datagram) is None
+    assert rtp.payload_of(datagram) is None

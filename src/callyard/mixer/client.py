@@ -38,6 +38,8 @@ __all__ = ["Mixer", "MixerError", "MixerStats"]
 START_SECONDS = 10.0  # importing numpy, building the G.711 tables
 REQUEST_SECONDS = 3.0
 STOP_SECONDS = 3.0
+# The mixer is one thread on one core: numpy's BLAS starts no pool of its own there.
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class MixerError(RuntimeError):
@@ -61,6 +63,7 @@ class Mixer:
                 [sys.executable, "-m", "callyard.mixer.host", str(child_fd)],
                 pass_fds=(child_fd,),
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, **ONE_THREAD},
             )
         except OSError as exc:
             ours.close()

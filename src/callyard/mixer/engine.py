@@ -272,18 +272,19 @@ class Engine:
                 self._received(media, datagram, source)
 
     def _received(self, media: Party, datagram: bytes, source: Address) -> None:
-        packet = rtp.parse(datagram)
+        packet = rtp.payload_of(datagram)
         if packet is None:
             self.packets_ignored += 1
             return
         self.packets_received += 1
         if source != media.remote:
             self._set_remote(media, source)  # symmetric RTP: answer where it sends from
-        if packet.payload_type != media.payload_type:
+        payload_type, payload = packet
+        if payload_type != media.payload_type:
             self.packets_ignored += 1  # telephone-event, comfort noise, another codec
             return
         queued = media.queued
-        queued += packet.payload
+        queued += payload
         excess = len(queued) - MAX_QUEUED
         if excess > 0:
             del queued[:excess]

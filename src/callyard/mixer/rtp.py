@@ -64,6 +64,15 @@ def parse(datagram: bytes) -> RtpPacket | None:
     )
 
 
+def payload_of(datagram: bytes) -> tuple[int, bytes] | None:
+    """The payload type and payload of a datagram, or None when it is not RTP: `parse`
+    with a short cut for the plain header (no CSRC, extension or padding) phones send."""
+    if datagram[:1] == b"\x80" and len(datagram) >= HEADER_SIZE:
+        return datagram[1] & 0x7F, datagram[HEADER_SIZE:]
+    packet = parse(datagram)
+    return None if packet is None else (packet.payload_type, packet.payload)
+
+
 def build(
     payload_type: int,
     sequence: int,
