@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -90,9 +91,91 @@ class Hangup:
     status: int | None = None
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Put a bridged call's customer on hold: the customer hears `music` (a prompt's base
+    path, as Play names it) over and over, and nobody on the call hears the customer."""
+
+    call_id: str
+    music: Path
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Take the customer off hold: what the call's parties say reaches it again."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class Mute:
+    """Stop (or, `muted` False, restore) what leg `leg` says reaching anyone on the call."""
+
+    call_id: str
+    leg: str
+    muted: bool = True
+
+
+@dataclass(frozen=True)
+class Release:
+    """Every party of a bridged call but the customer leaves (hung up); the customer is
+    held, hearing `music` over and over if given, for an Attach, a Play or a Hangup."""
+
+    call_id: str
+    music: Path | None = None
+
+
+@dataclass(frozen=True)
+class Invite:
+    """Call `target` into a bridged call as leg `leg` (a party consulted, a supervisor);
+    the call's parties are mixed from then on, each hearing whom `hearing` says (legs it
+    does not name hear everyone else). The leg reports LegCalling, LegRinging,
+    LegAnswered, or LegFailed; the call goes on whatever it does."""
+
+    call_id: str
+    leg: str
+    target: Target
+    hearing: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """Whom each leg of a mixed call hears: the named legs, or everyone else (None);
+    legs not named keep what they hear."""
+
+    call_id: str
+    hearing: Mapping[str, frozenset[str] | None]
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Leg `leg` (not the customer's) leaves a call that goes on: hung up, or its ringing
+    cancelled; reported LegEnded (LegFailed for a leg that never answered)."""
+
+    call_id: str
+    leg: str
+
+
 class CallStateError(RuntimeError):
     """The call is not in a state that takes this command (not a held customer, an agent
     already attached, ...)."""
 
 
-Command = Bridge | Dial | Answer | Attach | Detach | Play | Hangup
+MID_CALL = (Hold, Resume, Mute, Release, Invite, Hearing, Drop)
+MidCall = Hold | Resume | Mute | Release | Invite | Hearing | Drop
+Command = (
+    Bridge
+    | Dial
+    | Answer
+    | Attach
+    | Detach
+    | Play
+    | Hangup
+    | Hold
+    | Resume
+    | Mute
+    | Release
+    | Invite
+    | Hearing
+    | Drop
+)

@@ -68,6 +68,18 @@ class LegFailed:
 
 
 @dataclass(frozen=True)
+class LegEnded:
+    """A leg that had answered left a call that goes on (a party consulted, a supervisor,
+    an agent who handed the call over): its party hung up (`by_party`) or services
+    dropped it."""
+
+    at: float
+    call_id: str
+    leg: str
+    by_party: bool
+
+
+@dataclass(frozen=True)
 class CallBridged:
     """Both parties answered and media flows between them through the relay."""
 
@@ -106,7 +118,14 @@ class IncomingCall:
 
 
 CallEvent = (
-    IncomingCall | LegCalling | LegRinging | LegAnswered | LegFailed | CallBridged | CallEnded
+    IncomingCall
+    | LegCalling
+    | LegRinging
+    | LegAnswered
+    | LegFailed
+    | LegEnded
+    | CallBridged
+    | CallEnded
 )
 SwitchEvent = (
     Registered
@@ -116,6 +135,7 @@ SwitchEvent = (
     | LegRinging
     | LegAnswered
     | LegFailed
+    | LegEnded
     | CallBridged
     | CallEnded
 )

@@ -21,6 +21,7 @@ from typing import Any
 
 from callyard import logs
 from callyard.clock import SystemClock
+from callyard.switch.calls.conference import MixerStarter, split_ports
 from callyard.switch.commands import Command
 from callyard.switch.digest import DigestAuthority
 from callyard.switch.link import (
@@ -71,6 +72,7 @@ class SipHost:
             settings.ring_timeout,
             settings.agent_ring_timeout,
         )
+        relay_ports, mixer_ports = split_ports(settings.rtp_ports)
         self._stack = SipStack(
             settings.host,
             settings.port,
@@ -79,12 +81,13 @@ class SipHost:
             self.router,
             lambda schedule: MediaRelay(
                 settings.host,
-                settings.rtp_ports,
+                relay_ports,
                 settings.capture_dir,
                 settings.advertise,
                 schedule,
             ),
             self._send,
+            MixerStarter(settings.host, mixer_ports, settings.advertise),
         )
 
     def _lookup(self, number: str) -> Account | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from callyard.switch.commands import Bridge, Dial, Target
+from callyard.switch.commands import Bridge, Dial, MidCall, Target
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import Binding, Registration
 from callyard.switch.routing import CompanyRoutes
@@ -51,6 +51,10 @@ class SwitchPort(Protocol):
 
     def hangup(self, call_id: str, status: int | None = None) -> None:
         """End a call; a held caller never answered is refused with `status`."""
+        ...
+
+    def control(self, command: MidCall) -> None:
+        """A command in the middle of a bridged call (hold, mute, release, invite, ...)."""
         ...
 
     async def probe(self, address: tuple[str, int], within: float = ...) -> int | None:

@@ -14,6 +14,8 @@ Playing a prompt and packet counts wait for their answer.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -46,6 +48,18 @@ PLAY_FOREVER = -1
 def prompt_file(base: Path, payload_type: int) -> Path:
     """The file of prompt `base` in one codec, as the relay's `P` command names it."""
     return base.with_name(f"{base.name}.{payload_type}")
+
+
+# One second of silence in each prompt codec (μ-law's and A-law's codes for zero).
+_SILENCE = {PCMU: b"\xff" * PROMPT_RATE, PCMA: b"\xd5" * PROMPT_RATE}
+
+
+def write_silence(base: Path) -> Path:
+    """Write the prompt `base` of a second of silence (what a muted party is replaced
+    with); returns `base`."""
+    for payload_type, samples in _SILENCE.items():
+        prompt_file(base, payload_type).write_bytes(samples)
+    return base
 
 
 def prompt_duration(base: Path, payload_type: int = PCMU) -> float:
@@ -105,6 +119,9 @@ class MediaRelay:
         record_dir.mkdir(parents=True, exist_ok=True)
         self.address = advertise or address
         self.record_dir = record_dir
+        # Not among the captures, which hold only what calls left.
+        self._prompts = Path(tempfile.mkdtemp(prefix="callyard-relay-"))
+        self.silence = write_silence(self._prompts / "silence")
         args = ["-F", "-l", address, "-m", str(ports[0]), "-M", str(ports[1])]
         if advertise and advertise != address:
             args += ["-A", advertise]
@@ -313,6 +330,7 @@ class MediaRelay:
         self._send("V", self._stop_reading)  # the last answer the reader takes
         self._reader.join(ANSWER_SECONDS)
         self._proxy = None
+        shutil.rmtree(self._prompts, ignore_errors=True)
 
 
 def _port(then: PortThen) -> Callable[[str | None], None]:

@@ -16,7 +16,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from callyard.switch.commands import Answer, Attach, Bridge, Command, Detach, Dial, Play
+from callyard.switch.calls.conference import MixerStarter
+from callyard.switch.commands import (
+    MID_CALL,
+    Answer,
+    Attach,
+    Bridge,
+    Command,
+    Detach,
+    Dial,
+    Play,
+)
 from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay, Schedule
@@ -48,6 +58,7 @@ class SipStack:
         router: Router,
         relay_factory: Callable[[Schedule], MediaRelay],
         emit: Callable[[SwitchEvent], None],
+        mixer: MixerStarter | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -55,6 +66,7 @@ class SipStack:
         self._registrar = registrar
         self._router = router
         self._relay_factory = relay_factory
+        self._mixer = mixer
         self._emit = emit
         self._calls: Any = None
         self._config: dict[str, Any] = {}
@@ -87,6 +99,8 @@ class SipStack:
             self._ed.callFromThread(self._calls.play, command)
         elif isinstance(command, Detach):
             self._ed.callFromThread(self._calls.detach, command)
+        elif isinstance(command, MID_CALL):
+            self._ed.callFromThread(self._calls.in_the_middle, command)
         else:
             self._ed.callFromThread(self._calls.hangup, command.call_id, command.status)
 
@@ -151,7 +165,7 @@ class SipStack:
         config["_uaname"] = "callyard"
         try:
             relay = self._relay_factory(ED2.callFromThread)  # answers come back on this thread
-            self._calls = CallTable(config, relay, self._router, self._emit)
+            self._calls = CallTable(config, relay, self._router, self._emit, self._mixer)
         except BaseException:
             config["_sip_tm"].shutdown()
             raise
@@ -171,6 +185,8 @@ class SipStack:
         for server in list(transactions.l4r.cache_l2s.values()):
             _step("close a SIP socket", server.shutdown)
         _step("stop the relay", self._calls.relay.shutdown)
+        if self._mixer is not None:
+            _step("stop the mixer", self._mixer.stop)
 
     def _on_request(self, request: Any, transaction: Any) -> Any:
         method = request.getMethod()

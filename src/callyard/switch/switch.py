@@ -27,7 +27,9 @@ from callyard.switch.commands import (
     Detach,
     Dial,
     Hangup,
+    MidCall,
     Play,
+    Release,
     Target,
 )
 from callyard.switch.events import (
@@ -37,6 +39,7 @@ from callyard.switch.events import (
     IncomingCall,
     LegAnswered,
     LegCalling,
+    LegEnded,
     LegFailed,
     SwitchEvent,
     Unregistered,
@@ -103,7 +106,7 @@ class Switch:
         self._answers: dict[int, asyncio.Future[object]] = {}  # query id -> its answer
         self._query_ids = itertools.count(1)
         self._busy = CallNumbers()  # call id -> the numbers it involves
-        self._leg_numbers: dict[tuple[str, str], str] = {}  # (call id, leg) -> number
+        self._leg_numbers: dict[str, dict[str, str]] = {}  # call id -> leg -> number
         self._held_calls: dict[str, _Held] = {}
         self._watch: asyncio.Task[None] | None = None
 
@@ -153,25 +156,23 @@ class Switch:
         if isinstance(event, CallEnded):
             self._busy.pop(event.call_id)
             self._held_calls.pop(event.call_id, None)
-            for leg in (AGENT_LEG, CUSTOMER_LEG):
-                self._leg_numbers.pop((event.call_id, leg), None)
+            self._leg_numbers.pop(event.call_id, None)
         elif isinstance(event, LegCalling):
             # The leg now reaches this number (a group's next member, a transfer's
             # target): the one it reached before is free.
-            before = self._leg_numbers.get((event.call_id, event.leg))
-            if before is not None and before != event.number:
-                self._busy.discard(event.call_id, before)
+            self._leg_gone(event.call_id, event.leg)
             self._busy.add(event.call_id, event.number)
-            self._leg_numbers[(event.call_id, event.leg)] = event.number
+            self._leg_numbers.setdefault(event.call_id, {})[event.leg] = event.number
         elif isinstance(event, LegAnswered) and event.leg == CUSTOMER_LEG:
             if (held := self._held_calls.get(event.call_id)) is not None:
                 held.answered = True
-        elif isinstance(event, LegFailed):
+        elif isinstance(event, LegFailed | LegEnded):
             held = self._held_calls.get(event.call_id)
-            if held is not None and held.agent is not None:
+            if held is not None and event.leg == AGENT_LEG and held.agent is not None:
                 if held.agent != held.customer:
                     self._busy.discard(event.call_id, held.agent)
                 held.agent = None
+            self._leg_gone(event.call_id, event.leg)
         elif isinstance(event, IncomingCall):
             self._busy.set(event.call_id, (event.caller, event.dialed))
             if event.queued:
@@ -184,6 +185,16 @@ class Switch:
             except Exception:
                 # One listener's failure must not keep the event from the others.
                 log.exception("switch event listener failed", extra={"event": event.__dict__})
+
+    def _leg_gone(self, call_id: str, leg: str) -> None:
+        """The number leg `leg` of a call reached is free, unless another leg (or the
+        call's caller or called number) still involves it."""
+        legs = self._leg_numbers.get(call_id, {})
+        number = legs.pop(leg, None)
+        held = self._held_calls.get(call_id)
+        keep = set(legs.values()) | ({held.customer} if held is not None else set())
+        if number is not None and number not in keep:
+            self._busy.discard(call_id, number)
 
     async def start(self) -> None:
         """Start the SIP process with the routing table; returns once it listens."""
@@ -222,8 +233,10 @@ class Switch:
         self._process.send(command)
 
     def bridge(self, order: Bridge) -> None:
-        """Place a two-leg call; its progress arrives as events."""
+        """Place a two-leg call; its progress arrives as events. Once bridged, its
+        customer (the second party) may be held and released like any held call's."""
         self._busy.set(order.call_id, (order.first.user, order.second.user))
+        self._held_calls[order.call_id] = _Held(order.second.user, agent=order.first.user)
         self._submit(order)
 
     def dial(self, order: Dial) -> None:
@@ -290,6 +303,16 @@ class Switch:
         if held.ending:
             raise CallStateError(f"{command}: {call_id} hangs up after its prompt")
         return held
+
+    def control(self, command: MidCall) -> None:
+        """A command in the middle of a bridged call (hold, resume, mute, release, invite,
+        hearing, drop); what follows arrives as events. The SIP process ignores (and
+        logs) one the call is not in a state to take."""
+        if command.call_id not in self._busy:
+            raise CallStateError(f"{type(command).__name__.lower()}: no call {command.call_id}")
+        if isinstance(command, Release) and (held := self._held_calls.get(command.call_id)):
+            held.agent = None  # an agent may be attached once the others have left
+        self._submit(command)
 
     def hangup(self, call_id: str, status: int | None = None) -> None:
         """End a call; a held caller never answered is refused with `status` (a SIP

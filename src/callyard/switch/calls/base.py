@@ -206,12 +206,29 @@ class RelayedCall:
         party = self._legs[leg]
         session, version = party.origin or (next(SDP_SESSIONS), 0)
         party.origin = (session, version + 1)
-        text = sdp.build(
-            self._relay.address, self._ports[leg], codecs, direction, (session, version + 1)
-        )
+        address, port = self._local(leg)
+        text = sdp.build(address, port, codecs, direction, (session, version + 1))
         body = MsgBody(text)
         body.needs_update = False
         return body
+
+    def _local(self, leg: str) -> tuple[str, int]:
+        """Where leg `leg` sends its media: the relay's port for it."""
+        return self._relay.address, self._ports[leg]
+
+    def _reoffer(
+        self,
+        leg: str,
+        codecs: tuple[sdp.Codec, ...],
+        then: Callable[[sdp.MediaOffer | None], None],
+    ) -> None:
+        """Send leg `leg` a re-INVITE offering where it now sends (`_local`); `then`
+        gets its answer, or None when it refused (the call goes on)."""
+        from sippy.CCEvents import CCEventUpdate
+
+        party = self._legs[leg]
+        party.reoffered = then
+        party.ua.recvEvent(CCEventUpdate(self._sdp(leg, codecs)))
 
     def _call(self, leg: str, target: Target, port: int, codecs: tuple[sdp.Codec, ...]) -> None:
         """INVITE `target` as leg `leg`, offering relay port `port` and `codecs`."""
@@ -227,7 +244,8 @@ class RelayedCall:
             target.address,
         )
         # A new dialog of the leg (another agent for a held customer): a new session.
-        self._legs[leg] = Leg(leg, target.user, ua, self.SIDES[leg], codecs)
+        # A party mixed into the call (not one of its two) has no side of the relay.
+        self._legs[leg] = Leg(leg, target.user, ua, self.SIDES.get(leg, ""), codecs)
         self._ports[leg] = port
         body = self._sdp(leg, codecs)
         ua.update_handler = partial(self._answer_update, leg)
@@ -261,7 +279,13 @@ class RelayedCall:
             return
         party = self._legs[leg]
         now = time.monotonic()
-        if isinstance(event, CCEventUpdate):
+        if party.reoffered is not None and isinstance(event, CCEventConnect | CCEventFail):
+            # The answer to a re-INVITE of ours (a failure leaves the dialog as it was).
+            then, party.reoffered = party.reoffered, None
+            body = event.getData()[2] if isinstance(event, CCEventConnect) else None
+            offer = sdp.parse(str(body)) if body is not None else None
+            then(self._accepted(leg, offer) if offer is not None else None)
+        elif isinstance(event, CCEventUpdate):
             self._reoffered(leg, ua, event.getData())
         elif isinstance(event, CCEventConnect) and party.media is not None:
             # The ACK of our answer to the leg's INVITE or re-INVITE: it carries the

@@ -1,16 +1,20 @@
 """Calls the switch holds for services: a customer (a dialed one who answered, a caller to
-a queued number) waits alone on the call until services attach an agent (bridged when
-it answers, held again when its phone fails), play it a prompt, or hang up."""
+a queued number, the customer of a click-to-call) waits alone on the call until services
+attach an agent (bridged when it answers, held again when its phone fails), play it a
+prompt, or hang up; and, bridged, is put on hold, muted, handed over (released to be held
+again), or mixed with more parties (a party consulted, a supervisor) in a conference."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from callyard.domain.hangups import EndReason, Party
+from callyard.mixer.client import Mixer, MixerError
 from callyard.switch import sdp
 from callyard.switch.calls.base import (
     PROMPT,
@@ -19,9 +23,11 @@ from callyard.switch.calls.base import (
     State,
     log,
 )
+from callyard.switch.calls.conference import Conference
+from callyard.switch.calls.leg import LegState
 from callyard.switch.commands import Target
-from callyard.switch.events import AGENT_LEG, CUSTOMER_LEG, LegAnswered, LegFailed
-from callyard.switch.relay import PCMU, PROMPT_CODECS, SIDE_A, SIDE_B, RelayError
+from callyard.switch.events import AGENT_LEG, CUSTOMER_LEG, LegAnswered, LegEnded, LegFailed
+from callyard.switch.relay import PCMU, PROMPT_CODECS, SIDE_A, SIDE_B, RelayError, other_side
 
 # The steps of a held call once its customer is held, in every kind of held call's table.
 HOLDING = (
@@ -31,7 +37,14 @@ HOLDING = (
     (State.SECOND_RINGING, State.HELD),  # the agent's phone failed
     (State.BRIDGED, State.TRANSFERRING),
     (State.TRANSFERRING, State.BRIDGED),
+    (State.BRIDGED, State.HELD),  # released: everyone but the customer left
 )
+
+
+def voice_payload_type(codecs: tuple[sdp.Codec, ...]) -> int:
+    """The payload type of the first voice codec the relay plays prompts in (PCMU when
+    none is)."""
+    return next((c.payload_type for c in codecs if c.payload_type in PROMPT_CODECS), PCMU)
 
 
 class HeldCall(RelayedCall):
@@ -42,6 +55,16 @@ class HeldCall(RelayedCall):
     """
 
     SIDES: ClassVar[Mapping[str, str]] = {CUSTOMER_LEG: SIDE_B, AGENT_LEG: SIDE_A}
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        # The mixer, started on first use (set by the call table).
+        self.mixer: Callable[[], Mixer] | None = None
+        self._conference: Conference | None = None
+        self._music: Path | None = None  # the customer is on hold, hearing this
+        self._muted: set[str] = set()
+        self._playing: dict[str, Path | None] = {}  # relay side -> what plays to it
+        self._was_bridged = False
 
     def attach(self, target: Target) -> None:
         """Call an agent for the held customer; bridged when the agent answers."""
@@ -63,7 +86,8 @@ class HeldCall(RelayedCall):
         """Stop ringing the agent called for the customer (an offer withdrawn)."""
         if self._waits(self.detach):
             return
-        if self.state is State.SECOND_RINGING:
+        agent = self._legs.get(AGENT_LEG)
+        if self.state is State.SECOND_RINGING and agent is not None and not agent.media:
             self._agent_failed(EndReason.CANCELLED, None, cancel=True)
 
     def play(self, prompt: Path, hangup_after: bool, repeat: bool = False) -> None:
@@ -76,10 +100,9 @@ class HeldCall(RelayedCall):
         if not held or customer is None:
             log.warning("play to a call that is not held", extra={"call_id": self.call_id})
             return
-        codec = next(
-            (c.payload_type for c in customer.codecs if c.payload_type in PROMPT_CODECS), PCMU
-        )
+        codec = voice_payload_type(customer.codecs)
         to = self.SIDES[CUSTOMER_LEG]
+        self._playing[to] = prompt if repeat else None
         try:
             seconds = self._relay.play(self.call_id, prompt, codec, to=to, repeat=repeat)
         except RelayError:
@@ -127,25 +150,50 @@ class HeldCall(RelayedCall):
         self._join(CUSTOMER_LEG, customer, self._then(waiting, hold, refused))
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
-        """The agent answered: the customer is put through to it."""
+        """The agent answered: the customer is put through to it. A party invited into
+        the conference answered: the mixer sends to it."""
         self._emit(LegAnswered(now, self.call_id, leg))
+        if leg != AGENT_LEG:
+            if self._conference is not None:
+                self._conference.send_to(leg, media.address, media.port)
+            return
         self._put_customer_through(media, now)
         # A prompt still playing to the customer would drown the agent out.
-        self._relay.stop_playing(self.call_id, to=self.SIDES[CUSTOMER_LEG])
-        self._join(AGENT_LEG, media)
+        self._music = None
+        self._muted.clear()
+        self._stop_playing(self.SIDES[CUSTOMER_LEG])
+        self._relay.update(self.call_id, self.SIDES[AGENT_LEG], media.address, media.port)
         self._bridged(now)
+
+    def _bridged(self, now: float) -> None:
+        """Media flows between the customer and an agent: recorded, and reported, once
+        (a customer handed to another agent stays on the same recording)."""
+        if self._was_bridged:
+            self._enter(State.BRIDGED)
+            return
+        self._was_bridged = True
+        super()._bridged(now)
 
     def _put_customer_through(self, agent: sdp.MediaOffer, now: float) -> None:
         """What the customer needs before it talks to the agent that answered with
         `agent` (a dialed customer has answered: nothing)."""
 
     def _failed(self, leg: str, status: int) -> None:
+        if self._invited(leg):
+            self._invitee_failed(leg, self._failure_cause(leg, status), status, cancel=False)
+            return
         if leg != AGENT_LEG:
             super()._failed(leg, status)
             return
         self._agent_failed(self._failure_cause(leg, status), status, cancel=False)
 
     def _ring_timeout(self, leg: str) -> None:
+        if self._invited(leg):
+            self._timers.pop(leg, None)
+            unheard = not self._heard(leg)
+            cause = EndReason.LINE_FAILURE if unheard else EndReason.NO_ANSWER
+            self._invitee_failed(leg, cause, 408 if unheard else None, cancel=True)
+            return
         if leg != AGENT_LEG:
             super()._ring_timeout(leg)
             return
@@ -163,3 +211,275 @@ class HeldCall(RelayedCall):
             self.numbers.discard(agent.number)
         self._enter(State.HELD)
         self._emit(LegFailed(time.monotonic(), self.call_id, AGENT_LEG, cause, status))
+
+    # -- the middle of a call ----------------------------------------------------------
+
+    def hold(self, music: Path) -> None:
+        """The customer hears `music` over and over; nobody hears the customer."""
+        if self._in_call("hold"):
+            self._music = music
+            self._refresh()
+
+    def resume(self) -> None:
+        """The customer is off hold."""
+        if self._in_call("resume") and self._music is not None:
+            self._music = None
+            self._refresh()
+
+    def mute(self, leg: str, muted: bool) -> None:
+        """What leg `leg` says reaches nobody (or, not `muted`, everyone it did)."""
+        if not self._in_call("mute") or leg not in self._legs:
+            return
+        if muted:
+            self._muted.add(leg)
+        else:
+            self._muted.discard(leg)
+        self._refresh()
+
+    def release(self, music: Path | None) -> None:
+        """Everyone but the customer leaves; the customer is held (hearing `music`)."""
+        if not self._in_call("release"):
+            return
+        for leg in self._others():
+            self._leave(leg, hang_up=True, by_party=False)
+        self._unmix()
+        self._music = None
+        self._muted.clear()
+        self._stop_playing(self.SIDES[AGENT_LEG])
+        self._enter(State.HELD)
+        if music is not None:
+            self.play(music, hangup_after=False, repeat=True)
+        else:
+            self._stop_playing(self.SIDES[CUSTOMER_LEG])
+
+    def invite(
+        self, leg: str, target: Target, hearing: Mapping[str, frozenset[str] | None]
+    ) -> None:
+        """Call `target` into the call as leg `leg`, the call's parties mixed."""
+        customer = self._media(CUSTOMER_LEG)
+        if not self._in_call("invite") or leg in self._legs or customer is None:
+            self._not_invited(leg, EndReason.INVALID)
+            return
+        conference = self._mixed()
+        if conference is None:
+            self._not_invited(leg, EndReason.SERVER_HANGUP)
+            return
+        conference.hear(hearing)
+        voice = voice_payload_type(customer.codecs)
+        codecs = tuple(c for c in customer.codecs if c.payload_type == voice or not c.is_audio)
+        try:
+            port = conference.join(leg, voice, None)
+        except MixerError:
+            log.exception("no room in the mixer", extra={"call_id": self.call_id})
+            self._not_invited(leg, EndReason.SERVER_HANGUP)
+            return
+        self._call(leg, target, port, codecs)
+
+    def _not_invited(self, leg: str, cause: EndReason) -> None:
+        self._emit(LegFailed(time.monotonic(), self.call_id, leg, cause, None))
+
+    def set_hearing(self, hearing: Mapping[str, frozenset[str] | None]) -> None:
+        """Whom the named legs hear, in a mixed call."""
+        if self._conference is not None:
+            self._conference.hear(hearing)
+
+    def drop(self, leg: str) -> None:
+        """Leg `leg` (not the customer's) leaves the call, which goes on."""
+        if leg == CUSTOMER_LEG or leg not in self._legs or self.state is State.ENDED:
+            return
+        if leg == AGENT_LEG and self.state is State.SECOND_RINGING:
+            self.detach()
+            return
+        self._leave(leg, hang_up=True, by_party=False)
+        if not self._others() and self.state is State.BRIDGED:
+            self._unmix()
+            self._enter(State.HELD)
+
+    def _in_call(self, command: str) -> bool:
+        """Whether the call is bridged (a mid-call command applies); logged if not."""
+        if self.state is State.BRIDGED:
+            return True
+        if self.state is not State.ENDED:
+            log.warning(f"{command} in a call that is not bridged", extra={"call_id": self.call_id})
+        return False
+
+    def _invited(self, leg: str) -> bool:
+        return leg not in (AGENT_LEG, CUSTOMER_LEG)
+
+    def _others(self) -> list[str]:
+        """The legs on the call but the customer's."""
+        return [leg for leg in self._legs if leg != CUSTOMER_LEG]
+
+    def _leave(self, leg: str, hang_up: bool, by_party: bool) -> None:
+        """Leg `leg` is off the call (hung up if `hang_up`); reported LegEnded if it
+        had answered, else LegFailed (cancelled)."""
+        party = self._drop(leg, hang_up=hang_up)
+        if party is None:
+            return
+        self._muted.discard(leg)
+        if not any(other.number == party.number for other in self._legs.values()):
+            self.numbers.discard(party.number)
+        if self._conference is not None:
+            self._conference.leave(leg)
+        now = time.monotonic()
+        if any(state is LegState.ANSWERED for _, state in party.history):
+            self._emit(LegEnded(now, self.call_id, leg, by_party))
+        else:
+            self._emit(LegFailed(now, self.call_id, leg, EndReason.CANCELLED, None))
+
+    def _invitee_failed(self, leg: str, cause: EndReason, status: int | None, cancel: bool) -> None:
+        party = self._drop(leg, hang_up=cancel)
+        if party is not None and not any(p.number == party.number for p in self._legs.values()):
+            self.numbers.discard(party.number)
+        if self._conference is not None:
+            self._conference.leave(leg)
+        self._emit(LegFailed(time.monotonic(), self.call_id, leg, cause, status))
+
+    def _hung_up(self, leg: str) -> None:
+        """A party's BYE: the customer's, or the last other party's, ends the call; any
+        other party just leaves it."""
+        answered = [other for other in self._others() if other != leg and self._has_answered(other)]
+        if leg == CUSTOMER_LEG or self.state is not State.BRIDGED or not answered:
+            super()._hung_up(leg)
+            return
+        self._leave(leg, hang_up=False, by_party=True)
+
+    # -- what plays to whom ------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Apply the hold and the mutes: to the relay's prompts while the customer and
+        the agent are bridged directly; to the conference's hearing once mixed."""
+        customer_side = self.SIDES[CUSTOMER_LEG]
+        agent_side = other_side(customer_side)
+        conference = self._conference
+        if self._music is not None:
+            self._play_to(customer_side, self._music)
+        elif conference is None and AGENT_LEG in self._muted:
+            self._play_to(customer_side, self._relay.silence)
+        else:
+            self._stop_playing(customer_side)
+        if conference is None:
+            held = self._music is not None or CUSTOMER_LEG in self._muted
+            if held:
+                self._play_to(agent_side, self._relay.silence)
+            else:
+                self._stop_playing(agent_side)
+            return
+        self._stop_playing(agent_side)  # that side faces the mixer now
+        conference.muted = set(self._muted)
+        conference.customer_held = self._music is not None
+        conference.apply()
+
+    def _play_to(self, side: str, prompt: Path) -> None:
+        if self._playing.get(side) == prompt:
+            return
+        leg = next((name for name, s in self.SIDES.items() if s == side), CUSTOMER_LEG)
+        media = self._media(leg)
+        codec = voice_payload_type(media.codecs) if media is not None else PCMU
+        try:
+            self._relay.play(self.call_id, prompt, codec, to=side, repeat=True)
+        except RelayError:
+            log.exception("prompt not played", extra={"call_id": self.call_id})
+            return
+        self._playing[side] = prompt
+
+    def _stop_playing(self, side: str) -> None:
+        if self._playing.pop(side, None) is not None or side == self.SIDES[CUSTOMER_LEG]:
+            self._relay.stop_playing(self.call_id, to=side)
+
+    # -- the conference ------------------------------------------------------------------
+
+    def _mixed(self) -> Conference | None:
+        """The call's conference, made on first use: the customer's relay side pointed
+        at the room, the agent moved into it by a re-INVITE. None without a mixer."""
+        if self._conference is not None:
+            return self._conference
+        customer = self._media(CUSTOMER_LEG)
+        if self.mixer is None or customer is None:
+            return None
+        try:
+            conference = Conference(self.mixer(), self.call_id, CUSTOMER_LEG)
+            slot = (self._relay.address, self._ports[AGENT_LEG])
+            conference.join(CUSTOMER_LEG, voice_payload_type(customer.codecs), slot)
+        except MixerError:
+            log.exception("no conference for the call", extra={"call_id": self.call_id})
+            return None
+        self._conference = conference
+        agent = self._legs.get(AGENT_LEG)
+        if agent is None or agent.media is None:
+            self._point_relay_at_room()
+        else:
+            try:
+                conference.join(
+                    AGENT_LEG,
+                    voice_payload_type(agent.media.codecs),
+                    (agent.media.address, agent.media.port),
+                )
+            except MixerError:
+                log.exception("the agent cannot join the room", extra={"call_id": self.call_id})
+            else:
+                self._reoffer(AGENT_LEG, agent.media.codecs, self._agent_moved)
+        self._refresh()
+        return conference
+
+    def _point_relay_at_room(self) -> None:
+        """The relay's side that faced the agent now sends the customer to the room (and
+        takes what the room sends it, once its packets come)."""
+        conference = self._conference
+        if conference is not None and CUSTOMER_LEG in conference.ports:
+            self._relay.update(
+                self.call_id,
+                self.SIDES[AGENT_LEG],
+                conference.address,
+                conference.ports[CUSTOMER_LEG],
+            )
+
+    def _agent_moved(self, answer: sdp.MediaOffer | None) -> None:
+        """The agent's answer to the re-INVITE into the room: where it receives now. If
+        it refused, the conference is given up and the call goes on as it was."""
+        conference = self._conference
+        if conference is None or self.state is State.ENDED:
+            return
+        agent = self._legs.get(AGENT_LEG)
+        if answer is None or agent is None:
+            log.warning("the agent's phone refused the conference", extra={"call_id": self.call_id})
+            for leg in self._others():
+                if leg != AGENT_LEG:
+                    self._leave(leg, hang_up=True, by_party=False)
+            self._unmix()
+            return
+        conference.send_to(AGENT_LEG, answer.address, answer.port)
+        if agent.media is not None:
+            agent.media = replace(answer, codecs=agent.media.codecs)
+        self._point_relay_at_room()
+
+    def _unmix(self) -> None:
+        if self._conference is not None:
+            self._conference.close()
+            self._conference = None
+
+    def _local(self, leg: str) -> tuple[str, int]:
+        conference = self._conference
+        if conference is not None and leg in conference.ports:
+            return conference.address, conference.ports[leg]
+        return super()._local(leg)
+
+    def _moved(self, leg: str, media: sdp.MediaOffer, codecs: tuple[sdp.Codec, ...]) -> None:
+        conference = self._conference
+        if conference is None or leg not in conference.ports or leg == CUSTOMER_LEG:
+            super()._moved(leg, media, codecs)
+            return
+        if not media.on_hold and media.port:
+            conference.send_to(leg, media.address, media.port)
+        self._legs[leg].media = replace(media, codecs=codecs)
+
+    def _accepted(self, leg: str, answer: sdp.MediaOffer | None) -> sdp.MediaOffer | None:
+        if not self._invited(leg) or answer is None:
+            return super()._accepted(leg, answer)
+        # The mixer decodes each party on its own: only what the leg was offered counts.
+        codecs = sdp.shared(answer.codecs, self._legs[leg].offered)
+        return replace(answer, codecs=codecs) if sdp.has_audio(codecs) else None
+
+    def _end(self, cause: EndReason, by: Party, status: int | None = None) -> None:
+        super()._end(cause, by, status)
+        self._unmix()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -64,6 +65,8 @@ class Leg:
         self.offered = offered
         self.media: sdp.MediaOffer | None = None
         self.origin: tuple[int, int] | None = None  # our SDP's o= session and version
+        # Awaiting the answer to a re-INVITE of ours: what takes it (None: refused).
+        self.reoffered: Callable[[sdp.MediaOffer | None], None] | None = None
         self.state = LegState.CALLING
         self.history: list[tuple[float, LegState]] = [(time.monotonic(), LegState.CALLING)]
 

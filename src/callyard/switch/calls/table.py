@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from callyard.mixer.client import Mixer
 from callyard.switch.calls.base import RelayedCall, log
 from callyard.switch.calls.bridged import BridgedCall
 from callyard.switch.calls.dialed import DialedCall
@@ -13,7 +14,21 @@ from callyard.switch.calls.held import HeldCall
 from callyard.switch.calls.inbound import InboundCall
 from callyard.switch.calls.queued import QueuedCall
 from callyard.switch.calls.taken import Caller, TakenCall
-from callyard.switch.commands import Answer, Attach, Bridge, Detach, Dial, Play
+from callyard.switch.commands import (
+    Answer,
+    Attach,
+    Bridge,
+    Detach,
+    Dial,
+    Hearing,
+    Hold,
+    Invite,
+    MidCall,
+    Mute,
+    Play,
+    Release,
+    Resume,
+)
 from callyard.switch.events import (
     SwitchEvent,
 )
@@ -40,24 +55,58 @@ class CallTable:
         relay: MediaRelay,
         router: Router,
         emit: Callable[[SwitchEvent], None],
+        mixer: Callable[[], Mixer] | None = None,
     ) -> None:
         self._config = sip_config
         self.relay = relay
         self._router = router
         self._emit = emit
+        self._mixer = mixer
         self.calls: dict[str, RelayedCall] = {}
 
     def bridge(self, order: Bridge) -> None:
         call = BridgedCall(order, self._config, self.relay, self._emit, self._forget)
-        self.calls[order.call_id] = call
-        call.route_transfer = self._transfer_route
+        self._add(call)
         call.start()
 
     def dial(self, order: Dial) -> None:
         call = DialedCall(order, self._config, self.relay, self._emit, self._forget)
-        self.calls[order.call_id] = call
-        call.route_transfer = self._transfer_route
+        self._add(call)
         call.start()
+
+    def _add(self, call: RelayedCall) -> None:
+        self.calls[call.call_id] = call
+        call.route_transfer = self._transfer_route
+        if isinstance(call, HeldCall):
+            call.mixer = self._mixer
+
+    def _held(self, call_id: str) -> HeldCall | None:
+        call = self.calls.get(call_id)
+        if isinstance(call, HeldCall):
+            return call
+        if call is not None:
+            log.warning("mid-call command to a call that takes none", extra={"call_id": call_id})
+        return None
+
+    def in_the_middle(self, command: MidCall) -> None:
+        """A command for a bridged call: hold, resume, mute, release, invite, hearing, drop."""
+        call = self._held(command.call_id)
+        if call is None:
+            return
+        if isinstance(command, Hold):
+            call.hold(command.music)
+        elif isinstance(command, Resume):
+            call.resume()
+        elif isinstance(command, Mute):
+            call.mute(command.leg, command.muted)
+        elif isinstance(command, Release):
+            call.release(command.music)
+        elif isinstance(command, Invite):
+            call.invite(command.leg, command.target, command.hearing)
+        elif isinstance(command, Hearing):
+            call.set_hearing(command.hearing)
+        else:
+            call.drop(command.leg)
 
     def answer(self, command: Answer) -> None:
         call = self.calls.get(command.call_id)
@@ -135,8 +184,7 @@ class CallTable:
         call = kind(
             str(uuid.uuid4()), caller, route, self._config, self.relay, self._emit, self._forget
         )
-        self.calls[call.call_id] = call
-        call.route_transfer = self._transfer_route
+        self._add(call)
         try:
             return call.take(request, transaction)
         except Exception:
