@@ -21,7 +21,6 @@ import pytest
 from callyard.switch.commands import Drop, Hearing, Hold, Invite, Mute, Release, Resume
 from callyard.switch.events import (
     AGENT_LEG,
-    CUSTOMER_LEG,
     CallBridged,
     CallEnded,
     LegAnswered,
@@ -191,13 +190,7 @@ async def test_a_released_caller_hears_music_and_is_put_through_to_another_agent
     assert heard(left, phases.span("second")) == {SECOND_AGENT_HZ}
 
 
-LISTEN = {
-    CUSTOMER_LEG: frozenset({AGENT_LEG}),
-    AGENT_LEG: frozenset({CUSTOMER_LEG}),
-    SUPERVISOR_LEG: None,
-}
-WHISPER = {AGENT_LEG: frozenset({CUSTOMER_LEG, SUPERVISOR_LEG})}
-BARGE = {CUSTOMER_LEG: None, AGENT_LEG: None}
+NOBODY, THE_AGENT = frozenset[str](), frozenset({AGENT_LEG})
 
 
 async def test_a_supervisor_listens_whispers_and_barges_in(rig: Rig) -> None:
@@ -209,14 +202,14 @@ async def test_a_supervisor_listens_whispers_and_barges_in(rig: Rig) -> None:
         call_id, phases = await bridged(rig, caller, agent)
         await asyncio.sleep(2.5)
         target = rig.agent(SUPERVISOR)
-        rig.switch.control(Invite(call_id, SUPERVISOR_LEG, target, LISTEN))
+        rig.switch.control(Invite(call_id, SUPERVISOR_LEG, target, heard_by=NOBODY))
         await rig.events.wait(LegAnswered, call_id, leg=SUPERVISOR_LEG)
         await asyncio.to_thread(supervisor.wait_established)
         supervisor_start = time.monotonic() - phases.start
         await phase(phases, "listen", 3.0)
-        rig.switch.control(Hearing(call_id, WHISPER))
+        rig.switch.control(Hearing(call_id, SUPERVISOR_LEG, THE_AGENT))
         await phase(phases, "whisper")
-        rig.switch.control(Hearing(call_id, BARGE))
+        rig.switch.control(Hearing(call_id, SUPERVISOR_LEG, None))
         await phase(phases, "barge")
         rig.switch.control(Drop(call_id, SUPERVISOR_LEG))
         await rig.events.wait(LegEnded, call_id, leg=SUPERVISOR_LEG)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -128,23 +127,25 @@ class Release:
 @dataclass(frozen=True)
 class Invite:
     """Call `target` into a bridged call as leg `leg` (a party consulted, a supervisor);
-    the call's parties are mixed from then on, each hearing whom `hearing` says (legs it
-    does not name hear everyone else). The leg reports LegCalling, LegRinging,
-    LegAnswered, or LegFailed; the call goes on whatever it does."""
+    the call's parties are mixed from then on, each hearing every other party that it
+    may hear: the new leg is heard by the legs `heard_by` names (None: by everyone; an
+    empty set: by nobody, a supervisor listening). The leg reports LegCalling,
+    LegRinging, LegAnswered, or LegFailed; the call goes on whatever it does."""
 
     call_id: str
     leg: str
     target: Target
-    hearing: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+    heard_by: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
 class Hearing:
-    """Whom each leg of a mixed call hears: the named legs, or everyone else (None);
-    legs not named keep what they hear."""
+    """Who hears leg `leg` of a mixed call from now on: the legs `heard_by` names, or
+    everyone (None)."""
 
     call_id: str
-    hearing: Mapping[str, frozenset[str] | None]
+    leg: str
+    heard_by: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,16 @@ The customer stays where it is, on the call's relay session: the relay's side th
 faced the agent is pointed at the customer's port in the room, so the relay still
 records what the customer says and hears. Every other party (the agent, moved by a
 re-INVITE; a party consulted; a supervisor) sends to and receives from the room.
-What each party hears is services' choice (`hearing`), less what a hold or a mute
-takes away (`effective`).
+Every party hears every other party that it may: a party is heard by everyone, or only
+by the parties services name (nobody, for a supervisor listening; the agent alone, for
+one whispering); less what a hold or a mute takes away (`effective`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from functools import partial
 
 from callyard.mixer.client import Mixer, MixerError
@@ -31,7 +32,7 @@ class Conference:
         self.room = room
         self.customer = customer
         self.ports: dict[str, int] = {}  # leg -> the room's port it sends to
-        self.hearing: dict[str, frozenset[str] | None] = {}  # services' choice
+        self.heard_by: dict[str, frozenset[str] | None] = {}  # services' choice
         self.muted: set[str] = set()
         self.customer_held = False
         self._applied: dict[str, frozenset[str]] = {}
@@ -59,26 +60,29 @@ class Conference:
         if self.ports.pop(leg, None) is not None:
             self._quietly(lambda: self.mixer.leave(self.room, leg))
         self._applied.pop(leg, None)
-        self.hearing.pop(leg, None)
+        self.heard_by.pop(leg, None)
         self.muted.discard(leg)
         self.apply()
 
-    def hear(self, hearing: Mapping[str, frozenset[str] | None]) -> None:
-        """Services' choice of whom each named leg hears (None: everyone else)."""
-        self.hearing.update(hearing)
+    def heard(self, leg: str, by: frozenset[str] | None) -> None:
+        """Leg `leg` is heard by the legs `by` names (None: by everyone)."""
+        self.heard_by[leg] = by
         self.apply()
 
     def effective(self, leg: str) -> frozenset[str]:
-        """Whom leg `leg` hears now: services' choice, less the muted parties and a
-        customer on hold (who hears nobody: its music plays instead)."""
+        """Whom leg `leg` hears now: every other party that lets it, less the muted ones
+        and a customer on hold (who hears nobody: its music plays instead)."""
         if leg == self.customer and self.customer_held:
             return frozenset()
-        chosen = self.hearing.get(leg, EVERYONE)
-        others = set(self.ports) - {leg} if chosen is None else set(chosen) - {leg}
-        others -= self.muted
+        speakers = set()
+        for speaker in self.ports:
+            heard_by = self.heard_by.get(speaker, EVERYONE)
+            if speaker != leg and (heard_by is EVERYONE or leg in heard_by):
+                speakers.add(speaker)
+        speakers -= self.muted
         if self.customer_held:
-            others.discard(self.customer)
-        return frozenset(others & set(self.ports))
+            speakers.discard(self.customer)
+        return frozenset(speakers)
 
     def apply(self) -> None:
         """Tell the mixer what changed in whom each party hears."""

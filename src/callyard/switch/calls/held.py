@@ -252,9 +252,7 @@ class HeldCall(RelayedCall):
         else:
             self._stop_playing(self.SIDES[CUSTOMER_LEG])
 
-    def invite(
-        self, leg: str, target: Target, hearing: Mapping[str, frozenset[str] | None]
-    ) -> None:
+    def invite(self, leg: str, target: Target, heard_by: frozenset[str] | None) -> None:
         """Call `target` into the call as leg `leg`, the call's parties mixed."""
         customer = self._media(CUSTOMER_LEG)
         if not self._in_call("invite") or leg in self._legs or customer is None:
@@ -264,7 +262,7 @@ class HeldCall(RelayedCall):
         if conference is None:
             self._not_invited(leg, EndReason.SERVER_HANGUP)
             return
-        conference.hear(hearing)
+        conference.heard_by[leg] = heard_by
         voice = voice_payload_type(customer.codecs)
         codecs = tuple(c for c in customer.codecs if c.payload_type == voice or not c.is_audio)
         try:
@@ -278,10 +276,10 @@ class HeldCall(RelayedCall):
     def _not_invited(self, leg: str, cause: EndReason) -> None:
         self._emit(LegFailed(time.monotonic(), self.call_id, leg, cause, None))
 
-    def set_hearing(self, hearing: Mapping[str, frozenset[str] | None]) -> None:
-        """Whom the named legs hear, in a mixed call."""
+    def set_hearing(self, leg: str, heard_by: frozenset[str] | None) -> None:
+        """Who hears leg `leg` of a mixed call: the legs named, or everyone (None)."""
         if self._conference is not None:
-            self._conference.hear(hearing)
+            self._conference.heard(leg, heard_by)
 
     def drop(self, leg: str) -> None:
         """Leg `leg` (not the customer's) leaves the call, which goes on."""

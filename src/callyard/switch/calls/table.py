@@ -102,9 +102,9 @@ class CallTable:
         elif isinstance(command, Release):
             call.release(command.music)
         elif isinstance(command, Invite):
-            call.invite(command.leg, command.target, command.hearing)
+            call.invite(command.leg, command.target, command.heard_by)
         elif isinstance(command, Hearing):
-            call.set_hearing(command.hearing)
+            call.set_hearing(command.leg, command.heard_by)
         else:
             call.drop(command.leg)
 
