@@ -3,7 +3,9 @@ bench/README.md). bench/conference/run runs this inside a network namespace of i
 
   load generator (one process, pinned to BENCH_LOAD_CPU): three parties per room, each a
       UDP socket sending its own tone (440, 1000 or 600 Hz) as 20 ms PCMU RTP on an
-      absolute schedule, and reading what the mixer sends back
+      absolute schedule, and reading what the mixer sends back to the parties of one
+      room in BENCH_CONFERENCE_READ_EVERY (the others' sockets are never read: the kernel
+      drops what they cannot hold, which costs the mixer no less than a reader would)
   -> callyard.mixer (its own process, pinned to BENCH_MIXER_CPU): each party hears the
       other two of its room
 
@@ -15,7 +17,7 @@ it is measured for BENCH_CONFERENCE_SECONDS. Per step:
   core, and per conference per second (ms);
 - frames the mixer counted late (a tick run more than 20 ms after its deadline, or
   skipped because the loop fell more than three frames behind);
-- at the receivers, over the parties' streams in the window (arrival times are the
+- at the receivers (the parties read), over their streams in the window (arrival times are the
   kernel's receive timestamps, SO_TIMESTAMPNS, so the generator's own scheduling does not
   shift them):
   - lost: frames a party did not get: the frames the mixer's RTP timestamps span between
@@ -25,8 +27,9 @@ it is measured for BENCH_CONFERENCE_SECONDS. Per step:
   - late: packets that arrived more than 40 ms after their due time, the due time being
     the stream's RTP timestamp plus its smallest transit in the window (its best-case
     delay: a packet sent on time arrives within a millisecond);
-- tones: the six parties of the first and the newest room each hear exactly the other
-  two tones of their room;
+- tones: the parties of the first room and of the newest room read of every step so far
+  each hear exactly the other two tones of their room (`callyard.testing.audio`: a
+  level of at least 0.02 of full scale; each tone is sent at 0.25);
 - the generator's own CPU and its late ticks (a saturated generator makes the figures
   of the step meaningless: the run stops there);
 - the CPU the rest of the machine used meanwhile (both CPUs' busy time from /proc/stat,
@@ -37,9 +40,10 @@ The run stops after the last step, after two failed steps in a row, or after a f
 step with the mixer over 90 % of its core. The largest step with no late and no lost
 frame anywhere (and the right tones) is the result.
 
-Settings (environment): BENCH_CONFERENCE_STEPS (10,25,50,100,150,200,300,400,500,600,800,
-1000), BENCH_CONFERENCE_SETTLE (2), BENCH_CONFERENCE_SECONDS (8), BENCH_MIXER_CPU (0),
-BENCH_LOAD_CPU (1), BENCH_RESULTS (bench/results/conference.json).
+Settings (environment): BENCH_CONFERENCE_STEPS (10,25,50,100,150,200,300,400,500,600,700,
+800,1000), BENCH_CONFERENCE_SETTLE (2), BENCH_CONFERENCE_SECONDS (8),
+BENCH_CONFERENCE_READ_EVERY (4), BENCH_MIXER_CPU (0), BENCH_LOAD_CPU (1), BENCH_RESULTS
+(bench/results/conference.json).
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ import numpy as np
 
 from callyard.mixer import g711
 from callyard.mixer.client import Mixer, MixerStats
-from callyard.testing.audio import tone, tones_heard
+from callyard.testing.audio import HEARD_FLOOR, tone, tone_power
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -107,6 +111,7 @@ def machine_busy_seconds() -> float:
 class Stream:
     """What one party receives, counted over the measured window."""
 
+    read: bool = True  # False: never read (the kernel drops what its socket cannot hold)
     sampled: bool = False
     base_ts: int | None = None  # the first timestamp ever received: unwraps the others
     last_seq: int | None = None
@@ -128,8 +133,9 @@ class Stream:
 class Generator:
     """Every party's socket; every 20 ms one packet from each, then what came back."""
 
-    def __init__(self, control: Connection) -> None:
+    def __init__(self, control: Connection, read_every: int) -> None:
         self.control = control
+        self.read_every = read_every
         self.sockets: list[socket.socket] = []
         self.tones: list[int] = []  # index into TONES per party
         self.streams: list[Stream] = []
@@ -185,10 +191,6 @@ class Generator:
             for index, port in enumerate(value):
                 self.mixer_ports[first + index] = (HOST, port)
             self.control.send(None)
-        elif kind == "sample":  # value: party indexes whose audio is kept
-            for index in value:
-                self.streams[index].sampled = True
-            self.control.send(None)
         elif kind == "measure":
             self.read()
             for stream in self.streams:
@@ -204,20 +206,33 @@ class Generator:
         return True
 
     def add(self, rooms: int) -> list[tuple[str, int]]:
+        """New rooms' parties; the first room and the newest room read are sampled (their
+        audio kept for the tone check)."""
         addresses = []
+        newest_read: list[Stream] = []
         for _ in range(rooms):
+            room = len(self.sockets) // len(TONES)
+            read = room % self.read_every == 0
+            streams = []
             for tone_index in range(len(TONES)):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sock.bind((HOST, 0))
                 sock.setblocking(False)
-                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-                self.by_fd[sock.fileno()] = len(self.sockets)
-                self.poller.register(sock.fileno(), select.EPOLLIN)
+                stream = Stream(read=read, sampled=room == 0)
+                if read:
+                    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                    self.by_fd[sock.fileno()] = len(self.sockets)
+                    self.poller.register(sock.fileno(), select.EPOLLIN)
                 self.sockets.append(sock)
                 self.tones.append(tone_index)
-                self.streams.append(Stream())
+                self.streams.append(stream)
                 self.mixer_ports.append(None)
                 addresses.append(sock.getsockname())
+                streams.append(stream)
+            if read:
+                newest_read = streams
+        for stream in newest_read:
+            stream.sampled = True
         count = len(self.sockets)
         added = count - len(self.sequences)
         random = np.random.default_rng(count)
@@ -308,9 +323,9 @@ class Generator:
         window = until - since
         frames = round(window / FRAME_SECONDS)
         lost = gaps = late = received = expected = 0
-        heard: dict[int, list[float]] = {}
+        heard: dict[int, dict[float, float]] = {}
         for index, stream in enumerate(self.streams):
-            if self.mixer_ports[index] is None:
+            if self.mixer_ports[index] is None or not stream.read:
                 continue
             if not stream.received:
                 lost += frames
@@ -328,11 +343,15 @@ class Generator:
             late += sum(1 for transit in stream.transits if transit - best > LATE_SECONDS)
             if stream.sampled:
                 samples = g711.decode(b"".join(stream.payloads), g711.PCMU)
-                heard[index] = sorted(tones_heard(samples, TONES))
+                heard[index] = {f: round(tone_power(samples, f), 3) for f in TONES}
         self.measuring_since = None
         return {
             "window_seconds": window,
-            "parties": sum(1 for port in self.mixer_ports if port is not None),
+            "parties_read": sum(
+                1
+                for port, stream in zip(self.mixer_ports, self.streams, strict=True)
+                if port is not None and stream.read
+            ),
             "expected": expected,
             "received": received,
             "lost": lost,
@@ -345,10 +364,10 @@ class Generator:
         }
 
 
-def generator_main(control: Connection, cpu: int) -> None:
+def generator_main(control: Connection, cpu: int, read_every: int) -> None:
     os.sched_setaffinity(0, {cpu})
     with contextlib.suppress(EOFError, KeyboardInterrupt):
-        Generator(control).run()
+        Generator(control, read_every).run()
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -363,13 +382,14 @@ class Step:
     mixer_ticks: int
     mixer_frames_late: int
     frames_sent: int
+    receivers_read: int  # parties whose streams were read and counted
     receivers_expected: int
     receivers_received: int
     receivers_lost: int
     receivers_gaps: int
     receivers_late: int
     tones_right: bool
-    tones_heard: dict[str, list[float]]
+    tone_levels: dict[str, dict[float, float]]  # sampled party -> tone -> level
     generator_cpu_percent: float
     generator_ticks_late: int
     generator_send_errors: int
@@ -420,8 +440,6 @@ class Bench:
             for index, name in enumerate(("a", "b", "c")):
                 ports.append(self.mixer.join(room, name, g711.PCMU, addresses[3 * number + index]))
         self.ask("ports", ports)
-        first_new = 3 * self.rooms
-        self.ask("sample", [0, 1, 2, first_new, first_new + 1, first_new + 2])
         self.rooms = rooms
 
     def measure(self, rooms: int, settle: float, seconds: float) -> Step:
@@ -439,9 +457,13 @@ class Bench:
         wall = time.monotonic() - started
         cpu = after.cpu_seconds - before.cpu_seconds
         others = max(0.0, busy - cpu - load["cpu_seconds"] - own)
-        heard = {str(index): tones for index, tones in load["heard"].items()}
-        tones_right = bool(heard) and all(
-            set(tones) == set(TONES) - {TONES[int(index) % 3]} for index, tones in heard.items()
+        levels: dict[str, dict[float, float]] = {
+            str(index): tones for index, tones in load["heard"].items()
+        }
+        tones_right = bool(levels) and all(
+            {f for f, level in tones.items() if level >= HEARD_FLOOR}
+            == set(TONES) - {TONES[int(index) % 3]}
+            for index, tones in levels.items()
         )
         return Step(
             rooms=rooms,
@@ -451,13 +473,14 @@ class Bench:
             mixer_ticks=after.ticks - before.ticks,
             mixer_frames_late=after.frames_late - before.frames_late,
             frames_sent=after.frames_sent - before.frames_sent,
+            receivers_read=load["parties_read"],
             receivers_expected=load["expected"],
             receivers_received=load["received"],
             receivers_lost=load["lost"],
             receivers_gaps=load["gaps"],
             receivers_late=load["late"],
             tones_right=tones_right,
-            tones_heard=heard,
+            tone_levels=levels,
             generator_cpu_percent=round(100 * load["cpu_seconds"] / load["window_seconds"], 1),
             generator_ticks_late=load["ticks_late"],
             generator_send_errors=load["send_errors"],
@@ -485,11 +508,12 @@ def row(step: Step) -> str:
 
 def main() -> int:
     steps = [int(s) for s in (os.environ.get("BENCH_CONFERENCE_STEPS") or
-             "10,25,50,100,150,200,300,400,500,600,800,1000").split(",")]  # fmt: skip
+             "10,25,50,100,150,200,300,400,500,600,700,800,1000").split(",")]  # fmt: skip
     settle = float(os.environ.get("BENCH_CONFERENCE_SETTLE") or 2)
     seconds = float(os.environ.get("BENCH_CONFERENCE_SECONDS") or 8)
     mixer_cpu = env_int("BENCH_MIXER_CPU", 0)
     load_cpu = env_int("BENCH_LOAD_CPU", 1)
+    read_every = env_int("BENCH_CONFERENCE_READ_EVERY", 4)
     results = Path(
         os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results" / "conference.json"
     )
@@ -500,10 +524,13 @@ def main() -> int:
     pin(mixer.pid, mixer_cpu)
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    generator = context.Process(target=generator_main, args=(theirs, load_cpu), daemon=True)
+    generator = context.Process(
+        target=generator_main, args=(theirs, load_cpu, read_every), daemon=True
+    )
     generator.start()
     bench = Bench(mixer, ours)
     measured: list[Step] = []
+    redone: list[Step] = []  # tries measured again because the machine was busy
     stopped_because = "the last step"
     print(f"mixer pid {mixer.pid} on CPU {mixer_cpu}, load generator on CPU {load_cpu}; "
           f"each step settles {settle:g} s, measured {seconds:g} s", flush=True)  # fmt: skip
@@ -515,8 +542,9 @@ def main() -> int:
                 step = bench.measure(rooms, settle, seconds)
                 step.tries = tries
                 print(row(step), flush=True)
-                if step.clean or not step.disturbed:
+                if step.clean or not step.disturbed or tries == TRIES:
                     break
+                redone.append(step)
             measured.append(step)
             if step.generator_saturated:
                 stopped_because = "the load generator could not keep up"
@@ -545,11 +573,13 @@ def main() -> int:
         "measured_seconds": seconds,
         "mixer_cpu": mixer_cpu,
         "load_cpu": load_cpu,
+        "read_every": read_every,
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "steps": [asdict(step) | {"clean": step.clean} for step in measured],
+        "redone": [asdict(step) | {"clean": step.clean} for step in redone],
     }
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(report, indent=2) + "\n")

@@ -74,11 +74,16 @@ class Mixer:
         try:
             send(self._link, MixerSettings(address, ports))
             first = self._first_message(self._link)
-        except (OSError, EOFError) as exc:
-            first = exc
+        except (OSError, EOFError):
+            first = None  # it exited before answering
         if not isinstance(first, Started):
+            process = self._process
             self._end(kill=True)
-            reason = first.message if isinstance(first, StartFailed) else str(first)
+            exited = process.returncode if process is not None else None
+            if isinstance(first, StartFailed | str):
+                reason = first if isinstance(first, str) else first.message
+            else:
+                reason = f"the process exited (status {exited})"
             raise MixerError(f"the mixer cannot start: {reason}")
 
     @property

@@ -2,9 +2,12 @@
 conference a tone of its own and check what each one hears.
 
 `tone_power` is the Goertzel measure of one frequency (the DFT term at exactly that
-frequency, here computed in one pass with numpy, over a Hann window), scaled to the
-amplitude of the tone as a fraction of full scale: a full-scale sine gives 1.0, a sine
-at a quarter of full scale 0.25, a frequency that is absent about 0.
+frequency, computed with numpy over Hann-windowed blocks of 50 ms, their powers averaged),
+scaled to the tone's amplitude as a fraction of full scale: a full-scale sine gives 1.0,
+a sine at a quarter of full scale 0.25, a frequency that is absent about 0. Averaging
+blocks rather than taking one term over the whole stretch keeps the measure steady when
+the tone's phase jumps (a frame lost or dropped by a jitter buffer); silent stretches
+lower it (a tone present in a share p of the blocks gives sqrt(p) of its amplitude).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 FULL_SCALE = 32768.0
+BLOCK_MS = 50
 HEARD_FLOOR = 0.02  # a tone at 2 % of full scale (-34 dBFS) and above is heard
 
 
@@ -29,16 +33,18 @@ def tone_power(
     samples: NDArray[np.int16] | bytes | bytearray, frequency: float, rate: int = 8000
 ) -> float:
     """The amplitude of the `frequency` component, as a fraction of full scale (a
-    full-scale sine: 1.0). Stretches of silence in `samples` lower it in proportion."""
+    full-scale sine: 1.0), from the mean power of 50 ms blocks."""
     values = samples_of(samples)
-    count = len(values)
-    if count < 2:
+    block = min(len(values), rate * BLOCK_MS // 1000)
+    if block < 2:
         return 0.0
-    window = np.hanning(count)
-    phase = np.exp(-2j * np.pi * frequency / rate * np.arange(count))
-    term = np.dot(values * window, phase)
-    # A sine of amplitude A gives |term| = A * sum(window) / 2.
-    return float(2 * abs(term) / window.sum() / FULL_SCALE)
+    blocks = values[: len(values) // block * block].reshape(-1, block)
+    window = np.hanning(block)
+    phase = np.exp(-2j * np.pi * frequency / rate * np.arange(block))
+    terms = blocks @ (window * phase)
+    # A sine of amplitude A gives |term| = A * sum(window) / 2 in every block.
+    amplitudes = 2 * np.abs(terms) / window.sum()
+    return float(np.sqrt(np.mean(amplitudes**2)) / FULL_SCALE)
 
 
 def tones_heard(
