@@ -19,6 +19,7 @@ from callyard.metrics import Metrics
 from callyard.sealing import SecretBox
 from callyard.services.agent_accounts import AgentAccounts
 from callyard.services.agent_calls import AgentCallService
+from callyard.services.agent_reach import AgentReach
 from callyard.services.agents import AgentBoard
 from callyard.services.auth import AuthService, LoginLimits
 from callyard.services.call_journal import CallJournal
@@ -40,6 +41,7 @@ from callyard.services.queues.stats import QueueStats
 from callyard.services.recordings import RecordingService
 from callyard.services.routing_book import RoutingBook
 from callyard.services.sessions.calls import CallFollower
+from callyard.services.sessions.mid_call import MidCalls
 from callyard.services.sessions.service import AgentSessions
 from callyard.services.tasks import TaskService
 from callyard.services.trunks import TrunkService
@@ -75,6 +77,7 @@ class Container:
     sessions: AgentSessions
     queues: QueueSettingsService
     distributor: Distributor | None
+    mid_calls: MidCalls | None
     companies: CompanyService
     auth: AuthService
     extensions: ExtensionService
@@ -251,6 +254,17 @@ class Container:
                 QueueStats(metrics),
             )
             bus.subscribe(distributor.on_bus_event)
+        mid_calls = None
+        if switch is not None and distributor is not None:
+            mid_calls = MidCalls(
+                sessions,
+                switch,
+                calls.live,
+                AgentReach(switch, OutboundLines(trunks, numbers), directory),
+                groups,
+                distributor,
+                lambda: hold_music(settings.data_dir / "prompts"),
+            )
         dialer = None
         if switch is not None:
             abandon = AbandonMessage(
@@ -287,6 +301,7 @@ class Container:
             sessions=sessions,
             queues=queues,
             distributor=distributor,
+            mid_calls=mid_calls,
             companies=CompanyService(db, clock, directory),
             auth=auth,
             credentials=credentials,

@@ -160,7 +160,7 @@ async def test_bad_requests_are_refused_and_change_nothing(
     assert unknown["data"] == {"sequence": desk.sequence}
     later = await desk.send("1000101", "hold", token=desk.token)
     assert later["code"] == "-1"
-    assert "not available yet" in later["msg"]
+    assert "no calls without a switch" in later["msg"]
     no_token = await desk.send("1000101", "idle")
     assert no_token["code"] == "403"
     wrong = await desk.send("1000101", "login", password="wrong-pass", loginType="1")

@@ -69,7 +69,10 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
     )
     distributor = container.distributor
     cti = Cti(
-        container.sessions, container.auth, distributor.waiting if distributor else nobody_waiting
+        container.sessions,
+        container.auth,
+        distributor.waiting if distributor else nobody_waiting,
+        container.mid_calls,
     )
     agent_sockets = AgentSockets(cti)
     container.bus.subscribe(agent_sockets.on_bus_event)

@@ -44,6 +44,9 @@ class Refusal(StrEnum):
     AGENT_NO_CALLS = "agent_no_calls"  # the agent's group does not let it place calls
     AGENT_NO_CALL = "agent_no_call"  # the agent has no call to act on
     NOT_SUPERVISOR = "not_supervisor"  # another agent's state is a supervisor's to change
+    CALL_NOT_CONTROLLED = "call_not_controlled"  # a call that takes no mid-call requests
+    NOTHING_PENDING = "nothing_pending"  # no consult or transfer under way to act on
+    TARGET_UNAVAILABLE = "target_unavailable"  # whom a call would go to cannot take it
     TASK_NOT_FOUND = "task_not_found"  # also another company's task
     TASK_NOT_STARTED = "task_not_started"
     TASK_RUNNING = "task_running"

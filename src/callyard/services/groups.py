@@ -318,6 +318,16 @@ class GroupService:
             raise BusinessError(Refusal.GROUP_NOT_FOUND, f"No group {sn}")
         return group
 
+    async def id_of(self, company_id: int, sn: str) -> int | None:
+        """The id of the company's group `sn` (None: no such group)."""
+        async with self._db.transaction() as session:
+            group_id: int | None = await session.scalar(
+                select(ExtensionGroup.id).where(
+                    ExtensionGroup.company_id == company_id, ExtensionGroup.sn == sn
+                )
+            )
+        return group_id
+
     async def page(
         self, caller: Caller, name: str | None, page: Page
     ) -> tuple[int, list[GroupRecord]]:

@@ -33,12 +33,11 @@ from callyard.domain.agent_sessions import LoginType, Step, takes_offers
 from callyard.domain.agents import Phase
 from callyard.domain.groups import Overflow
 from callyard.domain.hangups import EndReason
-from callyard.errors import BusinessError
+from callyard.services.agent_reach import AgentReach
 from callyard.services.agents import AgentBoard
-from callyard.services.auth import Caller
 from callyard.services.calls import CallAgent, CallService
 from callyard.services.directory import Directory
-from callyard.services.outbound import OutboundLine, OutboundLines
+from callyard.services.outbound import OutboundLines
 from callyard.services.queues.policy import Candidate, Chooser
 from callyard.services.queues.settings import GroupQueueView, QueueSettingsService
 from callyard.services.queues.stats import QueueStats
@@ -108,7 +107,7 @@ class Distributor:
         self._board = board
         self._sessions = sessions
         self._calls = calls
-        self._lines = lines
+        self._reach = AgentReach(switch, lines, directory)
         self._directory = directory
         self._clock = clock
         self._synthesizer = synthesizer
@@ -206,6 +205,23 @@ class Distributor:
         self._callers[caller.call_id] = caller
         await self._join(caller, queue, greet=True)
 
+    async def has_queue(self, group_id: int) -> bool:
+        """Whether the group has a queue."""
+        return await self._queues.of_group(group_id) is not None
+
+    async def transfer_in(
+        self, call_id: str, company_id: int, number: str, dialed: str, group_id: int
+    ) -> bool:
+        """A caller handed over to a group (its call held, answered) joins the group's
+        queue, without the greeting; False when the group has no queue."""
+        queue = await self._queues.of_group(group_id)
+        if queue is None or queue.company_id != company_id or call_id in self._callers:
+            return False
+        caller = QueuedCaller(call_id, company_id, number, dialed, queue, self._clock.monotonic())
+        self._callers[call_id] = caller
+        await self._join(caller, queue, greet=False)
+        return True
+
     async def _join(self, caller: QueuedCaller, queue: GroupQueueView, greet: bool) -> None:
         """Put the caller in `queue`'s line, by when it first came."""
         caller.group = queue
@@ -277,10 +293,11 @@ class Distributor:
                 await self._join(caller, target, greet=False)
                 return
         if settings.overflow is Overflow.NUMBER:
-            line = await self._line(caller.company_id)
-            if line is not None:
+            number = await self._reach.number(
+                caller.company_id, settings.overflow_number, settings.max_wait_seconds
+            )
+            if number is not None:
                 self._callers.pop(caller.call_id, None)
-                number = line.to(settings.overflow_number, settings.max_wait_seconds)
                 self._command(partial(self._switch.attach, caller.call_id, number))
                 return
         self._callers.pop(caller.call_id, None)
@@ -381,11 +398,7 @@ class Distributor:
         """Where the offer rings: the phone registered on the agent's extension, or the
         mobile of an agent signed in on it (through the company's trunk)."""
         ring = caller.group.settings.ring_seconds
-        if session is not None and session.login_type is LoginType.MOBILE:
-            line = await self._line(caller.company_id)
-            return None if line is None else line.to(session.mobile, ring)
-        binding = self._switch.binding(number)
-        return None if binding is None else Target(binding.target, number, caller.number, ring)
+        return await self._reach.agent(caller.company_id, number, session, caller.number, ring)
 
     async def _offer(self, caller: QueuedCaller, number: str) -> bool:
         """Ring the agent on `number` for the caller; False when it cannot be rung."""
@@ -444,17 +457,6 @@ class Distributor:
         return found
 
     # look-ups (from memory until the store changes)
-
-    async def _line(self, company_id: int) -> OutboundLine | None:
-        """The company's trunk and a caller ID of its pool; None when it has none."""
-        company = await self._directory.company(company_id)
-        if company is None:
-            return None
-        try:
-            return await self._lines.line(Caller(company.id, company.code, company.name))
-        except BusinessError as exc:
-            log.warning("a caller cannot overflow to a number", extra={"why": exc.desc})
-            return None
 
     async def _group_of(self, dialed: str) -> int | None:
         bare = dialed.removeprefix("+")

@@ -6,7 +6,9 @@ offer, a predictive customer put through, a call placed for it), when the agent'
 dials out, or when a call was placed for the agent by request (its mobile, too). An
 offered call reaches it answered by the other party already (talking once the agent
 answers); its own call rings the agent first, then the customer (talking once both
-have answered).
+have answered). In the middle of a call more agents join it, each on a leg of its own
+(a transfer's target, a party consulted, a supervisor), and an agent may leave a call
+that goes on: each agent's part is followed by its leg.
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ from datetime import datetime
 
 from callyard.domain.agent_sessions import Status, Step
 from callyard.domain.calls import CallKind, Direction
-from callyard.domain.hangups import Party
+from callyard.domain.hangups import EndReason, Party
+from callyard.domain.mid_call import Part
 from callyard.services.calls import LiveCall
 from callyard.services.sessions.model import AgentSession, CallSummary, Notice, SessionCall
 from callyard.services.sessions.service import AgentSessions
 from callyard.switch.events import (
     AGENT_LEG,
+    CUSTOMER_LEG,
     CallBridged,
     CallEnded,
     IncomingCall,
     LegAnswered,
     LegCalling,
+    LegEnded,
     LegFailed,
     LegRinging,
     Registered,
@@ -46,6 +51,7 @@ RecordingLink = Callable[[int, str, datetime], str]
 class _Followed:
     agent: AgentSession
     own: bool  # the agent's own call (it answers first), else an offered one
+    agent_first: bool  # the agents' side is the call's first party
 
 
 class CallFollower:
@@ -62,7 +68,8 @@ class CallFollower:
         self._live = live
         self._link = recording_link
         self._epoch_ms = epoch_ms
-        self._calls: dict[str, _Followed] = {}  # call id -> the agent it concerns
+        self._calls: dict[str, dict[str, _Followed]] = {}  # call id -> leg -> its agent
+        self._bridged: set[str] = set()
 
     def on_event(self, event: SwitchEvent) -> None:
         if isinstance(event, Registered | Unregistered):
@@ -76,11 +83,17 @@ class CallFollower:
         elif isinstance(event, LegAnswered):
             self._answered(event)
         elif isinstance(event, CallBridged):
-            self._bridged(event)
+            self._bridged_now(event)
         elif isinstance(event, LegFailed):
             self._missed(event)
+        elif isinstance(event, LegEnded):
+            self._left(event)
         elif isinstance(event, CallEnded):
             self._ended(event)
+
+    def agents_of(self, call_id: str) -> dict[str, AgentSession]:
+        """The agents in a call now, by their legs."""
+        return {leg: f.agent for leg, f in self._calls.get(call_id, {}).items()}
 
     def _registration(self, event: Registered | Unregistered) -> None:
         agent = self._sessions.by_extension(event.number)
@@ -108,34 +121,43 @@ class CallFollower:
             0,
             begin_ms=self._epoch_ms(),
         )
-        self._calls[event.call_id] = _Followed(agent, own=True)
+        self._follow(event.call_id, AGENT_LEG, _Followed(agent, own=True, agent_first=True))
         # The phone placed the call: it does not ring, it has answered already.
         self._sessions.step(agent, Step.ANSWER_OWN)
 
+    def _follow(self, call_id: str, leg: str, followed: _Followed) -> None:
+        self._calls.setdefault(call_id, {})[leg] = followed
+
     def _calling(self, event: LegCalling) -> None:
-        followed = self._calls.get(event.call_id)
-        if followed is None and (placed := self._sessions.placed(event.call_id)) is not None:
-            followed = self._calls[event.call_id] = _Followed(placed, own=True)
-        if followed is None and (offered := self._sessions.offered(event.call_id)) is not None:
+        followed = self._calls.get(event.call_id, {})
+        expected = self._sessions.expected(event.call_id, event.leg)
+        if expected is not None:
+            self._bind_offer(expected[0], event, expected[1])
+            return
+        if not followed and (placed := self._sessions.placed(event.call_id)) is not None:
+            call = placed.call
+            if call is not None and call.call_id == event.call_id:
+                call.leg = event.leg  # a call placed by request calls the agent first
+                self._follow(event.call_id, event.leg, _Followed(placed, True, True))
+                self._sessions.publish(Notice.CALLING_AGENT, placed, call.sequence)
+            return
+        if (offered := self._sessions.offered(event.call_id)) is not None:
             self._bind_offer(offered, event)
             return
-        if followed is not None:
-            call = followed.agent.call
-            if call is None or call.call_id != event.call_id:
-                return
-            if not call.leg:
-                call.leg = event.leg  # a call placed by request calls the agent first
-                self._sessions.publish(Notice.CALLING_AGENT, followed.agent, call.sequence)
-            elif call.leg == event.leg and event.number != followed.agent.extension:
+        on_leg = followed.get(event.leg)
+        if on_leg is not None:
+            if event.number != on_leg.agent.extension and not on_leg.own:
                 # The leg that rang the agent now calls someone else: it was missed.
-                self._offer_over(followed, Step.MISS)
+                self._offer_over(event.call_id, event.leg, Step.MISS)
             return
+        if followed:
+            return  # the customer of an agent's own call, a party no agent is
         agent = self._sessions.by_extension(event.number)
         if agent is None or not agent.on_phone or agent.call is not None:
             return
         self._bind_offer(agent, event)
 
-    def _bind_offer(self, agent: AgentSession, event: LegCalling) -> None:
+    def _bind_offer(self, agent: AgentSession, event: LegCalling, part: Part = Part.NORMAL) -> None:
         """A call the switch now rings the agent for (on its phone or its mobile)."""
         if agent.call is not None:
             return
@@ -155,53 +177,74 @@ class CallFollower:
             predictive=kind is CallKind.PREDICTIVE,
             queued_at_ms=live.queued_ms if live is not None else 0,
             begin_ms=self._epoch_ms(),
+            part=part,
         )
-        own = kind in _OWN_CALLS
-        self._calls[event.call_id] = _Followed(agent, own=own)
+        own = kind in _OWN_CALLS and part is Part.NORMAL
+        self._follow(event.call_id, event.leg, _Followed(agent, own, kind in _OWN_CALLS))
         if self._sessions.step(agent, Step.RING):
             self._sessions.publish(Notice.CALLING_AGENT, agent, 0)
 
-    def _agent_call(self, call_id: str) -> tuple[_Followed, SessionCall] | None:
-        followed = self._calls.get(call_id)
+    def _on_leg(self, call_id: str, leg: str) -> tuple[_Followed, SessionCall] | None:
+        """The agent on a call's leg, with its part of the call."""
+        followed = self._calls.get(call_id, {}).get(leg)
         if followed is None:
             return None
         call = followed.agent.call
         if call is None or call.call_id != call_id:
-            self._calls.pop(call_id, None)
+            self._unfollow(call_id, leg)
             return None
         return followed, call
 
+    def _owner(self, call_id: str) -> tuple[_Followed, SessionCall] | None:
+        """The agent whose own call it is (the customer is called for it)."""
+        for leg, followed in list(self._calls.get(call_id, {}).items()):
+            if followed.own:
+                return self._on_leg(call_id, leg)
+        return None
+
+    def _unfollow(self, call_id: str, leg: str) -> None:
+        legs = self._calls.get(call_id)
+        if legs is not None:
+            legs.pop(leg, None)
+            if not legs:
+                del self._calls[call_id]
+
     def _leg(self, call_id: str, leg: str, agents: Notice, others: Notice) -> None:
-        found = self._agent_call(call_id)
-        if found is None:
-            return
-        followed, call = found
-        if leg == call.leg:
+        found = self._on_leg(call_id, leg)
+        if found is not None:
+            followed, call = found
             call.ring_ms = call.ring_ms or self._epoch_ms()
             self._sessions.publish(agents, followed.agent, call.sequence)
-        elif followed.own:
+        elif leg == CUSTOMER_LEG and (owner := self._owner(call_id)) is not None:
+            followed, call = owner
             call.called_ring_ms = call.called_ring_ms or self._epoch_ms()
             self._sessions.publish(others, followed.agent, call.sequence)
 
     def _answered(self, event: LegAnswered) -> None:
-        found = self._agent_call(event.call_id)
-        if found is None:
-            return
-        followed, call = found
-        agent = followed.agent
-        if event.leg == call.leg:
+        found = self._on_leg(event.call_id, event.leg)
+        if found is not None:
+            followed, call = found
+            agent = followed.agent
             step = Step.ANSWER_OWN if followed.own else Step.ANSWER_OFFER
             if self._sessions.step(agent, step, call.sequence):
                 self._sessions.publish(Notice.ANSWERED, agent, call.sequence)
-        elif followed.own:
-            self._sessions.publish(Notice.CUSTOMER_ANSWERED, agent, call.sequence)
+            if event.call_id in self._bridged:  # joined a call already under way
+                self._talking(followed, call)
+        elif event.leg == CUSTOMER_LEG and (owner := self._owner(event.call_id)) is not None:
+            followed, call = owner
+            self._sessions.publish(Notice.CUSTOMER_ANSWERED, followed.agent, call.sequence)
 
-    def _bridged(self, event: CallBridged) -> None:
-        found = self._agent_call(event.call_id)
-        if found is None:
-            return
-        followed, call = found
+    def _bridged_now(self, event: CallBridged) -> None:
+        self._bridged.add(event.call_id)
+        for leg in list(self._calls.get(event.call_id, {})):
+            found = self._on_leg(event.call_id, leg)
+            if found is not None:
+                self._talking(*found)
+
+    def _talking(self, followed: _Followed, call: SessionCall) -> None:
         agent = followed.agent
+        if call.talked:
+            return
         call.talked = True
         call.answer_ms = self._epoch_ms()
         if agent.status is Status.DIALING:
@@ -210,55 +253,71 @@ class CallFollower:
             self._sessions.publish(Notice.TALKING, agent, call.sequence)
 
     def _missed(self, event: LegFailed) -> None:
-        found = self._agent_call(event.call_id)
-        if found is None or event.leg != found[1].leg:
+        found = self._on_leg(event.call_id, event.leg)
+        if found is None:
             return
-        self._offer_over(found[0], Step.MISS)
+        # A mid-call party that did not answer (a consult, a transfer) is not kept away.
+        step = Step.MISS if found[1].part is Part.NORMAL else Step.RELEASE
+        self._offer_over(event.call_id, event.leg, step)
 
-    def _offer_over(self, followed: _Followed, step: Step) -> None:
+    def _offer_over(self, call_id: str, leg: str, step: Step) -> None:
         """The agent's part in a call ended before it talked."""
-        agent = followed.agent
-        call = agent.call
-        if call is not None:
-            self._calls.pop(call.call_id, None)
-        agent.call = None
-        if self._sessions.step(agent, step, 0):
-            kind = Notice.READY if agent.status is Status.IDLE else Notice.NOT_READY
-            self._sessions.publish(kind, agent, 0)
+        followed = self._calls.get(call_id, {}).get(leg)
+        self._unfollow(call_id, leg)
+        if followed is None:
+            return
+        followed.agent.call = None
+        self._sessions.let_go(followed.agent, step)
+
+    def _left(self, event: LegEnded) -> None:
+        """An agent's leg left a call that goes on (handed over, consulted no more, a
+        supervisor done): its part of the call is over."""
+        found = self._on_leg(event.call_id, event.leg)
+        if found is None:
+            return
+        self._part_over(event.call_id, event.leg, EndReason.NORMAL, None, by_agent=True)
 
     def _ended(self, event: CallEnded) -> None:
-        found = self._agent_call(event.call_id)
+        self._bridged.discard(event.call_id)
+        for leg, followed in list(self._calls.get(event.call_id, {}).items()):
+            by_agent = (event.by is Party.CALLER) == followed.agent_first
+            self._part_over(event.call_id, leg, event.cause, event.sip_status, by_agent, event)
         self._calls.pop(event.call_id, None)
+
+    def _part_over(
+        self,
+        call_id: str,
+        leg: str,
+        cause: EndReason,
+        sip_status: int | None,
+        by_agent: bool,
+        ended: CallEnded | None = None,
+    ) -> None:
+        """The agent on `leg` is done with the call: wrap-up after a talk, else back to
+        what it chose (or, an offer it let go, not ready)."""
+        found = self._on_leg(call_id, leg)
         if found is None:
             return
         followed, call = found
         agent = followed.agent
-        # The agent is the call's first party in its own calls only (an offered call's
-        # first party is its caller, or the customer the dialer reached).
-        by_agent = (event.by is Party.CALLER) == followed.own
         rang = (call.ring_ms if by_agent else call.called_ring_ms or call.ring_ms) > 0
         if not call.talked:
             if followed.own:
-                summary = CallSummary(
-                    event.cause, event.sip_status, rang, by_agent, "", None, self._epoch_ms()
-                )
+                summary = CallSummary(cause, sip_status, rang, by_agent, "", None, self._epoch_ms())
                 self._sessions.publish(Notice.CALL_FAILED, agent, call.sequence, summary)
-                self._offer_over(followed, Step.RELEASE)
+                self._offer_over(call_id, leg, Step.RELEASE)
             else:
-                self._offer_over(followed, Step.RELEASE if not by_agent else Step.MISS)
+                missed = by_agent and call.part is Part.NORMAL
+                self._offer_over(call_id, leg, Step.MISS if missed else Step.RELEASE)
             return
+        self._unfollow(call_id, leg)
         link = ""
-        live = self._live.get(event.call_id)
-        if event.captures and live is not None:
-            link = self._link(agent.company_code, event.call_id, live.started_wall)
+        live = self._live.get(call_id)
+        recorded = ended is None or ended.captures
+        if recorded and live is not None:
+            link = self._link(agent.company_code, call_id, live.started_wall)
         summary = CallSummary(
-            event.cause,
-            event.sip_status,
-            rang,
-            by_agent,
-            link,
-            agent.auto_idle_seconds,
-            self._epoch_ms(),
+            cause, sip_status, rang, by_agent, link, agent.auto_idle_seconds, self._epoch_ms()
         )
         agent.call = None
         self._sessions.step(agent, Step.HANG_UP, call.sequence)

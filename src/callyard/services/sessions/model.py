@@ -11,6 +11,7 @@ from callyard.domain.agent_sessions import LoginType, Status
 from callyard.domain.agents import AgentRole
 from callyard.domain.calls import Direction
 from callyard.domain.hangups import EndReason, Party
+from callyard.domain.mid_call import Action, Part, Phase
 
 # Why callyard itself made an agent not ready (its own busy types beside the agents').
 MISSED_OFFER = "missed"  # did not answer a call offered to it
@@ -46,6 +47,9 @@ class SessionCall:
     called_ring_ms: int = 0  # the customer's phone rang (the agent's own call)
     answer_ms: int = 0  # both parties talking
     talked: bool = False
+    part: Part = Part.NORMAL  # how the agent takes part in the call
+    held: bool = False  # the agent put the customer on hold
+    muted: bool = False
 
 
 @dataclass
@@ -136,6 +140,7 @@ class Notice(StrEnum):
     IDLE_AGENTS = "idle_agents"  # `detail` is tuple[SessionView, ...]
     GROUPS = "groups"  # `detail` is tuple[GroupRef, ...]
     QUEUE = "queue"  # `detail` is a QueueView
+    MID_CALL = "mid_call"  # a request in the middle of a call; `detail` is a MidCallOutcome
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,16 @@ class QueueView:
     group: GroupRef
     waiting: tuple[WaitingCall, ...]
     member: bool
+
+
+@dataclass(frozen=True)
+class MidCallOutcome:
+    """How a request in the middle of a call came out (or how far it has come)."""
+
+    action: Action
+    phase: Phase
+    cause: str = ""  # why it failed
+    part: Part = Part.NORMAL  # the part the party it called takes (a consult, ...)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from callyard.clock import Clock
 from callyard.domain.agent_sessions import LoginType, Status, Step, after, in_call
 from callyard.domain.agents import AgentDevice, AgentRole
 from callyard.domain.calls import Direction
+from callyard.domain.mid_call import Part
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError
 from callyard.security import new_token, token_digest
@@ -90,6 +91,9 @@ class AgentSessions:
         self._persisting: dict[int, asyncio.Task[None]] = {}
         self._placed: dict[str, AgentSession] = {}  # calls placed by request, not yet seen
         self._offers: dict[str, AgentSession] = {}  # offers to agents' mobiles, not yet seen
+        # Agents called into calls in progress (a transfer, a consult, a supervisor), by
+        # call and leg, not yet seen ringing.
+        self._expected: dict[tuple[str, str], tuple[AgentSession, Part]] = {}
 
     # lookups
 
@@ -345,6 +349,13 @@ class AgentSessions:
             self._start_wrap_up(agent)
         return True
 
+    def let_go(self, agent: AgentSession, step: Step) -> None:
+        """The agent's part in a call ended before it talked (`step`: released, or a
+        missed offer): told whether it is ready again."""
+        if self.step(agent, step, 0):
+            kind = Notice.READY if agent.status is Status.IDLE else Notice.NOT_READY
+            self.publish(kind, agent, 0)
+
     def placed(self, call_id: str) -> AgentSession | None:
         """The agent a request placed this call for (once: the caller follows it then)."""
         return self._placed.pop(call_id, None)
@@ -357,6 +368,14 @@ class AgentSessions:
     def offered(self, call_id: str) -> AgentSession | None:
         """The agent a call is being offered to on its mobile (once)."""
         return self._offers.pop(call_id, None)
+
+    def expect(self, call_id: str, leg: str, agent: AgentSession, part: Part) -> None:
+        """Leg `leg` of a call in progress is about to ring the agent, who takes `part`."""
+        self._expected[(call_id, leg)] = (agent, part)
+
+    def expected(self, call_id: str, leg: str) -> tuple[AgentSession, Part] | None:
+        """The agent a call's leg was to ring, and its part (once)."""
+        return self._expected.pop((call_id, leg), None)
 
     def phone_lost(self, agent: AgentSession) -> None:
         """Its phone's registration ended: a ready agent is made not ready until it is back."""

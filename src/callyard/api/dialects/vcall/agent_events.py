@@ -18,10 +18,12 @@ from callyard.api.dialects.vcall.causes import cause_of
 from callyard.domain.agent_sessions import LoginType, Status
 from callyard.domain.agents import AgentRole
 from callyard.domain.calls import Direction
+from callyard.domain.mid_call import Action, Part, Phase
 from callyard.services.sessions.model import (
     AgentNotice,
     CallSummary,
     GroupRef,
+    MidCallOutcome,
     Notice,
     QueueView,
     SessionCall,
@@ -60,6 +62,61 @@ EVENTS: Mapping[Notice, str] = {
     Notice.IDLE_AGENTS: "IdleAgent",
     Notice.GROUPS: "GroupInfo",
     Notice.QUEUE: "QueueInfo",
+}
+
+# Requests in the middle of a call, by how far they came (catalog M8.2, M9). The seed
+# names no events for hold and mute, nor failures of some requests: callyard's own
+# names follow the seed's pattern (docs/compat.md).
+MID_CALL_EVENTS: Mapping[tuple[Action, Phase], str] = {
+    (Action.HOLD, Phase.DONE): "Hold",
+    (Action.HOLD, Phase.FAILED): "HoldFail",
+    (Action.UNHOLD, Phase.DONE): "UnHold",
+    (Action.UNHOLD, Phase.FAILED): "UnHoldFail",
+    (Action.MUTE, Phase.DONE): "Mute",
+    (Action.MUTE, Phase.FAILED): "MuteFail",
+    (Action.UNMUTE, Phase.DONE): "Unmute",
+    (Action.UNMUTE, Phase.FAILED): "UnmuteFail",
+    (Action.TRANSFER, Phase.CALLING): "TransferCalling",
+    (Action.TRANSFER, Phase.DONE): "TransferCall",
+    (Action.TRANSFER, Phase.FAILED): "TransferCallFail",
+    (Action.TRANSFER_CANCEL, Phase.DONE): "TransferCancel",
+    (Action.TRANSFER_CANCEL, Phase.FAILED): "TransferCancelFail",
+    (Action.CONSULT, Phase.CALLING): "ConsultCalling",
+    (Action.CONSULT, Phase.DONE): "ConsultCall",
+    (Action.CONSULT, Phase.FAILED): "ConsultCallFail",
+    (Action.CONSULT_CANCEL, Phase.DONE): "ConsultCancel",
+    (Action.CONSULT_CANCEL, Phase.FAILED): "ConsultCancelFail",
+    (Action.CONSULT_TRANSFER, Phase.DONE): "ConsultTransfer",
+    (Action.CONSULT_TRANSFER, Phase.FAILED): "ConsultTransferFail",
+    (Action.CONSULTED_LEFT, Phase.DONE): "ConsultedCancel",
+    (Action.THREE_WAY, Phase.CALLING): "TripartiteTalking",
+    (Action.THREE_WAY, Phase.DONE): "TripartiteTalk",
+    (Action.THREE_WAY, Phase.FAILED): "TripartiteTalkFail",
+    (Action.LISTEN, Phase.CALLING): "Listening",
+    (Action.LISTEN, Phase.DONE): "Listen",
+    (Action.LISTEN, Phase.FAILED): "ListenFail",
+    (Action.WHISPER, Phase.CALLING): "Whispering",
+    (Action.WHISPER, Phase.DONE): "Whisper",
+    (Action.WHISPER, Phase.FAILED): "WhisperFail",
+    (Action.BARGE, Phase.CALLING): "ForceInserting",
+    (Action.BARGE, Phase.DONE): "ForceInsert",
+    (Action.BARGE, Phase.FAILED): "ForceInsertFail",
+    (Action.INTERCEPT, Phase.CALLING): "Intercepting",
+    (Action.INTERCEPT, Phase.DONE): "Intercept",
+    (Action.INTERCEPT, Phase.FAILED): "InterceptFail",
+    (Action.FORCE_RELEASE, Phase.DONE): "ForceBreak",
+    (Action.FORCE_RELEASE, Phase.FAILED): "ForceBreakFail",
+}
+
+# The events' `callType` (§1.6) of an agent's part in a call ("whisper" is callyard's).
+CALL_TYPES: Mapping[Part, str] = {
+    Part.NORMAL: "normal",
+    Part.CONSULT: "consult",
+    Part.TRANSFER: "transfer",
+    Part.LISTEN: "listen",
+    Part.WHISPER: "whisper",
+    Part.BARGE: "forceInsert",
+    Part.INTERCEPT: "intercept",
 }
 
 # `nowState` of an agent in each status (an event that changes the state names it).
@@ -107,6 +164,8 @@ _LISTING = {Channel.PUSH: "agentList", Channel.SOCKET: "infoList"}
 
 
 def event_name(notice: AgentNotice) -> str:
+    if notice.kind is Notice.MID_CALL and isinstance(notice.detail, MidCallOutcome):
+        return MID_CALL_EVENTS[(notice.detail.action, notice.detail.phase)]
     return EVENTS[notice.kind]
 
 
@@ -156,6 +215,8 @@ def _data(notice: AgentNotice, channel: Channel) -> Any:
         return _queue(detail)
     if kind is Notice.GROUPS and isinstance(detail, tuple):
         return {"groupList": [{"id": g.sn, "name": g.name, "type": 0} for g in detail]}
+    if kind is Notice.MID_CALL and isinstance(detail, MidCallOutcome):
+        return _mid_call(notice.call, detail)
     if notice.call is not None and kind is Notice.WRAP_UP and isinstance(detail, CallSummary):
         return _after(notice.call, detail, channel)
     if notice.call is not None and kind in _CALL_EVENTS:
@@ -214,7 +275,17 @@ def _call(call: SessionCall, channel: Channel, *, with_type: bool) -> dict[str, 
         "ivrKeyRecord": [],
     }
     if with_type:
-        data["callType"] = "normal"
+        data["callType"] = CALL_TYPES[call.part]
+    return data
+
+
+def _mid_call(call: SessionCall | None, outcome: MidCallOutcome) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "callType": CALL_TYPES[outcome.part],
+        "occCallId": call.call_id if call is not None else "",
+    }
+    if outcome.phase is Phase.FAILED:
+        data["cause"] = outcome.cause
     return data
 
 
@@ -237,7 +308,7 @@ def _after(call: SessionCall, summary: CallSummary, channel: Channel) -> dict[st
         "endTime": _ms(summary.ended_ms),
         "caller": call.caller,
         "called": call.called,
-        "callType": "normal",
+        "callType": CALL_TYPES[call.part],
         "data": name,
         "inQueueTime": call.queued_at_ms,
         "agentAutoIdle": int(auto is not None),

@@ -24,10 +24,13 @@ from callyard.api.dialects.vcall.agent_events import LOGIN_TYPES, STATES
 from callyard.api.dialects.vcall.envelope import STRING, body
 from callyard.api.dialects.vcall.schemas import validated
 from callyard.domain.agents import AgentDevice, AgentRole
+from callyard.domain.mid_call import Action as MidCallAction
+from callyard.domain.mid_call import TargetKind
 from callyard.domain.refusals import Denial, Refusal
 from callyard.errors import AccessDenied, BusinessError, InvalidInput
 from callyard.services.auth import AuthService
 from callyard.services.companies import Capability, TokenAudience
+from callyard.services.sessions.mid_call import MidCalls
 from callyard.services.sessions.model import (
     AgentSession,
     Notice,
@@ -103,6 +106,31 @@ class TargetParams(BaseModel):
     busyType: Annotated[Text, Field(max_length=32)] = "0"
 
 
+# `transferType`, `consultType` (§1.6).
+TARGET_KINDS: Mapping[str, TargetKind] = {
+    "1": TargetKind.AGENT,
+    "2": TargetKind.NUMBER,
+    "3": TargetKind.GROUP,
+    "4": TargetKind.IVR,
+}
+BLIND, SUPERVISED = 0, 1  # `transferMode` (docs/compat.md)
+
+
+class TransferParams(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    transferType: Annotated[Text, Field(pattern=r"^[1-4]$")]
+    transferId: Annotated[Text, Field(min_length=1, max_length=40)]
+    transferMode: Annotated[int, BeforeValidator(_long), Field(ge=BLIND, le=SUPERVISED)] = BLIND
+
+
+class ConsultParams(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    consultType: Annotated[Text, Field(pattern=r"^[1-4]$")]
+    consultId: Annotated[Text, Field(min_length=1, max_length=40)]
+
+
 class Filter(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -139,27 +167,6 @@ DEVICES = {
 }
 LOGIN_TYPE_OF = {code: login_type for login_type, code in LOGIN_TYPES.items()}
 
-# Requests of the seed's table that come with mid-call control: answered -1 for now.
-LATER = frozenset(
-    {
-        "hold",
-        "unHold",
-        "mute",
-        "unmute",
-        "consultCall",
-        "consultCancel",
-        "consultTransfer",
-        "tripartiteTalk",
-        "transferCall",
-        "transferCancel",
-        "listen",
-        "forceBreak",
-        "forceInsert",
-        "intercept",
-    }
-)
-
-
 Waiting = Callable[[int], tuple[WaitingCall, ...]]
 """A group's callers waiting now (by group id)."""
 
@@ -175,6 +182,14 @@ class Acting:
     agent: AgentSession
     sequence: int
     waiting: Waiting = nobody_waiting
+    mid_calls: MidCalls | None = None
+
+    @property
+    def mid(self) -> MidCalls:
+        """Mid-call requests (none without a switch)."""
+        if self.mid_calls is None:
+            raise BusinessError(Refusal.CALL_NOT_CONTROLLED, "no calls without a switch")
+        return self.mid_calls
 
 
 Perform = Callable[[AgentSessions, Acting, Any], Awaitable[None]]
@@ -235,6 +250,62 @@ async def _force_busy(sessions: AgentSessions, acting: Acting, params: TargetPar
 async def _force_logout(sessions: AgentSessions, acting: Acting, params: TargetParams) -> None:
     target = sessions.supervise(acting.agent, params.beAgentNumber)
     await sessions.sign_out(target, acting.sequence)
+
+
+async def _hold(_sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
+    await acting.mid.hold(acting.agent, acting.sequence)
+
+
+async def _unhold(_sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
+    await acting.mid.unhold(acting.agent, acting.sequence)
+
+
+async def _mute(_sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
+    await acting.mid.mute(acting.agent, True, acting.sequence)
+
+
+async def _unmute(_sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
+    await acting.mid.mute(acting.agent, False, acting.sequence)
+
+
+async def _transfer(_sessions: AgentSessions, acting: Acting, params: TransferParams) -> None:
+    kind = TARGET_KINDS[params.transferType]
+    blind = params.transferMode == BLIND
+    await acting.mid.transfer(acting.agent, kind, params.transferId, blind, acting.sequence)
+
+
+async def _transfer_cancel(_sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
+    await acting.mid.transfer_cancel(acting.agent, acting.sequence)
+
+
+async def _consult(_sessions: AgentSessions, acting: Acting, params: ConsultParams) -> None:
+    kind = TARGET_KINDS[params.consultType]
+    await acting.mid.consult(acting.agent, kind, params.consultId, acting.sequence)
+
+
+async def _consult_cancel(_sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
+    await acting.mid.consult_cancel(acting.agent, acting.sequence)
+
+
+async def _consult_transfer(_sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
+    await acting.mid.consult_transfer(acting.agent, acting.sequence)
+
+
+async def _three_way(_sessions: AgentSessions, acting: Acting, _: NoParams) -> None:
+    await acting.mid.three_way(acting.agent, acting.sequence)
+
+
+def _monitor(action: MidCallAction) -> Perform:
+    """A supervisor's request on an agent's call: listen, whisper, barge in, intercept."""
+
+    async def perform(_sessions: AgentSessions, acting: Acting, params: TargetParams) -> None:
+        await acting.mid.monitor(acting.agent, params.beAgentNumber, action, acting.sequence)
+
+    return perform
+
+
+async def _force_break(_sessions: AgentSessions, acting: Acting, params: TargetParams) -> None:
+    await acting.mid.force_release(acting.agent, params.beAgentNumber, acting.sequence)
 
 
 def _matches(view: SessionView, wanted: Filter) -> bool:
@@ -302,6 +373,23 @@ ACTIONS: Mapping[str, Action] = {
     "forceIdle": Action(TargetParams, _force_idle, supervisor=True),
     "forceBusy": Action(TargetParams, _force_busy, supervisor=True),
     "forceLogout": Action(TargetParams, _force_logout, supervisor=True),
+    "hold": Action(NoParams, _hold),
+    "unHold": Action(NoParams, _unhold),
+    "mute": Action(NoParams, _mute),
+    "unmute": Action(NoParams, _unmute),
+    "transferCall": Action(TransferParams, _transfer),
+    "transferCancel": Action(NoParams, _transfer_cancel),
+    "consultCall": Action(ConsultParams, _consult),
+    "consultCancel": Action(NoParams, _consult_cancel),
+    "consultTransfer": Action(NoParams, _consult_transfer),
+    "tripartiteTalk": Action(NoParams, _three_way),
+    # A supervisor's requests on an agent's call: an ordinary agent gets their failure
+    # events (the mid-call service checks the role).
+    "listen": Action(TargetParams, _monitor(MidCallAction.LISTEN)),
+    "whisper": Action(TargetParams, _monitor(MidCallAction.WHISPER)),
+    "forceInsert": Action(TargetParams, _monitor(MidCallAction.BARGE)),
+    "intercept": Action(TargetParams, _monitor(MidCallAction.INTERCEPT)),
+    "forceBreak": Action(TargetParams, _force_break),
 }
 LOGIN = "login"
 
@@ -310,11 +398,16 @@ class Cti:
     """Carries out CTI requests for both channels."""
 
     def __init__(
-        self, sessions: AgentSessions, auth: AuthService, waiting: Waiting = nobody_waiting
+        self,
+        sessions: AgentSessions,
+        auth: AuthService,
+        waiting: Waiting = nobody_waiting,
+        mid_calls: MidCalls | None = None,
     ) -> None:
         self.sessions = sessions
         self._auth = auth
         self._waiting = waiting
+        self._mid_calls = mid_calls
 
     async def login(
         self,
@@ -372,13 +465,11 @@ class Cti:
         if action.supervisor and agent.role is not AgentRole.SUPERVISOR:
             raise BusinessError(Refusal.NOT_SUPERVISOR, f"Agent {agent.number} is not a supervisor")
         self.sessions.heard_from(agent)
-        acting = Acting(agent, common.sequence, self._waiting)
+        acting = Acting(agent, common.sequence, self._waiting, self._mid_calls)
         await action.perform(self.sessions, acting, params)
 
 
 def unknown_request(request: str) -> str:
-    if request in LATER:
-        return f"{request} is not available yet"
     return f"unknown request {request!r}"
 
 

@@ -1,0 +1,279 @@
+"""The middle of a call through `callyard serve` and its CTI: a carrier's caller reaches a
+queue's agent, who holds, consults, talks three-way and hands the call over; a supervisor
+listens, whispers, barges in and takes the call over. baresip plays every party, each
+with a tone of its own; what each one hears is checked phase by phase, with the events
+and the call's record."""
+
+from __future__ import annotations
+
+import time
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from callyard.testing.audio import tone_power, tones_heard
+from callyard.testing.cti import AgentDesk
+from callyard.testing.receiver import Receiver
+from callyard.testing.sip import Baresip, running, write_tone_wav
+from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
+from tests.switch.test_queue_e2e import THIRD_AGENT, WORK_NUMBERS, nothing_left
+from tests.switch.test_vcall_calls_e2e import Vcall
+
+pytestmark = pytest.mark.sip
+
+PASSWORD = "s3cret-pass"
+CALLER = "628123456789"
+CALLER_HZ, FIRST_HZ, SECOND_HZ, SUPERVISOR_HZ = 1000, 440, 600, 800
+VOICES = (CALLER_HZ, FIRST_HZ, SECOND_HZ, SUPERVISOR_HZ)
+MARGIN = 0.7  # seconds at each end of a phase not judged (jitter buffers, re-INVITEs)
+SUPERVISOR = THIRD_AGENT
+VOICE_LEVEL = 0.25  # each voice's tone reaches its hearers at half of full scale
+
+
+@dataclass
+class Center:
+    """A queue's group with two agents and a supervisor signed in, and their phones."""
+
+    pbx: Pbx
+    phones: dict[str, Baresip]
+    caller: Baresip
+    desks: dict[str, AgentDesk] = field(default_factory=dict)
+    start: float = 0.0
+    marks: list[tuple[str, float]] = field(default_factory=list)
+
+    def desk(self, extension: str) -> AgentDesk:
+        return self.desks[extension]
+
+    def mark(self, name: str, seconds: float = 2.5) -> None:
+        """A phase of the call begins now; it lasts `seconds`."""
+        self.marks.append((name, time.monotonic() - self.start))
+        time.sleep(seconds)
+
+    def span(self, name: str, since: float = 0.0) -> tuple[float, float]:
+        """A phase, in seconds of the audio of a party that joined at `since`."""
+        names = [mark for mark, _ in self.marks]
+        index = names.index(name)
+        begin = self.marks[index][1]
+        end = self.marks[index + 1][1] if index + 1 < len(self.marks) else begin + 2.0
+        return begin + MARGIN - since, end - MARGIN - since
+
+
+def heard(path: Path, span: tuple[float, float]) -> set[float]:
+    return tones_heard(_samples(path, span), VOICES)
+
+
+def music_heard(path: Path, span: tuple[float, float]) -> bool:
+    """Something neither silence nor any party's voice: the hold music (its notes'
+    overtones come near some voices' tones, far below a voice's level)."""
+    samples = _samples(path, span)
+    loud = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) > 300
+    return loud and not tones_heard(samples, VOICES, floor=VOICE_LEVEL)
+
+
+def _samples(path: Path, span: tuple[float, float]) -> Any:
+    with wave.open(str(path)) as wav:
+        rate = wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    start, end = (int(t * rate) for t in span)
+    assert end - start >= rate // 2, f"{path}: too little audio in {span}"
+    return samples[start:end]
+
+
+@contextmanager
+def center(pbx: Pbx, receiver: Receiver) -> Iterator[Center]:
+    """Group `sales` (queued number, two agents and a supervisor, all ready) and a
+    carrier's caller at the trunk's host."""
+    vcall = Vcall(pbx, receiver)
+    sn = vcall.post(
+        "/api/group/open/create", name="sales", policy=0, agentAutoIdle="1", agentAutoIdleTime=0
+    )["data"]
+    for extension, number in WORK_NUMBERS.items():
+        created = vcall.post(
+            "/api/agent/open/create",
+            agentName=f"Agent {number}", agentNumber=number, password=PASSWORD,
+            sipId=extension, groupSn=sn, type=1 if extension == SUPERVISOR else 0,
+        )  # fmt: skip
+        assert created["code"] == "0", created
+    pbx.admin("PUT", "/groups/sales/queue", {"ring_seconds": 10, "max_wait_seconds": 120})
+    pbx.admin("PUT", f"/numbers/{CALLER_ID}/route", {"group": "sales"})
+    pbx.cli(
+        "trunk", "add", "--company", COMPANY, "--name", "carrier",
+        "--host", "127.0.0.1", "--port", "5999",
+    )  # fmt: skip
+    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
+    tones = {AGENT: FIRST_HZ, SECOND_AGENT: SECOND_HZ, SUPERVISOR: SUPERVISOR_HZ}
+    phones = {
+        ext: pbx.phone(
+            ext, audio=write_tone_wav(pbx.workdir / f"{ext}.wav", seconds=90, frequency=hz)
+        )
+        for ext, hz in tones.items()
+    }
+    caller = Baresip(
+        pbx.workdir / "caller",
+        user=CALLER,
+        port=pbx.server.sip_port,
+        audio=write_tone_wav(pbx.workdir / "caller.wav", seconds=90, frequency=CALLER_HZ),
+    )
+    with running(*phones.values(), caller):
+        for phone in phones.values():
+            phone.wait_registered()
+        rig = Center(pbx, phones, caller)
+        for extension in (SUPERVISOR, SECOND_AGENT, AGENT):  # the first agent ready last
+            rig.desks[extension] = desk = AgentDesk(pbx.server.url)
+            login = desk.ask(
+                "login", companyId=COMPANY, agentNumber=WORK_NUMBERS[extension],
+                password=PASSWORD, loginType="1",
+            )  # fmt: skip
+            assert login["code"] == "0", login
+            ready = "busy" if extension != AGENT else "idle"
+            assert desk.ask(ready)["code"] == "0"
+        try:
+            yield rig
+        finally:
+            for desk in rig.desks.values():
+                desk.close()
+
+
+def put_through(rig: Center) -> None:
+    """The caller dials the queued number and is put through to the first agent."""
+    rig.caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{rig.pbx.server.sip_port}")
+    rig.phones[AGENT].wait_established(timeout=20)
+    rig.caller.wait_established(timeout=10)
+    rig.desk(AGENT).event("Conversation", timeout=10)
+    rig.start = time.monotonic()
+    rig.mark("talk")
+
+
+def ask(desk: AgentDesk, request: str, **fields: Any) -> dict[str, Any]:
+    answer = desk.ask(request, **fields)
+    assert answer["code"] == "0", (request, answer.get("msg"))
+    return answer
+
+
+def later_event(desk: AgentDesk, name: str, seen: int, timeout: float = 10) -> dict[str, Any]:
+    """Event `name` among those after the first `seen` messages the desk received."""
+    return desk.wait(
+        lambda m: (
+            m.get("type") == "event" and m.get("event") == name and desk.messages.index(m) >= seen
+        ),
+        timeout,
+    )
+
+
+def refused(desk: AgentDesk, request: str, failure: str, **fields: Any) -> dict[str, Any]:
+    """A request that does not fit: answered -1, its failure event with a cause."""
+    answer = desk.ask(request, **fields)
+    assert answer["code"] == "-1", (request, answer)
+    event = desk.event(failure, sequence=answer["sequence"])
+    assert event["data"]["cause"], event
+    return event
+
+
+def test_an_agent_holds_consults_talks_three_way_and_hands_the_call_over(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    with center(pbx, receiver) as rig:
+        first, second = rig.desk(AGENT), rig.desk(SECOND_AGENT)
+        ask(second, "idle")
+        put_through(rig)
+        hold = ask(first, "hold")
+        assert first.event("Hold", sequence=hold["sequence"])["data"]["callType"] == "normal"
+        rig.mark("hold")
+        ask(first, "unHold")
+        rig.mark("resumed", 2.0)
+        consult = ask(first, "consultCall", consultType="1", consultId=WORK_NUMBERS[SECOND_AGENT])
+        rig.phones[SECOND_AGENT].wait_established(timeout=15)
+        done = first.event("ConsultCall", sequence=consult["sequence"])
+        assert done["data"]["callType"] == "consult"
+        assert second.event("Conversation")["data"]["callType"] == "consult"
+        second_since = time.monotonic() - rig.start
+        rig.mark("consult", 3.0)
+        ask(first, "tripartiteTalk")
+        rig.mark("three-way", 3.0)
+        rig.phones[AGENT].hangup()  # the first agent leaves: the second keeps the call
+        rig.phones[AGENT].wait_closed(timeout=10)
+        first.event("After")
+        rig.mark("handed over", 3.0)
+        seen = len(first.messages)
+        transfer = ask(second, "transferCall", transferType="1", transferId=WORK_NUMBERS[AGENT])
+        second.event("TransferCalling", sequence=transfer["sequence"])
+        assert second.event("After")["data"]["callType"] == "transfer"  # it had taken the call
+        rig.phones[AGENT].wait_established(timeout=15)
+        assert later_event(first, "Conversation", seen)["data"]["callType"] == "transfer"
+        second.event("TransferCall", sequence=transfer["sequence"])
+        rig.mark("transferred", 3.0)
+        rig.caller.hangup()
+        rig.caller.wait_closed(timeout=10)
+        rig.phones[AGENT].wait_closed(timeout=10)
+        after = later_event(first, "After", seen)
+    to_caller = rig.caller.received_wav()
+    assert heard(to_caller, rig.span("talk")) == {FIRST_HZ}
+    assert music_heard(to_caller, rig.span("hold")), "the held caller heard no music"
+    assert heard(to_caller, rig.span("resumed")) == {FIRST_HZ}
+    assert music_heard(to_caller, rig.span("consult")), "the caller heard the consult"
+    assert heard(to_caller, rig.span("three-way")) == {FIRST_HZ, SECOND_HZ}
+    assert heard(to_caller, rig.span("handed over")) == {SECOND_HZ}
+    assert heard(to_caller, rig.span("transferred")) == {FIRST_HZ}
+    to_second = rig.phones[SECOND_AGENT].received_wav()
+    assert heard(to_second, rig.span("consult", second_since)) == {FIRST_HZ}
+    assert heard(to_second, rig.span("three-way", second_since)) == {FIRST_HZ, CALLER_HZ}
+    assert heard(to_second, rig.span("handed over", second_since)) == {CALLER_HZ}
+    assert after["data"]["callType"] == "transfer"
+    record = pbx.record_with(type="callin")
+    assert record["extnumber"] == AGENT, "the record names the agent who had the call last"
+    assert record["recordfilename"], "the call is recorded once"
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    nothing_left(pbx.server.url)
+
+
+def test_a_supervisor_listens_whispers_barges_in_and_intercepts(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    with center(pbx, receiver) as rig:
+        agent, other, supervisor = rig.desk(AGENT), rig.desk(SECOND_AGENT), rig.desk(SUPERVISOR)
+        # Requests that do not fit change nothing and get their failure events.
+        refused(other, "hold", "HoldFail")
+        refused(supervisor, "intercept", "InterceptFail", beAgentNumber=WORK_NUMBERS[AGENT])
+        put_through(rig)
+        refused(other, "listen", "ListenFail", beAgentNumber=WORK_NUMBERS[AGENT])
+        refused(agent, "consultTransfer", "ConsultTransferFail")
+        refused(agent, "transferCall", "TransferCallFail", transferType="4", transferId="1")
+        listen = ask(supervisor, "listen", beAgentNumber=WORK_NUMBERS[AGENT])
+        supervisor.event("Listening", sequence=listen["sequence"])
+        rig.phones[SUPERVISOR].wait_established(timeout=15)
+        supervisor.event("Listen", sequence=listen["sequence"])
+        assert supervisor.event("Conversation")["data"]["callType"] == "listen"
+        since = time.monotonic() - rig.start
+        rig.mark("listen", 3.0)
+        ask(supervisor, "whisper", beAgentNumber=WORK_NUMBERS[AGENT])
+        rig.mark("whisper")
+        ask(supervisor, "forceInsert", beAgentNumber=WORK_NUMBERS[AGENT])
+        rig.mark("barge")
+        intercept = ask(supervisor, "intercept", beAgentNumber=WORK_NUMBERS[AGENT])
+        supervisor.event("Intercept", sequence=intercept["sequence"])
+        agent.event("After")
+        rig.phones[AGENT].wait_closed(timeout=10)
+        rig.mark("intercepted", 3.0)
+        ask(supervisor, "hold")
+        rig.caller.hangup()
+        rig.caller.wait_closed(timeout=10)
+        supervisor.event("After")
+    to_caller, to_agent = rig.caller.received_wav(), rig.phones[AGENT].received_wav()
+    to_supervisor = rig.phones[SUPERVISOR].received_wav()
+    assert heard(to_caller, rig.span("listen")) == {FIRST_HZ}
+    assert heard(to_agent, rig.span("listen")) == {CALLER_HZ}
+    assert heard(to_supervisor, rig.span("listen", since)) == {CALLER_HZ, FIRST_HZ}
+    assert heard(to_caller, rig.span("whisper")) == {FIRST_HZ}
+    assert heard(to_agent, rig.span("whisper")) == {CALLER_HZ, SUPERVISOR_HZ}
+    assert heard(to_caller, rig.span("barge")) == {FIRST_HZ, SUPERVISOR_HZ}
+    assert heard(to_supervisor, rig.span("barge", since)) == {CALLER_HZ, FIRST_HZ}
+    assert heard(to_caller, rig.span("intercepted")) == {SUPERVISOR_HZ}
+    assert tone_power(_samples(to_supervisor, rig.span("intercepted", since)), FIRST_HZ) < 0.02
+    assert pbx.record_with(type="callin")["extnumber"] == SUPERVISOR
+    nothing_left(pbx.server.url)
