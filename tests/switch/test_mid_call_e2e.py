@@ -187,6 +187,13 @@ def test_an_agent_holds_consults_talks_three_way_and_hands_the_call_over(
         rig.mark("hold")
         ask(first, "unHold")
         rig.mark("resumed", 2.0)
+        seen = len(first.messages)
+        rig.phones[AGENT].hold()  # the desk phone's own hold key: a re-INVITE, sendonly
+        later_event(first, "Hold", seen)
+        rig.mark("phone hold")
+        rig.phones[AGENT].resume()
+        later_event(first, "UnHold", seen)
+        rig.mark("phone resumed", 2.0)
         consult = ask(first, "consultCall", consultType="1", consultId=WORK_NUMBERS[SECOND_AGENT])
         rig.phones[SECOND_AGENT].wait_established(timeout=15)
         done = first.event("ConsultCall", sequence=consult["sequence"])
@@ -216,6 +223,8 @@ def test_an_agent_holds_consults_talks_three_way_and_hands_the_call_over(
     assert heard(to_caller, rig.span("talk")) == {FIRST_HZ}
     assert music_heard(to_caller, rig.span("hold")), "the held caller heard no music"
     assert heard(to_caller, rig.span("resumed")) == {FIRST_HZ}
+    assert music_heard(to_caller, rig.span("phone hold")), "the phone's hold played no music"
+    assert heard(to_caller, rig.span("phone resumed")) == {FIRST_HZ}
     assert music_heard(to_caller, rig.span("consult")), "the caller heard the consult"
     assert heard(to_caller, rig.span("three-way")) == {FIRST_HZ, SECOND_HZ}
     assert heard(to_caller, rig.span("handed over")) == {SECOND_HZ}

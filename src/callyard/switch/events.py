@@ -80,6 +80,17 @@ class LegEnded:
 
 
 @dataclass(frozen=True)
+class LegHeld:
+    """A leg's phone put a bridged call on hold (a re-INVITE sendonly or inactive), or
+    took it off (`held` False): services choose what the others hear meanwhile."""
+
+    at: float
+    call_id: str
+    leg: str
+    held: bool
+
+
+@dataclass(frozen=True)
 class CallBridged:
     """Both parties answered and media flows between them through the relay."""
 
@@ -124,6 +135,7 @@ CallEvent = (
     | LegAnswered
     | LegFailed
     | LegEnded
+    | LegHeld
     | CallBridged
     | CallEnded
 )
@@ -136,6 +148,7 @@ SwitchEvent = (
     | LegAnswered
     | LegFailed
     | LegEnded
+    | LegHeld
     | CallBridged
     | CallEnded
 )

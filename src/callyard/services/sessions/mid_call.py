@@ -52,6 +52,7 @@ from callyard.switch.events import (
     LegAnswered,
     LegEnded,
     LegFailed,
+    LegHeld,
     LegRinging,
     SwitchEvent,
 )
@@ -271,6 +272,9 @@ class MidCalls:
         if isinstance(event, CallEnded):
             self._ended(event)
             return
+        if isinstance(event, LegHeld):
+            self._phone_held(event)
+            return
         controlled = self._calls.get(getattr(event, "call_id", ""))
         if controlled is None:
             return
@@ -282,6 +286,30 @@ class MidCalls:
             self._failed(controlled, event)
         elif isinstance(event, LegEnded):
             self._left(controlled, event)
+
+    def _phone_held(self, event: LegHeld) -> None:
+        """The handling agent's phone held the call (its hold key): the customer hears
+        the music; or took it off hold."""
+        agent = next(
+            (
+                a
+                for a in self._sessions.all()
+                if a.call is not None and (a.call.call_id, a.call.leg) == (event.call_id, event.leg)
+            ),
+            None,
+        )
+        if agent is None or agent.call is None or not agent.call.talked:
+            return
+        controlled = self._controlled(agent.call)
+        if controlled is None or controlled.handler != event.leg:
+            return
+        if event.held and not controlled.held:
+            self._control(Hold(controlled.call_id, self._music()))
+            controlled.held = agent.call.held = True
+            self._tell(agent, Action.HOLD, Phase.DONE, 0)
+        elif not event.held and controlled.held and controlled.consulted is None:
+            self._resume(controlled)
+            self._tell(agent, Action.UNHOLD, Phase.DONE, 0)
 
     def _ringing(self, controlled: _Controlled, leg: str) -> None:
         party = self._party(controlled, leg)

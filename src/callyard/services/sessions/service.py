@@ -119,6 +119,10 @@ class AgentSessions:
         agent_id = self._by_extension.get(extension)
         return None if agent_id is None else self._sessions.get(agent_id)
 
+    def all(self) -> list[AgentSession]:
+        """Every session."""
+        return list(self._sessions.values())
+
     def of_company(self, company_id: int) -> list[AgentSession]:
         return [s for s in self._sessions.values() if s.company_id == company_id]
 

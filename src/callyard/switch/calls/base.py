@@ -383,8 +383,14 @@ class RelayedCall:
         if not sdp.has_audio(codecs):
             log.info("re-offer refused: no codec in common", extra={"call_id": self.call_id})
             return 488, "Not Acceptable Here", None
+        was_held = party.media is not None and party.media.on_hold
         self._moved(leg, offer, sdp.shared(offer.codecs, codecs))
+        if offer.on_hold != was_held:
+            self._phone_held(leg, offer.on_hold)
         return 200, "OK", self._sdp(leg, codecs, sdp.answer_direction(offer.direction))
+
+    def _phone_held(self, leg: str, held: bool) -> None:
+        """Leg `leg`'s phone put the call on hold (or, `held` False, took it off)."""
 
     def _moved(self, leg: str, media: sdp.MediaOffer, codecs: tuple[sdp.Codec, ...]) -> None:
         """Leg `leg` now receives as `media` says, with `codecs`: the relay sends there

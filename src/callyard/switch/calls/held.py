@@ -26,7 +26,14 @@ from callyard.switch.calls.base import (
 from callyard.switch.calls.conference import Conference
 from callyard.switch.calls.leg import LegState
 from callyard.switch.commands import Target
-from callyard.switch.events import AGENT_LEG, CUSTOMER_LEG, LegAnswered, LegEnded, LegFailed
+from callyard.switch.events import (
+    AGENT_LEG,
+    CUSTOMER_LEG,
+    LegAnswered,
+    LegEnded,
+    LegFailed,
+    LegHeld,
+)
 from callyard.switch.relay import PCMU, PROMPT_CODECS, SIDE_A, SIDE_B, RelayError, other_side
 
 # The steps of a held call once its customer is held, in every kind of held call's table.
@@ -292,6 +299,11 @@ class HeldCall(RelayedCall):
         if not self._others() and self.state is State.BRIDGED:
             self._unmix()
             self._enter(State.HELD)
+
+    def _phone_held(self, leg: str, held: bool) -> None:
+        """Services decide what the others hear while a phone holds the call (music)."""
+        if self.state is State.BRIDGED and leg != CUSTOMER_LEG:
+            self._emit(LegHeld(time.monotonic(), self.call_id, leg, held))
 
     def _in_call(self, command: str) -> bool:
         """Whether the call is bridged (a mid-call command applies); logged if not."""
