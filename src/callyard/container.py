@@ -259,7 +259,7 @@ class Container:
             mid_calls = MidCalls(
                 sessions,
                 switch,
-                calls.live,
+                calls,
                 AgentReach(switch, OutboundLines(trunks, numbers), directory),
                 groups,
                 distributor,

@@ -6,6 +6,7 @@ and the call's record."""
 
 from __future__ import annotations
 
+import json
 import time
 import wave
 from collections.abc import Iterator
@@ -179,6 +180,7 @@ def test_an_agent_holds_consults_talks_three_way_and_hands_the_call_over(
     pbx: Pbx, receiver: Receiver
 ) -> None:
     with center(pbx, receiver) as rig:
+        pbx.admin("PUT", "/webhook", {"call_state_url": receiver.url})
         first, second = rig.desk(AGENT), rig.desk(SECOND_AGENT)
         ask(second, "idle")
         put_through(rig)
@@ -238,6 +240,18 @@ def test_an_agent_holds_consults_talks_three_way_and_hands_the_call_over(
     assert record["extnumber"] == AGENT, "the record names the agent who had the call last"
     assert record["recordfilename"], "the call is recorded once"
     assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    # App.Sip_* call-state callbacks follow the agent's leg from one agent to the next.
+    states = [
+        json.loads(r.body)
+        for r in receiver.wait_for(8)
+        if r.headers.get("x-callyard-event") == "call_state"
+    ]
+    assert [(s["status"], s["extnumber"]) for s in states] == [
+        *(("ring", AGENT), ("answer", AGENT), ("hangup", AGENT)),  # the first agent
+        *(("answer", SECOND_AGENT), ("hangup", SECOND_AGENT)),  # took over from the consult
+        *(("ring", AGENT), ("answer", AGENT), ("hangup", AGENT)),  # transferred back
+    ]
+    assert {s["uuid"] for s in states} == {record["uuid"]}
     nothing_left(pbx.server.url)
 
 

@@ -44,6 +44,7 @@ from callyard.switch.events import (
     IncomingCall,
     LegAnswered,
     LegCalling,
+    LegEnded,
     LegRinging,
     SwitchEvent,
 )
@@ -119,6 +120,7 @@ class LiveCall:
     second_ringing_at: float | None = None
     queued_at: float | None = None  # when the caller entered a group's queue
     queued: bool = False  # a queued number's caller: the extension is the agent's leg
+    agent_left: bool = False  # the agent's leg left while the call went on (handed over)
 
     @property
     def extension_leg(self) -> str:
@@ -433,6 +435,19 @@ class CallService:
         call = self.live.get(event.call_id) if isinstance(event, CallEvent) else None
         if call is None:
             return
+        leg = getattr(event, "leg", None)
+        if leg is not None and leg not in (AGENT_LEG, CUSTOMER_LEG):
+            return  # a party mixed into the call (consulted, a supervisor): no leg of its
+        if isinstance(event, LegEnded):
+            self._agent_left(call, event.leg)
+            return
+        if (
+            isinstance(event, LegCalling)
+            and event.leg == AGENT_LEG
+            and call.agent_left
+            and not call.inbound
+        ):
+            call.extnumber = event.number  # another agent takes the customer over
         if (
             isinstance(event, LegRinging | LegAnswered)
             and call.inbound
@@ -466,6 +481,29 @@ class CallService:
             for leg in call.legs or [AGENT_LEG]:
                 self._publish_state(call, leg, LegStatus.ENDED)
             self._spawn(self._finish(event))
+
+    def _agent_left(self, call: LiveCall, leg: str) -> None:
+        """The agent's leg left a call that goes on (handed over): its hangup now."""
+        if leg in call.legs:
+            self._publish_state(call, leg, LegStatus.ENDED)
+            call.legs.remove(leg)
+        call.agent_left = True
+
+    def handed_over(self, call_id: str, extension: str, agent: CallAgent) -> None:
+        """The customer is now handled by `agent` on `extension` (a transfer, a consult
+        handed over, a supervisor's intercept): the record names it, and the agent's leg
+        is answered there if it was not already."""
+        call = self.live.get(call_id)
+        if call is None:
+            return
+        call.agent = agent
+        if call.extnumber == extension and AGENT_LEG in call.legs:
+            call.answered_by = extension
+            return
+        call.extnumber = call.answered_by = extension
+        if AGENT_LEG not in call.legs:
+            call.legs.append(AGENT_LEG)
+        self._publish_state(call, AGENT_LEG, LegStatus.ANSWERED)
 
     def _publish_state(self, call: LiveCall, leg: str, status: LegStatus) -> None:
         event = CallStateChanged(call.caller.company_id, call.call_id, leg, status, call.view())

@@ -29,7 +29,7 @@ from callyard.domain.mid_call import MONITORING, Action, Part, Phase, TargetKind
 from callyard.domain.refusals import Refusal
 from callyard.errors import BusinessError
 from callyard.services.agent_reach import AgentReach
-from callyard.services.calls import CallAgent, LiveCall
+from callyard.services.calls import CallAgent, CallService, LiveCall
 from callyard.services.groups import GroupService
 from callyard.services.queues.acd import Distributor
 from callyard.services.sessions.model import AgentSession, MidCallOutcome, Notice, SessionCall
@@ -108,7 +108,7 @@ class MidCalls:
         self,
         sessions: AgentSessions,
         switch: SwitchPort,
-        live: Mapping[str, LiveCall],
+        calls: CallService,
         reach: AgentReach,
         groups: GroupService,
         distributor: Distributor,
@@ -116,7 +116,8 @@ class MidCalls:
     ) -> None:
         self._sessions = sessions
         self._switch = switch
-        self._live = live
+        self._calls_service = calls
+        self._live: Mapping[str, LiveCall] = calls.live
         self._reach = reach
         self._groups = groups
         self._distributor = distributor
@@ -603,12 +604,12 @@ class MidCalls:
 
     def _handled_by(self, controlled: _Controlled, agent: AgentSession | None) -> None:
         """The call's record names the agent who handles it now."""
-        live = self._live.get(controlled.call_id)
+        live = self._calls_service.live.get(controlled.call_id)
         if live is None or agent is None:
             return
         group = live.agent.group if live.agent is not None else ""
-        live.extnumber = live.answered_by = agent.extension
-        live.agent = CallAgent(agent.number, agent.name, group)
+        handler = CallAgent(agent.number, agent.name, group)
+        self._calls_service.handed_over(controlled.call_id, agent.extension, handler)
 
     def _unreserve(self, controlled: _Controlled, party: _Party) -> None:
         """An agent reserved for a party's leg that never rang it is free again."""
