@@ -54,3 +54,22 @@ async def test_a_groups_queue_through_the_admin_api(
     assert (await http.get(path, headers=AUTH)).status_code == 404
     await book.reload()
     assert not book.table.numbers["622150001"].queued
+
+
+async def test_a_supervisors_monitoring_through_the_admin_api_is_checked(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    path = f"/admin/companies/{tenant.code}/agents/0001/monitor"
+    for wrong in ({"supervisor": "0002", "mode": "spy"}, {"mode": "listen"}, {}):
+        answer = await http.post(path, json=wrong, headers=AUTH)
+        assert answer.status_code == 422, (wrong, answer.text)
+    # Without the SIP switch there are no calls to monitor.
+    answer = await http.post(path, json={"supervisor": "0002", "mode": "listen"}, headers=AUTH)
+    assert answer.status_code == 409
+    assert "switch" in answer.json()["error"]
+    gone = await http.post(
+        "/admin/companies/999999/agents/0001/monitor",
+        json={"supervisor": "0002", "mode": "listen"},
+        headers=AUTH,
+    )
+    assert gone.status_code == 404

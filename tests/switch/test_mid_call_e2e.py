@@ -276,7 +276,11 @@ def test_a_supervisor_listens_whispers_barges_in_and_intercepts(
         rig.mark("listen", 3.0)
         ask(supervisor, "whisper", beAgentNumber=WORK_NUMBERS[AGENT])
         rig.mark("whisper")
-        ask(supervisor, "forceInsert", beAgentNumber=WORK_NUMBERS[AGENT])
+        # Barging in through callyard's admin API: the same, told on the desktop.
+        seen = len(supervisor.messages)
+        barge = {"supervisor": WORK_NUMBERS[SUPERVISOR], "mode": "barge"}
+        pbx.admin("POST", f"/agents/{WORK_NUMBERS[AGENT]}/monitor", barge)
+        assert later_event(supervisor, "ForceInsert", seen)["data"]["callType"] == "forceInsert"
         rig.mark("barge")
         intercept = ask(supervisor, "intercept", beAgentNumber=WORK_NUMBERS[AGENT])
         supervisor.event("Intercept", sequence=intercept["sequence"])

@@ -105,6 +105,8 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
             outbox=container.outbox,
             credentials=container.credentials,
             queues=container.queues,
+            sessions=container.sessions,
+            mid_calls=container.mid_calls,
         )
     )
     app.include_router(recordings_http.router(container.recordings))

@@ -23,6 +23,7 @@ from callyard.api.admin.schemas import (
     ExtensionOut,
     GroupQueueBody,
     IssuedCredentialOut,
+    MonitorBody,
     NumberCreate,
     NumberList,
     NumberOut,
@@ -39,7 +40,8 @@ from callyard.api.admin.schemas import (
     WebhookUpdate,
 )
 from callyard.api.dialects.sip_api.callbacks import record_body
-from callyard.errors import NotFound
+from callyard.domain.mid_call import Action
+from callyard.errors import BusinessError, Conflict, NotFound
 from callyard.services.cdrs import MAX_LIST, CdrService
 from callyard.services.companies import CompanyService
 from callyard.services.credentials import CredentialService, parse_kind
@@ -47,6 +49,8 @@ from callyard.services.extensions import ExtensionService, extension_numbers
 from callyard.services.numbers import NumberService
 from callyard.services.pbx_trunks import PbxTrunkService
 from callyard.services.queues.settings import QueueSettings, QueueSettingsService
+from callyard.services.sessions.mid_call import MidCalls
+from callyard.services.sessions.service import AgentSessions
 from callyard.services.trunks import TrunkService
 from callyard.timefmt import TimeFormat
 from callyard.webhooks.deliveries import MAX_LIST as MAX_DELIVERIES
@@ -67,6 +71,12 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 MAX_INTEGER = 2**63 - 1  # the store's integers are 64-bit
+MONITOR_MODES = {
+    "listen": Action.LISTEN,
+    "whisper": Action.WHISPER,
+    "barge": Action.BARGE,
+    "intercept": Action.INTERCEPT,
+}
 CompanyCode = Annotated[int, Path(ge=1, le=MAX_INTEGER)]
 
 
@@ -84,6 +94,8 @@ def router(
     outbox: Outbox,
     credentials: CredentialService,
     queues: QueueSettingsService,
+    sessions: AgentSessions | None = None,
+    mid_calls: MidCalls | None = None,
 ) -> APIRouter:
     """The `/admin` routes."""
     routes = APIRouter(
@@ -248,6 +260,26 @@ def router(
     async def remove_queue(code: CompanyCode, group: str) -> None:
         """The group's numbers' callers are rung through its members in turn again."""
         await queues.remove(code, group)
+
+    @routes.post("/companies/{code}/agents/{number}/monitor", status_code=204)
+    async def monitor(code: CompanyCode, number: str, body: MonitorBody) -> None:
+        """A signed-in supervisor listens to agent `number`'s call, whispers to the agent,
+        barges in, takes the call over or ends it. The supervisor's phone is called into
+        the call (or, in it already, changes part); the outcome reaches the supervisor's
+        desktop as the CTI's events. 409 when the request does not fit."""
+        await companies.get(code)  # 404 for no such company
+        if sessions is None or mid_calls is None:
+            raise Conflict("calls need the SIP switch: this server runs without one")
+        supervisor = sessions.by_code(code, body.supervisor)
+        if supervisor is None:
+            raise Conflict(f"supervisor {body.supervisor} is not signed in")
+        try:
+            if body.mode == "release":
+                await mid_calls.force_release(supervisor, number, 0)
+            else:
+                await mid_calls.monitor(supervisor, number, MONITOR_MODES[body.mode], 0)
+        except BusinessError as exc:
+            raise Conflict(exc.desc) from exc
 
     @routes.get("/companies/{code}/cdrs", response_model=list[CdrOut])
     async def list_cdrs(

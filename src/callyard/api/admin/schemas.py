@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -278,3 +279,18 @@ class GroupQueueBody(Out):
     overflow_number: str = ""
     overflow_message: str = ""
     service_level_seconds: int = 20
+
+
+class MonitorBody(BaseModel):
+    """A supervisor's part in an agent's call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    supervisor: str = Field(
+        min_length=1, max_length=32, description="the supervisor's work number (signed in)"
+    )
+    mode: Literal["listen", "whisper", "barge", "intercept", "release"] = Field(
+        description="listen: hears both, heard by nobody; whisper: heard by the agent only;"
+        " barge: talks with both; intercept: takes the call over, the agent leaves;"
+        " release: ends the call"
+    )

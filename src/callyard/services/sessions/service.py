@@ -115,6 +115,17 @@ class AgentSessions:
             None,
         )
 
+    def by_code(self, company_code: int, number: str) -> AgentSession | None:
+        """The session of agent `number` of the company with code `company_code`."""
+        return next(
+            (
+                s
+                for s in self._sessions.values()
+                if s.company_code == company_code and s.number == number
+            ),
+            None,
+        )
+
     def by_extension(self, extension: str) -> AgentSession | None:
         agent_id = self._by_extension.get(extension)
         return None if agent_id is None else self._sessions.get(agent_id)
