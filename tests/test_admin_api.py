@@ -190,6 +190,7 @@ HUGE_INTEGERS = ("18446744073709551616", "-18446744073709551617", "9" * 40)
 # A valid body for each body model of the admin API, so that a request reaches the
 # checks of its path and query rather than stopping at its body.
 VALID_BODIES: dict[str, object] = {
+    "MonitorBody": {"supervisor": "0002", "mode": "listen"},
     "CompanyCreate": {"name": "x"},
     "AllowedIps": {"cidrs": []},
     "Expiry": {"at": None},
