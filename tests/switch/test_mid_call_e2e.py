@@ -304,3 +304,36 @@ def test_a_supervisor_listens_whispers_barges_in_and_intercepts(
     assert tone_power(_samples(to_supervisor, rig.span("intercepted", since)), FIRST_HZ) < 0.02
     assert pbx.record_with(type="callin")["extnumber"] == SUPERVISOR
     nothing_left(pbx.server.url)
+
+
+def test_hang_ups_in_the_middle_of_a_consult_leave_nothing_behind(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    with center(pbx, receiver) as rig:
+        first, second = rig.desk(AGENT), rig.desk(SECOND_AGENT)
+        ask(second, "idle")
+        put_through(rig)
+        consulted = rig.phones[SECOND_AGENT]
+        consult = ask(first, "consultCall", consultType="1", consultId=WORK_NUMBERS[SECOND_AGENT])
+        consulted.wait_established(timeout=15)
+        first.event("ConsultCall", sequence=consult["sequence"])
+        consulted.hangup()  # the party consulted leaves: the caller is back with the agent
+        consulted.wait_closed(timeout=10)
+        first.event("ConsultedCancel", sequence=consult["sequence"])
+        second.event("After")
+        rig.mark("back", 3.0)
+        seen, second_seen = len(first.messages), len(second.messages)
+        ask(first, "consultCall", consultType="1", consultId=WORK_NUMBERS[SECOND_AGENT])
+        consulted.wait_established(timeout=15)
+        later_event(first, "ConsultCall", seen)
+        rig.caller.hangup()  # the caller gives up while it waits
+        rig.caller.wait_closed(timeout=10)
+        rig.phones[AGENT].wait_closed(timeout=10)
+        consulted.wait_closed(timeout=10)
+        assert later_event(first, "After", seen)["data"]["occCallId"]
+        later_event(second, "After", second_seen)
+        for desk in (first, second):
+            assert desk.ask("idle")["code"] == "0"  # free again, not stuck in a call
+    assert heard(rig.caller.received_wav(), rig.span("back")) == {FIRST_HZ}
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    nothing_left(pbx.server.url)
