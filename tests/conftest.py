@@ -199,7 +199,12 @@ SERIAL_DIRECTORIES = ("sip", "switch")
 # Carriers' calls through `callyard serve` to its agents, whose tests check what happens,
 # not how fast (each waits seconds for what it expects): they run one after another on a
 # worker of their own, beside the others, each server on its own relay ports.
-CONTACT_CENTER = ("test_queue_e2e.py", "test_cti_e2e.py", "test_inbound_e2e.py")
+CONTACT_CENTER = (
+    "test_queue_e2e.py",
+    "test_cti_e2e.py",
+    "test_inbound_e2e.py",
+    "test_mid_call_e2e.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

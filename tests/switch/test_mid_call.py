@@ -18,22 +18,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callyard.switch.commands import Drop, Hearing, Hold, Invite, Mute, Release, Resume
+from callyard.switch.commands import Hold, Mute, Resume
 from callyard.switch.events import (
     AGENT_LEG,
     CallBridged,
     CallEnded,
-    LegAnswered,
-    LegEnded,
 )
-from callyard.switch.recording import captures_to_wav
 from callyard.switch.switch import Switch
 from callyard.testing.audio import tones_heard
 from callyard.testing.sip import LOOPBACK, Baresip, free_udp_port, running
 from tests.switch.pbx import relay_ports
 from tests.switch.test_dial import EventLog
 from tests.switch.test_queued_call import (
-    AGENT,
     AGENT_HZ,
     CALLER_HZ,
     MUSIC_HZ,
@@ -42,7 +38,6 @@ from tests.switch.test_queued_call import (
     SECOND_AGENT_HZ,
     FixedRoutes,
     Rig,
-    channel,
     held_call,
     write_music,
 )
@@ -146,92 +141,3 @@ async def test_hold_plays_music_to_the_caller_and_mute_silences_the_agent(rig: R
     assert heard(to_agent, phases.span("muted")) == {CALLER_HZ}
     assert heard(to_caller, phases.span("unmuted")) == {AGENT_HZ}
     assert ended.captures is not None
-
-
-async def test_a_released_caller_hears_music_and_is_put_through_to_another_agent(
-    rig: Rig,
-) -> None:
-    music = rig.workdir / "music"
-    write_music(music)
-    caller, first = rig.caller(), rig.agent_phone()
-    second = rig.agent_phone(SECOND_AGENT, SECOND_AGENT_HZ)
-    with running(first, second, caller):
-        await asyncio.to_thread(first.wait_registered)
-        await asyncio.to_thread(second.wait_registered)
-        call_id, phases = await bridged(rig, caller, first)
-        await asyncio.sleep(2.5)
-        rig.switch.control(Release(call_id, music))
-        await rig.events.wait(LegEnded, call_id, leg=AGENT_LEG)
-        await asyncio.to_thread(first.wait_closed)
-        assert not rig.switch.in_call(AGENT), "the first agent is still in the call"
-        await phase(phases, "released")
-        since = len(rig.events.events)
-        rig.switch.attach(call_id, rig.agent(SECOND_AGENT))
-        await rig.events.wait(LegAnswered, call_id, leg=AGENT_LEG, since=since)
-        await asyncio.to_thread(second.wait_established)
-        await phase(phases, "second", 3.0)
-        rig.switch.hangup(call_id)
-        ended = await rig.events.wait(CallEnded, call_id)
-        await asyncio.to_thread(caller.wait_closed)
-    to_caller = caller.received_wav()
-    assert heard(to_caller, phases.span("talk")) == {AGENT_HZ}
-    assert heard(to_caller, phases.span("released")) == {MUSIC_HZ}
-    assert heard(to_caller, phases.span("second")) == {SECOND_AGENT_HZ}
-    assert heard(second.received_wav(), (MARGIN, 2.0)) == {CALLER_HZ}
-    bridges = [e for e in rig.events.of(call_id) if isinstance(e, CallBridged)]
-    assert len(bridges) == 1, "a call handed over is bridged (and recorded) once"
-    # One recording: the caller throughout, the first agent then the second on the left.
-    assert ended.captures is not None
-    stereo = rig.workdir / "call.wav"
-    from_agent, from_caller = (Path(path) for path in ended.captures)
-    captures_to_wav(from_agent, from_caller, stereo)
-    left = channel(stereo, True, rig.workdir / "left.wav")
-    assert heard(left, phases.span("talk")) == {AGENT_HZ}
-    assert heard(left, phases.span("second")) == {SECOND_AGENT_HZ}
-
-
-NOBODY, THE_AGENT = frozenset[str](), frozenset({AGENT_LEG})
-
-
-async def test_a_supervisor_listens_whispers_and_barges_in(rig: Rig) -> None:
-    caller, agent = rig.caller(), rig.agent_phone()
-    supervisor = rig.agent_phone(SUPERVISOR, SUPERVISOR_HZ)
-    with running(agent, supervisor, caller):
-        await asyncio.to_thread(agent.wait_registered)
-        await asyncio.to_thread(supervisor.wait_registered)
-        call_id, phases = await bridged(rig, caller, agent)
-        await asyncio.sleep(2.5)
-        target = rig.agent(SUPERVISOR)
-        rig.switch.control(Invite(call_id, SUPERVISOR_LEG, target, heard_by=NOBODY))
-        await rig.events.wait(LegAnswered, call_id, leg=SUPERVISOR_LEG)
-        await asyncio.to_thread(supervisor.wait_established)
-        supervisor_start = time.monotonic() - phases.start
-        await phase(phases, "listen", 3.0)
-        rig.switch.control(Hearing(call_id, SUPERVISOR_LEG, THE_AGENT))
-        await phase(phases, "whisper")
-        rig.switch.control(Hearing(call_id, SUPERVISOR_LEG, None))
-        await phase(phases, "barge")
-        rig.switch.control(Drop(call_id, SUPERVISOR_LEG))
-        await rig.events.wait(LegEnded, call_id, leg=SUPERVISOR_LEG)
-        await asyncio.to_thread(supervisor.wait_closed)
-        await phase(phases, "alone again")
-        rig.switch.hangup(call_id)
-        await rig.events.wait(CallEnded, call_id)
-        await asyncio.to_thread(caller.wait_closed)
-    to_caller, to_agent = caller.received_wav(), agent.received_wav()
-    to_supervisor = supervisor.received_wav()
-
-    def supervisors(name: str) -> tuple[float, float]:
-        start, end = phases.span(name)
-        return start - supervisor_start, end - supervisor_start
-
-    assert heard(to_caller, phases.span("listen")) == {AGENT_HZ}
-    assert heard(to_agent, phases.span("listen")) == {CALLER_HZ}
-    assert heard(to_supervisor, supervisors("listen")) == {CALLER_HZ, AGENT_HZ}
-    assert heard(to_caller, phases.span("whisper")) == {AGENT_HZ}
-    assert heard(to_agent, phases.span("whisper")) == {CALLER_HZ, SUPERVISOR_HZ}
-    assert heard(to_caller, phases.span("barge")) == {AGENT_HZ, SUPERVISOR_HZ}
-    assert heard(to_agent, phases.span("barge")) == {CALLER_HZ, SUPERVISOR_HZ}
-    assert heard(to_supervisor, supervisors("barge")) == {CALLER_HZ, AGENT_HZ}
-    assert heard(to_caller, phases.span("alone again")) == {AGENT_HZ}
-    assert heard(to_agent, phases.span("alone again")) == {CALLER_HZ}
