@@ -257,8 +257,9 @@ class Engine:
     def _read(self) -> None:
         # One packet per ready socket per round: a socket left unread is left for the
         # next round, so a socket costs no failed read to learn that it is empty.
+        every = max(len(self._by_fd), 1)  # not epoll's default cap of 1023 events a call
         for _ in range(READ_ROUNDS):
-            ready = self._poller.poll(0)
+            ready = self._poller.poll(0, every)
             if not ready:
                 return
             for fd, _events in ready:
