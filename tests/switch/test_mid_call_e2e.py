@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -347,3 +348,54 @@ def test_hang_ups_in_the_middle_of_a_consult_leave_nothing_behind(
     assert heard(rig.caller.received_wav(), rig.span("back")) == {FIRST_HZ}
     assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
     nothing_left(pbx.server.url)
+
+
+def test_a_desk_phone_hands_its_caller_over_by_an_attended_transfer(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    with center(pbx, receiver) as rig:
+        first, second = rig.desk(AGENT), rig.desk(SECOND_AGENT)
+        phone = rig.phones[AGENT]
+        put_through(rig)
+        held_dialog = [e for e in phone.events if e.type == "CALL_ESTABLISHED"][-1].call_id
+        phone.hold()  # the phone's hold key: the caller hears music
+        rig.mark("held")
+        # The agent's phone calls the second agent's extension, then transfers the held
+        # caller to it: a REFER in that call naming the held call's dialog (Replaces).
+        phone.dial(f"sip:{SECOND_AGENT}@127.0.0.1:{pbx.server.sip_port}")
+        rig.phones[SECOND_AGENT].wait_established(timeout=15)
+        rig.mark("consulting", 2.0)
+        seen = len(second.messages)
+        target = f"sip:{SECOND_AGENT}@127.0.0.1:{pbx.server.sip_port}"
+        phone.transfer(f"{target}?Replaces={quote(held_dialog, safe='')}")
+        later_event(second, "Conversation", seen, timeout=15)
+        first.event("After")
+        phone.wait_closed(timeout=10)
+        phone.wait_closed(timeout=10)  # both of its calls
+        rig.mark("transferred")
+        # The second agent's phone hands the caller back with a blind transfer (REFER).
+        first_seen = len(first.messages)
+        rig.phones[SECOND_AGENT].transfer(f"sip:{AGENT}@127.0.0.1:{pbx.server.sip_port}")
+        phone.wait_established(timeout=15)
+        later_event(first, "Conversation", first_seen)
+        later_event(second, "After", seen)
+        rig.mark("back")
+        rig.caller.hangup()
+        rig.caller.wait_closed(timeout=10)
+        later_event(first, "After", first_seen)
+    to_caller = rig.caller.received_wav()
+    assert music_heard(to_caller, rig.span("held")), "the held caller heard no music"
+    assert heard(to_caller, rig.span("transferred")) == {SECOND_HZ}
+    assert heard(to_caller, rig.span("back")) == {FIRST_HZ}
+    to_second = rig.phones[SECOND_AGENT].received_wav()
+    assert CALLER_HZ in heard(to_second, (len_of(to_second) - 1.5, len_of(to_second) - 0.5))
+    record = pbx.record_with(type="callin")
+    assert record["extnumber"] == AGENT
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    nothing_left(pbx.server.url)
+
+
+def len_of(path: Path) -> float:
+    """A WAV's length in seconds."""
+    with wave.open(str(path)) as wav:
+        return float(wav.getnframes() / wav.getframerate())

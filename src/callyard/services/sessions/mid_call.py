@@ -178,6 +178,8 @@ class MidCalls:
         try:
             self._switch.attach(controlled.call_id, target)
         except CallStateError:
+            controlled.blind = None
+            self._unreserve(controlled, party)
             self._refuse(agent, action, sequence, Refusal.AGENT_NO_CALL, "the call is over")
         self._tell(agent, action, Phase.CALLING, sequence, part=Part.TRANSFER)
 
@@ -276,6 +278,8 @@ class MidCalls:
         if isinstance(event, LegHeld):
             self._phone_held(event)
             return
+        if isinstance(event, LegAnswered) and event.leg == AGENT_LEG:
+            self._taken_over(event.call_id)
         controlled = self._calls.get(getattr(event, "call_id", ""))
         if controlled is None:
             return
@@ -288,17 +292,38 @@ class MidCalls:
         elif isinstance(event, LegEnded):
             self._left(controlled, event)
 
-    def _phone_held(self, event: LegHeld) -> None:
-        """The handling agent's phone held the call (its hold key): the customer hears
-        the music; or took it off hold."""
-        agent = next(
+    def _taken_over(self, call_id: str) -> None:
+        """Another agent answered on the agent's leg after the first one left (a phone's
+        attended transfer, a blind transfer's target): the record names it."""
+        live = self._live.get(call_id)
+        if live is None or not live.agent_left:
+            return
+        controlled = self._calls.get(call_id)
+        if controlled is not None and controlled.blind is None:
+            # Handed over by the phone itself: the switch took the customer off hold.
+            controlled.held = False
+            controlled.handler = AGENT_LEG
+        agent = self._on_leg(call_id, AGENT_LEG)
+        if agent is not None:
+            group = live.agent.group if live.agent is not None else ""
+            handler = CallAgent(agent.number, agent.name, group)
+            self._calls_service.handed_over(call_id, agent.extension, handler)
+
+    def _on_leg(self, call_id: str, leg: str) -> AgentSession | None:
+        """The signed-in agent whose call reaches it on `leg` of call `call_id`."""
+        return next(
             (
                 a
                 for a in self._sessions.all()
-                if a.call is not None and (a.call.call_id, a.call.leg) == (event.call_id, event.leg)
+                if a.call is not None and (a.call.call_id, a.call.leg) == (call_id, leg)
             ),
             None,
         )
+
+    def _phone_held(self, event: LegHeld) -> None:
+        """The handling agent's phone held the call (its hold key): the customer hears
+        the music; or took it off hold."""
+        agent = self._on_leg(event.call_id, event.leg)
         if agent is None or agent.call is None or not agent.call.talked:
             return
         controlled = self._controlled(agent.call)
@@ -381,7 +406,14 @@ class MidCalls:
         self._switch.hangup(controlled.call_id)
 
     def _ended(self, event: CallEnded) -> None:
-        self._calls.pop(event.call_id, None)
+        """The call is over: an agent reserved for a party it never rang is free."""
+        controlled = self._calls.pop(event.call_id, None)
+        if controlled is None:
+            return
+        parties = [controlled.consulted, controlled.blind, *controlled.monitors.values()]
+        for party in parties:
+            if party is not None:
+                self._unreserve(controlled, party)
 
     # what the requests share ---------------------------------------------------------
 

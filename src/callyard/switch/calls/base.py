@@ -48,6 +48,8 @@ NO_RESPONSE_SECONDS = 8.0
 
 
 SDP_SESSIONS = itertools.count(1)  # o= session ids of the SDP the switch writes
+# The answer to a REFER: (status, reason, what to do once it is sent).
+Referred = tuple[int, str, Callable[[], None] | None]
 
 
 def other_leg(leg: str) -> str:
@@ -122,9 +124,13 @@ class RelayedCall:
         # How a leg's REFER is routed: (the referring extension, the target dialed) to
         # the route it would take as a call of that phone's (set by the call table).
         self.route_transfer: Callable[[str, str], Route | None] | None = None
+        # How a leg's REFER with Replaces is carried out: (this call, the referring leg,
+        # the Replaces header) to the answer to give (set by the call table).
+        self.replace_with: Callable[[RelayedCall, str, str], Referred] | None = None
         # A transfer accepted while both parties have answered but the relay has not yet
         # confirmed the bridge: carried out once it has.
         self._transfer_when_bridged: Callable[[], None] | None = None
+        self.on_ended: list[Callable[[], None]] = []  # run once CallEnded is reported
 
     def hangup(self, status: int | None = None) -> None:
         """End the call from the API's side (or on shutdown). Only a call that holds its
@@ -466,10 +472,37 @@ class RelayedCall:
         else:
             self._ring_timeout(leg)
 
-    def _referred(self, leg: str, dialed: str) -> tuple[int, str, Callable[[], None] | None]:
+    def dialog_of(self, leg: str) -> str:
+        """The SIP Call-ID of leg `leg`'s dialog ("" without the leg)."""
+        party = self._legs.get(leg)
+        return str(getattr(party.ua, "cId", "")) if party is not None else ""
+
+    def legs(self) -> dict[str, Leg]:
+        """The call's legs now, by name."""
+        return dict(self._legs)
+
+    def give_up(self, leg: str) -> Leg | None:
+        """Let another call have leg `leg`, answered, its dialog left up (an attended
+        transfer's target): it is no longer this call's."""
+        party = self._legs.get(leg)
+        if party is None or party.state is not LegState.ANSWERED:
+            return None
+        self._cancel_timer(leg)
+        self._cancel_timer(silence_timer(leg))
+        del self._legs[leg]
+        party.ua.event_cb = None
+        if not any(other.number == party.number for other in self._legs.values()):
+            self.numbers.discard(party.number)
+        return party
+
+    def _referred(self, leg: str, dialed: str, replaces: str | None = None) -> Referred:
         """A leg's REFER (blind transfer) to `dialed`: the answer to give it, and what to
         do once it is given (the referring phone is hung up, the target called in its
         place). Refused while the call is not up, or where the phone could not call."""
+        if replaces is not None:
+            if self.replace_with is None:
+                return 501, "Not Implemented (Replaces)", None
+            return self.replace_with(self, leg, replaces)
         referring = self._legs.get(leg)
         referrer = referring.number if referring is not None else ""
         # Both parties answered: bridged, or about to be (the phone may REFER as soon as
@@ -508,8 +541,12 @@ class RelayedCall:
         party = self._drop(leg, hang_up=True)
         if party is not None:
             self.numbers.discard(party.number)
+            self._referred_away(leg)
         self._enter(State.TRANSFERRING)
         self._call(leg, target, self._ports[leg], other.codecs)
+
+    def _referred_away(self, leg: str) -> None:
+        """Leg `leg`'s phone transferred the call away and was let go."""
 
     def _transferred(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """A transfer's target answered: the relay sends it what the other party says."""
@@ -573,12 +610,18 @@ class RelayedCall:
         self._enter(State.ENDED)
         self._legs.clear()
         ended = CallEnded(now, self.call_id, cause, by, status, self._captures)
+
+        def report() -> None:
+            self._emit(ended)
+            for then in self.on_ended:
+                then()
+
         try:
             # Reported once the relay has closed the session: its captures are complete.
-            self._relay.close(self.call_id, lambda: self._emit(ended))
+            self._relay.close(self.call_id, report)
         except Exception:
             log.exception("relay session not closed", extra={"call_id": self.call_id})
-            self._emit(ended)
+            report()
         finally:
             self._done(self.call_id)
 

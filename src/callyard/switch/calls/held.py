@@ -19,17 +19,19 @@ from callyard.switch import sdp
 from callyard.switch.calls.base import (
     PROMPT,
     PROMPT_TAIL_SECONDS,
+    Referred,
     RelayedCall,
     State,
     log,
 )
 from callyard.switch.calls.conference import Conference
-from callyard.switch.calls.leg import LegState
+from callyard.switch.calls.leg import Leg, LegState
 from callyard.switch.commands import Target
 from callyard.switch.events import (
     AGENT_LEG,
     CUSTOMER_LEG,
     LegAnswered,
+    LegCalling,
     LegEnded,
     LegFailed,
     LegHeld,
@@ -46,6 +48,12 @@ HOLDING = (
     (State.TRANSFERRING, State.BRIDGED),
     (State.BRIDGED, State.HELD),  # released: everyone but the customer left
 )
+
+
+def _disconnect() -> Any:
+    from sippy.CCEvents import CCEventDisconnect
+
+    return CCEventDisconnect()
 
 
 def voice_payload_type(codecs: tuple[sdp.Codec, ...]) -> int:
@@ -304,6 +312,75 @@ class HeldCall(RelayedCall):
         """Services decide what the others hear while a phone holds the call (music)."""
         if self.state is State.BRIDGED and leg != CUSTOMER_LEG:
             self._emit(LegHeld(time.monotonic(), self.call_id, leg, held))
+
+    def takes_over(self, leg: str) -> bool:
+        """Whether leg `leg` may hand its place to a party of another call (an attended
+        transfer): the agent's leg of a call bridged without a conference."""
+        return (
+            self.state is State.BRIDGED
+            and leg == AGENT_LEG
+            and self._conference is None
+            and self._media(CUSTOMER_LEG) is not None
+        )
+
+    def adopt(self, leg: str, party: Leg) -> None:
+        """Party `party` of another call takes leg `leg`'s place (the leg, the agent that
+        referred, is hung up and reported gone): moved to this call's relay port by a
+        re-INVITE. It is reported on this call (`report_adopted`) once the other call
+        has ended."""
+        customer = self._media(CUSTOMER_LEG)
+        if not self.takes_over(leg) or customer is None:
+            party.ua.recvEvent(_disconnect())
+            return
+        self._leave(leg, hang_up=True, by_party=False)
+        party.name, party.side = leg, self.SIDES[leg]
+        party.ua.event_cb = self._leg_event
+        party.ua.update_handler = partial(self._answer_update, leg)
+        party.ua.refer_handler = partial(self._referred, leg)
+        self._legs[leg] = party
+        self.numbers.add(party.number)
+        self._fresh_start()
+        self._reoffer(leg, customer.codecs, partial(self._adopted, leg))
+
+    def _fresh_start(self) -> None:
+        """Another agent has the customer: no hold, no mute of the one before."""
+        self._music = None
+        self._muted.clear()
+        self._refresh()
+
+    def _transferred(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
+        super()._transferred(leg, media, now)
+        self._fresh_start()
+
+    def _adopted(self, leg: str, answer: sdp.MediaOffer | None) -> None:
+        party = self._legs.get(leg)
+        if party is None or self.state is State.ENDED:
+            return
+        if answer is None:
+            log.warning("the transfer's target refused to move", extra={"call_id": self.call_id})
+            self._end(EndReason.SERVER_HANGUP, self._services_side())
+            return
+        party.media = answer
+        self._relay.update(self.call_id, self.SIDES[leg], answer.address, answer.port)
+
+    def report_adopted(self, leg: str) -> None:
+        """Tell services who is on leg `leg` now: called and answered at once."""
+        party = self._legs.get(leg)
+        if party is None or self.state is State.ENDED:
+            return
+        now = time.monotonic()
+        self._emit(LegCalling(now, self.call_id, leg, party.number))
+        self._emit(LegAnswered(now, self.call_id, leg))
+
+    def _referred_away(self, leg: str) -> None:
+        """The agent handed the customer over: it is gone, as after a Release."""
+        self._muted.discard(leg)
+        self._emit(LegEnded(time.monotonic(), self.call_id, leg, False))
+
+    def _referred(self, leg: str, dialed: str, replaces: str | None = None) -> Referred:
+        if replaces is None and self._conference is not None:
+            return 403, "Forbidden (the call is a conference)", None
+        return super()._referred(leg, dialed, replaces)
 
     def _in_call(self, command: str) -> bool:
         """Whether the call is bridged (a mid-call command applies); logged if not."""

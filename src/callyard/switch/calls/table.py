@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from callyard.mixer.client import Mixer
-from callyard.switch.calls.base import RelayedCall, log
+from callyard.switch.calls.base import Referred, RelayedCall, log
 from callyard.switch.calls.bridged import BridgedCall
 from callyard.switch.calls.dialed import DialedCall
 from callyard.switch.calls.held import HeldCall
 from callyard.switch.calls.inbound import InboundCall
+from callyard.switch.calls.leg import LegState
 from callyard.switch.calls.queued import QueuedCall
 from callyard.switch.calls.taken import Caller, TakenCall
 from callyard.switch.commands import (
@@ -77,6 +79,7 @@ class CallTable:
     def _add(self, call: RelayedCall) -> None:
         self.calls[call.call_id] = call
         call.route_transfer = self._transfer_route
+        call.replace_with = self._attended
         if isinstance(call, HeldCall):
             call.mixer = self._mixer
 
@@ -220,6 +223,50 @@ class CallTable:
         if account is None or not account.enabled:
             return None
         return self._router.route(account, dialed, self.in_call)
+
+    def _attended(self, call: RelayedCall, leg: str, replaces: str) -> Referred:
+        """A phone's REFER with Replaces (an attended transfer): the phone, in a held
+        call as its agent and in another call (its consultation), hands the held call's
+        customer to the other call's party, whichever of the two dialogs it referred
+        in. 481 when the dialog named is no call's (the Call-ID is what names it)."""
+        dialog = replaces.split(";", 1)[0].strip()
+        found = next(
+            (
+                (other, name)
+                for other in self.calls.values()
+                if other is not call
+                for name in other.legs()
+                if other.dialog_of(name) == dialog
+            ),
+            None,
+        )
+        if found is None:
+            return 481, "Call/Transaction Does Not Exist", None
+        other, other_leg = found
+        if isinstance(call, HeldCall) and call.takes_over(leg):
+            held, held_leg, consult, referrer = call, leg, other, other_leg
+        elif isinstance(other, HeldCall) and other.takes_over(other_leg):
+            held, held_leg, consult, referrer = other, other_leg, call, leg
+        else:
+            return 403, "Forbidden (no held call to hand over)", None
+        target = next((name for name in consult.legs() if name != referrer), None)
+        if target is None or consult.legs()[target].state is not LegState.ANSWERED:
+            return 403, "Forbidden (the transfer's target has not answered)", None
+        return 202, "Accepted", partial(self._hand_over, held, held_leg, consult, target)
+
+    def _hand_over(self, held: HeldCall, leg: str, consult: RelayedCall, target: str) -> None:
+        party = consult.give_up(target)
+        if party is None:
+            return
+        log.info(
+            "attended transfer",
+            extra={"call_id": held.call_id, "from": consult.call_id, "to": party.number},
+        )
+        held.adopt(leg, party)
+        # The target is reported on the held call once its own call has ended, so that
+        # whoever follows it sees it leave one call before it joins the other.
+        consult.on_ended.append(partial(held.report_adopted, leg))
+        consult.hangup()
 
     def _forget(self, call_id: str) -> None:
         self.calls.pop(call_id, None)

@@ -32,9 +32,16 @@ def answer_updates() -> None:
         if request.countHFs("refer-to") == 0:
             request.sendResponse(400, "Bad Request (no Refer-To)")
             return
-        dialed = str(request.getHFBody("refer-to").getUrl().username or "")
+        target = request.getHFBody("refer-to").getUrl()
+        dialed = str(target.username or "")
+        # An attended transfer names the dialog the target is to replace (RFC 3891).
+        headers = {name.lower(): value for name, value in (target.headers or {}).items()}
+        replaces = headers.get("replaces")
         handler = getattr(ua, "refer_handler", None)
-        code, reason, then = handler(dialed) if handler else (501, "Not Implemented", None)
+        if handler is None:
+            code, reason, then = 501, "Not Implemented", None
+        else:
+            code, reason, then = handler(dialed, replaces)
         request.sendResponse(code, reason)
         if then is None:
             return
@@ -75,8 +82,9 @@ def user_agent_class() -> Any:
         class OrderedUA(UA):  # type: ignore[misc]
             # Answers an UPDATE's offer: (status, reason, SDP body or None).
             update_handler: Callable[[Any], tuple[int, str, Any]] | None = None
-            # Answers a REFER to a user: (status, reason, what to do once answered).
-            refer_handler: Callable[[str], tuple[int, str, Any]] | None = None
+            # Answers a REFER to a user (and the dialog it replaces, if it names one):
+            # (status, reason, what to do once answered).
+            refer_handler: Callable[[str, str | None], tuple[int, str, Any]] | None = None
 
             def recvResponse(self, resp: Any, tr: Any) -> None:
                 if resp.getSCode()[0] >= 300:
