@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from types import TracebackType
 
+from callyard.child import receive, send
 from callyard.mixer.link import (
     Answer,
     Close,
@@ -29,8 +30,6 @@ from callyard.mixer.link import (
     StatsQuery,
     Stop,
     Stopped,
-    receive,
-    send,
 )
 
 __all__ = ["Mixer", "MixerError", "MixerStats"]

@@ -10,13 +10,12 @@ to that process, which stops it in order.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
-import signal
 import sys
 from multiprocessing.connection import Connection
 
 from callyard import logs
+from callyard.child import become, receive, send
 from callyard.mixer.engine import Engine, RequestError
 from callyard.mixer.link import (
     Answer,
@@ -31,8 +30,6 @@ from callyard.mixer.link import (
     StatsQuery,
     Stop,
     Stopped,
-    receive,
-    send,
 )
 
 log = logging.getLogger("callyard.mixer.host")
@@ -97,19 +94,8 @@ class MixerHost:
         return Answer(request_id)
 
 
-def _name_process() -> None:
-    """Name the process callyard-mixer, for ps and top."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(15, ctypes.c_char_p(PROCESS_NAME), 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass
-
-
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _name_process()
+    become(PROCESS_NAME)
     link = Connection(int(argv[1]))
     try:
         settings = receive(link)

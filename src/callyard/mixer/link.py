@@ -8,9 +8,7 @@ comes after its caller gave up waiting is told apart from the next one.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -113,14 +111,3 @@ class Stop:
 @dataclass(frozen=True)
 class Stopped:
     """The sockets are closed; the process exits next."""
-
-
-def send(link: Connection, message: object) -> None:
-    """Write one message (plain pickle: multiprocessing's own pickler is slower)."""
-    link.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
-
-
-def receive(link: Connection) -> object:
-    """Read one message; EOFError once the other side is gone."""
-    # The link is a socket pair between a process and the child it started: trusted.
-    return pickle.loads(link.recv_bytes())  # noqa: S301

@@ -10,9 +10,7 @@ after hanging up every call; SIGINT and SIGTERM are left to the server, which st
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import signal
 import sys
 import threading
 import time
@@ -20,6 +18,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from callyard import logs
+from callyard.child import become, receive, send
 from callyard.clock import SystemClock
 from callyard.switch.calls.conference import MixerStarter, split_ports
 from callyard.switch.commands import Command
@@ -36,8 +35,6 @@ from callyard.switch.link import (
     StatsQuery,
     Stop,
     Stopped,
-    receive,
-    send,
 )
 from callyard.switch.registrar import Account, Binding, Registrar
 from callyard.switch.relay import MediaRelay
@@ -150,19 +147,8 @@ class SipHost:
             log.error("unknown message to the SIP switch", extra={"kind": type(message).__name__})
 
 
-def _name_process() -> None:
-    """Name the process (and the threads it starts) callyard-sip, for ps and top."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(15, ctypes.c_char_p(PROCESS_NAME), 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass
-
-
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _name_process()
+    become(PROCESS_NAME)
     link = Connection(int(argv[1]))
     settings = receive(link)
     if not isinstance(settings, SipSettings):

@@ -8,9 +8,7 @@ in order.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from callyard.switch.registrar import Binding, SipLimits
@@ -92,14 +90,3 @@ class Stop:
 @dataclass(frozen=True)
 class Stopped:
     """Every call is hung up; the process exits next."""
-
-
-def send(link: Connection, message: object) -> None:
-    """Write one message (plain pickle: multiprocessing's own pickler is slower)."""
-    link.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
-
-
-def receive(link: Connection) -> object:
-    """Read one message; EOFError once the other side is gone."""
-    # The link is a socket pair between the server and the child it started: trusted.
-    return pickle.loads(link.recv_bytes())  # noqa: S301

@@ -1,0 +1,36 @@
+"""What callyard's child processes (the SIP switch, the conference mixer) share: messages
+over the socket pair to the process that started them, and how they present
+themselves (named for ps and top, deaf to SIGINT and SIGTERM: the parent stops them in
+order)."""
+
+from __future__ import annotations
+
+import ctypes
+import pickle
+import signal
+from multiprocessing.connection import Connection
+
+_PR_SET_NAME = 15
+
+
+def send(link: Connection, message: object) -> None:
+    """Write one message (plain pickle: multiprocessing's own pickler is slower)."""
+    link.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+
+def receive(link: Connection) -> object:
+    """Read one message; EOFError once the other side is gone."""
+    # The link is a socket pair between a process and the child it started: trusted.
+    return pickle.loads(link.recv_bytes())  # noqa: S301
+
+
+def become(name: bytes) -> None:
+    """Name this process (and the threads it starts) `name`, and leave SIGINT and
+    SIGTERM (a terminal's Ctrl-C, a service manager's stop) to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
