@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -53,7 +54,7 @@ from callyard.switch.relay import parse_port_range
 from callyard.switch.switch import Switch
 from callyard.timefmt import TimeFormat
 from callyard.tts.espeak import EspeakSynthesizer
-from callyard.tts.music import hold_music
+from callyard.tts.music import HOLD_MUSIC, hold_music
 from callyard.webhooks.delivery import DeliveryConfig, DeliveryWorker
 from callyard.webhooks.outbox import Outbox
 from callyard.webhooks.settings import WebhookSettingsService
@@ -175,8 +176,13 @@ class Container:
                     settings.sip_failures_per_extension,
                     settings.sip_block_seconds,
                 ),
+                hold_music=settings.data_dir / "prompts" / HOLD_MUSIC,
             )
             presence = switch
+            # Rendered meanwhile (once per data directory), for the switch to find.
+            asyncio.get_running_loop().run_in_executor(
+                None, hold_music, settings.data_dir / "prompts"
+            )
         metrics = Metrics()
         agents = AgentBoard(switch, directory)
         credentials = CredentialService(

@@ -1,5 +1,6 @@
-"""The middle of a call, through a running switch: hold, mute, release to another agent,
-and parties mixed into the call (a supervisor listening, whispering, barging in).
+"""The middle of a call, through a running switch: hold and mute carried out by the relay
+alone (handing over and mixing more parties are tested end to end, through the CTI, in
+test_mid_call_e2e.py).
 
 A carrier's caller (baresip at the trunk's host) reaches a queued number and is put
 through to an agent; each party sends its own tone, and what each one hears is told
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,19 +24,13 @@ from callyard.switch.events import (
     CallBridged,
     CallEnded,
 )
-from callyard.switch.switch import Switch
 from callyard.testing.audio import tones_heard
-from callyard.testing.sip import LOOPBACK, Baresip, free_udp_port, running
-from tests.switch.pbx import relay_ports
-from tests.switch.test_dial import EventLog
+from callyard.testing.sip import Baresip, running
+from tests.switch import test_queued_call
 from tests.switch.test_queued_call import (
     AGENT_HZ,
     CALLER_HZ,
     MUSIC_HZ,
-    ROUTES,
-    SECOND_AGENT,
-    SECOND_AGENT_HZ,
-    FixedRoutes,
     Rig,
     held_call,
     write_music,
@@ -44,28 +38,9 @@ from tests.switch.test_queued_call import (
 
 pytestmark = pytest.mark.sip
 
-SUPERVISOR = SECOND_AGENT  # the second agent's phone plays the supervisor
-SUPERVISOR_HZ = SECOND_AGENT_HZ
-VOICES = (CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ)
-SUPERVISOR_LEG = "supervisor"
+VOICES = (CALLER_HZ, AGENT_HZ)
+rig = test_queued_call.rig  # the queued calls' switch, with its phones
 MARGIN = 0.6  # seconds at each end of a phase not judged (jitter buffers, re-INVITEs)
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    switch = Switch(
-        FixedRoutes(ROUTES),
-        (LOOPBACK, free_udp_port()),
-        rtp_ports=tuple(int(port) for port in relay_ports().split("-")),  # type: ignore[arg-type]
-        capture_dir=tmp_path / "captures",
-    )
-    events = EventLog()
-    switch.subscribe(events)
-    await switch.start()
-    try:
-        yield Rig(switch, events, tmp_path)
-    finally:
-        await switch.stop()
 
 
 @dataclass

@@ -25,9 +25,8 @@ from callyard.testing.receiver import Receiver
 from callyard.testing.sip import Baresip, running, write_tone_wav
 from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
 from tests.switch.test_inbound_e2e import download
-from tests.switch.test_queue_e2e import THIRD_AGENT, WORK_NUMBERS, nothing_left
+from tests.switch.test_queue_e2e import THIRD_AGENT, WORK_NUMBERS, nothing_left, staffed_queue
 from tests.switch.test_queued_call import channel
-from tests.switch.test_vcall_calls_e2e import Vcall
 
 pytestmark = pytest.mark.sip
 
@@ -93,19 +92,7 @@ def _samples(path: Path, span: tuple[float, float]) -> Any:
 def center(pbx: Pbx, receiver: Receiver) -> Iterator[Center]:
     """Group `sales` (queued number, two agents and a supervisor, all ready) and a
     carrier's caller at the trunk's host."""
-    vcall = Vcall(pbx, receiver)
-    sn = vcall.post(
-        "/api/group/open/create", name="sales", policy=0, agentAutoIdle="1", agentAutoIdleTime=0
-    )["data"]
-    for extension, number in WORK_NUMBERS.items():
-        created = vcall.post(
-            "/api/agent/open/create",
-            agentName=f"Agent {number}", agentNumber=number, password=PASSWORD,
-            sipId=extension, groupSn=sn, type=1 if extension == SUPERVISOR else 0,
-        )  # fmt: skip
-        assert created["code"] == "0", created
-    pbx.admin("PUT", "/groups/sales/queue", {"ring_seconds": 10, "max_wait_seconds": 120})
-    pbx.admin("PUT", f"/numbers/{CALLER_ID}/route", {"group": "sales"})
+    staffed_queue(pbx, receiver, supervisor=SUPERVISOR, ring_seconds=10, max_wait_seconds=120)
     pbx.cli(
         "trunk", "add", "--company", COMPANY, "--name", "carrier",
         "--host", "127.0.0.1", "--port", "5999",

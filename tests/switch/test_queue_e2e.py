@@ -48,9 +48,11 @@ PASSWORD = "s3cret-pass"
 WORK_NUMBERS = {AGENT: "0001", SECOND_AGENT: "0002", THIRD_AGENT: "0003"}
 
 
-def staffed_queue(pbx: Pbx, receiver: Receiver, mobile: str = "", **queue: object) -> None:
-    """Group `sales` with three agents (the first with `mobile`), a queue, and the
-    company's number routed to it."""
+def staffed_queue(
+    pbx: Pbx, receiver: Receiver, mobile: str = "", supervisor: str = "", **queue: object
+) -> None:
+    """Group `sales` with three agents (the first with `mobile`; the one on extension
+    `supervisor` a supervisor), a queue, and the company's number routed to it."""
     vcall = Vcall(pbx, receiver)
     sn = vcall.post(
         "/api/group/open/create", name="sales", policy=2, agentAutoIdle="1", agentAutoIdleTime=0
@@ -60,6 +62,7 @@ def staffed_queue(pbx: Pbx, receiver: Receiver, mobile: str = "", **queue: objec
             "/api/agent/open/create",
             agentName=f"Agent {number}", agentNumber=number, password=PASSWORD,
             sipId=extension, groupSn=sn, phone=mobile if extension == AGENT else "",
+            type=1 if extension == supervisor else 0,
         )  # fmt: skip
         assert created["code"] == "0", created
     pbx.admin("PUT", "/groups/sales/queue", queue)

@@ -139,16 +139,4 @@ CallEvent = (
     | CallBridged
     | CallEnded
 )
-SwitchEvent = (
-    Registered
-    | Unregistered
-    | IncomingCall
-    | LegCalling
-    | LegRinging
-    | LegAnswered
-    | LegFailed
-    | LegEnded
-    | LegHeld
-    | CallBridged
-    | CallEnded
-)
+SwitchEvent = Registered | Unregistered | CallEvent

@@ -85,6 +85,7 @@ class SipHost:
             ),
             self._send,
             MixerStarter(settings.host, mixer_ports, settings.advertise),
+            settings.hold_music,
         )
 
     def _lookup(self, number: str) -> Account | None:

@@ -30,6 +30,9 @@ class SipSettings:
     agent_ring_timeout: float  # seconds an extension may ring
     log_level: str
     limits: SipLimits = field(default_factory=SipLimits)  # on failed authentication
+    # What a customer hears while nobody is with it mid-call (a phone's transfer under
+    # way): this prompt if its files exist, else silence.
+    hold_music: Path | None = None
 
 
 @dataclass(frozen=True)

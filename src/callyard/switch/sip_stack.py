@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from callyard.switch.calls.conference import MixerStarter
@@ -59,6 +60,7 @@ class SipStack:
         relay_factory: Callable[[Schedule], MediaRelay],
         emit: Callable[[SwitchEvent], None],
         mixer: MixerStarter | None = None,
+        hold_music: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -67,6 +69,7 @@ class SipStack:
         self._router = router
         self._relay_factory = relay_factory
         self._mixer = mixer
+        self._hold_music = hold_music
         self._emit = emit
         self._calls: Any = None
         self._config: dict[str, Any] = {}
@@ -165,7 +168,9 @@ class SipStack:
         config["_uaname"] = "callyard"
         try:
             relay = self._relay_factory(ED2.callFromThread)  # answers come back on this thread
-            self._calls = CallTable(config, relay, self._router, self._emit, self._mixer)
+            self._calls = CallTable(
+                config, relay, self._router, self._emit, self._mixer, self._hold_music
+            )
         except BaseException:
             config["_sip_tm"].shutdown()
             raise

@@ -89,8 +89,10 @@ class Switch:
         ring_timeout: float = 60.0,
         agent_ring_timeout: float = 30.0,
         limits: SipLimits | None = None,
+        hold_music: Path | None = None,
     ) -> None:
         self.sip_address = sip
+        self._hold_music = hold_music
         self.advertise_ip = advertise_ip or sip[0]
         self._rtp_ports = rtp_ports
         self._capture_dir = capture_dir or Path("captures")
@@ -208,6 +210,7 @@ class Switch:
                 rtp_ports=self._rtp_ports,
                 capture_dir=self._capture_dir,
                 routes=self.routing.table,
+                hold_music=self._hold_music,
                 ring_timeout=self._ring_timeouts[0],
                 agent_ring_timeout=self._ring_timeouts[1],
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),

@@ -28,9 +28,12 @@ def _note(frequency: float) -> list[float]:
     return samples
 
 
+HOLD_MUSIC = "hold-music"  # the built-in music's prompt name in a prompts directory
+
+
 def hold_music(directory: Path) -> Path:
     """The built-in music's prompt base path, written on first use."""
-    base = directory / "hold-music"
+    base = directory / HOLD_MUSIC
     if is_rendered(base):
         return base
     directory.mkdir(parents=True, exist_ok=True)

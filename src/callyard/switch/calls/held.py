@@ -36,7 +36,15 @@ from callyard.switch.events import (
     LegFailed,
     LegHeld,
 )
-from callyard.switch.relay import PCMU, PROMPT_CODECS, SIDE_A, SIDE_B, RelayError, other_side
+from callyard.switch.relay import (
+    PCMU,
+    PROMPT_CODECS,
+    SIDE_A,
+    SIDE_B,
+    RelayError,
+    other_side,
+    prompt_file,
+)
 
 # The steps of a held call once its customer is held, in every kind of held call's table.
 HOLDING = (
@@ -75,6 +83,7 @@ class HeldCall(RelayedCall):
         super().__init__(*args)
         # The mixer, started on first use (set by the call table).
         self.mixer: Callable[[], Mixer] | None = None
+        self.hold_music: Path | None = None  # while nobody is with the customer
         self._conference: Conference | None = None
         self._music: Path | None = None  # the customer is on hold, hearing this
         self._muted: set[str] = set()
@@ -333,13 +342,14 @@ class HeldCall(RelayedCall):
             party.ua.recvEvent(_disconnect())
             return
         self._leave(leg, hang_up=True, by_party=False)
+        if self._music is None:
+            self._play_to(self.SIDES[CUSTOMER_LEG], self._waiting_music())
         party.name, party.side = leg, self.SIDES[leg]
         party.ua.event_cb = self._leg_event
         party.ua.update_handler = partial(self._answer_update, leg)
         party.ua.refer_handler = partial(self._referred, leg)
         self._legs[leg] = party
         self.numbers.add(party.number)
-        self._fresh_start()
         self._reoffer(leg, customer.codecs, partial(self._adopted, leg))
 
     def _fresh_start(self) -> None:
@@ -362,6 +372,7 @@ class HeldCall(RelayedCall):
             return
         party.media = answer
         self._relay.update(self.call_id, self.SIDES[leg], answer.address, answer.port)
+        self._fresh_start()
 
     def report_adopted(self, leg: str) -> None:
         """Tell services who is on leg `leg` now: called and answered at once."""
@@ -373,9 +384,18 @@ class HeldCall(RelayedCall):
         self._emit(LegAnswered(now, self.call_id, leg))
 
     def _referred_away(self, leg: str) -> None:
-        """The agent handed the customer over: it is gone, as after a Release."""
+        """The agent handed the customer over: it is gone, as after a Release; the
+        customer hears music until the target answers."""
         self._muted.discard(leg)
+        self._play_to(self.SIDES[CUSTOMER_LEG], self._waiting_music())
         self._emit(LegEnded(time.monotonic(), self.call_id, leg, False))
+
+    def _waiting_music(self) -> Path:
+        """What a customer nobody is with hears: the hold music, or silence."""
+        music = self.hold_music
+        if music is not None and prompt_file(music, PCMU).is_file():
+            return music
+        return self._relay.silence
 
     def _referred(self, leg: str, dialed: str, replaces: str | None = None) -> Referred:
         if replaces is None and self._conference is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from callyard.mixer.client import Mixer
@@ -58,12 +59,14 @@ class CallTable:
         router: Router,
         emit: Callable[[SwitchEvent], None],
         mixer: Callable[[], Mixer] | None = None,
+        hold_music: Path | None = None,
     ) -> None:
         self._config = sip_config
         self.relay = relay
         self._router = router
         self._emit = emit
         self._mixer = mixer
+        self._hold_music = hold_music
         self.calls: dict[str, RelayedCall] = {}
 
     def bridge(self, order: Bridge) -> None:
@@ -82,6 +85,7 @@ class CallTable:
         call.replace_with = self._attended
         if isinstance(call, HeldCall):
             call.mixer = self._mixer
+            call.hold_music = self._hold_music
 
     def _held(self, call_id: str) -> HeldCall | None:
         call = self.calls.get(call_id)
