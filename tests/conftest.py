@@ -193,27 +193,3 @@ async def tenant(container: Container, sip: SipClient) -> Tenant:
 @pytest.fixture
 async def other(container: Container, sip: SipClient) -> Tenant:
     return await make_tenant(container, sip, "globex", 9001)
-
-
-SERIAL_DIRECTORIES = ("sip", "switch")
-# Carriers' calls through `callyard serve` to its agents, whose tests check what happens,
-# not how fast (each waits seconds for what it expects): they run one after another on a
-# worker of their own, beside the others, each server on its own relay ports.
-CONTACT_CENTER = (
-    "test_queue_e2e.py",
-    "test_cti_e2e.py",
-    "test_inbound_e2e.py",
-    "test_mid_call_e2e.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With several workers (xdist's `--dist loadgroup`), the tests of real SIP calls and
-    media run one after another on one worker: their timing is real, and two of them at
-    once would share the CPU they are measured on."""
-    tests_dir = Path(__file__).parent
-    for item in items:
-        if item.path.name in CONTACT_CENTER:
-            item.add_marker(pytest.mark.xdist_group("contact-center"))
-        elif item.path.relative_to(tests_dir).parts[0] in SERIAL_DIRECTORIES:
-            item.add_marker(pytest.mark.xdist_group("sip"))

@@ -6,7 +6,9 @@ and the call's record."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import time
 import wave
 from collections.abc import Iterator
@@ -23,9 +25,15 @@ from callyard.testing.audio import tone_power, tones_heard
 from callyard.testing.cti import AgentDesk
 from callyard.testing.receiver import Receiver
 from callyard.testing.sip import Baresip, running, write_tone_wav
-from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
+from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx, open_pbx
 from tests.switch.test_inbound_e2e import download
-from tests.switch.test_queue_e2e import THIRD_AGENT, WORK_NUMBERS, nothing_left, staffed_queue
+from tests.switch.test_queue_e2e import (
+    THIRD_AGENT,
+    WORK_NUMBERS,
+    nothing_left,
+    restarted,
+    staffed_queue,
+)
 from tests.switch.test_queued_call import channel
 
 pytestmark = pytest.mark.sip
@@ -386,3 +394,46 @@ def len_of(path: Path) -> float:
     """A WAV's length in seconds."""
     with wave.open(str(path)) as wav:
         return float(wav.getnframes() / wav.getframerate())
+
+
+def children(pid: int) -> set[int]:
+    """The processes `pid` started (every thread's)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def test_a_server_killed_in_a_conference_leaves_no_process_and_agents_stay_true(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    with center(pbx, receiver) as rig:
+        supervisor = rig.desk(SUPERVISOR)
+        tokens = {ext: rig.desk(ext).event("Login")["data"]["token"] for ext in (AGENT, SUPERVISOR)}
+        put_through(rig)
+        ask(supervisor, "listen", beAgentNumber=WORK_NUMBERS[AGENT])
+        rig.phones[SUPERVISOR].wait_established(timeout=15)
+        supervisor.event("Listen")
+        (sip,) = children(pbx.server.process.pid)
+        (mixer,) = children(sip)  # the conference's mixer, under the SIP process
+        pbx.server.stop(signal.SIGKILL)
+        for phone in (rig.caller, rig.phones[AGENT], rig.phones[SUPERVISOR]):
+            phone.wait_closed(timeout=15)  # the SIP process hung up as the server died
+        deadline = time.monotonic() + 15
+        while Path(f"/proc/{sip}").exists() or Path(f"/proc/{mixer}").exists():
+            assert time.monotonic() < deadline, "the SIP process or the mixer outlived the server"
+            time.sleep(0.2)
+    server = restarted(pbx)
+    try:
+        again = open_pbx(server, pbx.workdir)
+        assert len([r for r in again.records() if r["type"] == "callin"]) == 1
+        states = {}
+        for extension, token in tokens.items():
+            desk = AgentDesk(again.server.url, token=token)
+            states[extension] = desk.event("Reconnect")["nowState"]
+            desk.close()
+        assert states == {AGENT: "Idle", SUPERVISOR: "Busy"}  # as they chose, out of the call
+        nothing_left(again.server.url)
+    finally:
+        server.stop()

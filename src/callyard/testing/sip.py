@@ -656,7 +656,10 @@ class Baresip:
             "ausrc_channels 1",
             "auplay_channels 1",
             "audio_buffer 20-160",
-            "jitter_buffer_delay 1-10",
+            # No jitter buffer: baresip 1.0 keeps its sequence numbers across a change of
+            # source (SSRC), and drops every packet of a new source whose numbers are lower
+            # as late (relayed calls change source: music, then an agent, then the mixer).
+            "jitter_buffer_delay 0-0",
             f"module_path {BARESIP_MODULES}",
             "module g711.so",
             "module aufile.so",
