@@ -97,13 +97,13 @@ def _samples(path: Path, span: tuple[float, float]) -> Any:
 
 
 @contextmanager
-def center(pbx: Pbx, receiver: Receiver) -> Iterator[Center]:
+def center(pbx: Pbx, receiver: Receiver, trunk_port: int = 5999) -> Iterator[Center]:
     """Group `sales` (queued number, two agents and a supervisor, all ready) and a
-    carrier's caller at the trunk's host."""
+    carrier's caller at the trunk's host (the trunk at `trunk_port`)."""
     staffed_queue(pbx, receiver, supervisor=SUPERVISOR, ring_seconds=10, max_wait_seconds=120)
     pbx.cli(
         "trunk", "add", "--company", COMPANY, "--name", "carrier",
-        "--host", "127.0.0.1", "--port", "5999",
+        "--host", "127.0.0.1", "--port", str(trunk_port),
     )  # fmt: skip
     time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
     tones = {AGENT: FIRST_HZ, SECOND_AGENT: SECOND_HZ, SUPERVISOR: SUPERVISOR_HZ}
@@ -317,8 +317,16 @@ def test_hang_ups_in_the_middle_of_a_consult_leave_nothing_behind(
 ) -> None:
     with center(pbx, receiver) as rig:
         first, second = rig.desk(AGENT), rig.desk(SECOND_AGENT)
-        ask(second, "idle")
+        # A supervisor ends a first call: the caller and the agent are released.
         put_through(rig)
+        ended = ask(rig.desk(SUPERVISOR), "forceBreak", beAgentNumber=WORK_NUMBERS[AGENT])
+        rig.desk(SUPERVISOR).event("ForceBreak", sequence=ended["sequence"])
+        rig.caller.wait_closed(timeout=10)
+        rig.phones[AGENT].wait_closed(timeout=10)
+        first.event("After")
+        rig.marks.clear()
+        put_through(rig)  # the second agent is still busy: the first takes the next call
+        ask(second, "idle")
         consulted = rig.phones[SECOND_AGENT]
         consult = ask(first, "consultCall", consultType="1", consultId=WORK_NUMBERS[SECOND_AGENT])
         consulted.wait_established(timeout=15)
@@ -341,7 +349,7 @@ def test_hang_ups_in_the_middle_of_a_consult_leave_nothing_behind(
         for desk in (first, second):
             assert desk.ask("idle")["code"] == "0"  # free again, not stuck in a call
     assert heard(rig.caller.received_wav(), rig.span("back")) == {FIRST_HZ}
-    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 2  # one per call
     nothing_left(pbx.server.url)
 
 
@@ -386,7 +394,7 @@ def test_a_desk_phone_hands_its_caller_over_by_an_attended_transfer(
     assert CALLER_HZ in heard(to_second, (len_of(to_second) - 1.5, len_of(to_second) - 0.5))
     record = pbx.record_with(type="callin")
     assert record["extnumber"] == AGENT
-    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 2  # one per call
     nothing_left(pbx.server.url)
 
 
@@ -437,3 +445,53 @@ def test_a_server_killed_in_a_conference_leaves_no_process_and_agents_stay_true(
         nothing_left(again.server.url)
     finally:
         server.stop()
+
+
+def test_an_agent_mutes_cancels_a_consult_and_hands_the_call_to_a_queue_then_a_number(
+    pbx: Pbx, receiver: Receiver
+) -> None:
+    number = pbx.carrier("uas_answer_echo.xml", calls=1)  # echoes what it hears
+    with running(number), center(pbx, receiver, trunk_port=number.port) as rig:
+        first, second = rig.desk(AGENT), rig.desk(SECOND_AGENT)
+        ask(second, "idle")
+        put_through(rig)
+        ask(first, "mute")
+        rig.mark("muted")
+        ask(first, "unmute")
+        rig.mark("unmuted")
+        consult = ask(first, "consultCall", consultType="1", consultId=WORK_NUMBERS[SECOND_AGENT])
+        rig.phones[SECOND_AGENT].wait_established(timeout=15)
+        first.event("ConsultCall", sequence=consult["sequence"])
+        cancel = ask(first, "consultCancel")
+        first.event("ConsultCancel", sequence=cancel["sequence"])
+        rig.phones[SECOND_AGENT].wait_closed(timeout=10)
+        rig.mark("consult cancelled")
+        # To the group: the caller waits in its queue, offered to the next agent in turn.
+        seen = len(second.messages)
+        (sales,) = first.event("Login")["data"]["groupIdList"]  # the group's sn
+        to_group = ask(first, "transferCall", transferType="3", transferId=sales)
+        first.event("TransferCall", sequence=to_group["sequence"])
+        rig.phones[SECOND_AGENT].wait_established(timeout=20)
+        assert later_event(second, "Conversation", seen)["data"]["callType"] == "normal"
+        rig.mark("queued to the second")
+        # To a number, once it answers (transferMode 1): the second agent stays till then.
+        outside = ask(
+            second, "transferCall", transferType="2", transferId="628555000111", transferMode=1
+        )
+        second.event("TransferCalling", sequence=outside["sequence"])
+        second.event("TransferCall", sequence=outside["sequence"], timeout=15)
+        rig.phones[SECOND_AGENT].wait_closed(timeout=10)
+        rig.mark("to the number")
+        rig.caller.hangup()
+        rig.caller.wait_closed(timeout=10)
+    to_caller, to_first = rig.caller.received_wav(), rig.phones[AGENT].received_wav()
+    assert heard(to_caller, rig.span("muted")) == set(), "the muted agent was heard"
+    assert heard(to_first, rig.span("muted")) == {CALLER_HZ}
+    assert heard(to_caller, rig.span("unmuted")) == {FIRST_HZ}
+    assert heard(to_caller, rig.span("consult cancelled")) == {FIRST_HZ}
+    assert heard(to_caller, rig.span("queued to the second")) == {SECOND_HZ}
+    assert heard(to_caller, rig.span("to the number")) == {CALLER_HZ}  # its own voice, echoed
+    invites = number.received("INVITE")
+    assert any("628555000111" in (m.header("To") or "") for m in invites)
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    nothing_left(pbx.server.url)
