@@ -447,7 +447,7 @@ def test_a_server_killed_in_a_conference_leaves_no_process_and_agents_stay_true(
         server.stop()
 
 
-def test_an_agent_mutes_cancels_a_consult_and_hands_the_call_to_a_queue_then_a_number(
+def test_an_agent_mutes_consults_and_hands_the_call_over_to_a_queue_then_a_number(
     pbx: Pbx, receiver: Receiver
 ) -> None:
     number = pbx.carrier("uas_answer_echo.xml", calls=1)  # echoes what it hears
@@ -466,11 +466,22 @@ def test_an_agent_mutes_cancels_a_consult_and_hands_the_call_to_a_queue_then_a_n
         first.event("ConsultCancel", sequence=cancel["sequence"])
         rig.phones[SECOND_AGENT].wait_closed(timeout=10)
         rig.mark("consult cancelled")
-        # To the group: the caller waits in its queue, offered to the next agent in turn.
+        again = ask(first, "consultCall", consultType="1", consultId=WORK_NUMBERS[SECOND_AGENT])
+        rig.phones[SECOND_AGENT].wait_established(timeout=15)
+        first.event("ConsultCall", sequence=again["sequence"])
+        handed = ask(first, "consultTransfer")
+        first.event("ConsultTransfer", sequence=handed["sequence"])
+        rig.phones[AGENT].wait_closed(timeout=10)
+        first.event("After")
+        ask(first, "busy")  # the first agent takes no more calls
+        rig.mark("consult handed over")
+        # To the group: the caller waits in its queue, offered to its ready agent: the
+        # second, once its wrap-up is over.
         seen = len(second.messages)
         (sales,) = first.event("Login")["data"]["groupIdList"]  # the group's sn
-        to_group = ask(first, "transferCall", transferType="3", transferId=sales)
-        first.event("TransferCall", sequence=to_group["sequence"])
+        to_group = ask(second, "transferCall", transferType="3", transferId=sales)
+        second.event("TransferCall", sequence=to_group["sequence"])
+        rig.phones[SECOND_AGENT].wait_closed(timeout=10)
         rig.phones[SECOND_AGENT].wait_established(timeout=20)
         assert later_event(second, "Conversation", seen)["data"]["callType"] == "normal"
         rig.mark("queued to the second")
@@ -489,6 +500,7 @@ def test_an_agent_mutes_cancels_a_consult_and_hands_the_call_to_a_queue_then_a_n
     assert heard(to_first, rig.span("muted")) == {CALLER_HZ}
     assert heard(to_caller, rig.span("unmuted")) == {FIRST_HZ}
     assert heard(to_caller, rig.span("consult cancelled")) == {FIRST_HZ}
+    assert heard(to_caller, rig.span("consult handed over")) == {SECOND_HZ}
     assert heard(to_caller, rig.span("queued to the second")) == {SECOND_HZ}
     assert heard(to_caller, rig.span("to the number")) == {CALLER_HZ}  # its own voice, echoed
     invites = number.received("INVITE")
