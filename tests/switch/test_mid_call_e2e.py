@@ -97,9 +97,12 @@ def _samples(path: Path, span: tuple[float, float]) -> Any:
 
 
 @contextmanager
-def center(pbx: Pbx, receiver: Receiver, trunk_port: int = 5999) -> Iterator[Center]:
+def center(
+    pbx: Pbx, receiver: Receiver, trunk_port: int = 5999, manual: frozenset[str] = frozenset()
+) -> Iterator[Center]:
     """Group `sales` (queued number, two agents and a supervisor, all ready) and a
-    carrier's caller at the trunk's host (the trunk at `trunk_port`)."""
+    carrier's caller at the trunk's host (the trunk at `trunk_port`); the phones of the
+    extensions in `manual` answer only when told to."""
     staffed_queue(pbx, receiver, supervisor=SUPERVISOR, ring_seconds=10, max_wait_seconds=120)
     pbx.cli(
         "trunk", "add", "--company", COMPANY, "--name", "carrier",
@@ -109,7 +112,9 @@ def center(pbx: Pbx, receiver: Receiver, trunk_port: int = 5999) -> Iterator[Cen
     tones = {AGENT: FIRST_HZ, SECOND_AGENT: SECOND_HZ, SUPERVISOR: SUPERVISOR_HZ}
     phones = {
         ext: pbx.phone(
-            ext, audio=write_tone_wav(pbx.workdir / f"{ext}.wav", seconds=90, frequency=hz)
+            ext,
+            audio=write_tone_wav(pbx.workdir / f"{ext}.wav", seconds=90, frequency=hz),
+            answermode="manual" if ext in manual else "auto",
         )
         for ext, hz in tones.items()
     }
@@ -506,4 +511,30 @@ def test_an_agent_mutes_consults_and_hands_the_call_over_to_a_queue_then_a_numbe
     invites = number.received("INVITE")
     assert any("628555000111" in (m.header("To") or "") for m in invites)
     assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    nothing_left(pbx.server.url)
+
+
+def test_a_transfer_waiting_for_its_target_is_cancelled(pbx: Pbx, receiver: Receiver) -> None:
+    with center(pbx, receiver, manual=frozenset({SECOND_AGENT})) as rig:
+        first, second = rig.desk(AGENT), rig.desk(SECOND_AGENT)
+        ask(second, "idle")
+        put_through(rig)
+        transfer = ask(
+            first, "transferCall", transferType="1", transferId=WORK_NUMBERS[SECOND_AGENT],
+            transferMode=1,
+        )  # fmt: skip
+        rig.phones[SECOND_AGENT].wait_incoming(timeout=15)
+        first.event("TransferCalling", sequence=transfer["sequence"])
+        rig.mark("target ringing")
+        cancel = ask(first, "transferCancel")
+        first.event("TransferCancel", sequence=cancel["sequence"])
+        rig.phones[SECOND_AGENT].wait_closed(timeout=10)
+        assert second.event("Idle", sequence=0)["nowState"] == "Idle"  # free again
+        rig.mark("back")
+        refused(first, "transferCancel", "TransferCancelFail")  # nothing to cancel now
+        rig.caller.hangup()
+        rig.caller.wait_closed(timeout=10)
+    to_caller = rig.caller.received_wav()
+    assert music_heard(to_caller, rig.span("target ringing")), "the caller heard no music"
+    assert heard(to_caller, rig.span("back")) == {FIRST_HZ}
     nothing_left(pbx.server.url)
