@@ -8,9 +8,32 @@ from __future__ import annotations
 import ctypes
 import pickle
 import signal
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 _PR_SET_NAME = 15
+
+
+@dataclass(frozen=True)
+class Started:
+    """The child is up and takes messages (its first answer to its settings)."""
+
+
+@dataclass(frozen=True)
+class StartFailed:
+    """The child could not start (a port taken, an address it does not have)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End what the child carries (calls, rooms), close its sockets and exit."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Everything is closed; the child exits next."""
 
 
 def send(link: Connection, message: object) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from types import TracebackType
 
-from callyard.child import receive, send
+from callyard.child import Started, StartFailed, Stop, Stopped, receive, send
 from callyard.mixer.link import (
     Answer,
     Close,
@@ -25,11 +25,7 @@ from callyard.mixer.link import (
     MixerStats,
     Request,
     SendTo,
-    Started,
-    StartFailed,
     StatsQuery,
-    Stop,
-    Stopped,
 )
 
 __all__ = ["Mixer", "MixerError", "MixerStats"]

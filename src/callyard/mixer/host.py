@@ -15,7 +15,7 @@ import sys
 from multiprocessing.connection import Connection
 
 from callyard import logs
-from callyard.child import become, receive, send
+from callyard.child import Started, StartFailed, Stop, Stopped, become, receive, send
 from callyard.mixer.engine import Engine, RequestError
 from callyard.mixer.link import (
     Answer,
@@ -25,11 +25,7 @@ from callyard.mixer.link import (
     Leave,
     MixerSettings,
     SendTo,
-    Started,
-    StartFailed,
     StatsQuery,
-    Stop,
-    Stopped,
 )
 
 log = logging.getLogger("callyard.mixer.host")

@@ -1,5 +1,6 @@
 """What a process and its mixer process say to each other: the settings, the requests
-on rooms and parties, their answers, and the start and stop handshake.
+on rooms and parties and their answers (the start and stop handshake is every child's:
+`callyard.child`).
 
 Messages travel pickled over a Unix socket pair (`multiprocessing.connection`'s framing),
 in order. Every request carries an id that its answer repeats, so that an answer that
@@ -18,16 +19,6 @@ class MixerSettings:
     address: str
     ports: tuple[int, int]  # inclusive; parties get even ports of it
     log_level: str = "warning"
-
-
-@dataclass(frozen=True)
-class Started:
-    """The mixer runs and takes requests."""
-
-
-@dataclass(frozen=True)
-class StartFailed:
-    message: str
 
 
 @dataclass(frozen=True)
@@ -101,13 +92,3 @@ class Answer:
     request_id: int
     result: int | MixerStats | None = None
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Close every party's socket and exit."""
-
-
-@dataclass(frozen=True)
-class Stopped:
-    """The sockets are closed; the process exits next."""

@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from callyard import logs
-from callyard.child import become, receive, send
+from callyard.child import Started, StartFailed, Stop, Stopped, become, receive, send
 from callyard.clock import SystemClock
 from callyard.switch.calls.conference import MixerStarter, split_ports
 from callyard.switch.commands import Command
@@ -29,12 +29,8 @@ from callyard.switch.link import (
     ProbeQuery,
     RoutesChanged,
     SipSettings,
-    Started,
-    StartFailed,
     StatsAnswer,
     StatsQuery,
-    Stop,
-    Stopped,
 )
 from callyard.switch.registrar import Account, Binding, Registrar
 from callyard.switch.relay import MediaRelay

@@ -1,6 +1,6 @@
 """What the server process and its SIP process say to each other, besides commands and
-events: the SIP process's settings, routing tables, bindings, relay queries, and the
-start and stop handshake.
+events: the SIP process's settings, routing tables, bindings and relay queries (the
+start and stop handshake is every child's: `callyard.child`).
 
 Messages travel pickled over a Unix socket pair (`multiprocessing.connection`'s framing),
 in order.
@@ -33,16 +33,6 @@ class SipSettings:
     # What a customer hears while nobody is with it mid-call (a phone's transfer under
     # way): this prompt if its files exist, else silence.
     hold_music: Path | None = None
-
-
-@dataclass(frozen=True)
-class Started:
-    """The SIP socket and the relay are up."""
-
-
-@dataclass(frozen=True)
-class StartFailed:
-    message: str
 
 
 @dataclass(frozen=True)
@@ -83,13 +73,3 @@ class ProbeQuery:
 class ProbeAnswer:
     query_id: int
     status: int | None  # the peer's response, whatever it is; None when it sent none
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Hang up every call, close the socket and the relay, and exit."""
-
-
-@dataclass(frozen=True)
-class Stopped:
-    """Every call is hung up; the process exits next."""

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from callyard.child import receive, send
-from callyard.switch.link import SipSettings, Started, StartFailed, Stop, Stopped
+from callyard.child import Started, StartFailed, Stop, Stopped, receive, send
+from callyard.switch.link import SipSettings
 
 log = logging.getLogger("callyard.switch.process")
 
