@@ -91,10 +91,6 @@ class CallFollower:
         elif isinstance(event, CallEnded):
             self._ended(event)
 
-    def agents_of(self, call_id: str) -> dict[str, AgentSession]:
-        """The agents in a call now, by their legs."""
-        return {leg: f.agent for leg, f in self._calls.get(call_id, {}).items()}
-
     def _registration(self, event: Registered | Unregistered) -> None:
         agent = self._sessions.by_extension(event.number)
         if agent is None or not agent.on_phone:

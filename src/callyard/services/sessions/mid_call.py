@@ -303,11 +303,7 @@ class MidCalls:
             # Handed over by the phone itself: the switch took the customer off hold.
             controlled.held = False
             controlled.handler = AGENT_LEG
-        agent = self._on_leg(call_id, AGENT_LEG)
-        if agent is not None:
-            group = live.agent.group if live.agent is not None else ""
-            handler = CallAgent(agent.number, agent.name, group)
-            self._calls_service.handed_over(call_id, agent.extension, handler)
+        self._handled_by(call_id, self._on_leg(call_id, AGENT_LEG))
 
     def _on_leg(self, call_id: str, leg: str) -> AgentSession | None:
         """The signed-in agent whose call reaches it on `leg` of call `call_id`."""
@@ -347,7 +343,7 @@ class MidCalls:
         if blind is not None and not blind.leg and leg == AGENT_LEG:
             controlled.blind = None
             controlled.handler = leg
-            self._handled_by(controlled, blind.agent)
+            self._handled_by(controlled.call_id, blind.agent)
             self._tell(blind.requester, Action.TRANSFER, Phase.DONE, blind.sequence, blind.part)
             return
         party = self._party(controlled, leg)
@@ -360,7 +356,7 @@ class MidCalls:
         elif party.action is Action.CONSULT:
             self._tell(party.requester, Action.CONSULT, Phase.DONE, party.sequence, party.part)
         else:
-            handler = self._handler_agent(controlled)
+            handler = self._on_leg(controlled.call_id, controlled.handler)
             if handler is not None:
                 self._monitoring(controlled, party, handler)
 
@@ -587,7 +583,7 @@ class MidCalls:
             self._control(Drop(controlled.call_id, handler))
         self._control(Hearing(controlled.call_id, party.leg, None))
         self._resume(controlled)
-        self._handled_by(controlled, party.agent)
+        self._handled_by(controlled.call_id, party.agent)
 
     def _monitoring(self, controlled: _Controlled, party: _Party, agent: AgentSession) -> None:
         """A supervisor in the call takes its part: heard by nobody, the agent, or all;
@@ -620,28 +616,18 @@ class MidCalls:
         if controlled.held:
             self._control(Resume(controlled.call_id))
             controlled.held = False
-        handler = self._handler_agent(controlled)
+        handler = self._on_leg(controlled.call_id, controlled.handler)
         if handler is not None and handler.call is not None:
             handler.call.held = False
 
-    def _handler_agent(self, controlled: _Controlled) -> AgentSession | None:
-        for agent in self._sessions.of_company(controlled.company_id):
-            call = agent.call
-            if call is not None and (call.call_id, call.leg) == (
-                controlled.call_id,
-                controlled.handler,
-            ):
-                return agent
-        return None
-
-    def _handled_by(self, controlled: _Controlled, agent: AgentSession | None) -> None:
+    def _handled_by(self, call_id: str, agent: AgentSession | None) -> None:
         """The call's record names the agent who handles it now."""
-        live = self._calls_service.live.get(controlled.call_id)
+        live = self._live.get(call_id)
         if live is None or agent is None:
             return
         group = live.agent.group if live.agent is not None else ""
         handler = CallAgent(agent.number, agent.name, group)
-        self._calls_service.handed_over(controlled.call_id, agent.extension, handler)
+        self._calls_service.handed_over(call_id, agent.extension, handler)
 
     def _unreserve(self, controlled: _Controlled, party: _Party) -> None:
         """An agent reserved for a party's leg that never rang it is free again."""

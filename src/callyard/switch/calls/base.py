@@ -491,9 +491,13 @@ class RelayedCall:
         self._cancel_timer(silence_timer(leg))
         del self._legs[leg]
         party.ua.event_cb = None
+        self._forget_number(party)
+        return party
+
+    def _forget_number(self, party: Leg) -> None:
+        """The number `party` reached is in this call no more, unless another leg has it."""
         if not any(other.number == party.number for other in self._legs.values()):
             self.numbers.discard(party.number)
-        return party
 
     def _referred(self, leg: str, dialed: str, replaces: str | None = None) -> Referred:
         """A leg's REFER (blind transfer) to `dialed`: the answer to give it, and what to

@@ -204,7 +204,7 @@ class HeldCall(RelayedCall):
 
     def _failed(self, leg: str, status: int) -> None:
         if self._invited(leg):
-            self._invitee_failed(leg, self._failure_cause(leg, status), status, cancel=False)
+            self._leave(leg, False, False, self._failure_cause(leg, status), status)
             return
         if leg != AGENT_LEG:
             super()._failed(leg, status)
@@ -216,7 +216,7 @@ class HeldCall(RelayedCall):
             self._timers.pop(leg, None)
             unheard = not self._heard(leg)
             cause = EndReason.LINE_FAILURE if unheard else EndReason.NO_ANSWER
-            self._invitee_failed(leg, cause, 408 if unheard else None, cancel=True)
+            self._leave(leg, True, False, cause, 408 if unheard else None)
             return
         if leg != AGENT_LEG:
             super()._ring_timeout(leg)
@@ -417,30 +417,28 @@ class HeldCall(RelayedCall):
         """The legs on the call but the customer's."""
         return [leg for leg in self._legs if leg != CUSTOMER_LEG]
 
-    def _leave(self, leg: str, hang_up: bool, by_party: bool) -> None:
-        """Leg `leg` is off the call (hung up if `hang_up`); reported LegEnded if it
-        had answered, else LegFailed (cancelled)."""
+    def _leave(
+        self,
+        leg: str,
+        hang_up: bool,
+        by_party: bool,
+        cause: EndReason = EndReason.CANCELLED,
+        status: int | None = None,
+    ) -> None:
+        """Leg `leg` is off the call (hung up, or its ringing cancelled, if `hang_up`):
+        reported LegEnded if it had answered, else LegFailed with `cause`."""
         party = self._drop(leg, hang_up=hang_up)
         if party is None:
             return
         self._muted.discard(leg)
-        if not any(other.number == party.number for other in self._legs.values()):
-            self.numbers.discard(party.number)
+        self._forget_number(party)
         if self._conference is not None:
             self._conference.leave(leg)
         now = time.monotonic()
         if any(state is LegState.ANSWERED for _, state in party.history):
             self._emit(LegEnded(now, self.call_id, leg, by_party))
         else:
-            self._emit(LegFailed(now, self.call_id, leg, EndReason.CANCELLED, None))
-
-    def _invitee_failed(self, leg: str, cause: EndReason, status: int | None, cancel: bool) -> None:
-        party = self._drop(leg, hang_up=cancel)
-        if party is not None and not any(p.number == party.number for p in self._legs.values()):
-            self.numbers.discard(party.number)
-        if self._conference is not None:
-            self._conference.leave(leg)
-        self._emit(LegFailed(time.monotonic(), self.call_id, leg, cause, status))
+            self._emit(LegFailed(now, self.call_id, leg, cause, status))
 
     def _hung_up(self, leg: str) -> None:
         """A party's BYE: the customer's, or the last other party's, ends the call; any
