@@ -358,12 +358,6 @@ def test_hang_ups_in_the_middle_of_a_consult_leave_nothing_behind(
     nothing_left(pbx.server.url)
 
 
-@pytest.mark.xfail(
-    reason="known bug: after an attended transfer the target's audio sometimes never "
-    "reaches the caller (the relay keeps the side latched to the first agent); open in "
-    "the issue",
-    strict=False,
-)
 def test_a_desk_phone_hands_its_caller_over_by_an_attended_transfer(
     pbx: Pbx, receiver: Receiver
 ) -> None:

@@ -58,6 +58,17 @@ HOLDING = (
 )
 
 
+# An attended transfer's target is moved in this long after the referrer's phone answered
+# its BYE, or HUNG_UP_SECONDS after the BYE when the phone does not answer.
+SETTLE_SECONDS = 0.25
+HUNG_UP_SECONDS = 2.0
+
+
+def settle_timer(leg: str) -> str:
+    """The key of the timer that moves an attended transfer's target in regardless."""
+    return f"{leg}:settle"
+
+
 def _disconnect() -> Any:
     from sippy.CCEvents import CCEventDisconnect
 
@@ -335,12 +346,21 @@ class HeldCall(RelayedCall):
     def adopt(self, leg: str, party: Leg) -> None:
         """Party `party` of another call takes leg `leg`'s place (the leg, the agent that
         referred, is hung up and reported gone): moved to this call's relay port by a
-        re-INVITE. It is reported on this call (`report_adopted`) once the other call
-        has ended."""
+        re-INVITE once the leg's phone has answered its BYE. It is reported on this call
+        (`report_adopted`) once the other call has ended."""
         customer = self._media(CUSTOMER_LEG)
         if not self.takes_over(leg) or customer is None:
             party.ua.recvEvent(_disconnect())
             return
+        # A phone sends its last packets as it ends a call, even after answering the
+        # BYE; were one to reach the relay after the side is pointed at the new party,
+        # the relay would latch back to the phone for good. So the new party is moved in
+        # a moment after the BYE is answered (or once it is given up on).
+        move_in = partial(self._move_in, leg, party, customer.codecs)
+        gone = self._legs.get(leg)
+        if gone is not None:
+            gone.ua.on_hung_up = partial(self._settle, settle_timer(leg), move_in)
+        self._start_timer(settle_timer(leg), HUNG_UP_SECONDS, move_in)
         self._leave(leg, hang_up=True, by_party=False)
         if self._music is None:
             self._play_to(self.SIDES[CUSTOMER_LEG], self._waiting_music())
@@ -350,7 +370,23 @@ class HeldCall(RelayedCall):
         party.ua.refer_handler = partial(self._referred, leg)
         self._legs[leg] = party
         self.numbers.add(party.number)
-        self._reoffer(leg, customer.codecs, partial(self._adopted, leg))
+
+    def _start_timer(self, key: str, seconds: float, then: Callable[[], None]) -> None:
+        """Do `then` in `seconds`, in place of what timer `key` would have done."""
+        from sippy.Time.Timeout import Timeout
+
+        self._cancel_timer(key)
+        self._timers[key] = Timeout(then, seconds, 1)
+
+    def _settle(self, key: str, then: Callable[[], None]) -> None:
+        """The BYE was answered: `then` a moment later, unless timer `key` already did it."""
+        if key in self._timers:
+            self._start_timer(key, SETTLE_SECONDS, then)
+
+    def _move_in(self, leg: str, party: Leg, codecs: tuple[sdp.Codec, ...]) -> None:
+        self._timers.pop(settle_timer(leg), None)
+        if self._legs.get(leg) is party and self.state is State.BRIDGED:
+            self._reoffer(leg, codecs, partial(self._adopted, leg))
 
     def _fresh_start(self) -> None:
         """Another agent has the customer: no hold, no mute of the one before."""

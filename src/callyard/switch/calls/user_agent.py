@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 _UA_CLASS: Any = None
@@ -66,6 +67,11 @@ def answer_updates() -> None:
     }
 
 
+def _when_final(then: Callable[[], None], resp: Any, *_: Any) -> None:
+    if resp.getSCode()[0] >= 200:
+        then()
+
+
 def user_agent_class() -> Any:
     """sippy's UA, except that a final error answer to an INVITE reaches the UA only after
     the transaction has sent its ACK.
@@ -85,6 +91,16 @@ def user_agent_class() -> Any:
             # Answers a REFER to a user (and the dialog it replaces, if it names one):
             # (status, reason, what to do once answered).
             refer_handler: Callable[[str, str | None], tuple[int, str, Any]] | None = None
+
+            # Called once, when the BYE this UA sends next is answered or times out.
+            on_hung_up: Callable[[], None] | None = None
+
+            def newTransaction(self, req: Any, req_extra_headers: Any = None, **kwa: Any) -> Any:
+                then = self.on_hung_up
+                if then is not None and req.getMethod() == "BYE" and "resp_cb" not in kwa:
+                    self.on_hung_up = None
+                    kwa["resp_cb"] = partial(_when_final, then)
+                return super().newTransaction(req, req_extra_headers, **kwa)
 
             def recvResponse(self, resp: Any, tr: Any) -> None:
                 if resp.getSCode()[0] >= 300:
