@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 from callyard import __version__
 from callyard.api import operations
 from callyard.api import recordings as recordings_http
+from callyard.api import web as web_http
 from callyard.api.admin import http as admin_http
 from callyard.api.body_limits import BodyRefused, RequestBodyLimits
 from callyard.api.dialects.sip_api import http as sip_http
@@ -110,6 +111,7 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
         )
     )
     app.include_router(recordings_http.router(container.recordings))
+    app.include_router(web_http.router())
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

@@ -1,0 +1,121 @@
+"""Debian's Chromium, headless, driven by Playwright: for tests of the browser SDKs.
+
+The flags are those proven for WebRTC in a loopback-only network namespace: a fake
+microphone playing a tone from a WAV file, media permission granted without asking, ICE
+over loopback, no background lookups, autoplay without a gesture. Each browser has a
+fresh profile in its work directory. Playwright never downloads a browser here: it
+launches the system's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import TracebackType
+
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
+
+from callyard.testing.sip import write_tone_wav
+
+CHROMIUM = "/usr/bin/chromium"
+FAKE_AUDIO_RATE = 48_000  # what Chromium's fake capture device reads best
+FAKE_AUDIO_SECONDS = 30.0  # the file loops
+
+
+def chromium_unavailable(executable: str = CHROMIUM) -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if shutil.which(executable) is None:
+        return f"{executable} is not installed (scripts/install --dev installs chromium)"
+    return None
+
+
+def chromium_flags(fake_audio: Path) -> list[str]:
+    """Chromium's command-line flags for loopback-only WebRTC with a fake microphone."""
+    return [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={fake_audio}",
+        # Without it a loopback-only machine gathers no ICE candidates.
+        "--allow-loopback-in-peer-connection",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+
+
+class Browser:
+    """A headless Chromium with its own profile under `workdir`; its microphone plays a
+    tone of `tone_hz`. Use as a context manager; `page()` opens a tab whose console
+    lines are kept in `console`."""
+
+    def __init__(
+        self, workdir: Path, *, tone_hz: float = 1000.0, executable: str = CHROMIUM
+    ) -> None:
+        self.workdir = workdir
+        self.tone_hz = tone_hz
+        self.executable = executable
+        self.console: list[str] = []
+        self._playwright: Playwright | None = None
+        self._context: BrowserContext | None = None
+
+    def __enter__(self) -> Browser:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Write the microphone's tone and launch the browser."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        tone = write_tone_wav(
+            self.workdir / f"tone-{self.tone_hz:g}hz.wav",
+            seconds=FAKE_AUDIO_SECONDS,
+            frequency=self.tone_hz,
+            rate=FAKE_AUDIO_RATE,
+        )
+        self._playwright = sync_playwright().start()
+        try:
+            self._context = self._playwright.chromium.launch_persistent_context(
+                str(self.workdir / "profile"),
+                executable_path=self.executable,
+                headless=True,
+                args=chromium_flags(tone),
+            )
+        except BaseException:
+            self._playwright.stop()
+            self._playwright = None
+            raise
+
+    def page(self) -> Page:
+        """A new tab."""
+        if self._context is None:
+            raise RuntimeError("the browser is not started")
+        page = self._context.new_page()
+        page.on("console", self._keep)
+        page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
+        return page
+
+    def close(self) -> None:
+        """Close the browser and its driver."""
+        if self._context is not None:
+            self._context.close()
+            self._context = None
+        if self._playwright is not None:
+            self._playwright.stop()
+            self._playwright = None
+
+    def _keep(self, message: ConsoleMessage) -> None:
+        self.console.append(f"{message.type}: {message.text}")
