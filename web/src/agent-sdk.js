@@ -437,7 +437,8 @@ export class AgentSdk {
 
   _opened(socket) {
     if (socket !== this._socket) return;
-    this._attempts = 0;
+    // Signed in, the session's Reconnect event (not the open socket) ends the retries.
+    if (!this._token) this._attempts = 0;
     for (const message of this._waiting.splice(0)) socket.send(message);
     this._emit('Open', { url: this._address });
   }
@@ -472,6 +473,7 @@ export class AgentSdk {
     if (name === 'Login' || name === 'Reconnect') {
       const data = event.data || {};
       this._token = data.token || this._token;
+      this._attempts = 0;
       this._loginData = data;
       this._loginType = text(data.loginType) || this._requestedLoginType || null;
       this._startHeartbeat();
