@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from callyard.errors import InvalidInput
+from callyard.switch.websocket import WebSocketSettings
 
 DEFAULT_HTTP = "127.0.0.1:8080"
 DEFAULT_SIP = "127.0.0.1:5060"
@@ -106,6 +107,11 @@ class Settings:
     credentials_key: str | None = None  # seals API secrets at rest (else credentials.key)
     advertise_ip: str | None = None
     rtp_ports: str = "20000-29999"
+    # SIP over WebSocket for browsers' soft phones: off unless a port is given; `wss`
+    # when a certificate chain and its key are given too.
+    sip_ws_port: int | None = None
+    sip_ws_cert: Path | None = None
+    sip_ws_key: Path | None = None
     ring_timeout_seconds: float = 60.0  # a customer (or a mobile) that does not answer
     agent_ring_timeout_seconds: float = 30.0  # an agent's phone that does not answer
     # Webhook delivery: 12 attempts, 30 s doubling to 6 h apart (about 14.5 h in all).
@@ -171,6 +177,16 @@ class Settings:
                 values[name] = env[var]
         if env.get("CALLYARD_DATA_DIR"):
             values["data_dir"] = Path(env["CALLYARD_DATA_DIR"])
+        if env.get("CALLYARD_SIP_WS_PORT"):
+            values["sip_ws_port"] = _positive(
+                "CALLYARD_SIP_WS_PORT", env["CALLYARD_SIP_WS_PORT"], int
+            )
+        for name, var in (
+            ("sip_ws_cert", "CALLYARD_SIP_WS_CERT"),
+            ("sip_ws_key", "CALLYARD_SIP_WS_KEY"),
+        ):
+            if env.get(var):
+                values[name] = Path(env[var])
         if env.get("CALLYARD_TOKEN_TTL"):
             values["token_ttl_seconds"] = int(env["CALLYARD_TOKEN_TTL"])
         if env.get("CALLYARD_CREDENTIAL_TOKEN_TTL"):
@@ -203,9 +219,23 @@ class Settings:
             raise InvalidInput(
                 "CALLYARD_OPERATIONS_ACCESS", f"expected one of {expected}, got {access!r}"
             )
+        if (settings.sip_ws_cert is None) != (settings.sip_ws_key is None):
+            raise InvalidInput("--sip-ws-cert", "a certificate needs its key (--sip-ws-key)")
+        if settings.sip_ws_port is not None and not 0 < settings.sip_ws_port < 65536:
+            raise InvalidInput("--sip-ws-port", f"{settings.sip_ws_port} is not a port")
         if settings.recording_retention_days < 1:
             raise InvalidInput("CALLYARD_RECORDING_RETENTION_DAYS", "must be at least 1 day")
         return settings
+
+    @property
+    def websocket(self) -> WebSocketSettings | None:
+        """SIP over WebSocket, if a port is set."""
+        if self.sip_ws_port is None:
+            return None
+        certificate = None
+        if self.sip_ws_cert is not None and self.sip_ws_key is not None:
+            certificate = (self.sip_ws_cert, self.sip_ws_key)
+        return WebSocketSettings(self.sip_ws_port, certificate)
 
     @property
     def http_address(self) -> tuple[str, int]:

@@ -177,6 +177,7 @@ class Container:
                     settings.sip_block_seconds,
                 ),
                 hold_music=settings.data_dir / "prompts" / HOLD_MUSIC,
+                websocket=settings.websocket,
             )
             presence = switch
             # Rendered meanwhile (once per data directory), for the switch to find.

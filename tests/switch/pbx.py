@@ -51,6 +51,11 @@ class Pbx:
         assert reply.status_code < 300, reply.text
         return reply.json() if reply.content else None
 
+    @property
+    def sip_ws(self) -> str:
+        """The switch's SIP over WebSocket address (the browsers' registrar)."""
+        return f"ws://127.0.0.1:{self.server.sip_ws_port}"
+
     def cli(self, *args: str) -> Any:
         return callyard(*args, "--data-dir", str(self.server.data_dir))
 
@@ -135,6 +140,7 @@ def start_server(
             **(env or {}),
         },
         sip_port=sip_port,
+        sip_ws=True,
     )
 
 

@@ -76,8 +76,10 @@ def test_relay_bridges_and_records_both_directions(tmp_path: Path) -> None:
     agent, customer = endpoint(), endpoint()
     try:
         to_agent_side = answer(relay.open, "call-1")
-        to_customer_side = answer(relay.side_b_at, "call-1", "127.0.0.1", agent.getsockname()[1])
-        relay.side_a_at("call-1", "127.0.0.1", customer.getsockname()[1])
+        to_customer_side = answer(
+            relay.side_b_at, "call-1", ("127.0.0.1", agent.getsockname()[1], None)
+        )
+        relay.side_a_at("call-1", ("127.0.0.1", customer.getsockname()[1], None))
         from_customer, from_agent = relay.record("call-1")
         agent_voice, customer_voice = tone(440, 50), tone(1000, 50)
         for seq in range(50):
@@ -158,8 +160,8 @@ def test_relay_plays_a_prompt_to_one_side_whole(tmp_path: Path) -> None:
     expected = write_prompt_files(tmp_path / "hello", seconds=1.2)
     try:
         to_listener_side = answer(relay.open, "call-play")
-        answer(relay.side_b_at, "call-play", "127.0.0.1", listener.getsockname()[1])
-        relay.side_a_at("call-play", "127.0.0.1", other.getsockname()[1])
+        answer(relay.side_b_at, "call-play", ("127.0.0.1", listener.getsockname()[1], None))
+        relay.side_a_at("call-play", ("127.0.0.1", other.getsockname()[1], None))
         assert to_listener_side
         seconds = relay.play("call-play", tmp_path / "hello", PCMA, to=SIDE_B)
         packets = receive_rtp(listener)
@@ -182,9 +184,9 @@ def test_a_prompt_replaces_relayed_media_until_stopped(tmp_path: Path) -> None:
     try:
         answer(relay.open, "call-hold")
         to_talker_side = answer(
-            relay.side_b_at, "call-hold", "127.0.0.1", listener.getsockname()[1]
+            relay.side_b_at, "call-hold", ("127.0.0.1", listener.getsockname()[1], None)
         )
-        relay.side_a_at("call-hold", "127.0.0.1", talker.getsockname()[1])
+        relay.side_a_at("call-hold", ("127.0.0.1", talker.getsockname()[1], None))
         relay.play("call-hold", tmp_path / "hold", PCMU, to=SIDE_B)
         for seq in range(25):
             talker.sendto(rtp(seq, voice[seq], 3), ("127.0.0.1", to_talker_side))
@@ -210,7 +212,7 @@ def test_a_prompt_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     write_prompt_files(tmp_path / "known", seconds=0.5)
     try:
         answer(relay.open, "call-missing")
-        answer(relay.side_b_at, "call-missing", "127.0.0.1", 9)
+        answer(relay.side_b_at, "call-missing", ("127.0.0.1", 9, None))
         with pytest.raises(RelayError):
             relay.play("call-missing", tmp_path / "unknown", PCMU, to=SIDE_B)
         with pytest.raises(RelayError):
@@ -249,7 +251,7 @@ def test_answers_reach_the_calls_thread_in_order_and_refusals_as_none(tmp_path: 
 
         for n in range(3):
             relay.open(f"call-{n}", opened(n))
-        relay.side_b_at("no-such-call", "127.0.0.1", 9, lambda p: answers.append(("L", p)))
+        relay.side_b_at("no-such-call", ("127.0.0.1", 9, None), lambda p: answers.append(("L", p)))
         relay.close("call-0", lambda: answers.append(("closed", None)))
         assert answers == []  # nothing runs before the calls' thread takes it
         while len(answers) < 5:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -69,6 +70,23 @@ def serve_command(
         str | None,
         typer.Option("--timezone", help="IANA zone for API times [env CALLYARD_TIMEZONE; UTC]"),
     ] = None,
+    sip_ws_port: Annotated[
+        int | None,
+        typer.Option(
+            "--sip-ws-port",
+            help="SIP over WebSocket for browsers, on --sip's host [env CALLYARD_SIP_WS_PORT; off]",
+        ),
+    ] = None,
+    sip_ws_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--sip-ws-cert", help="PEM certificate chain: wss:// [env CALLYARD_SIP_WS_CERT]"
+        ),
+    ] = None,
+    sip_ws_key: Annotated[
+        Path | None,
+        typer.Option("--sip-ws-key", help="PEM key of --sip-ws-cert [env CALLYARD_SIP_WS_KEY]"),
+    ] = None,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -88,6 +106,9 @@ def serve_command(
         timezone=timezone,
         advertise_ip=advertise_ip,
         rtp_ports=rtp_ports,
+        sip_ws_port=sip_ws_port,
+        sip_ws_cert=sip_ws_cert,
+        sip_ws_key=sip_ws_key,
         public_url=public_url,
     )
     logs.configure(config.log_level)

@@ -82,6 +82,7 @@ class SipHost:
             self._send,
             MixerStarter(settings.host, mixer_ports, settings.advertise),
             settings.hold_music,
+            settings.websocket,
         )
 
     def _lookup(self, number: str) -> Account | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from callyard.switch.registrar import Binding, SipLimits
 from callyard.switch.relay import RelayStats
 from callyard.switch.routing import RoutingTable
+from callyard.switch.websocket import WebSocketSettings
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class SipSettings:
     # What a customer hears while nobody is with it mid-call (a phone's transfer under
     # way): this prompt if its files exist, else silence.
     hold_music: Path | None = None
+    websocket: WebSocketSettings | None = None
 
 
 @dataclass(frozen=True)

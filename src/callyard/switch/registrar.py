@@ -24,6 +24,7 @@ from datetime import datetime
 from callyard.limits import MAX_KEY, AuthenticationLimits
 from callyard.switch.digest import DigestAuthority, Verdict, parse_authorization
 from callyard.switch.events import Registered, SwitchEvent, Unregistered
+from callyard.switch.websocket import is_websocket
 
 log = logging.getLogger("callyard.switch.registrar")
 
@@ -109,6 +110,8 @@ class Binding:
         """Where to send requests: the Contact when it names the address the REGISTER came
         from (the phone is reachable as it says), else that source address (NAT)."""
         found = _CONTACT_HOSTPORT.match(self.contact)
+        if found and is_websocket((found.group(1), 0)):
+            return (found.group(1), 0)  # the browser's connection
         if found and found.group(1) == self.source[0]:
             return (found.group(1), int(found.group(2) or 5060))
         return self.source
@@ -284,6 +287,12 @@ class Registrar:
         """Drop bindings that ran out (called periodically)."""
         for number in list(self._bindings):
             self.binding(number)
+
+    def connection_closed(self, connection: str) -> None:
+        """A browser's WebSocket connection closed: its bindings are gone."""
+        for number, binding in list(self._bindings.items()):
+            if binding.target == (connection, 0):
+                self._remove(number, "closed")
 
     def _remove(self, number: str, reason: str) -> None:
         with self._lock:

@@ -9,6 +9,13 @@ SIP thread never waits for one on a call's way: commands whose answer a call nee
 a callback, run on the SIP thread (`schedule`); commands whose answer only reports a
 refusal (recording, a second U, stopping a prompt) are posted, and a refusal logged.
 Playing a prompt and packet counts wait for their answer.
+
+A browser's side is encrypted (DTLS-SRTP) and reached after ICE checks: the relay's
+`dtls_gw` and `ice_lite` modules terminate both, driven by subcommands after a U or L
+(`&& M4:1 ...`, `&& M5:1 ...`). A command carrying a browser's own media tells the
+relay its fingerprint, ICE credentials and candidates; a command whose port is offered
+to a browser asks for the relay's (kept per port: `secure`). Recordings and prompts stay
+plain RTP.
 """
 
 from __future__ import annotations
@@ -20,8 +27,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
+
+from callyard.switch.sdp import SecureMedia
 
 log = logging.getLogger("callyard.switch.relay")
 
@@ -68,6 +79,9 @@ def prompt_duration(base: Path, payload_type: int = PCMU) -> float:
 
 
 ANSWER_SECONDS = 10.0  # how long a command that waits for its answer may take
+
+# The relay's modules, as its subcommands number them whatever else is loaded.
+DTLS_MODULE, ICE_MODULE = "M4:1", "M5:1"
 
 # `then` of a command that opens or updates a session: the port the relay allocated,
 # or None when it refused (logged) or has no such session.
@@ -127,7 +141,8 @@ class MediaRelay:
             args += ["-A", advertise]
         # -R: record RTP only; a call's RTCP would be two more files to create and delete.
         args += ["-r", str(record_dir), "-R", "-P", "-d", "WARN"]
-        self._proxy: Any = rtpproxy(extra_args=args, modules=())  # no accounting CSV in the cwd
+        # Only these modules: the default set also writes an accounting CSV in the cwd.
+        self._proxy: Any = rtpproxy(extra_args=args, modules=("dtls_gw", "ice_lite"))
         self._socket: Any = self._proxy.rtpp_sock
         self._schedule = schedule
         self._sending = threading.Lock()
@@ -138,6 +153,10 @@ class MediaRelay:
         self._due_lock = threading.Lock()
         self._due: list[tuple[Callable[[str | None], None], str | None]] = []
         self._due_scheduled = False
+        # The relay's DTLS and ICE of each port offered to a browser, by (session, port).
+        self._secure: dict[str, dict[int, SecureMedia]] = {}
+        # The command that returned each port of a session, by session and port.
+        self._returned: dict[str, dict[int, str]] = {}
         self._reader = threading.Thread(target=self._read, name="callyard-relay", daemon=True)
         self._reader.start()
 
@@ -256,28 +275,91 @@ class MediaRelay:
 
     # -- sessions ------------------------------------------------------------------------
 
-    def open(self, call_id: str, then: PortThen) -> None:
-        """Start a session; `then` gets the port to offer to the party on side b."""
-        self._ask(f"U {call_id} {self.address} 9 {SIDE_A}", _port(then))
+    def open(self, call_id: str, then: PortThen, for_browser: bool = False) -> None:
+        """Start a session; `then` gets the port to offer to the party on side b (a
+        browser, if `for_browser`)."""
+        self._open(f"U {call_id} {self.address} 9 {SIDE_A}", call_id, then, None, for_browser)
 
-    def open_from(self, call_id: str, address: str, port: int, then: PortThen) -> None:
-        """Start a session for a party that offered media at address:port (a phone's
-        INVITE), on side a; `then` gets the port to offer to the party it calls."""
-        self._ask(f"U {call_id} {address} {port} {SIDE_A}", _port(then))
+    def open_from(
+        self, call_id: str, media: MediaAt, then: PortThen, for_browser: bool = False
+    ) -> None:
+        """Start a session for a party that offered `media` (a phone's INVITE), on side
+        a; `then` gets the port to offer to the party it calls (a browser, if
+        `for_browser`)."""
+        address, port, own = media
+        self._open(f"U {call_id} {address} {port} {SIDE_A}", call_id, then, own, for_browser)
 
-    def side_b_at(self, call_id: str, address: str, port: int, then: PortThen) -> None:
-        """Tell where side b's party receives; `then` gets the port to offer to side a's."""
-        self._ask(f"L {call_id} {address} {port} {SIDE_A} {SIDE_B}", _port(then))
+    def side_b_at(
+        self, call_id: str, media: MediaAt, then: PortThen, for_browser: bool = False
+    ) -> None:
+        """Tell where side b's party receives; `then` gets the port to offer to side a's
+        (a browser, if `for_browser`)."""
+        address, port, own = media
+        command = f"L {call_id} {address} {port} {SIDE_A} {SIDE_B}"
+        self._open(command, call_id, then, own, for_browser)
 
-    def side_a_at(self, call_id: str, address: str, port: int) -> None:
+    def side_a_at(self, call_id: str, media: MediaAt) -> None:
         """Tell where side a's party receives."""
-        self._post(f"U {call_id} {address} {port} {SIDE_A} {SIDE_B}")
+        self.update(call_id, SIDE_A, media)
 
-    def update(self, call_id: str, side: str, address: str, port: int) -> None:
-        """Tell that side `side` of a session now receives at address:port (a party's
-        new offer in the middle of a call)."""
+    def update(self, call_id: str, side: str, media: MediaAt) -> None:
+        """Tell that side `side` of a session now receives at `media` (a party's new
+        offer in the middle of a call)."""
+        address, port, own = media
         command = "U" if side == SIDE_A else "L"
-        self._post(f"{command} {call_id} {address} {port} {SIDE_A} {SIDE_B}")
+        self._post(_with_secure(f"{command} {call_id} {address} {port} {SIDE_A} {SIDE_B}", own))
+
+    def secure(self, call_id: str, port: int) -> SecureMedia | None:
+        """The relay's DTLS and ICE of port `port` of a session, if it was offered to a
+        browser."""
+        return self._secure.get(call_id, {}).get(port)
+
+    def secure_port(
+        self, call_id: str, port: int, then: Callable[[SecureMedia | None], None]
+    ) -> None:
+        """The relay's DTLS and ICE of port `port` of a session, asked of the relay if it
+        was not offered to a browser yet: `then` gets them (None if the relay refused),
+        on the thread `schedule` runs callbacks on."""
+        known = self._secure.get(call_id, {}).get(port)
+        command = self._returned.get(call_id, {}).get(port)
+        if known is not None or command is None:
+            self._schedule(partial(then, known))
+            return
+
+        def asked(allocated: int | None) -> None:
+            then(self._secure.get(call_id, {}).get(port) if allocated == port else None)
+
+        self._open(command, call_id, asked, None, True)
+
+    def _open(
+        self,
+        command: str,
+        call_id: str,
+        then: PortThen,
+        own: SecureMedia | None,
+        for_browser: bool,
+    ) -> None:
+        """Send a U or L; `then` gets the port it returns. The command (without `own`'s
+        subcommands) is kept by that port, to ask for the port's DTLS and ICE later."""
+
+        def answered(reply: str | None) -> None:
+            results = [part.strip() for part in (reply or "").split("&&")]
+            port = _allocated(results[0])
+            if port is not None:
+                self._returned.setdefault(call_id, {})[port] = command
+            if port is not None and for_browser:
+                secure = _relay_secure(results[1:]) if len(results) == 3 else None
+                if secure is None:
+                    log.error("relay gave no DTLS or ICE for a browser", extra={"reply": reply})
+                    port = None
+                else:
+                    self._secure.setdefault(call_id, {})[port] = secure
+            then(port)
+
+        asked = _with_secure(command, own)
+        if for_browser:
+            asked += f" && {DTLS_MODULE} S && {ICE_MODULE} S"
+        self._ask(asked, answered)
 
     def record(self, call_id: str) -> tuple[Path, Path]:
         """Record both directions; returns the capture files (from side a, from side b),
@@ -320,6 +402,8 @@ class MediaRelay:
     def close(self, call_id: str, then: Callable[[], None]) -> None:
         """End a session; `then` runs once it has ended and its capture files are
         complete (also when there was no such session)."""
+        self._secure.pop(call_id, None)
+        self._returned.pop(call_id, None)
         self._ask(f"D {call_id} {SIDE_A} {SIDE_B}", lambda _reply: then(), logging.DEBUG)
 
     def shutdown(self) -> None:
@@ -333,17 +417,53 @@ class MediaRelay:
         shutil.rmtree(self._prompts, ignore_errors=True)
 
 
+# Where a party receives: address, port, and a browser's DTLS and ICE.
+MediaAt = tuple[str, int, SecureMedia | None]
+
+
+def media_at(media: Any) -> MediaAt:
+    """A party's `sdp.MediaOffer` as the relay's commands take it."""
+    return media.address, media.port, media.secure
+
+
+def _with_secure(command: str, own: SecureMedia | None) -> str:
+    """`command` with the subcommands that tell the relay a browser's own DTLS and ICE
+    (its role, fingerprint and SSRC; its credentials and candidates)."""
+    if own is None:
+        return command
+    role = "P" if own.setup == "passive" else "A"  # "active" or "actpass": it may connect
+    dtls = f"{DTLS_MODULE} {role} {own.fingerprint}" + (f" {own.ssrc}" if own.ssrc else "")
+    parts = [command, dtls, f"{ICE_MODULE} A {own.ice_ufrag} {own.ice_pwd}"]
+    parts += [f"{ICE_MODULE} C {candidate}" for candidate in own.candidates]
+    return " && ".join(parts)
+
+
+def _relay_secure(results: list[str]) -> SecureMedia | None:
+    """The relay's DTLS (`setup fingerprint`) and ICE (`ufrag pwd c:candidate...`) from
+    the answers to `M4:1 S` and `M5:1 S`."""
+    dtls, ice = results[0].split(None, 1), results[1].split()
+    if len(dtls) != 2 or len(ice) < 3 or not all(c.startswith("c:") for c in ice[2:]):
+        return None
+    candidates = tuple(unquote(c[2:]) for c in ice[2:])
+    return SecureMedia(dtls[0], dtls[1], ice[0], ice[1], candidates)
+
+
 def _port(then: PortThen) -> Callable[[str | None], None]:
     def port(reply: str | None) -> None:
-        allocated = None
-        if reply:
-            try:
-                allocated = int(reply.split()[0]) or None
-            except ValueError:
-                log.error("relay answer without a port", extra={"reply": reply})
-            else:
-                if allocated is None:  # an L or U for a session the relay does not have
-                    log.warning("relay has no such session", extra={"reply": reply})
-        then(allocated)
+        then(_allocated(reply))
 
     return port
+
+
+def _allocated(reply: str | None) -> int | None:
+    """The port of a U or L answer; None (logged) when there is none."""
+    if not reply:
+        return None
+    try:
+        allocated = int(reply.split()[0]) or None
+    except ValueError:
+        log.error("relay answer without a port", extra={"reply": reply})
+        return None
+    if allocated is None:  # an L or U for a session the relay does not have
+        log.warning("relay has no such session", extra={"reply": reply})
+    return allocated

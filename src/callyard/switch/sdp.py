@@ -1,5 +1,9 @@
 """The little SDP the switch writes and reads: one audio stream, codecs by name.
 
+Browsers (WebRTC) send and take the same stream encrypted (DTLS-SRTP) after ICE checks:
+their bodies say so in `UDP/TLS/RTP/SAVPF` streams (`SecureMedia`), and the relay, which
+terminates both, has its own to put in the bodies the switch writes them.
+
 Codecs are told apart by encoding name and clock rate, never by payload-type number
 alone: a dynamic number (telephone-event at 96-127) means what its `a=rtpmap` says. The
 relay forwards packets as they are and cannot transcode, so the switch carries only
@@ -62,21 +66,40 @@ _STATIC = {
 _session_ids = itertools.count(1)
 
 
+SECURE_PROFILE = "UDP/TLS/RTP/SAVPF"
+
+
+@dataclass(frozen=True)
+class SecureMedia:
+    """One end of an encrypted, ICE-checked stream (WebRTC): its DTLS role
+    (`a=setup`) and certificate fingerprint, its ICE credentials and UDP candidates
+    (`a=candidate` values), and the SSRC it sends with, if it says."""
+
+    setup: str
+    fingerprint: str
+    ice_ufrag: str
+    ice_pwd: str
+    candidates: tuple[str, ...] = ()
+    ssrc: str | None = None
+
+
 @dataclass(frozen=True)
 class MediaOffer:
-    """Where and how a party receives audio: address, port, codecs, direction."""
+    """Where and how a party receives audio: address, port, codecs, direction, and for a
+    browser the DTLS and ICE of its end."""
 
     address: str
     port: int
     codecs: tuple[Codec, ...]
     direction: str = SENDRECV
+    secure: SecureMedia | None = None
 
     @property
     def on_hold(self) -> bool:
-        """The party does not want to receive (a hold, old style or new)."""
-        return (
-            self.direction in (SENDONLY, INACTIVE)
-            or ipaddress.ip_address(self.address).is_unspecified
+        """The party does not want to receive (a hold, old style or new; a browser's
+        address says nothing: ICE finds where it receives)."""
+        return self.direction in (SENDONLY, INACTIVE) or (
+            self.secure is None and ipaddress.ip_address(self.address).is_unspecified
         )
 
 
@@ -86,11 +109,14 @@ def build(
     codecs: Iterable[Codec] = DEFAULT_CODECS,
     direction: str = SENDRECV,
     origin: tuple[int, int] | None = None,
+    secure: SecureMedia | None = None,
 ) -> str:
     """An SDP body offering (or answering with) `codecs` at address:port; `origin` is
     the o= line's session id and version (a later body of the same session keeps the
-    id and raises the version)."""
+    id and raises the version). With `secure` (the relay's end of a browser's stream),
+    the stream is DTLS-SRTP after ICE, RTP and RTCP on one port."""
     codecs = tuple(codecs)
+    profile = SECURE_PROFILE if secure is not None else "RTP/AVP"
     session, version = origin or (next(_session_ids), 1)
     family = "IP6" if ":" in address else "IP4"
     lines = [
@@ -99,13 +125,23 @@ def build(
         "s=callyard",
         f"c=IN {family} {address}",
         "t=0 0",
-        f"m=audio {port} RTP/AVP {' '.join(str(c.payload_type) for c in codecs)}",
+        f"m=audio {port} {profile} {' '.join(str(c.payload_type) for c in codecs)}",
     ]
     for codec in codecs:
         lines.append(f"a=rtpmap:{codec.payload_type} {codec.name}/{codec.rate}")
         if codec.parameters:
             lines.append(f"a=fmtp:{codec.payload_type} {codec.parameters}")
     lines += ["a=ptime:20", f"a={direction}"]
+    if secure is not None:
+        lines += [
+            "a=rtcp-mux",
+            "a=ice-lite",
+            f"a=ice-ufrag:{secure.ice_ufrag}",
+            f"a=ice-pwd:{secure.ice_pwd}",
+            *(f"a=candidate:{candidate}" for candidate in secure.candidates),
+            f"a=setup:{secure.setup}",
+            f"a=fingerprint:{secure.fingerprint}",
+        ]
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -142,7 +178,7 @@ def answer_direction(offered: str) -> str:
 # Bounds on what the switch takes from an SDP body; a body past them is malformed.
 MAX_LINE = 1024  # characters in one line
 MAX_PAYLOAD_TYPES = 32  # formats of one media line
-_MEDIA = re.compile(r"m=audio ([0-9]+) RTP/[A-Z/]+ ([0-9 ]+)")
+_MEDIA = re.compile(r"m=audio ([0-9]+) (RTP/AVPF?|UDP/TLS/RTP/SAVPF?) ([0-9 ]+)")
 _CONN = re.compile(r"c=IN IP[46] (\S+)")
 _RTPMAP = re.compile(r"a=rtpmap:([0-9]{1,3}) ([A-Za-z0-9_.+-]{1,32})/([0-9]{1,6})(?:/[0-9]{1,2})?")
 _FMTP = re.compile(r"a=fmtp:([0-9]{1,3}) (.*)")
@@ -162,7 +198,7 @@ def parse(body: str) -> MediaOffer | None:
         media = _MEDIA.fullmatch(lines[start])
         if media is None:
             continue  # not an RTP audio stream
-        stream = _stream(media.group(1), media.group(2))
+        stream = _stream(media.group(1), media.group(3))
         if stream is None:
             return None
         port, payload_types = stream
@@ -175,8 +211,59 @@ def parse(body: str) -> MediaOffer | None:
         if address is None:
             return None
         direction = _direction(section) or _direction(session) or SENDRECV
-        return MediaOffer(address, port, _codecs(payload_types, section), direction)
+        codecs = _codecs(payload_types, section)
+        if not media.group(2).startswith("UDP/TLS/"):
+            return MediaOffer(address, port, codecs, direction)
+        secure = _secure(section, session)
+        if secure is None:
+            return None
+        if ipaddress.ip_address(address).is_unspecified and secure.candidates:
+            # Before its candidates were gathered a browser names no address.
+            parts = secure.candidates[0].split()
+            address, port = parts[4], int(parts[5])
+        return MediaOffer(address, port, codecs, direction, secure)
     return None
+
+
+_ICE_CANDIDATE = re.compile(r"\S+ [0-9]+ (\S+) [0-9]+ (\S+) [0-9]+ typ \S+.*")
+
+
+def _secure(section: list[str], session: list[str]) -> SecureMedia | None:
+    """A browser's DTLS and ICE: each attribute from the stream, else the session; None
+    when one is missing. Only UDP candidates at IP addresses are kept (not TCP, not mDNS
+    `.local` names, which the relay cannot reach)."""
+
+    def attribute(name: str) -> str | None:
+        prefix = f"a={name}:"
+        for lines in (section, session):
+            for line in lines:
+                if line.startswith(prefix):
+                    return line[len(prefix) :].strip()
+        return None
+
+    setup, fingerprint = attribute("setup"), attribute("fingerprint")
+    ufrag, pwd = attribute("ice-ufrag"), attribute("ice-pwd")
+    if not (setup and fingerprint and ufrag and pwd):
+        return None
+    candidates = []
+    for line in section:
+        if line.startswith("a=candidate:"):
+            candidate = line[len("a=candidate:") :].strip()
+            found = _ICE_CANDIDATE.fullmatch(candidate)
+            if found is not None and found.group(1).lower() == "udp" and _is_ip(found.group(2)):
+                candidates.append(candidate)
+    ssrc = attribute("ssrc")
+    return SecureMedia(
+        setup, fingerprint, ufrag, pwd, tuple(candidates), ssrc.split()[0] if ssrc else None
+    )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _stream(port: str, formats: str) -> tuple[int, tuple[int, ...]] | None:

@@ -32,15 +32,18 @@ from callyard.switch.events import SwitchEvent
 from callyard.switch.registrar import RegisterRequest, Registrar, Reply
 from callyard.switch.relay import MediaRelay, Schedule
 from callyard.switch.routing import Router
+from callyard.switch.websocket import WebSocketSettings, start_server
 
 log = logging.getLogger("callyard.switch.sip")
 
 ALLOWED = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO"
 
 
-def check_port_free(host: str, port: int) -> None:
-    """Fail if the UDP port is taken; sippy binds with SO_REUSEPORT and would silently share it."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
+def check_port_free(host: str, port: int, kind: int = socket.SOCK_DGRAM) -> None:
+    """Fail if the port (UDP, or TCP with `kind`) is taken: sippy binds UDP with
+    SO_REUSEPORT and would silently share it, and its WebSocket server fails in its own
+    thread."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind) as s:
         try:
             s.bind((host, port))
         except OSError as exc:
@@ -61,8 +64,10 @@ class SipStack:
         emit: Callable[[SwitchEvent], None],
         mixer: MixerStarter | None = None,
         hold_music: Path | None = None,
+        websocket: WebSocketSettings | None = None,
     ) -> None:
         self.host = host
+        self.websocket = websocket
         self.port = port
         self.advertise = advertise
         self._registrar = registrar
@@ -78,6 +83,8 @@ class SipStack:
 
     def start(self, timeout: float = 10.0) -> None:
         check_port_free(self.host, self.port)
+        if self.websocket is not None:
+            check_port_free(self.host, self.websocket.port, socket.SOCK_STREAM)
         ed = _SippyThread.dispatcher(timeout)
         try:
             ed.callFromThreadSync(self._open)
@@ -176,6 +183,16 @@ class SipStack:
             raise
         self._config = config
         self._expiry = Timeout(self._registrar.expire, 1.0, -1)
+        if self.websocket is not None:
+            registrar = self._registrar
+
+            def closed(connection: str) -> None:
+                ED2.callFromThread(registrar.connection_closed, connection)
+
+            config["_wss_server"] = start_server(
+                config, (self.host, self.websocket.port), closed, self.websocket.certificate
+            )
+            log.info("SIP over WebSocket listening", extra={"port": self.websocket.port})
 
     def _close(self) -> None:
         """Hang up every call, then close the socket and the relay (in the SIP thread).
@@ -189,6 +206,8 @@ class SipStack:
         # that just ended still run (sending nothing) until they expire.
         for server in list(transactions.l4r.cache_l2s.values()):
             _step("close a SIP socket", server.shutdown)
+        if "_wss_server" in self._config:
+            _step("close the SIP WebSocket server", self._config["_wss_server"].shutdown)
         _step("stop the relay", self._calls.relay.shutdown)
         if self._mixer is not None:
             _step("stop the mixer", self._mixer.stop)

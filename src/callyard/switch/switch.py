@@ -57,6 +57,7 @@ from callyard.switch.process import SipProcess
 from callyard.switch.registrar import Binding, Registration, SipLimits
 from callyard.switch.relay import PROMPT_CODECS, RelayStats, prompt_file
 from callyard.switch.routing import CompanyRoutes, RoutesSource, RoutingTable
+from callyard.switch.websocket import WebSocketSettings
 
 log = logging.getLogger("callyard.switch")
 
@@ -90,8 +91,10 @@ class Switch:
         agent_ring_timeout: float = 30.0,
         limits: SipLimits | None = None,
         hold_music: Path | None = None,
+        websocket: WebSocketSettings | None = None,
     ) -> None:
         self.sip_address = sip
+        self.websocket = websocket
         self._hold_music = hold_music
         self.advertise_ip = advertise_ip or sip[0]
         self._rtp_ports = rtp_ports
@@ -215,6 +218,7 @@ class Switch:
                 agent_ring_timeout=self._ring_timeouts[1],
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
                 limits=self._limits,
+                websocket=self.websocket,
             )
         )
         self._running = True

@@ -46,9 +46,14 @@ class Server:
         *args: str,
         env: dict[str, str] | None = None,
         sip_port: int | None = None,
+        sip_ws: bool = False,
     ) -> None:
         self.port = free_port()
         self.sip_port = sip_port or free_port(socket.SOCK_DGRAM)
+        # SIP over WebSocket (browsers) on a TCP port of its own.
+        self.sip_ws_port = next(p for p in iter(free_port, None) if p != self.port)
+        if sip_ws:
+            args = (*args, "--sip-ws-port", str(self.sip_ws_port))
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.stdout_path = data_dir.parent / f"serve-{self.port}.out"

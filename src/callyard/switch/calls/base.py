@@ -31,8 +31,10 @@ from callyard.switch.relay import (
     SIDE_B,
     MediaRelay,
     PortThen,
+    media_at,
 )
 from callyard.switch.routing import Refusal, Route
+from callyard.switch.websocket import is_websocket, transport_of
 
 log = logging.getLogger("callyard.switch.calls")
 
@@ -180,7 +182,8 @@ class RelayedCall:
             self._call(leg, target, port, sdp.DEFAULT_CODECS)
             self._enter(State.FIRST_RINGING)
 
-        self._relay.open(self.call_id, self._then(State.NEW, call))
+        browser = is_websocket(target.address)
+        self._relay.open(self.call_id, self._then(State.NEW, call), for_browser=browser)
 
     # Which relay side each leg receives on: the party called first answers on side b,
     # the other party joins it on side a (calls that reach the switch say otherwise).
@@ -213,7 +216,8 @@ class RelayedCall:
         session, version = party.origin or (next(SDP_SESSIONS), 0)
         party.origin = (session, version + 1)
         address, port = self._local(leg)
-        text = sdp.build(address, port, codecs, direction, (session, version + 1))
+        secure = self._relay.secure(self.call_id, port) if party.browser else None
+        text = sdp.build(address, port, codecs, direction, (session, version + 1), secure)
         body = MsgBody(text)
         body.needs_update = False
         return body
@@ -237,33 +241,53 @@ class RelayedCall:
         party.ua.recvEvent(CCEventUpdate(self._sdp(leg, codecs)))
 
     def _call(self, leg: str, target: Target, port: int, codecs: tuple[sdp.Codec, ...]) -> None:
-        """INVITE `target` as leg `leg`, offering relay port `port` and `codecs`."""
-        from sippy.CCEvents import CCEventTry
-        from sippy.SipCallId import SipCallId
+        """INVITE `target` as leg `leg`, offering relay port `port` and `codecs` (to a
+        browser, once the relay gave the port's DTLS and ICE)."""
         from sippy.Time.Timeout import Timeout
 
+        browser = is_websocket(target.address)
         ua = user_agent_class()(
             self._config,
             self._leg_event,
             target.username,
             target.password,
             target.address,
+            nh_transport=transport_of(target.address),
         )
         # A new dialog of the leg (another agent for a held customer): a new session.
         # A party mixed into the call (not one of its two) has no side of the relay.
-        self._legs[leg] = Leg(leg, target.user, ua, self.SIDES.get(leg, ""), codecs)
+        party = Leg(leg, target.user, ua, self.SIDES.get(leg, ""), codecs, browser)
+        self._legs[leg] = party
         self._ports[leg] = port
-        body = self._sdp(leg, codecs)
         ua.update_handler = partial(self._answer_update, leg)
         ua.refer_handler = partial(self._referred, leg)
         self.numbers.add(target.user)
         self._emit(LegCalling(time.monotonic(), self.call_id, leg, target.user))
-        ua.recvEvent(CCEventTry((SipCallId(), target.caller_id, target.user, body, None, "")))
+        invite = partial(self._invite, party, target.caller_id)
+        if browser and self._relay.secure(self.call_id, port) is None:
+            self._relay.secure_port(self.call_id, port, lambda _secure: invite())
+        else:
+            invite()
         self._timers[leg] = Timeout(self._timed_out, target.ring_timeout, 1, leg)
         if target.ring_timeout > NO_RESPONSE_SECONDS:
             self._timers[silence_timer(leg)] = Timeout(
                 self._no_response, NO_RESPONSE_SECONDS, 1, leg
             )
+
+    def _invite(self, party: Leg, caller_id: str) -> None:
+        """Send leg `party` its INVITE, unless the call let go of it meanwhile; a browser
+        the relay has no DTLS and ICE for fails at once."""
+        from sippy.CCEvents import CCEventTry
+        from sippy.SipCallId import SipCallId
+
+        leg = party.name
+        if self._legs.get(leg) is not party or self.state is State.ENDED:
+            return
+        if party.browser and self._relay.secure(self.call_id, self._ports[leg]) is None:
+            self._failed(leg, 503)
+            return
+        body = self._sdp(leg, party.offered)
+        party.ua.recvEvent(CCEventTry((SipCallId(), caller_id, party.number, body, None, "")))
 
     def _leg_of(self, ua: Any) -> str:
         for leg, party in self._legs.items():
@@ -405,7 +429,7 @@ class RelayedCall:
         current = party.media
         moved = current is None or (current.address, current.port) != (media.address, media.port)
         if moved and not media.on_hold and media.port:
-            self._relay.update(self.call_id, party.side, media.address, media.port)
+            self._relay.update(self.call_id, party.side, media_at(media))
         party.media = replace(media, codecs=codecs)
 
     def _join(self, leg: str, media: sdp.MediaOffer, then: PortThen | None = None) -> None:
@@ -413,9 +437,11 @@ class RelayedCall:
         port to offer to the party on side a."""
         if self.SIDES[leg] == SIDE_B:
             assert then is not None, "side b's party is joined with what follows it"
-            self._relay.side_b_at(self.call_id, media.address, media.port, then)
+            other = self._legs.get(other_leg(leg))
+            browser = other is not None and other.browser
+            self._relay.side_b_at(self.call_id, media_at(media), then, for_browser=browser)
         else:
-            self._relay.side_a_at(self.call_id, media.address, media.port)
+            self._relay.side_a_at(self.call_id, media_at(media))
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """Leg `leg` answered (at `now`) with `media`; reports LegAnswered."""
@@ -554,7 +580,7 @@ class RelayedCall:
 
     def _transferred(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """A transfer's target answered: the relay sends it what the other party says."""
-        self._relay.update(self.call_id, self.SIDES[leg], media.address, media.port)
+        self._relay.update(self.call_id, self.SIDES[leg], media_at(media))
         self._enter(State.BRIDGED)
         self._emit(LegAnswered(now, self.call_id, leg))
 

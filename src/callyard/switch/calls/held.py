@@ -42,6 +42,7 @@ from callyard.switch.relay import (
     SIDE_A,
     SIDE_B,
     RelayError,
+    media_at,
     other_side,
     prompt_file,
 )
@@ -197,7 +198,7 @@ class HeldCall(RelayedCall):
         self._music = None
         self._muted.clear()
         self._stop_playing(self.SIDES[CUSTOMER_LEG])
-        self._relay.update(self.call_id, self.SIDES[AGENT_LEG], media.address, media.port)
+        self._relay.update(self.call_id, self.SIDES[AGENT_LEG], media_at(media))
         self._bridged(now)
 
     def _bridged(self, now: float) -> None:
@@ -407,7 +408,7 @@ class HeldCall(RelayedCall):
             self._end(EndReason.SERVER_HANGUP, self._services_side())
             return
         party.media = answer
-        self._relay.update(self.call_id, self.SIDES[leg], answer.address, answer.port)
+        self._relay.update(self.call_id, self.SIDES[leg], media_at(answer))
         self._fresh_start()
 
     def report_adopted(self, leg: str) -> None:
@@ -568,12 +569,8 @@ class HeldCall(RelayedCall):
         takes what the room sends it, once its packets come)."""
         conference = self._conference
         if conference is not None and CUSTOMER_LEG in conference.ports:
-            self._relay.update(
-                self.call_id,
-                self.SIDES[AGENT_LEG],
-                conference.address,
-                conference.ports[CUSTOMER_LEG],
-            )
+            room = (conference.address, conference.ports[CUSTOMER_LEG], None)
+            self._relay.update(self.call_id, self.SIDES[AGENT_LEG], room)
 
     def _agent_moved(self, answer: sdp.MediaOffer | None) -> None:
         """The agent's answer to the re-INVITE into the room: where it receives now. If

@@ -16,8 +16,9 @@ from callyard.switch.calls.base import (
 from callyard.switch.calls.taken import Caller, TakenCall
 from callyard.switch.commands import Target
 from callyard.switch.events import LegAnswered
-from callyard.switch.relay import SIDE_A, SIDE_B
+from callyard.switch.relay import SIDE_A, SIDE_B, media_at
 from callyard.switch.routing import Route
+from callyard.switch.websocket import is_websocket
 
 
 class InboundCall(TakenCall):
@@ -53,9 +54,9 @@ class InboundCall(TakenCall):
 
         self._relay.open_from(
             self.call_id,
-            offer.address,
-            offer.port,
+            media_at(offer),
             self._then(State.NEW, call, self._relay_refused),
+            for_browser=is_websocket(target.address),
         )
 
     def _failed(self, leg: str, status: int) -> None:

@@ -57,8 +57,10 @@ class Leg:
         ua: Any,
         side: str,
         offered: tuple[sdp.Codec, ...] = (),
+        browser: bool = False,
     ) -> None:
         self.name = name
+        self.browser = browser  # a WebRTC party: its media is DTLS-SRTP after ICE
         self.number = number
         self.ua = ua
         self.side = side

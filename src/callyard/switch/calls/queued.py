@@ -71,7 +71,11 @@ class QueuedCall(TakenCall, HeldCall):
             self._ports[CUSTOMER_LEG] = port  # what the caller is answered with
             self._hold(offer, State.NEW, held, self._relay_refused)
 
-        self._relay.open(self.call_id, self._then(State.NEW, hold, self._relay_refused))
+        self._relay.open(
+            self.call_id,
+            self._then(State.NEW, hold, self._relay_refused),
+            for_browser=offer.secure is not None,
+        )
 
     def _waits(self, command: Callable[[], None]) -> bool:
         if self.state is not State.NEW:

@@ -129,6 +129,7 @@ class TakenCall(RelayedCall):
             return
         media = replace(offer, codecs=codecs)
         self._legs[self.CALLER].media = media
+        self._legs[self.CALLER].browser = offer.secure is not None
         if isinstance(route.destination, Refusal):
             self._refuse(route.destination)
             return
