@@ -269,3 +269,20 @@ def test_credentials_must_be_for_the_request_uri(registrar: Registrar) -> None:
 )
 def test_uri_spellings(one: str, other: str, same: bool) -> None:
     assert (uri_key(one) == uri_key(other)) is same
+
+
+def test_a_browsers_binding_points_at_its_connection_and_goes_with_it(
+    registrar: Registrar, events: list[SwitchEvent]
+) -> None:
+    connection = "6f1c2a8e-0b7d-4a57-9a43-5d1e2f3a4b5c.invalid"
+    contact = f"sip:k3j2h1@{connection};transport=ws"
+    assert register(registrar, "1001", "secret-1", contact=contact).status == 200
+    binding = registrar.binding("1001")
+    assert binding is not None
+    assert binding.target == (connection, 0)
+    registrar.connection_closed("another.invalid")  # someone else's tab
+    assert registrar.binding("1001") is not None
+    registrar.connection_closed(connection)
+    assert registrar.binding("1001") is None
+    assert isinstance(events[-1], Unregistered)
+    assert events[-1].reason == "closed"

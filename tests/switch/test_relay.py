@@ -275,3 +275,27 @@ def test_shutdown_runs_the_callbacks_still_due(tmp_path: Path) -> None:
     assert closed == ["call-1"]
     with pytest.raises(RelayError):
         relay.play("call-1", tmp_path / "any", PCMU, to=SIDE_B)  # gone: refused at once
+
+
+def test_a_port_offered_to_a_browser_comes_with_the_relays_dtls_and_ice(tmp_path: Path) -> None:
+    relay = MediaRelay("127.0.0.1", (31400, 31410), tmp_path / "captures")
+    try:
+        port = answer(lambda then: relay.open("call-web", then, for_browser=True))
+        secure = relay.secure("call-web", port)
+        assert secure is not None
+        assert secure.setup == "actpass"
+        assert secure.fingerprint.startswith("SHA-256 ")
+        assert secure.ice_ufrag
+        assert secure.ice_pwd
+        assert any(f" 127.0.0.1 {port} typ host" in c for c in secure.candidates)
+        # A port first offered to a phone gets them when a browser is called on it later.
+        plain = answer(relay.side_b_at, "call-web", ("127.0.0.1", 9, None))
+        assert relay.secure("call-web", plain) is None
+        later = answer(lambda then: relay.secure_port("call-web", plain, then))
+        assert later is not None
+        assert later == relay.secure("call-web", plain)
+        # Forgotten with the session.
+        assert answer(lambda then: relay.close("call-web", lambda: then(True)))
+        assert relay.secure("call-web", port) is None
+    finally:
+        relay.shutdown()

@@ -94,3 +94,69 @@ def test_rejected_streams_are_skipped_and_a_media_address_overrides() -> None:
 )
 def test_malformed_or_audioless_bodies_are_none(body: str) -> None:
     assert sdp.parse(body) is None
+
+
+# A browser's offer, as Chromium writes it (shortened): DTLS-SRTP after ICE, Opus first.
+BROWSER_OFFER = (
+    "v=0\r\no=- 6895921173566729253 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+    "a=group:BUNDLE 0\r\n"
+    "m=audio 58608 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=candidate:1 1 udp 2122260223 127.0.0.1 58608 typ host generation 0\r\n"
+    "a=candidate:2 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active\r\n"
+    "a=candidate:3 1 udp 2122194687 0b7e1a6c-1b0e-4d7a-9d4e-2f0d0f2c1e55.local 50000 typ host\r\n"
+    "a=ice-ufrag:Myou\r\na=ice-pwd:kb4vrCeFXX0Mo8gz6sYJqcbS\r\n"
+    "a=fingerprint:sha-256 C7:41:BA:33\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\n"
+    "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:9 G722/8000\r\n"
+    "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n"
+    "a=ssrc:2958546856 cname:A6w4IhaQI5/5L924\r\n"
+)
+
+
+def test_a_browsers_offer_carries_its_dtls_and_ice_and_only_reachable_candidates() -> None:
+    offer = sdp.parse(BROWSER_OFFER)
+    assert offer is not None
+    # No address in c= (candidates not gathered yet): the first candidate's.
+    assert (offer.address, offer.port) == ("127.0.0.1", 58608)
+    assert offer.secure == sdp.SecureMedia(
+        "actpass",
+        "sha-256 C7:41:BA:33",
+        "Myou",
+        "kb4vrCeFXX0Mo8gz6sYJqcbS",
+        ("1 1 udp 2122260223 127.0.0.1 58608 typ host generation 0",),
+        "2958546856",
+    )
+    assert not offer.on_hold
+    # What the relay carries, numbered as the browser numbers it.
+    assert [c.payload_type for c in sdp.relayed(offer.codecs)] == [0, 8, 126]
+
+
+def test_a_browsers_offer_without_its_fingerprint_is_malformed() -> None:
+    assert sdp.parse(BROWSER_OFFER.replace("a=fingerprint:sha-256 C7:41:BA:33\r\n", "")) is None
+
+
+def test_a_body_for_a_browser_has_the_relays_dtls_and_ice() -> None:
+    relay_end = sdp.SecureMedia(
+        "actpass",
+        "SHA-256 9F:0F",
+        "FuIF",
+        "kxuZrT8J",
+        ("7f000001 1 UDP 2113929471 127.0.0.1 40050 typ host",),
+    )
+    body = sdp.build("127.0.0.1", 40050, secure=relay_end)
+    assert "m=audio 40050 UDP/TLS/RTP/SAVPF 0 8 101\r\n" in body
+    for line in (
+        "a=rtcp-mux",
+        "a=ice-lite",
+        "a=ice-ufrag:FuIF",
+        "a=ice-pwd:kxuZrT8J",
+        "a=candidate:7f000001 1 UDP 2113929471 127.0.0.1 40050 typ host",
+        "a=setup:actpass",
+        "a=fingerprint:SHA-256 9F:0F",
+    ):
+        assert f"{line}\r\n" in body
+    read = sdp.parse(body)
+    assert read is not None
+    assert read.secure is not None
+    assert read.secure.ice_ufrag == "FuIF"
