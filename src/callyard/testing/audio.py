@@ -12,7 +12,9 @@ lower it (a tone present in a share p of the blocks gives sqrt(p) of its amplitu
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +22,13 @@ from numpy.typing import NDArray
 FULL_SCALE = 32768.0
 BLOCK_MS = 50
 HEARD_FLOOR = 0.02  # a tone at 2 % of full scale (-34 dBFS) and above is heard
+
+
+def wav_samples(path: Path) -> tuple[NDArray[np.int16], int]:
+    """The samples of a mono 16-bit WAV file, and its rate."""
+    with wave.open(str(path)) as wav:
+        rate = wav.getframerate()
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2"), rate
 
 
 def samples_of(audio: NDArray[np.int16] | bytes | bytearray) -> NDArray[np.float64]:
