@@ -112,6 +112,8 @@ class Settings:
     sip_ws_port: int | None = None
     sip_ws_cert: Path | None = None
     sip_ws_key: Path | None = None
+    # Where browsers reach it when that is not the switch's own address (a TLS proxy).
+    sip_ws_url: str | None = None
     ring_timeout_seconds: float = 60.0  # a customer (or a mobile) that does not answer
     agent_ring_timeout_seconds: float = 30.0  # an agent's phone that does not answer
     # Webhook delivery: 12 attempts, 30 s doubling to 6 h apart (about 14.5 h in all).
@@ -167,6 +169,7 @@ class Settings:
             ("timezone", "CALLYARD_TIMEZONE"),
             ("advertise_ip", "CALLYARD_ADVERTISE_IP"),
             ("rtp_ports", "CALLYARD_RTP_PORTS"),
+            ("sip_ws_url", "CALLYARD_SIP_WS_URL"),
             ("public_url", "CALLYARD_PUBLIC_URL"),
             ("recording_secret", "CALLYARD_RECORDING_SECRET"),
             ("credentials_key", "CALLYARD_CREDENTIALS_KEY"),
@@ -244,6 +247,17 @@ class Settings:
     @property
     def sip_address(self) -> tuple[str, int]:
         return parse_hostport(self.sip, "--sip")
+
+    @property
+    def sip_websocket_url(self) -> str | None:
+        """Where browsers' soft phones register: the given URL, else the switch's own
+        WebSocket (`wss` with a certificate); None without one."""
+        if self.sip_ws_url:
+            return self.sip_ws_url
+        if self.sip_ws_port is None:
+            return None
+        scheme = "ws" if self.sip_ws_cert is None else "wss"
+        return f"{scheme}://{self.advertise_ip or self.sip_address[0]}:{self.sip_ws_port}"
 
     @property
     def sip_domain(self) -> str:

@@ -227,6 +227,7 @@ class Container:
             auth,
             grace_seconds=settings.agent_session_grace_seconds,
             sip_domain=settings.sip_domain,
+            sip_websocket=settings.sip_websocket_url,
         )
         if switch is not None:
 

@@ -87,6 +87,14 @@ def serve_command(
         Path | None,
         typer.Option("--sip-ws-key", help="PEM key of --sip-ws-cert [env CALLYARD_SIP_WS_KEY]"),
     ] = None,
+    sip_ws_url: Annotated[
+        str | None,
+        typer.Option(
+            "--sip-ws-url",
+            help="Where browsers reach the SIP WebSocket, behind a TLS proxy "
+            "[env CALLYARD_SIP_WS_URL; ws(s)://<--sip host>:<--sip-ws-port>]",
+        ),
+    ] = None,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -109,6 +117,7 @@ def serve_command(
         sip_ws_port=sip_ws_port,
         sip_ws_cert=sip_ws_cert,
         sip_ws_key=sip_ws_key,
+        sip_ws_url=sip_ws_url,
         public_url=public_url,
     )
     logs.configure(config.log_level)

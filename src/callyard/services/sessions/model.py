@@ -151,6 +151,7 @@ class SignInFacts:
     sip_domain: str
     sip_password: str
     agent_makes_calls: bool
+    sip_websocket: str | None = None  # where a browser's soft phone registers
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ class AgentSessions:
         *,
         grace_seconds: float,
         sip_domain: str,
+        sip_websocket: str | None = None,
     ) -> None:
         self._db = db
         self._directory = directory
@@ -84,6 +85,7 @@ class AgentSessions:
         self._calls = calls
         self._grace = grace_seconds
         self._sip_domain = sip_domain
+        self._sip_websocket = sip_websocket
         self._sessions: dict[int, AgentSession] = {}  # by agent id
         self._by_token: dict[str, int] = {}
         self._by_extension: dict[str, int] = {}
@@ -611,7 +613,11 @@ class AgentSessions:
 
     def _facts(self, agent: AgentSession) -> SignInFacts:
         return SignInFacts(
-            agent.token, self._sip_domain, agent.sip_password, agent.agent_makes_calls
+            agent.token,
+            self._sip_domain,
+            agent.sip_password,
+            agent.agent_makes_calls,
+            self._sip_websocket,
         )
 
     def publish(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -255,8 +256,17 @@ def _signed_in(agent: SessionView, facts: SignInFacts) -> dict[str, Any]:
         "webrtcSipId": agent.extension,
         "webrtcSipPassword": facts.sip_password,
         "webrtcDomain": facts.sip_domain,
+        # callyard's: where the soft phone registers (SIP over WebSocket).
+        "webrtcWss": facts.sip_websocket or "",
+        "webrtcWssPort": _port_of(facts.sip_websocket),
         "ivrList": [],
     }
+
+
+def _port_of(url: str | None) -> str:
+    """The port a URL names, "" when none."""
+    port = urlsplit(url).port if url else None
+    return "" if port is None else str(port)
 
 
 def _call(call: SessionCall, channel: Channel, *, with_type: bool) -> dict[str, Any]:
