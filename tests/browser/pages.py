@@ -62,11 +62,11 @@ class CustomerSite:
         self._server.server_close()
 
 
-def blank_page_with(page: Page, *sdks: Sdk, before: str = "") -> Page:
-    """`page` with the built `sdks` loaded, after the test's `before` script."""
+def blank_page_with(page: Page, sdk: Sdk, stand_in: str) -> Page:
+    """`page` with the built `sdk` loaded, after the tests' `until` and the stand-in
+    script `stand_in` of `tests/browser/data`."""
     page.set_content("<!doctype html><html><body></body></html>")
-    if before:
-        page.add_script_tag(content=before)
-    for sdk in sdks:
-        page.add_script_tag(path=str(sdk.built))
+    for script in ("until.js", stand_in):
+        page.add_script_tag(path=str(DATA / script))
+    page.add_script_tag(path=str(sdk.built))
     return page

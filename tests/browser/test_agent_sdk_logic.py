@@ -11,13 +11,12 @@ from playwright.sync_api import Page
 
 from callyard.testing.browser import Browser
 from callyard.web import AGENT_SDK
-from tests.browser.pages import DATA, blank_page_with
+from tests.browser.pages import blank_page_with
 
 
 @pytest.fixture
 def page(browser: Browser) -> Page:
-    fake = (DATA / "fake_agent_socket.js").read_text()
-    return blank_page_with(browser.page(), AGENT_SDK, before=fake)
+    return blank_page_with(browser.page(), AGENT_SDK, "fake_agent_socket.js")
 
 
 def sent(page: Page) -> list[dict[str, Any]]:

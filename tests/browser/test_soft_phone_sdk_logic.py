@@ -9,13 +9,12 @@ from playwright.sync_api import Page
 
 from callyard.testing.browser import Browser
 from callyard.web import SOFT_PHONE_SDK
-from tests.browser.pages import DATA, blank_page_with
+from tests.browser.pages import blank_page_with
 
 
 @pytest.fixture
 def page(browser: Browser) -> Page:
-    fake = (DATA / "fake_sip_socket.js").read_text()
-    return blank_page_with(browser.page(), SOFT_PHONE_SDK, before=fake)
+    return blank_page_with(browser.page(), SOFT_PHONE_SDK, "fake_sip_socket.js")
 
 
 @pytest.mark.parametrize(

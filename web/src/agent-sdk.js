@@ -3,7 +3,7 @@
 // implements for it (`/ccs/api/agent/ws`); every event the socket sends is emitted under
 // its own name. Invalid calls throw synchronously.
 
-import { Emitter, makeLogger } from './emitter.js';
+import { EventSource, makeLogger } from './emitter.js';
 
 export const AGENT_SDK_VERSION = '1.1.64';
 export const SOCKET_PATH = '/ccs/api/agent/ws';
@@ -91,9 +91,9 @@ function text(value) {
   return value === undefined || value === null ? '' : String(value).trim();
 }
 
-export class AgentSdk {
+export class AgentSdk extends EventSource {
   constructor(options = {}) {
-    this._emitter = new Emitter();
+    super();
     this._socket = null;
     this._pending = new Map(); // sequence -> {resolve, timer}
     this._waiting = []; // messages sent while the socket opens
@@ -192,13 +192,7 @@ export class AgentSdk {
     });
   }
 
-  logout() {
-    return this._ask('logout');
-  }
 
-  idle() {
-    return this._ask('idle');
-  }
 
   busy(busyType) {
     const fields = text(busyType) ? { busyType: text(busyType) } : {};
@@ -224,22 +218,8 @@ export class AgentSdk {
     return this._ask('cancelCall');
   }
 
-  mute() {
-    return this._ask('mute');
-  }
 
-  unMute() {
-    return this._ask('unmute');
-  }
 
-  /** callyard: hold and take back the customer (requests the vendor's SDK leaves out). */
-  hold() {
-    return this._ask('hold');
-  }
-
-  unHold() {
-    return this._ask('unHold');
-  }
 
   /** Transfer the call: transferType 1 agent number, 2 phone, 3 group id, 4 IVR id. */
   transferCall(target, transferType, transferMode = 0) {
@@ -260,18 +240,8 @@ export class AgentSdk {
     return this._ask('consultCall', { consultId: text(target), consultType: text(consultType) });
   }
 
-  /** callyard: end the consult and go back to the customer. */
-  consultCancel() {
-    return this._ask('consultCancel');
-  }
 
-  consultTransfer() {
-    return this._ask('consultTransfer');
-  }
 
-  tripartiteCall() {
-    return this._ask('tripartiteTalk');
-  }
 
   /** The user data sent with the agent's calls (`userData` of makeCall). */
   setUserdata(userdata) {
@@ -280,18 +250,6 @@ export class AgentSdk {
 
   getSoftPhoneInstance() {
     return this._softPhone;
-  }
-
-  on(event, fn) {
-    return this._emitter.on(event, fn);
-  }
-
-  once(event, fn) {
-    return this._emitter.once(event, fn);
-  }
-
-  off(event, idOrFn) {
-    this._emitter.off(event, idOrFn);
   }
 
   // Supervisors.
@@ -319,34 +277,6 @@ export class AgentSdk {
     this._watching = null;
   }
 
-  forceIdle(target) {
-    return this._onAgent('forceIdle', target);
-  }
-
-  forceBusy(target) {
-    return this._onAgent('forceBusy', target);
-  }
-
-  forceLogout(target) {
-    return this._onAgent('forceLogout', target);
-  }
-
-  listen(target) {
-    return this._onAgent('listen', target);
-  }
-
-  forceBreak(target) {
-    return this._onAgent('forceBreak', target);
-  }
-
-  forceInsert(target) {
-    return this._onAgent('forceInsert', target);
-  }
-
-  intercept(target) {
-    return this._onAgent('intercept', target);
-  }
-
   /** The agent's state, as a Surveillance event listing that agent. */
   getStateByAgentId(agentNumber) {
     this._check('getStateByAgentId', 'agentNumber', text(agentNumber));
@@ -358,10 +288,6 @@ export class AgentSdk {
     return this._ask('idleAgent', text(groupId) ? { groupId: text(groupId) } : {});
   }
 
-  /** The agent's groups, as a GroupInfo event. */
-  getGroups() {
-    return this._ask('getGroups');
-  }
 
   /** callyard: the waiting callers of the agent's groups, as QueueInfo events. */
   getQueueInfo(groupId) {
@@ -579,6 +505,34 @@ export class AgentSdk {
     const el = document.querySelector(this._options.el);
     if (el) el.textContent = `agent ${this._options.agentNumber}: ${event}`;
   }
+}
+
+// Requests without parameters: the SDK's method and the request it sends (callyard adds
+// hold, unHold and consultCancel, which the vendor's SDK leaves out).
+const PLAIN_REQUESTS = {
+  logout: 'logout',
+  idle: 'idle',
+  mute: 'mute',
+  unMute: 'unmute',
+  hold: 'hold',
+  unHold: 'unHold',
+  consultCancel: 'consultCancel',
+  consultTransfer: 'consultTransfer',
+  tripartiteCall: 'tripartiteTalk',
+  getGroups: 'getGroups',
+};
+for (const [method, request] of Object.entries(PLAIN_REQUESTS)) {
+  AgentSdk.prototype[method] = function plainRequest() {
+    return this._ask(request);
+  };
+}
+
+// A supervisor's requests on another agent (`beAgentNumber`).
+const ON_AGENT = ['forceIdle', 'forceBusy', 'forceLogout', 'listen', 'forceBreak', 'forceInsert', 'intercept'];
+for (const request of ON_AGENT) {
+  AgentSdk.prototype[request] = function onAgent(target) {
+    return this._onAgent(request, target);
+  };
 }
 
 // With the built-in UI (`el`) the vendor's SDK reports invalid calls as `Exception` events

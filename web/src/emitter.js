@@ -67,6 +67,25 @@ export class Emitter {
   }
 }
 
+/** What both SDKs expose of their listeners: on, once and off. */
+export class EventSource {
+  constructor() {
+    this._emitter = new Emitter();
+  }
+
+  on(event, fn) {
+    return this._emitter.on(event, fn);
+  }
+
+  once(event, fn) {
+    return this._emitter.once(event, fn);
+  }
+
+  off(event, idOrFn) {
+    this._emitter.off(event, idOrFn);
+  }
+}
+
 // logLevel: 0 error, 1 warn, 2 log, 3 debug (the soft phone's documented levels).
 const LEVELS = ['error', 'warn', 'log', 'debug'];
 

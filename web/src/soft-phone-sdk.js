@@ -3,7 +3,7 @@
 
 import JsSIP from 'jssip';
 
-import { Emitter, makeLogger } from './emitter.js';
+import { EventSource, makeLogger } from './emitter.js';
 
 export const SOFT_PHONE_SDK_VERSION = '1.0.19';
 
@@ -48,14 +48,14 @@ export function iceServers(stunServers) {
   return stunServers.map((server) => (typeof server === 'string' ? { urls: server } : server));
 }
 
-export class SoftPhoneSdk {
+export class SoftPhoneSdk extends EventSource {
   constructor(options = {}) {
+    super();
     this._ua = null;
     this._session = null;
     this._audio = null; // the <audio> element the remote party plays in
     this._ringing = null;
     this._answered = null; // the incoming session answer() was called on
-    this._emitter = new Emitter();
     this.init(options);
   }
 
@@ -162,18 +162,6 @@ export class SoftPhoneSdk {
 
   getVersion() {
     return SOFT_PHONE_SDK_VERSION;
-  }
-
-  on(event, fn) {
-    return this._emitter.on(event, fn);
-  }
-
-  once(event, fn) {
-    return this._emitter.once(event, fn);
-  }
-
-  off(event, idOrFn) {
-    this._emitter.off(event, idOrFn);
   }
 
   _emit(event, payload) {

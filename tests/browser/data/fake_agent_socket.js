@@ -72,19 +72,6 @@ function lastSocket() {
 }
 window.lastSocket = lastSocket;
 
-function until(check, ms = 5000) {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (check()) resolve();
-      else if (Date.now() - start > ms) reject(new Error(`not within ${ms} ms: ${check}`));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
-window.until = until;
-
 window.seen = [];
 // An AgentSdk signed in on the fake socket with `loginType`, recording its events.
 async function signedIn(options = {}, loginType = 2) {

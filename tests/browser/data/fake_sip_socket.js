@@ -79,15 +79,3 @@ window.recordedPhone = (options) => {
   for (const name of PHONE_EVENTS) phone.on(name, () => window.phoneEvents.push(name));
   return phone;
 };
-
-window.until = (check, ms = 5000) => {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (check()) resolve();
-      else if (Date.now() - start > ms) reject(new Error(`not within ${ms} ms: ${check}`));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
-};
