@@ -60,11 +60,10 @@ def test_a_webrtc_desk_signs_in_and_its_soft_phone_registers(
     agent_with_group(pbx, receiver)
     with CustomerSite(pbx.server.url) as site:
         page = browser.page()
-        page.goto(
-            f"{site.url}/webrtc_desk.html?company={COMPANY}&agent=0001&password={PASSWORD}"
-            f"&sipWs={pbx.sip_ws}"
-        )
+        page.goto(f"{site.url}/webrtc_desk.html?company={COMPANY}&agent=0001&password={PASSWORD}")
         seen_in(page, "Registered")
         assert page.evaluate("seen") == ["Login", "Connected", "Registered"]
         assert page.evaluate("[agent.getLoginType(), failures]") == [3, []]
+        # The switch's address came with the Login event.
+        assert page.evaluate("agent.getSoftPhoneInstance()._socketUrl()") == pbx.sip_ws
         assert registration(pbx, AGENT) == "reg"
