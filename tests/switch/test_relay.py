@@ -21,6 +21,7 @@ from callyard.switch.recording import captures_to_wav
 from callyard.switch.relay import (
     PCMA,
     PCMU,
+    SIDE_A,
     SIDE_B,
     MediaRelay,
     RelayError,
@@ -281,21 +282,25 @@ def test_a_port_offered_to_a_browser_comes_with_the_relays_dtls_and_ice(tmp_path
     relay = MediaRelay("127.0.0.1", (31400, 31410), tmp_path / "captures")
     try:
         port = answer(lambda then: relay.open("call-web", then, for_browser=True))
-        secure = relay.secure("call-web", port)
+        secure = relay.secure("call-web", SIDE_B)
         assert secure is not None
         assert secure.setup == "actpass"
         assert secure.fingerprint.startswith("SHA-256 ")
         assert secure.ice_ufrag
         assert secure.ice_pwd
         assert any(f" 127.0.0.1 {port} typ host" in c for c in secure.candidates)
-        # A port first offered to a phone gets them when a browser is called on it later.
-        plain = answer(relay.side_b_at, "call-web", ("127.0.0.1", 9, None))
-        assert relay.secure("call-web", plain) is None
-        later = answer(lambda then: relay.secure_port("call-web", plain, then))
-        assert later is not None
-        assert later == relay.secure("call-web", plain)
+        # Side a's port, first offered to a phone, gets them when a browser is called.
+        answer(relay.side_b_at, "call-web", ("127.0.0.1", 9, None))
+        assert relay.secure("call-web", SIDE_A) is None
+        first = answer(lambda then: relay.secure_side("call-web", SIDE_A, then))
+        assert first is not None
+        assert first == relay.secure("call-web", SIDE_A)
+        # The next browser on that side gets an end of its own: new ICE credentials.
+        second = answer(lambda then: relay.secure_side("call-web", SIDE_A, then))
+        assert second is not None
+        assert (second.ice_ufrag, second.ice_pwd) != (first.ice_ufrag, first.ice_pwd)
         # Forgotten with the session.
         assert answer(lambda then: relay.close("call-web", lambda: then(True)))
-        assert relay.secure("call-web", port) is None
+        assert relay.secure("call-web", SIDE_B) is None
     finally:
         relay.shutdown()

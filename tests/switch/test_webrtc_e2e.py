@@ -13,8 +13,20 @@ from playwright.sync_api import Page
 
 from callyard.testing.audio import tones_heard, wav_samples
 from callyard.testing.browser import Browser, chromium_unavailable
-from callyard.testing.sip import write_tone_wav
-from tests.switch.pbx import AGENT, SECOND_AGENT, Pbx
+from callyard.testing.receiver import Receiver
+from callyard.testing.sip import Baresip, write_tone_wav
+from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
+from tests.switch.test_inbound_e2e import download
+from tests.switch.test_mid_call_e2e import (
+    CALLER,
+    CALLER_HZ,
+    FIRST_HZ,
+    PASSWORD,
+    SECOND_HZ,
+    VOICES,
+)
+from tests.switch.test_queue_e2e import WORK_NUMBERS, nothing_left, staffed_queue
+from tests.switch.test_queued_call import channel
 
 pytestmark = [
     pytest.mark.sip,
@@ -114,3 +126,114 @@ def test_a_browser_registers_answers_and_calls_with_encrypted_audio_both_ways(
         while registered(pbx, AGENT) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not registered(pbx, AGENT)
+
+
+def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
+    """A tab with the vendor's two SDKs from callyard, its agent signed in with login
+    type 3 (WebRTC) and its soft phone registered; the agent's events are kept in
+    `window.heard`."""
+    page = browser.page()
+    page.goto(f"{pbx.server.url}/healthz")
+    page.set_content("<html><body></body></html>")
+    for sdk in ("agent-sdk/agent-sdk_1.1.64.js", "soft-phone-sdk/soft-phone-sdk_1.0.19.js"):
+        page.add_script_tag(url=f"{pbx.server.url}/{sdk}")
+    page.evaluate(
+        """([url, company, agentNumber, password]) => {
+          window.heard = [];
+          const sdk = new AgentSdk({url, companyShortName: company, agentNumber, password,
+                                    softPhoneFactory: SoftPhoneSdk, autoAnswer: true});
+          for (const name of ['Login', 'Idle', 'Busy', 'AgentRinging', 'Conversation', 'Hold',
+                              'UnHold', 'TransferCalling', 'TransferCall', 'After'])
+            sdk.on(name, () => window.heard.push(name));
+          window.sdk = sdk;
+          sdk.login({agentNumber, password, companyShortName: company, loginType: 3});
+        }""",
+        [
+            pbx.server.url.replace("http://", "ws://") + "/ccs/api/agent/ws",
+            COMPANY,
+            WORK_NUMBERS[extension],
+            PASSWORD,
+        ],
+    )
+    wait_for(page, "Login")
+    page.wait_for_function(
+        "window.sdk.getSoftPhoneInstance() && window.sdk.getSoftPhoneInstance().isRegistered()",
+        timeout=15_000,
+    )
+    return page
+
+
+def agent_hears(page: Page, packets: int = 100, timeout: float = 10) -> dict[str, Any]:
+    """The agent's soft phone's statistics of the audio it receives, once `packets`
+    packets have come (its call's own, as the browser counts them)."""
+    script = """async (packets) => {
+      const session = window.sdk.getSoftPhoneInstance().getSession();
+      if (!session || !session.connection) return null;
+      let found = null;
+      (await session.connection.getStats()).forEach(r => {
+        if (r.type === 'inbound-rtp' && r.kind === 'audio') found = r;
+      });
+      return found && found.packetsReceived >= packets ? found : null;
+    }"""
+    deadline = time.monotonic() + timeout
+    while (stats := page.evaluate(script, packets)) is None:
+        assert time.monotonic() < deadline, f"fewer than {packets} packets reached the browser"
+        time.sleep(0.2)
+    found: dict[str, Any] = stats
+    return found
+
+
+def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
+    pbx: Pbx, receiver: Receiver, tmp_path: Path
+) -> None:
+    staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
+    pbx.cli(
+        "trunk", "add", "--company", COMPANY, "--name", "carrier",
+        "--host", "127.0.0.1", "--port", "5999",
+    )  # fmt: skip
+    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
+    caller = Baresip(
+        tmp_path / "caller",
+        user=CALLER,
+        port=pbx.server.sip_port,
+        audio=write_tone_wav(tmp_path / "caller.wav", seconds=90, frequency=CALLER_HZ),
+    )
+    with (
+        Browser(tmp_path / "first", tone_hz=FIRST_HZ) as first_browser,
+        Browser(tmp_path / "second", tone_hz=SECOND_HZ) as second_browser,
+        caller,
+    ):
+        first = agent_desk(first_browser, pbx, AGENT)
+        second = agent_desk(second_browser, pbx, SECOND_AGENT)
+        second.evaluate("window.sdk.busy()")
+        wait_for(second, "Busy")
+        first.evaluate("window.sdk.idle()")
+        wait_for(first, "Idle")
+        caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{pbx.server.sip_port}")
+        caller.wait_established(timeout=20)
+        wait_for(first, "Conversation")  # its soft phone answered by itself
+        assert agent_hears(first)["totalAudioEnergy"] > 0
+        first.evaluate("window.sdk.hold()")
+        wait_for(first, "Hold")
+        time.sleep(1)
+        first.evaluate("window.sdk.unHold()")
+        wait_for(first, "UnHold")
+        second.evaluate("window.sdk.idle()")
+        wait_for(second, "Idle")
+        first.evaluate(f"window.sdk.transferCall({WORK_NUMBERS[SECOND_AGENT]!r}, 1)")
+        wait_for(second, "Conversation")
+        wait_for(first, "After")
+        assert agent_hears(second)["totalAudioEnergy"] > 0
+        caller.hangup()
+        caller.wait_closed(timeout=10)
+        wait_for(second, "After")
+    record = pbx.record_with(type="callin")
+    assert record["extnumber"] == SECOND_AGENT  # who had the call last
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    stereo = download(pbx, record)
+    left, right = (channel(stereo, side, tmp_path / f"{side}.wav") for side in (True, False))
+    assert tones_heard(wav_samples(left)[0], VOICES) == {FIRST_HZ, SECOND_HZ}
+    assert tones_heard(wav_samples(right)[0], VOICES) == {CALLER_HZ}
+    samples, rate = wav_samples(caller.received_wav())
+    assert tones_heard(samples, VOICES, rate=rate) >= {FIRST_HZ, SECOND_HZ}
+    nothing_left(pbx.server.url)

@@ -27,7 +27,6 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -153,10 +152,10 @@ class MediaRelay:
         self._due_lock = threading.Lock()
         self._due: list[tuple[Callable[[str | None], None], str | None]] = []
         self._due_scheduled = False
-        # The relay's DTLS and ICE of each port offered to a browser, by (session, port).
-        self._secure: dict[str, dict[int, SecureMedia]] = {}
-        # The command that returned each port of a session, by session and port.
-        self._returned: dict[str, dict[int, str]] = {}
+        # The relay's DTLS and ICE for a browser, by session and the browser's side.
+        self._secure: dict[str, dict[str, SecureMedia]] = {}
+        # Where each side's party receives, by session and side, as last told.
+        self._at: dict[str, dict[str, tuple[str, int]]] = {}
         self._reader = threading.Thread(target=self._read, name="callyard-relay", daemon=True)
         self._reader.start()
 
@@ -278,7 +277,7 @@ class MediaRelay:
     def open(self, call_id: str, then: PortThen, for_browser: bool = False) -> None:
         """Start a session; `then` gets the port to offer to the party on side b (a
         browser, if `for_browser`)."""
-        self._open(f"U {call_id} {self.address} 9 {SIDE_A}", call_id, then, None, for_browser)
+        self._open(call_id, SIDE_A, (self.address, 9, None), then, for_browser)
 
     def open_from(
         self, call_id: str, media: MediaAt, then: PortThen, for_browser: bool = False
@@ -286,17 +285,14 @@ class MediaRelay:
         """Start a session for a party that offered `media` (a phone's INVITE), on side
         a; `then` gets the port to offer to the party it calls (a browser, if
         `for_browser`)."""
-        address, port, own = media
-        self._open(f"U {call_id} {address} {port} {SIDE_A}", call_id, then, own, for_browser)
+        self._open(call_id, SIDE_A, media, then, for_browser)
 
     def side_b_at(
         self, call_id: str, media: MediaAt, then: PortThen, for_browser: bool = False
     ) -> None:
         """Tell where side b's party receives; `then` gets the port to offer to side a's
         (a browser, if `for_browser`)."""
-        address, port, own = media
-        command = f"L {call_id} {address} {port} {SIDE_A} {SIDE_B}"
-        self._open(command, call_id, then, own, for_browser)
+        self._open(call_id, SIDE_B, media, then, for_browser)
 
     def side_a_at(self, call_id: str, media: MediaAt) -> None:
         """Tell where side a's party receives."""
@@ -305,61 +301,73 @@ class MediaRelay:
     def update(self, call_id: str, side: str, media: MediaAt) -> None:
         """Tell that side `side` of a session now receives at `media` (a party's new
         offer in the middle of a call)."""
-        address, port, own = media
-        command = "U" if side == SIDE_A else "L"
-        self._post(_with_secure(f"{command} {call_id} {address} {port} {SIDE_A} {SIDE_B}", own))
+        self._post(_with_secure(self._side_command(call_id, side, media), media[2]))
 
-    def secure(self, call_id: str, port: int) -> SecureMedia | None:
-        """The relay's DTLS and ICE of port `port` of a session, if it was offered to a
-        browser."""
-        return self._secure.get(call_id, {}).get(port)
+    def _side_command(self, call_id: str, side: str, media: MediaAt) -> str:
+        """The command telling where side `side`'s party receives (kept as the side's
+        address): U for side a (naming side a's tag only until side b is known), L for
+        side b."""
+        address, port, _own = media
+        known = self._at.setdefault(call_id, {})
+        known[side] = (address, port)
+        if side == SIDE_B:
+            return f"L {call_id} {address} {port} {SIDE_A} {SIDE_B}"
+        if SIDE_B not in known:
+            return f"U {call_id} {address} {port} {SIDE_A}"
+        return f"U {call_id} {address} {port} {SIDE_A} {SIDE_B}"
 
-    def secure_port(
-        self, call_id: str, port: int, then: Callable[[SecureMedia | None], None]
+    def secure(self, call_id: str, side: str) -> SecureMedia | None:
+        """The relay's DTLS and ICE for the browser on side `side` of a session, if one
+        was offered its port."""
+        return self._secure.get(call_id, {}).get(side)
+
+    def secure_side(
+        self, call_id: str, side: str, then: Callable[[SecureMedia | None], None]
     ) -> None:
-        """The relay's DTLS and ICE of port `port` of a session, asked of the relay if it
-        was not offered to a browser yet: `then` gets them (None if the relay refused),
-        on the thread `schedule` runs callbacks on."""
-        known = self._secure.get(call_id, {}).get(port)
-        command = self._returned.get(call_id, {}).get(port)
-        if known is not None or command is None:
-            self._schedule(partial(then, known))
-            return
+        """Make the relay's end of side `side` ready for a new browser: fresh DTLS and
+        ICE (any earlier browser's are dropped, the relay's end being one per side);
+        `then` gets them (None if the relay refused), on the thread `schedule` runs
+        callbacks on. The command is the other side's, with its party's address as it
+        stands: its answer is this side's port."""
+        other = other_side(side)
+        address, port = self._at.get(call_id, {}).get(other, (self.address, 9))
 
-        def asked(allocated: int | None) -> None:
-            then(self._secure.get(call_id, {}).get(port) if allocated == port else None)
+        def asked(_port: int | None) -> None:
+            then(self._secure.get(call_id, {}).get(side))
 
-        self._open(command, call_id, asked, None, True)
+        self._open(call_id, other, (address, port, None), asked, True)
 
     def _open(
         self,
-        command: str,
         call_id: str,
+        side: str,
+        media: MediaAt,
         then: PortThen,
-        own: SecureMedia | None,
         for_browser: bool,
     ) -> None:
-        """Send a U or L; `then` gets the port it returns. The command (without `own`'s
-        subcommands) is kept by that port, to ask for the port's DTLS and ICE later."""
+        """Send the U or L of side `side`'s party at `media`; `then` gets the port it
+        returns, the other side's. `for_browser`: that port is offered to a browser,
+        with the relay's DTLS and ICE (made anew)."""
+        other = other_side(side)
+        command = _with_secure(self._side_command(call_id, side, media), media[2])
+        if for_browser:
+            if other in self._secure.get(call_id, {}):
+                command += f" && {DTLS_MODULE} U && {ICE_MODULE} U"
+            command += f" && {DTLS_MODULE} S && {ICE_MODULE} S"
 
         def answered(reply: str | None) -> None:
             results = [part.strip() for part in (reply or "").split("&&")]
-            port = _allocated(results[0])
-            if port is not None:
-                self._returned.setdefault(call_id, {})[port] = command
-            if port is not None and for_browser:
-                secure = _relay_secure(results[1:]) if len(results) == 3 else None
+            allocated = _allocated(results[0])
+            if allocated is not None and for_browser:
+                secure = _relay_secure(results[-2:]) if len(results) >= 3 else None
                 if secure is None:
                     log.error("relay gave no DTLS or ICE for a browser", extra={"reply": reply})
-                    port = None
+                    allocated = None
                 else:
-                    self._secure.setdefault(call_id, {})[port] = secure
-            then(port)
+                    self._secure.setdefault(call_id, {})[other] = secure
+            then(allocated)
 
-        asked = _with_secure(command, own)
-        if for_browser:
-            asked += f" && {DTLS_MODULE} S && {ICE_MODULE} S"
-        self._ask(asked, answered)
+        self._ask(command, answered)
 
     def record(self, call_id: str) -> tuple[Path, Path]:
         """Record both directions; returns the capture files (from side a, from side b),
@@ -403,7 +411,7 @@ class MediaRelay:
         """End a session; `then` runs once it has ended and its capture files are
         complete (also when there was no such session)."""
         self._secure.pop(call_id, None)
-        self._returned.pop(call_id, None)
+        self._at.pop(call_id, None)
         self._ask(f"D {call_id} {SIDE_A} {SIDE_B}", lambda _reply: then(), logging.DEBUG)
 
     def shutdown(self) -> None:

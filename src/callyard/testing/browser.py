@@ -50,6 +50,30 @@ def chromium_flags(fake_audio: Path) -> list[str]:
     ]
 
 
+class _Driver:
+    """Playwright's driver, shared by the browsers a thread runs at once (its sync API
+    allows one per thread): started with the first, stopped with the last."""
+
+    def __init__(self) -> None:
+        self._playwright: Playwright | None = None
+        self._users = 0
+
+    def take(self) -> Playwright:
+        if self._playwright is None:
+            self._playwright = sync_playwright().start()
+        self._users += 1
+        return self._playwright
+
+    def give_back(self) -> None:
+        self._users -= 1
+        if self._users == 0 and self._playwright is not None:
+            self._playwright.stop()
+            self._playwright = None
+
+
+_driver = _Driver()
+
+
 class Browser:
     """A headless Chromium with its own profile under `workdir`; its microphone plays a
     tone of `tone_hz`. Use as a context manager; `page()` opens a tab whose console
@@ -86,7 +110,7 @@ class Browser:
             frequency=self.tone_hz,
             rate=FAKE_AUDIO_RATE,
         )
-        self._playwright = sync_playwright().start()
+        self._playwright = _driver.take()
         try:
             self._context = self._playwright.chromium.launch_persistent_context(
                 str(self.workdir / "profile"),
@@ -95,7 +119,7 @@ class Browser:
                 args=chromium_flags(tone),
             )
         except BaseException:
-            self._playwright.stop()
+            _driver.give_back()
             self._playwright = None
             raise
 
@@ -114,7 +138,7 @@ class Browser:
             self._context.close()
             self._context = None
         if self._playwright is not None:
-            self._playwright.stop()
+            _driver.give_back()
             self._playwright = None
 
     def _keep(self, message: ConsoleMessage) -> None:

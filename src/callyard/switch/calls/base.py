@@ -182,8 +182,7 @@ class RelayedCall:
             self._call(leg, target, port, sdp.DEFAULT_CODECS)
             self._enter(State.FIRST_RINGING)
 
-        browser = is_websocket(target.address)
-        self._relay.open(self.call_id, self._then(State.NEW, call), for_browser=browser)
+        self._relay.open(self.call_id, self._then(State.NEW, call))
 
     # Which relay side each leg receives on: the party called first answers on side b,
     # the other party joins it on side a (calls that reach the switch say otherwise).
@@ -216,7 +215,7 @@ class RelayedCall:
         session, version = party.origin or (next(SDP_SESSIONS), 0)
         party.origin = (session, version + 1)
         address, port = self._local(leg)
-        secure = self._relay.secure(self.call_id, port) if party.browser else None
+        secure = self._relay.secure(self.call_id, party.side) if party.browser else None
         text = sdp.build(address, port, codecs, direction, (session, version + 1), secure)
         body = MsgBody(text)
         body.needs_update = False
@@ -264,8 +263,9 @@ class RelayedCall:
         self.numbers.add(target.user)
         self._emit(LegCalling(time.monotonic(), self.call_id, leg, target.user))
         invite = partial(self._invite, party, target.caller_id)
-        if browser and self._relay.secure(self.call_id, port) is None:
-            self._relay.secure_port(self.call_id, port, lambda _secure: invite())
+        if browser and party.side:
+            # The relay's end made anew for this browser (another may have had it).
+            self._relay.secure_side(self.call_id, party.side, lambda _secure: invite())
         else:
             invite()
         self._timers[leg] = Timeout(self._timed_out, target.ring_timeout, 1, leg)
@@ -283,7 +283,7 @@ class RelayedCall:
         leg = party.name
         if self._legs.get(leg) is not party or self.state is State.ENDED:
             return
-        if party.browser and self._relay.secure(self.call_id, self._ports[leg]) is None:
+        if party.browser and self._relay.secure(self.call_id, party.side) is None:
             self._failed(leg, 503)
             return
         body = self._sdp(leg, party.offered)

@@ -18,7 +18,6 @@ from callyard.switch.commands import Target
 from callyard.switch.events import LegAnswered
 from callyard.switch.relay import SIDE_A, SIDE_B, media_at
 from callyard.switch.routing import Route
-from callyard.switch.websocket import is_websocket
 
 
 class InboundCall(TakenCall):
@@ -56,7 +55,6 @@ class InboundCall(TakenCall):
             self.call_id,
             media_at(offer),
             self._then(State.NEW, call, self._relay_refused),
-            for_browser=is_websocket(target.address),
         )
 
     def _failed(self, leg: str, status: int) -> None:
