@@ -143,7 +143,8 @@ def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
           const sdk = new AgentSdk({url, companyShortName: company, agentNumber, password,
                                     softPhoneFactory: SoftPhoneSdk, autoAnswer: true});
           for (const name of ['Login', 'Idle', 'Busy', 'AgentRinging', 'Conversation', 'Hold',
-                              'UnHold', 'TransferCalling', 'TransferCall', 'After'])
+                              'UnHold', 'ConsultCallFail', 'TransferCalling', 'TransferCall',
+                              'After'])
             sdk.on(name, () => window.heard.push(name));
           window.sdk = sdk;
           sdk.login({agentNumber, password, companyShortName: company, loginType: 3});
@@ -220,6 +221,10 @@ def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
         wait_for(first, "UnHold")
         second.evaluate("window.sdk.idle()")
         wait_for(second, "Idle")
+        # Not yet: a conference (consult, three-way, a supervisor) with a browser agent.
+        first.evaluate(f"window.sdk.consult({WORK_NUMBERS[SECOND_AGENT]!r})")
+        wait_for(first, "ConsultCallFail")
+        assert "Idle" in second.evaluate("window.heard")[-1:]  # never rung
         first.evaluate(f"window.sdk.transferCall({WORK_NUMBERS[SECOND_AGENT]!r}, 1)")
         wait_for(second, "Conversation")
         wait_for(first, "After")

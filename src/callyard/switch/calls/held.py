@@ -46,6 +46,7 @@ from callyard.switch.relay import (
     other_side,
     prompt_file,
 )
+from callyard.switch.websocket import is_websocket
 
 # The steps of a held call once its customer is held, in every kind of held call's table.
 HOLDING = (
@@ -292,6 +293,13 @@ class HeldCall(RelayedCall):
         """Call `target` into the call as leg `leg`, the call's parties mixed."""
         customer = self._media(CUSTOMER_LEG)
         if not self._in_call("invite") or leg in self._legs or customer is None:
+            self._not_invited(leg, EndReason.INVALID)
+            return
+        agent = self._legs.get(AGENT_LEG)
+        if is_websocket(target.address) or (agent is not None and agent.browser):
+            # The mixer speaks plain RTP, and a browser's encrypted media cannot be moved
+            # to another port of the relay without a new DTLS handshake it would not make.
+            log.warning("no conference with a browser", extra={"call_id": self.call_id})
             self._not_invited(leg, EndReason.INVALID)
             return
         conference = self._mixed()
