@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from callyard import __version__
+from callyard.api import desktop as desktop_http
 from callyard.api import operations
 from callyard.api import recordings as recordings_http
 from callyard.api import web as web_http
@@ -25,6 +26,7 @@ from callyard.api.dialects.vcall.cti import Cti, nobody_waiting
 from callyard.api.dialects.voice_code import http as voice_code_http
 from callyard.container import Container
 from callyard.errors import Conflict, Forbidden, InvalidInput, NotFound
+from callyard.services.desktop import AgentDesktop
 from callyard.timefmt import TimeFormat
 
 log = logging.getLogger("callyard.api")
@@ -112,6 +114,11 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
     )
     app.include_router(recordings_http.router(container.recordings))
     app.include_router(web_http.router())
+    app.include_router(
+        desktop_http.router(
+            AgentDesktop(container.sessions, container.cdrs, container.recordings, container.groups)
+        )
+    )
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

@@ -302,8 +302,7 @@ class CdrService:
         self, company_code: int, limit: int = 100, offset: int = 0
     ) -> list[StoredCallRecord]:
         """The company's call records, most recently recorded first."""
-        if not 1 <= limit <= MAX_LIST:
-            raise InvalidInput("limit", f"must be 1 to {MAX_LIST}")
+        _check_limit(limit)
         if offset < 0:
             raise InvalidInput("offset", "cannot be negative")
         async with self._db.transaction() as session:
@@ -314,6 +313,24 @@ class CdrService:
                 .order_by(CallRecordRow.id.desc())
                 .limit(limit)
                 .offset(offset)
+            )
+            return [_stored(row) for row in rows]
+
+    async def recent_of_extension(
+        self, company_id: int, extension: str, limit: int
+    ) -> list[StoredCallRecord]:
+        """The company's latest call records whose extension is `extension` (the one
+        that had the call last), most recent first."""
+        _check_limit(limit)
+        async with self._db.transaction() as session:
+            rows = await session.scalars(
+                select(CallRecordRow)
+                .where(
+                    CallRecordRow.company_id == company_id,
+                    CallRecordRow.extnumber == extension,
+                )
+                .order_by(CallRecordRow.id.desc())
+                .limit(limit)
             )
             return [_stored(row) for row in rows]
 
@@ -359,6 +376,11 @@ class CdrService:
                 .where(CallRecordRow.id.in_(cdr_ids))
                 .values(recording_purged_at=at)
             )
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIST:
+        raise InvalidInput("limit", f"must be 1 to {MAX_LIST}")
 
 
 def _recording(row: CallRecordRow) -> RecordingEntry:

@@ -328,6 +328,19 @@ class GroupService:
             )
         return group_id
 
+    async def popup_urls(self, company_id: int, group_ids: Sequence[int]) -> dict[int, str]:
+        """The screen-pop URL (`popupWindowUrl`) of each of the company's groups asked
+        for that has one."""
+        async with self._db.transaction() as session:
+            rows = await session.execute(
+                select(ExtensionGroup.id, ExtensionGroup.popup_url).where(
+                    ExtensionGroup.company_id == company_id,
+                    ExtensionGroup.id.in_(group_ids),
+                    ExtensionGroup.popup_url != "",
+                )
+            )
+            return {group_id: url for group_id, url in rows}
+
     async def page(
         self, caller: Caller, name: str | None, page: Page
     ) -> tuple[int, list[GroupRecord]]:
