@@ -47,6 +47,7 @@ from callyard.services.sessions.service import AgentSessions
 from callyard.services.tasks import TaskService
 from callyard.services.trunks import TrunkService
 from callyard.services.voice_calls import VoiceCallService
+from callyard.services.wallboard import Wallboard, nobody_waiting
 from callyard.store import migrate
 from callyard.store.database import Database
 from callyard.switch.registrar import SipLimits
@@ -96,6 +97,7 @@ class Container:
     outbox: Outbox
     delivery: DeliveryWorker
     credentials: CredentialService
+    wallboard: Wallboard
     voice_codes: VoiceCodeService = field(init=False)
 
     def __post_init__(self) -> None:
@@ -262,6 +264,17 @@ class Container:
                 QueueStats(metrics),
             )
             bus.subscribe(distributor.on_bus_event)
+        wallboard = Wallboard(
+            db,
+            directory,
+            clock,
+            sessions,
+            calls,
+            tasks,
+            waiting=distributor.waiting if distributor is not None else nobody_waiting,
+            switch=switch,
+        )
+        bus.subscribe(wallboard.on_bus_event)
         mid_calls = None
         if switch is not None and distributor is not None:
             mid_calls = MidCalls(
@@ -313,6 +326,7 @@ class Container:
             companies=CompanyService(db, clock, directory),
             auth=auth,
             credentials=credentials,
+            wallboard=wallboard,
             extensions=ExtensionService(db, clock, presence, directory),
             groups=groups,
             trunks=trunks,

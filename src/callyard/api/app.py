@@ -15,6 +15,7 @@ from callyard import __version__
 from callyard.api import desktop as desktop_http
 from callyard.api import operations
 from callyard.api import recordings as recordings_http
+from callyard.api import wallboard as wallboard_http
 from callyard.api import web as web_http
 from callyard.api.admin import http as admin_http
 from callyard.api.body_limits import BodyRefused, RequestBodyLimits
@@ -113,6 +114,7 @@ def create_app(container: Container, admin_key: str) -> FastAPI:
         )
     )
     app.include_router(recordings_http.router(container.recordings))
+    app.include_router(wallboard_http.router(container.wallboard))
     app.include_router(web_http.router())
     app.include_router(
         desktop_http.router(
