@@ -23,7 +23,8 @@ const STATES = {
   wrap_up: 'Wrap-up',
 };
 const CALL_STATES = { queued: 'Queued', ringing: 'Ringing', answered: 'Answered', talking: 'Talking' };
-const BUSY_REASONS = { missed: 'missed a call', phone: 'phone lost', '': '' };
+// Not-ready reasons callyard sets itself; '0' (the SDK's default) and '' say nothing.
+const BUSY_REASONS = { missed: 'missed a call', phone: 'phone lost', 0: '', '': '' };
 
 // What a supervisor can do to an agent: [action, label, needs the agent in a call].
 const ACTIONS = [
@@ -232,7 +233,7 @@ function fillTile(tile, agent) {
   tile.dataset.status = agent.status;
   tile.querySelector('.name').textContent = agent.name || agent.number;
   tile.querySelector('.number').textContent = agent.number;
-  const reason = agent.status === 'busy' ? BUSY_REASONS[agent.busy_type] ?? agent.busy_type : '';
+  const reason = agent.status === 'busy' ? BUSY_REASONS[agent.busy_type] ?? `reason ${agent.busy_type}` : '';
   tile.querySelector('.label').textContent = STATES[agent.status] + (reason ? ` (${reason})` : '');
   tile.querySelector('.since').dataset.since = agent.since_ms;
   const call = agent.peer ? `${agent.direction === 'inbound' ? 'from' : 'to'} ${agent.peer}` : '';
