@@ -10,6 +10,7 @@ import pytest
 from callyard.switch.digest import Credentials, DigestAuthority, expected_response
 from callyard.switch.events import Registered, SwitchEvent, Unregistered
 from callyard.switch.registrar import Account, RegisterRequest, Registrar, Reply, uri_key
+from callyard.switch.websocket import Connections
 
 SOURCE = ("127.0.0.1", 5070)
 
@@ -286,3 +287,35 @@ def test_a_browsers_binding_points_at_its_connection_and_goes_with_it(
     assert registrar.binding("1001") is None
     assert isinstance(events[-1], Unregistered)
     assert events[-1].reason == "closed"
+
+
+def test_a_browser_that_registers_from_a_new_connection_takes_what_went_to_its_old_one(
+    registrar: Registrar,
+) -> None:
+    moves: list[tuple[str, str]] = []
+    registrar.reconnected = lambda old, new: moves.append((old, new))
+    old, new = "old-tab.invalid", "new-tab.invalid"
+    assert (
+        register(registrar, "1001", "secret-1", contact=f"sip:a@{old};transport=ws").status == 200
+    )
+    registrar.connection_closed(old)
+    assert (
+        register(registrar, "1001", "secret-1", contact=f"sip:b@{new};transport=ws").status == 200
+    )
+    assert moves == [(old, new)]
+    # A phone on UDP later is not a browser's new connection.
+    registrar.connection_closed(new)
+    assert register(registrar, "1001", "secret-1").status == 200
+    assert moves == [(old, new)]
+
+
+def test_a_closed_connections_name_finds_the_one_that_took_its_place() -> None:
+    closed: list[str] = []
+    connections = Connections(closed.append)
+    connections["b.invalid"] = "socket b"
+    connections.moved.update({"a.invalid": "b.invalid"})
+    assert "a.invalid" in connections
+    assert connections["a.invalid"] == "socket b"
+    del connections["b.invalid"]
+    assert closed == ["b.invalid"]
+    assert "a.invalid" not in connections

@@ -142,9 +142,9 @@ def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
           window.heard = [];
           const sdk = new AgentSdk({url, companyShortName: company, agentNumber, password,
                                     softPhoneFactory: SoftPhoneSdk, autoAnswer: true});
-          for (const name of ['Login', 'Idle', 'Busy', 'AgentRinging', 'Conversation', 'Hold',
-                              'UnHold', 'ConsultCallFail', 'TransferCalling', 'TransferCall',
-                              'After'])
+          for (const name of ['Login', 'Reconnect', 'Idle', 'Busy', 'AgentRinging',
+                              'Conversation', 'Hold', 'UnHold', 'ConsultCallFail',
+                              'TransferCalling', 'TransferCall', 'After'])
             sdk.on(name, () => window.heard.push(name));
           window.sdk = sdk;
           sdk.login({agentNumber, password, companyShortName: company, loginType: 3});
@@ -241,4 +241,50 @@ def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
     assert tones_heard(wav_samples(right)[0], VOICES) == {CALLER_HZ}
     samples, rate = wav_samples(caller.received_wav())
     assert tones_heard(samples, VOICES, rate=rate) >= {FIRST_HZ, SECOND_HZ}
+    nothing_left(pbx.server.url)
+
+
+def test_a_browser_agent_that_loses_its_connections_keeps_its_call(
+    pbx: Pbx, receiver: Receiver, tmp_path: Path
+) -> None:
+    staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
+    pbx.cli(
+        "trunk", "add", "--company", COMPANY, "--name", "carrier",
+        "--host", "127.0.0.1", "--port", "5999",
+    )  # fmt: skip
+    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
+    caller = Baresip(
+        tmp_path / "caller",
+        user=CALLER,
+        port=pbx.server.sip_port,
+        audio=write_tone_wav(tmp_path / "caller.wav", seconds=90, frequency=CALLER_HZ),
+    )
+    with Browser(tmp_path / "agent", tone_hz=FIRST_HZ) as browser, caller:
+        page = agent_desk(browser, pbx, AGENT)
+        page.evaluate("window.sdk.idle()")
+        wait_for(page, "Idle")
+        caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{pbx.server.sip_port}")
+        caller.wait_established(timeout=20)
+        wait_for(page, "Conversation")
+        before = agent_hears(page)["packetsReceived"]
+        # The network drops both of the tab's connections (not the page closing them):
+        # the agent's socket and the soft phone's SIP WebSocket. The media, over UDP,
+        # goes on.
+        page.evaluate(
+            """() => {
+              window.sdk._socket.close();
+              window.sdk.getSoftPhoneInstance()._ua._transport.socket._ws.close();
+            }"""
+        )
+        wait_for(page, "Reconnect", timeout=30)  # its session back, with its token
+        page.wait_for_function("window.sdk.getSoftPhoneInstance().isRegistered()", timeout=30_000)
+        assert agent_hears(page, packets=before + 100)["packetsReceived"] > before
+        # The caller hangs up: the BYE reaches the browser over its new connection.
+        caller.hangup()
+        caller.wait_closed(timeout=10)
+        page.wait_for_function(
+            "window.sdk.getSoftPhoneInstance().getSession().isEnded()", timeout=10_000
+        )
+        wait_for(page, "After")
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
     nothing_left(pbx.server.url)

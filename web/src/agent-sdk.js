@@ -453,9 +453,10 @@ export class AgentSdk extends EventSource {
       domain: own.domain || text(data.webrtcDomain).replace(/:\d+$/, ''),
       autoAnswer: this._options.autoAnswer,
     };
-    if (this._softPhone && this._softPhone.isRegistered()) return;
-    if (this._softPhone) this._softPhone.init(options);
-    else this._softPhone = new this._options.softPhoneFactory(options);
+    // A soft phone that lost its connection with the agent's socket finds its way back by
+    // itself, its call (whose media went on) kept: made anew, it would end the call.
+    if (this._softPhone) return;
+    this._softPhone = new this._options.softPhoneFactory(options);
     try {
       this._softPhone.register();
     } catch (error) {

@@ -166,6 +166,10 @@ class Registrar:
         self._default = default_expires
         self._bindings: dict[str, Binding] = {}
         self._lock = threading.Lock()
+        # Each extension's browser connection that closed last, and who is told when the
+        # browser registers from another one (in-dialog requests follow it there).
+        self._closed_connections: dict[str, str] = {}
+        self.reconnected: Callable[[str, str], None] | None = None
 
     def _challenge(self, method: str, ip: str, stale: bool = False) -> Reply:
         challenge = self._authority.challenge(ip, stale)
@@ -263,6 +267,10 @@ class Registrar:
         with self._lock:
             renewed = number in self._bindings
             self._bindings[number] = binding
+            closed = self._closed_connections.pop(number, None)
+        moved = closed is not None and closed != binding.target[0]
+        if moved and self.reconnected is not None and is_websocket(binding.target):
+            self.reconnected(str(closed), binding.target[0])
         if self._on_binding is not None:
             self._on_binding(binding)
         if not renewed:
@@ -292,6 +300,7 @@ class Registrar:
         """A browser's WebSocket connection closed: its bindings are gone."""
         for number, binding in list(self._bindings.items()):
             if binding.target == (connection, 0):
+                self._closed_connections[number] = connection
                 self._remove(number, "closed")
 
     def _remove(self, number: str, reason: str) -> None:

@@ -189,9 +189,11 @@ class SipStack:
             def closed(connection: str) -> None:
                 ED2.callFromThread(registrar.connection_closed, connection)
 
-            config["_wss_server"] = start_server(
+            server = start_server(
                 config, (self.host, self.websocket.port), closed, self.websocket.certificate
             )
+            config["_wss_server"] = server
+            registrar.reconnected = server.moved
             log.info("SIP over WebSocket listening", extra={"port": self.websocket.port})
 
     def _close(self) -> None:

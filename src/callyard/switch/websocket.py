@@ -4,7 +4,9 @@ sippy's own WebSocket server carries the messages into the same transaction mana
 registrar and calls as UDP. It names each connection `<uuid>.invalid`, and puts that
 name in the Contact of what comes over it, so a browser's binding points at its
 connection; requests to it go out over that connection (`wss` transport, whether or not
-it is encrypted). A connection that closes takes its bindings with it (`closed`).
+it is encrypted). A connection that closes takes its bindings with it (`closed`); a
+browser that connects again and registers anew gets what was still sent to its old
+connection (the BYE of a call whose media went on meanwhile): `moved`.
 """
 
 from __future__ import annotations
@@ -39,12 +41,27 @@ def transport_of(address: Address) -> str:
     return TRANSPORT if is_websocket(address) else "udp"
 
 
-class _Connections(dict[str, Any]):
-    """The server's open connections, telling `closed` of each one that goes."""
+class Connections(dict[str, Any]):
+    """The server's open connections, telling `closed` of each one that goes; a name of
+    a closed connection that `moved` finds the connection that took its place."""
 
     def __init__(self, closed: Callable[[str], None]) -> None:
         super().__init__()
         self._closed = closed
+        self.moved: dict[str, str] = {}  # a closed connection -> the one after it
+
+    def _current(self, key: object) -> object:
+        seen = set()
+        while not super().__contains__(key) and key in self.moved and key not in seen:
+            seen.add(key)
+            key = self.moved[str(key)]
+        return key
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(self._current(key))
+
+    def __getitem__(self, key: str) -> Any:
+        return super().__getitem__(self._current(key))  # type: ignore[index]
 
     def __delitem__(self, key: str) -> None:
         super().__delitem__(key)
@@ -64,12 +81,16 @@ def start_server(
 
     class Server(Wss_server):  # type: ignore[misc]
         @property
-        def connections(self) -> _Connections:
+        def connections(self) -> Connections:
             return self._open
 
         @connections.setter
         def connections(self, _value: dict[str, Any]) -> None:
-            self._open = _Connections(closed)
+            self._open = Connections(closed)
+
+        def moved(self, old: str, new: str) -> None:
+            """What is sent to connection `old` (closed) goes to `new`."""
+            self._open.moved[old] = new
 
     chain, key = certificate if certificate is not None else (None, None)
     options = Wss_server_opts(
