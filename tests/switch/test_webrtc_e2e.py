@@ -118,6 +118,14 @@ def test_a_browser_registers_answers_and_calls_with_encrypted_audio_both_ways(
         phone.wait_established(timeout=15)  # it answers by itself
         time.sleep(3)
         assert inbound_audio(page)["inbound"]["packetsReceived"] > 100
+        # The browser's keypad reaches the phone as telephone events (RFC 4733).
+        for digit in "159#":
+            page.evaluate(f"window.phone.dtmf({digit!r})")
+            time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while "159#" not in phone.received_dtmf() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert phone.received_dtmf() == "159#"
         page.evaluate("window.phone.hangup()")
         phone.wait_closed(timeout=10)
         # A tab that closes takes its registration with it.
