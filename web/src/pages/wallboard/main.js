@@ -237,7 +237,7 @@ function fillTile(tile, agent) {
   tile.querySelector('.label').textContent = STATES[agent.status] + (reason ? ` (${reason})` : '');
   tile.querySelector('.since').dataset.since = agent.since_ms;
   const call = agent.peer ? `${agent.direction === 'inbound' ? 'from' : 'to'} ${agent.peer}` : '';
-  const phone = agent.registered ? '' : 'phone not registered';
+  const phone = agent.registered || agent.login_type === 'mobile' ? '' : 'phone not registered';
   tile.querySelector('.detail').textContent = [agent.groups.join(', '), call, phone].filter(Boolean).join(' · ');
   tile.querySelector('.actions').setAttribute('aria-label', `Actions for ${agent.name || agent.number}`);
   for (const [action, label, needsCall] of ACTIONS) {
