@@ -14,8 +14,8 @@ from playwright.sync_api import Page
 from callyard.testing.audio import tones_heard, wav_samples
 from callyard.testing.browser import Browser, chromium_unavailable
 from callyard.testing.receiver import Receiver
-from callyard.testing.sip import Baresip, write_tone_wav
-from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
+from callyard.testing.sip import Baresip, running, write_tone_wav
+from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx, make_call
 from tests.switch.test_inbound_e2e import download
 from tests.switch.test_mid_call_e2e import (
     CALLER,
@@ -296,3 +296,29 @@ def test_a_browser_agent_that_loses_its_connections_keeps_its_call(
         wait_for(page, "After")
     assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
     nothing_left(pbx.server.url)
+
+
+def test_a_click_to_call_rings_the_browser_first_then_the_customer(
+    pbx: Pbx, tmp_path: Path
+) -> None:
+    carrier = pbx.carrier("uas_answer_echo.xml", calls=1, recv_timeout_ms=3000)
+    pbx.trunk_to(carrier)
+    with Browser(tmp_path / "browser", tone_hz=BROWSER_HZ) as browser, running(carrier):
+        page = soft_phone(browser, pbx, AGENT)
+        reply = make_call(pbx, "cust-browser")
+        assert reply["data"]["desc"] == "Call command sent successfully"
+        wait_for(page, "Accepted")  # the agent's browser answered by itself
+        # The carrier echoes what it gets: the browser hears its own voice back, through
+        # the relay's DTLS-SRTP both ways.
+        deadline = time.monotonic() + 10
+        while (inbound_audio(page).get("inbound") or {}).get("packetsReceived", 0) < 100:
+            assert time.monotonic() < deadline, "no echo reached the browser"
+            time.sleep(0.2)
+        wait_for(page, "Terminated", timeout=20)  # the carrier hangs up
+    record = pbx.record_of("cust-browser")
+    assert (record["extnumber"], record["callmethod"]) == (AGENT, 3)
+    assert record["answertime"]
+    samples, rate = wav_samples(download(pbx, record))
+    left, right = samples[0::2], samples[1::2]  # the agent, the customer
+    assert tones_heard(left, TONES, rate=rate) == {BROWSER_HZ}
+    assert tones_heard(right, TONES, rate=rate) == {BROWSER_HZ}  # its echo

@@ -25,7 +25,7 @@ HEARD_FLOOR = 0.02  # a tone at 2 % of full scale (-34 dBFS) and above is heard
 
 
 def wav_samples(path: Path) -> tuple[NDArray[np.int16], int]:
-    """The samples of a mono 16-bit WAV file, and its rate."""
+    """The samples of a 16-bit WAV file (a stereo one's interleaved), and its rate."""
     with wave.open(str(path)) as wav:
         rate = wav.getframerate()
         return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2"), rate
