@@ -4,7 +4,9 @@ with the audio checked at both ends."""
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from callyard.testing.browser import Browser, chromium_unavailable
 from callyard.testing.receiver import Receiver
 from callyard.testing.sip import Baresip, running, write_tone_wav
 from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx, make_call
+from tests.switch.test_dialer_e2e import ok
 from tests.switch.test_inbound_e2e import download
 from tests.switch.test_mid_call_e2e import (
     CALLER,
@@ -322,3 +325,40 @@ def test_a_click_to_call_rings_the_browser_first_then_the_customer(
     left, right = samples[0::2], samples[1::2]  # the agent, the customer
     assert tones_heard(left, TONES, rate=rate) == {BROWSER_HZ}
     assert tones_heard(right, TONES, rate=rate) == {BROWSER_HZ}  # its echo
+
+
+def test_a_predictive_task_puts_an_answered_customer_through_to_a_browser(
+    pbx: Pbx, tmp_path: Path
+) -> None:
+    carrier = pbx.carrier("uas_answer_echo.xml", calls=1, recv_timeout_ms=6000)
+    pbx.trunk_to(carrier)
+    ok(pbx.api("App.Sip_Extgroup.AddExtgroup", name="outbound", status="1"))
+    ok(pbx.api("App.Sip_Extgroup.AddExtnumber", name="outbound", extnumber=AGENT))
+    with Browser(tmp_path / "browser", tone_hz=BROWSER_HZ) as browser, running(carrier):
+        page = soft_phone(browser, pbx, AGENT)
+        today = datetime.now().date()
+        task = ok(
+            pbx.api(
+                "App.Sip_Yccall.TaskCreate",
+                name="renewals",
+                groupname="outbound",
+                numbers=json.dumps([{"telphone": "628123400001", "customuuid": "c-web"}]),
+                startdate=str(today - timedelta(days=1)),
+                enddate=str(today + timedelta(days=1)),
+                windows="00:00-23:59",
+                ringtimeout="15",
+                wrapup="0",
+            )
+        )["taskid"]
+        ok(pbx.api("App.Sip_Yccall.TaskStart", taskid=task))
+        wait_for(page, "Accepted", timeout=30)  # the customer answered, then the agent
+        deadline = time.monotonic() + 10
+        while (inbound_audio(page).get("inbound") or {}).get("packetsReceived", 0) < 100:
+            assert time.monotonic() < deadline, "no echo reached the browser"
+            time.sleep(0.2)
+        wait_for(page, "Terminated", timeout=20)
+    record = pbx.record_of("c-web")
+    assert record["extnumber"] == AGENT
+    assert record["answertime"]
+    samples, rate = wav_samples(download(pbx, record))
+    assert tones_heard(samples[0::2], TONES, rate=rate) == {BROWSER_HZ}
