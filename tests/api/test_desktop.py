@@ -115,10 +115,11 @@ async def test_refused_without_a_signed_in_agents_token(
     for path in ("agent", "calls"):
         for refused in (None, "", "not-a-token", vcall.token):  # the company's API token too
             reply = await ask(http, path, refused)
-            assert reply.status_code == 403, (path, refused, reply.text)
+            assert reply.status_code == 401, (path, refused, reply.text)
+            assert reply.headers["www-authenticate"] == "Bearer"
             assert "error" in reply.json()
     assert (await desk.send("1000101", "logout", token=token))["code"] == "0"
-    assert (await ask(http, "calls", token)).status_code == 403  # signed out: no longer
+    assert (await ask(http, "calls", token)).status_code == 401  # signed out: no longer
 
 
 async def test_a_limit_out_of_bounds_is_refused(

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from callyard.testing.audio import tones_heard, wav_samples
 from callyard.testing.browser import Browser, chromium_unavailable
@@ -48,7 +48,7 @@ pytestmark = [
 ]
 
 SCREENSHOT = os.environ.get("CALLYARD_DESKTOP_SCREENSHOT", "")
-LAPTOP = {"width": 1366, "height": 900}
+LAPTOP = ViewportSize(width=1366, height=900)
 WAIT_MS = 20_000
 PACKETS = 100  # 2 s of audio
 WRAP_UP_SECONDS = 3

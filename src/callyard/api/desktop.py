@@ -1,23 +1,25 @@
 """callyard's own API of the agent desktop (`/agent/`), under `/desktop/`: the signed-in
 agent with its groups' screen-pop URLs, and its recent calls with their recordings. Each
 request carries the agent's CTI session token (the Login event's `data.token`) as
-`Authorization: Bearer`; anything else is 403."""
+`Authorization: Bearer`; without one, or with any other token, it is 401."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from callyard.errors import AccessDenied
 from callyard.services.desktop import MAX_RECENT_CALLS, AgentDesktop, RecentCall
+from callyard.services.sessions.model import AgentSession
 
 PREFIX = "/desktop"
 _BEARER = HTTPBearer(auto_error=False, description="the agent's CTI session token")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
 REFUSED: dict[int | str, dict[str, object]] = {
-    403: {"description": "no token, or not a signed-in agent's"}
+    401: {"description": "no token, or not a signed-in agent's"}
 }
 
 
@@ -64,18 +66,25 @@ def _call_out(call: RecentCall) -> CallOut:
     )
 
 
-def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
-    return credentials.credentials.strip() if credentials is not None else ""
-
-
 def router(desktop: AgentDesktop) -> APIRouter:
     """The agent desktop's routes."""
     routes = APIRouter(prefix=PREFIX, tags=["agent desktop"], responses=REFUSED)
 
+    def signed_in(credentials: Credentials) -> AgentSession:
+        token = credentials.credentials.strip() if credentials is not None else ""
+        try:
+            return desktop.signed_in(token)
+        except AccessDenied as exc:
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+    # A default, not an annotation: annotations of names local to this function are not
+    # resolved by FastAPI under postponed evaluation.
+    agent_session = Depends(signed_in)
+
     @routes.get("/agent", response_model=AgentOut)
-    async def signed_in_agent(credentials: Credentials) -> AgentOut:
+    async def signed_in_agent(session: AgentSession = agent_session) -> AgentOut:
         """The signed-in agent and its groups (`popupWindowUrl`: the screen pop's URL)."""
-        agent = await desktop.agent(_token(credentials))
+        agent = await desktop.agent(session)
         return AgentOut(
             companyId=str(agent.company_code),
             agentNumber=agent.number,
@@ -89,11 +98,11 @@ def router(desktop: AgentDesktop) -> APIRouter:
 
     @routes.get("/calls", response_model=CallsOut)
     async def recent_calls(
-        credentials: Credentials,
         limit: Annotated[int, Query(ge=1, le=MAX_RECENT_CALLS)] = 20,
+        session: AgentSession = agent_session,
     ) -> CallsOut:
         """The agent's latest calls (those its extension had last), newest first."""
-        calls = await desktop.recent_calls(_token(credentials), limit)
+        calls = await desktop.recent_calls(session, limit)
         return CallsOut(calls=[_call_out(call) for call in calls])
 
     return routes

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callyard.domain.calls import Direction
-from callyard.errors import Forbidden
+from callyard.domain.refusals import Denial
+from callyard.errors import AccessDenied
 from callyard.services.cdrs import CdrService, StoredCallRecord
 from callyard.services.groups import GroupService
 from callyard.services.recordings import RecordingService
@@ -72,17 +73,16 @@ class AgentDesktop:
         self._groups = groups
 
     def signed_in(self, token: str) -> AgentSession:
-        """The session of the token (the Login event's `token`); Forbidden otherwise."""
+        """The session of the token (the Login event's `token`); AccessDenied otherwise."""
         if not token:
-            raise Forbidden("an agent's session token is required")
+            raise AccessDenied(Denial.TOKEN_INVALID, "an agent's session token is required")
         session = self._sessions.by_token(token)
         if session is None:
-            raise Forbidden("the token is no signed-in agent's")
+            raise AccessDenied(Denial.TOKEN_INVALID, "the token is no signed-in agent's")
         return session
 
-    async def agent(self, token: str) -> DesktopAgent:
-        """Who the token's agent is, and its groups with their screen-pop URLs."""
-        session = self.signed_in(token)
+    async def agent(self, session: AgentSession) -> DesktopAgent:
+        """Who the session's agent is, and its groups with their screen-pop URLs."""
         urls = await self._groups.popup_urls(
             session.company_id, [group.group_id for group in session.groups]
         )
@@ -93,9 +93,8 @@ class AgentDesktop:
             session.company_code, session.number, session.name, session.extension, groups
         )
 
-    async def recent_calls(self, token: str, limit: int) -> list[RecentCall]:
-        """The token's agent's latest calls (those its extension had last), newest first."""
-        session = self.signed_in(token)
+    async def recent_calls(self, session: AgentSession, limit: int) -> list[RecentCall]:
+        """The agent's latest calls (those its extension had last), newest first."""
         stored = await self._cdrs.recent_of_extension(session.company_id, session.extension, limit)
         return [self._recent(entry) for entry in stored]
 
