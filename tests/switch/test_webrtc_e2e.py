@@ -154,8 +154,8 @@ def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
           const sdk = new AgentSdk({url, companyShortName: company, agentNumber, password,
                                     softPhoneFactory: SoftPhoneSdk, autoAnswer: true});
           for (const name of ['Login', 'Reconnect', 'Idle', 'Busy', 'AgentRinging',
-                              'Conversation', 'Hold', 'UnHold', 'ConsultCallFail',
-                              'TransferCalling', 'TransferCall', 'After'])
+                              'Conversation', 'Hold', 'UnHold', 'ConsultCall',
+                              'ConsultCancel', 'TransferCalling', 'TransferCall', 'After'])
             sdk.on(name, () => window.heard.push(name));
           window.sdk = sdk;
           sdk.login({agentNumber, password, companyShortName: company, loginType: 3});
@@ -232,10 +232,16 @@ def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
         wait_for(first, "UnHold")
         second.evaluate("window.sdk.idle()")
         wait_for(second, "Idle")
-        # Not yet: a conference (consult, three-way, a supervisor) with a browser agent.
+        # A consult: the caller waits while the two browsers talk, through the mixer.
         first.evaluate(f"window.sdk.consult({WORK_NUMBERS[SECOND_AGENT]!r})")
-        wait_for(first, "ConsultCallFail")
-        assert "Idle" in second.evaluate("window.heard")[-1:]  # never rung
+        wait_for(first, "ConsultCall")
+        wait_for(second, "Conversation")
+        assert agent_hears(second)["totalAudioEnergy"] > 0
+        heard_before = agent_hears(first)["packetsReceived"]
+        assert agent_hears(first, packets=heard_before + 100)["packetsReceived"] > heard_before
+        first.evaluate("window.sdk.consultCancel()")
+        wait_for(second, "After")
+        wait_for(second, "Idle")  # the group's wrap-up: none
         first.evaluate(f"window.sdk.transferCall({WORK_NUMBERS[SECOND_AGENT]!r}, 1)")
         wait_for(second, "Conversation")
         wait_for(first, "After")

@@ -131,6 +131,7 @@ class MediaRelay:
 
         record_dir.mkdir(parents=True, exist_ok=True)
         self.address = advertise or address
+        self.local = address  # what parties on this host (its other sessions, the mixer) use
         self.record_dir = record_dir
         # Not among the captures, which hold only what calls left.
         self._prompts = Path(tempfile.mkdtemp(prefix="callyard-relay-"))
@@ -156,6 +157,8 @@ class MediaRelay:
         self._secure: dict[str, dict[str, SecureMedia]] = {}
         # Where each side's party receives, by session and side, as last told.
         self._at: dict[str, dict[str, tuple[str, int]]] = {}
+        # The sides whose party is another session of the relay or the mixer, by session.
+        self._internal: dict[str, set[str]] = {}
         self._reader = threading.Thread(target=self._read, name="callyard-relay", daemon=True)
         self._reader.start()
 
@@ -310,11 +313,24 @@ class MediaRelay:
         address, port, _own = media
         known = self._at.setdefault(call_id, {})
         known[side] = (address, port)
+        internal = "A" if side in self._internal.get(call_id, ()) else ""
         if side == SIDE_B:
-            return f"L {call_id} {address} {port} {SIDE_A} {SIDE_B}"
+            return f"L{internal} {call_id} {address} {port} {SIDE_A} {SIDE_B}"
         if SIDE_B not in known:
-            return f"U {call_id} {address} {port} {SIDE_A}"
-        return f"U {call_id} {address} {port} {SIDE_A} {SIDE_B}"
+            return f"U{internal} {call_id} {address} {port} {SIDE_A}"
+        return f"U{internal} {call_id} {address} {port} {SIDE_A} {SIDE_B}"
+
+    def internal(self, call_id: str, side: str, internal: bool = True) -> None:
+        """Whether side `side`'s party is on this host (another session, the mixer): the
+        relay then sends it to where it is told at once, and takes its packets from any
+        port of that host, latching nothing (its commands carry the A modifier). Its
+        sources change as the call moves it; a stray packet from the last one must not
+        latch the side back there."""
+        sides = self._internal.setdefault(call_id, set())
+        if internal:
+            sides.add(side)
+        else:
+            sides.discard(side)
 
     def secure(self, call_id: str, side: str) -> SecureMedia | None:
         """The relay's DTLS and ICE for the browser on side `side` of a session, if one
@@ -412,6 +428,7 @@ class MediaRelay:
         complete (also when there was no such session)."""
         self._secure.pop(call_id, None)
         self._at.pop(call_id, None)
+        self._internal.pop(call_id, None)
         self._ask(f"D {call_id} {SIDE_A} {SIDE_B}", lambda _reply: then(), logging.DEBUG)
 
     def shutdown(self) -> None:

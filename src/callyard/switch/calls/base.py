@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from callyard.domain.hangups import EndReason, Party, reason_of_failure
 from callyard.switch import sdp
-from callyard.switch.calls.leg import Leg, LegState
+from callyard.switch.calls.leg import Bridge, Leg, LegState
 from callyard.switch.calls.user_agent import user_agent_class
 from callyard.switch.commands import Target
 from callyard.switch.events import (
@@ -29,6 +29,7 @@ from callyard.switch.events import (
 from callyard.switch.relay import (
     SIDE_A,
     SIDE_B,
+    MediaAt,
     MediaRelay,
     PortThen,
     media_at,
@@ -50,6 +51,7 @@ NO_RESPONSE_SECONDS = 8.0
 
 
 SDP_SESSIONS = itertools.count(1)  # o= session ids of the SDP the switch writes
+BRIDGE_SESSIONS = itertools.count(1)  # numbers browser legs' relay sessions
 # The answer to a REFER: (status, reason, what to do once it is sent).
 Referred = tuple[int, str, Callable[[], None] | None]
 
@@ -215,7 +217,9 @@ class RelayedCall:
         session, version = party.origin or (next(SDP_SESSIONS), 0)
         party.origin = (session, version + 1)
         address, port = self._local(leg)
-        secure = self._relay.secure(self.call_id, party.side) if party.browser else None
+        if party.bridge is not None:
+            address, port = self._relay.address, party.bridge.browser_port
+        secure = self._secure_of(party) if party.browser else None
         text = sdp.build(address, port, codecs, direction, (session, version + 1), secure)
         body = MsgBody(text)
         body.needs_update = False
@@ -263,7 +267,9 @@ class RelayedCall:
         self.numbers.add(target.user)
         self._emit(LegCalling(time.monotonic(), self.call_id, leg, target.user))
         invite = partial(self._invite, party, target.caller_id)
-        if browser and party.side:
+        if browser and self.BRIDGES_BROWSERS:
+            self._open_bridge(party, invite)
+        elif browser and party.side:
             # The relay's end made anew for this browser (another may have had it).
             self._relay.secure_side(self.call_id, party.side, lambda _secure: invite())
         else:
@@ -283,11 +289,65 @@ class RelayedCall:
         leg = party.name
         if self._legs.get(leg) is not party or self.state is State.ENDED:
             return
-        if party.browser and self._relay.secure(self.call_id, party.side) is None:
+        if party.browser and self._secure_of(party) is None:
             self._failed(leg, 503)
             return
         body = self._sdp(leg, party.offered)
         party.ua.recvEvent(CCEventTry((SipCallId(), caller_id, party.number, body, None, "")))
+
+    # Calls that mix their parties give each browser leg a relay session of its own.
+    BRIDGES_BROWSERS: ClassVar[bool] = False
+
+    def _open_bridge(self, party: Leg, then: Callable[[], None]) -> None:
+        """Open browser leg `party`'s own relay session (`Bridge`), its side a facing
+        where the call wants the leg (`_local`); `then` once it is open (or refused:
+        the leg then has no DTLS and ICE and fails)."""
+        session = f"{self.call_id}~{party.name}~{next(BRIDGE_SESSIONS)}"
+        address, port = self._local(party.name)
+        if address == self._relay.address:  # the call's own session: reached on this host
+            address = self._relay.local
+        self._relay.internal(session, SIDE_A)
+
+        def plain_side(browser_port: int | None) -> None:
+            if browser_port is None:
+                then()
+                return
+
+            def opened(plain_port: int | None) -> None:
+                if plain_port is not None and self._legs.get(party.name) is party:
+                    party.bridge = Bridge(session, browser_port, plain_port)
+                else:
+                    self._relay.close(session, lambda: None)
+                then()
+
+            self._relay.side_b_at(session, (self._relay.local, 9, None), opened)
+
+        self._relay.open_from(session, (address, port, None), plain_side, for_browser=True)
+
+    def _secure_of(self, party: Leg) -> sdp.SecureMedia | None:
+        """The relay's DTLS and ICE for browser leg `party` (its bridge's, if it has one)."""
+        if party.bridge is not None:
+            return self._relay.secure(party.bridge.session, SIDE_B)
+        return self._relay.secure(self.call_id, party.side)
+
+    def _toward(self, leg: str, media: sdp.MediaOffer) -> MediaAt:
+        """Where the call sends leg `leg`'s audio, the leg receiving as `media` says: there,
+        or for a bridged browser its bridge's plain side (the bridge told of `media`)."""
+        party = self._legs.get(leg)
+        bridge = party.bridge if party is not None else None
+        if party is not None and party.side:
+            self._relay.internal(self.call_id, party.side, bridge is not None)
+        if bridge is None:
+            return media_at(media)
+        if bridge.browser_at != (media.address, media.port):
+            bridge.browser_at = (media.address, media.port)
+            self._relay.update(bridge.session, SIDE_B, media_at(media))
+        return self._relay.local, bridge.plain_port, None
+
+    def _close_bridge(self, party: Leg) -> None:
+        bridge, party.bridge = party.bridge, None
+        if bridge is not None:
+            self._relay.close(bridge.session, lambda: None)
 
     def _leg_of(self, ua: Any) -> str:
         for leg, party in self._legs.items():
@@ -429,7 +489,7 @@ class RelayedCall:
         current = party.media
         moved = current is None or (current.address, current.port) != (media.address, media.port)
         if moved and not media.on_hold and media.port:
-            self._relay.update(self.call_id, party.side, media_at(media))
+            self._relay.update(self.call_id, party.side, self._toward(leg, media))
         party.media = replace(media, codecs=codecs)
 
     def _join(self, leg: str, media: sdp.MediaOffer, then: PortThen | None = None) -> None:
@@ -439,9 +499,9 @@ class RelayedCall:
             assert then is not None, "side b's party is joined with what follows it"
             other = self._legs.get(other_leg(leg))
             browser = other is not None and other.browser
-            self._relay.side_b_at(self.call_id, media_at(media), then, for_browser=browser)
+            self._relay.side_b_at(self.call_id, self._toward(leg, media), then, for_browser=browser)
         else:
-            self._relay.side_a_at(self.call_id, media_at(media))
+            self._relay.side_a_at(self.call_id, self._toward(leg, media))
 
     def _answered(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """Leg `leg` answered (at `now`) with `media`; reports LegAnswered."""
@@ -580,7 +640,7 @@ class RelayedCall:
 
     def _transferred(self, leg: str, media: sdp.MediaOffer, now: float) -> None:
         """A transfer's target answered: the relay sends it what the other party says."""
-        self._relay.update(self.call_id, self.SIDES[leg], media_at(media))
+        self._relay.update(self.call_id, self.SIDES[leg], self._toward(leg, media))
         self._enter(State.BRIDGED)
         self._emit(LegAnswered(now, self.call_id, leg))
 
@@ -602,6 +662,7 @@ class RelayedCall:
         party = self._legs.pop(leg, None)
         if party is None:
             return None
+        self._close_bridge(party)
         party.ua.event_cb = None
         if hang_up:
             party.ua.recvEvent(CCEventDisconnect())
@@ -631,6 +692,7 @@ class RelayedCall:
         now = time.monotonic()
         for leg, party in self._legs.items():
             party.ua.event_cb = None
+            self._close_bridge(party)
             try:
                 self._release(party, cause, status)
             except Exception:

@@ -42,11 +42,9 @@ from callyard.switch.relay import (
     SIDE_A,
     SIDE_B,
     RelayError,
-    media_at,
     other_side,
     prompt_file,
 )
-from callyard.switch.websocket import is_websocket
 
 # The steps of a held call once its customer is held, in every kind of held call's table.
 HOLDING = (
@@ -91,6 +89,7 @@ class HeldCall(RelayedCall):
     """
 
     SIDES: ClassVar[Mapping[str, str]] = {CUSTOMER_LEG: SIDE_B, AGENT_LEG: SIDE_A}
+    BRIDGES_BROWSERS = True  # browsers stay put while the call mixes and moves
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -192,14 +191,14 @@ class HeldCall(RelayedCall):
         self._emit(LegAnswered(now, self.call_id, leg))
         if leg != AGENT_LEG:
             if self._conference is not None:
-                self._conference.send_to(leg, media.address, media.port)
+                self._conference.send_to(leg, *self._toward(leg, media)[:2])
             return
         self._put_customer_through(media, now)
         # A prompt still playing to the customer would drown the agent out.
         self._music = None
         self._muted.clear()
         self._stop_playing(self.SIDES[CUSTOMER_LEG])
-        self._relay.update(self.call_id, self.SIDES[AGENT_LEG], media_at(media))
+        self._relay.update(self.call_id, self.SIDES[AGENT_LEG], self._toward(AGENT_LEG, media))
         self._bridged(now)
 
     def _bridged(self, now: float) -> None:
@@ -293,13 +292,6 @@ class HeldCall(RelayedCall):
         """Call `target` into the call as leg `leg`, the call's parties mixed."""
         customer = self._media(CUSTOMER_LEG)
         if not self._in_call("invite") or leg in self._legs or customer is None:
-            self._not_invited(leg, EndReason.INVALID)
-            return
-        agent = self._legs.get(AGENT_LEG)
-        if is_websocket(target.address) or (agent is not None and agent.browser):
-            # The mixer speaks plain RTP, and a browser's encrypted media cannot be moved
-            # to another port of the relay without a new DTLS handshake it would not make.
-            log.warning("no conference with a browser", extra={"call_id": self.call_id})
             self._not_invited(leg, EndReason.INVALID)
             return
         conference = self._mixed()
@@ -416,7 +408,7 @@ class HeldCall(RelayedCall):
             self._end(EndReason.SERVER_HANGUP, self._services_side())
             return
         party.media = answer
-        self._relay.update(self.call_id, self.SIDES[leg], media_at(answer))
+        self._relay.update(self.call_id, self.SIDES[leg], self._toward(leg, answer))
         self._fresh_start()
 
     def report_adopted(self, leg: str) -> None:
@@ -559,16 +551,23 @@ class HeldCall(RelayedCall):
         if agent is None or agent.media is None:
             self._point_relay_at_room()
         else:
+            bridge = agent.bridge
+            # A browser stays where it is: its bridge's plain side moves into the room.
+            hears_at = (
+                (agent.media.address, agent.media.port)
+                if bridge is None
+                else (self._relay.local, bridge.plain_port)
+            )
             try:
-                conference.join(
-                    AGENT_LEG,
-                    voice_payload_type(agent.media.codecs),
-                    (agent.media.address, agent.media.port),
-                )
+                port = conference.join(AGENT_LEG, voice_payload_type(agent.media.codecs), hears_at)
             except MixerError:
                 log.exception("the agent cannot join the room", extra={"call_id": self.call_id})
             else:
-                self._reoffer(AGENT_LEG, agent.media.codecs, self._agent_moved)
+                if bridge is None:
+                    self._reoffer(AGENT_LEG, agent.media.codecs, self._agent_moved)
+                else:
+                    self._relay.update(bridge.session, SIDE_A, (conference.address, port, None))
+                    self._point_relay_at_room()
         self._refresh()
         return conference
 
@@ -616,7 +615,7 @@ class HeldCall(RelayedCall):
             super()._moved(leg, media, codecs)
             return
         if not media.on_hold and media.port:
-            conference.send_to(leg, media.address, media.port)
+            conference.send_to(leg, *self._toward(leg, media)[:2])
         self._legs[leg].media = replace(media, codecs=codecs)
 
     def _accepted(self, leg: str, answer: sdp.MediaOffer | None) -> sdp.MediaOffer | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -44,6 +45,19 @@ TRANSITIONS: dict[LegState, frozenset[LegState]] = {
 }
 
 
+@dataclass
+class Bridge:
+    """A browser leg's relay session of its own: side a plain, facing where the call wants
+    the browser's audio (the call's session, or the mixer's room); side b the browser
+    (DTLS-SRTP after ICE). The call moves side a, never the browser, whose DTLS session
+    could not follow it to another port."""
+
+    session: str
+    browser_port: int  # where the browser sends
+    plain_port: int  # where the call sends what the browser hears
+    browser_at: tuple[str, int] | None = None  # the browser's media the relay was told of
+
+
 class Leg:
     """One party of a call: the number it reaches, its SIP user agent, the relay side it
     receives on, the codecs it was offered, where and how it receives once it answered
@@ -61,6 +75,7 @@ class Leg:
     ) -> None:
         self.name = name
         self.browser = browser  # a WebRTC party: its media is DTLS-SRTP after ICE
+        self.bridge: Bridge | None = None  # its own relay session, in calls that mix
         self.number = number
         self.ua = ua
         self.side = side
