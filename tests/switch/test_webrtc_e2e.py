@@ -228,8 +228,12 @@ def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
         first.evaluate("window.sdk.hold()")
         wait_for(first, "Hold")
         time.sleep(1)
+        on_hold = agent_hears(first)["packetsReceived"]
         first.evaluate("window.sdk.unHold()")
         wait_for(first, "UnHold")
+        # The caller's stream comes back to the same stream of the browser: during the
+        # hold it was sent nothing (another stream, a prompt's, it would keep to).
+        assert agent_hears(first, packets=on_hold + 100)["packetsReceived"] > on_hold
         second.evaluate("window.sdk.idle()")
         wait_for(second, "Idle")
         # A consult: the caller waits while the two browsers talk, through the mixer.

@@ -228,6 +228,16 @@ export class SoftPhoneSdk extends EventSource {
     this._session = session;
     if (session.connection) this._playRemote(session.connection);
     else session.on('peerconnection', (e) => this._playRemote(e.peerconnection));
+    // Send the offer or answer with the first candidate the switch's relay can reach,
+    // not after gathering every one: the relay learns this end's ICE credentials from
+    // it, and until then it drops the DTLS handshake the browser starts as soon as its
+    // own checks succeed (a retry costs a second or more of silence).
+    session.on('icecandidate', (e) => {
+      const candidate = e.candidate;
+      if (candidate && candidate.protocol === 'udp' && !/\.local$/i.test(candidate.address || '')) {
+        e.ready();
+      }
+    });
     session.on('accepted', () => this._emit('Accepted', { session }));
     session.on('ended', (e) => this._ended(session, e));
     session.on('failed', (e) => {

@@ -220,6 +220,8 @@ class RelayedCall:
         if party.bridge is not None:
             address, port = self._relay.address, party.bridge.browser_port
         secure = self._secure_of(party) if party.browser else None
+        if secure is not None:
+            secure = replace(secure, setup=dtls_role(party.media))
         text = sdp.build(address, port, codecs, direction, (session, version + 1), secure)
         body = MsgBody(text)
         body.needs_update = False
@@ -716,6 +718,15 @@ class RelayedCall:
             report()
         finally:
             self._done(self.call_id)
+
+
+def dtls_role(browser: sdp.MediaOffer | None) -> str:
+    """The relay's DTLS role as the SDP to a browser whose media is `browser` states it:
+    in the first offer either (`actpass`: browsers then connect); after that, or in an
+    answer, the other role than the browser's (`passive` unless it took `passive`)."""
+    if browser is None or browser.secure is None:
+        return "actpass"
+    return "active" if browser.secure.setup == "passive" else "passive"
 
 
 def stop_retransmitting(ua: Any) -> None:

@@ -58,6 +58,8 @@ HOLDING = (
 )
 
 
+DISCARD_PORT = 9  # where a side sends what nobody is to hear (RFC 863)
+
 # An attended transfer's target is moved in this long after the referrer's phone answered
 # its BYE, or HUNG_UP_SECONDS after the BYE when the phone does not answer.
 SETTLE_SECONDS = 0.25
@@ -100,6 +102,7 @@ class HeldCall(RelayedCall):
         self._music: Path | None = None  # the customer is on hold, hearing this
         self._muted: set[str] = set()
         self._playing: dict[str, Path | None] = {}  # relay side -> what plays to it
+        self._agent_unfed = False  # a browser agent is sent nothing (it is on hold)
         self._was_bridged = False
 
     def attach(self, target: Target) -> None:
@@ -199,6 +202,7 @@ class HeldCall(RelayedCall):
         self._muted.clear()
         self._stop_playing(self.SIDES[CUSTOMER_LEG])
         self._relay.update(self.call_id, self.SIDES[AGENT_LEG], self._toward(AGENT_LEG, media))
+        self._agent_unfed = False
         self._bridged(now)
 
     def _bridged(self, now: float) -> None:
@@ -501,16 +505,29 @@ class HeldCall(RelayedCall):
         else:
             self._stop_playing(customer_side)
         if conference is None:
-            held = self._music is not None or CUSTOMER_LEG in self._muted
-            if held:
-                self._play_to(agent_side, self._relay.silence)
-            else:
-                self._stop_playing(agent_side)
+            self._quiet_agent(agent_side, self._music is not None or CUSTOMER_LEG in self._muted)
             return
         self._stop_playing(agent_side)  # that side faces the mixer now
         conference.muted = set(self._muted)
         conference.customer_held = self._music is not None
         conference.apply()
+
+    def _quiet_agent(self, side: str, quiet: bool) -> None:
+        """The agent hears nothing (`quiet`), or the customer again: a prompt of silence
+        plays to a phone; a browser is sent nothing at all, since once it has taken
+        another stream (the prompt's) it would not take the customer's back."""
+        agent = self._legs.get(AGENT_LEG)
+        bridge = agent.bridge if agent is not None else None
+        if bridge is None:
+            if quiet:
+                self._play_to(side, self._relay.silence)
+            else:
+                self._stop_playing(side)
+            return
+        if quiet != self._agent_unfed:
+            self._agent_unfed = quiet
+            port = DISCARD_PORT if quiet else bridge.plain_port
+            self._relay.update(self.call_id, side, (self._relay.local, port, None))
 
     def _play_to(self, side: str, prompt: Path) -> None:
         if self._playing.get(side) == prompt:
