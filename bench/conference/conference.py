@@ -48,9 +48,7 @@ BENCH_CONFERENCE_READ_EVERY (4), BENCH_MIXER_CPU (0), BENCH_LOAD_CPU (1), BENCH_
 
 from __future__ import annotations
 
-import contextlib
 import json
-import multiprocessing
 import os
 import platform
 import sys
@@ -61,7 +59,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rtp_load import HOST, env_int, generator_main, machine_busy_seconds, pin
+from rtp_load import (
+    HOST,
+    env_float,
+    env_int,
+    env_steps,
+    generator_running,
+    machine_busy_seconds,
+    pin,
+)
 
 from callyard.mixer import g711
 from callyard.mixer.client import Mixer, MixerStats
@@ -211,10 +217,9 @@ def row(step: Step) -> str:
 
 
 def main() -> int:
-    steps = [int(s) for s in (os.environ.get("BENCH_CONFERENCE_STEPS") or
-             "10,25,50,100,150,200,300,400,500,600,700,800,1000").split(",")]  # fmt: skip
-    settle = float(os.environ.get("BENCH_CONFERENCE_SETTLE") or 2)
-    seconds = float(os.environ.get("BENCH_CONFERENCE_SECONDS") or 8)
+    steps = env_steps("BENCH_CONFERENCE_STEPS", "10,25,50,100,150,200,300,400,500,600,700,800,1000")
+    settle = env_float("BENCH_CONFERENCE_SETTLE", 2)
+    seconds = env_float("BENCH_CONFERENCE_SECONDS", 8)
     mixer_cpu = env_int("BENCH_MIXER_CPU", 0)
     load_cpu = env_int("BENCH_LOAD_CPU", 1)
     read_every = env_int("BENCH_CONFERENCE_READ_EVERY", 4)
@@ -226,47 +231,37 @@ def main() -> int:
     mixer = Mixer(HOST, MIXER_PORTS)
     assert mixer.pid is not None
     pin(mixer.pid, mixer_cpu)
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    generator = context.Process(
-        target=generator_main, args=(theirs, load_cpu, read_every, TONES), daemon=True
-    )
-    generator.start()
-    bench = Bench(mixer, ours)
-    measured: list[Step] = []
-    redone: list[Step] = []  # tries measured again because the machine was busy
-    stopped_because = "the last step"
-    print(f"mixer pid {mixer.pid} on CPU {mixer_cpu}, load generator on CPU {load_cpu}; "
-          f"each step settles {settle:g} s, measured {seconds:g} s", flush=True)  # fmt: skip
-    print(HEADER, flush=True)
-    try:
-        failed_in_a_row = 0
-        for rooms in steps:
-            for tries in range(1, TRIES + 1):
-                step = bench.measure(rooms, settle, seconds)
-                step.tries = tries
-                print(row(step), flush=True)
-                if step.clean or not step.disturbed or tries == TRIES:
+    with generator_running(load_cpu, read_every, TONES) as control:
+        bench = Bench(mixer, control)
+        measured: list[Step] = []
+        redone: list[Step] = []  # tries measured again because the machine was busy
+        stopped_because = "the last step"
+        print(f"mixer pid {mixer.pid} on CPU {mixer_cpu}, load generator on CPU {load_cpu}; "
+              f"each step settles {settle:g} s, measured {seconds:g} s", flush=True)  # fmt: skip
+        print(HEADER, flush=True)
+        try:
+            failed_in_a_row = 0
+            for rooms in steps:
+                for tries in range(1, TRIES + 1):
+                    step = bench.measure(rooms, settle, seconds)
+                    step.tries = tries
+                    print(row(step), flush=True)
+                    if step.clean or not step.disturbed or tries == TRIES:
+                        break
+                    redone.append(step)
+                measured.append(step)
+                if step.generator_saturated:
+                    stopped_because = "the load generator could not keep up"
                     break
-                redone.append(step)
-            measured.append(step)
-            if step.generator_saturated:
-                stopped_because = "the load generator could not keep up"
-                break
-            failed_in_a_row = 0 if step.clean else failed_in_a_row + 1
-            if failed_in_a_row >= 2:
-                stopped_because = "two failed steps in a row"
-                break
-            if not step.clean and step.mixer_cpu_percent > 90:
-                stopped_because = "a failed step with the mixer's core saturated"
-                break
-    finally:
-        with contextlib.suppress(OSError):
-            ours.send(("stop", None))
-        generator.join(5)
-        if generator.is_alive():
-            generator.kill()
-        mixer.stop()
+                failed_in_a_row = 0 if step.clean else failed_in_a_row + 1
+                if failed_in_a_row >= 2:
+                    stopped_because = "two failed steps in a row"
+                    break
+                if not step.clean and step.mixer_cpu_percent > 90:
+                    stopped_because = "a failed step with the mixer's core saturated"
+                    break
+        finally:
+            mixer.stop()
 
     clean = [step for step in measured if step.clean and not step.generator_saturated]
     best = max((step.rooms for step in clean), default=None)

@@ -7,11 +7,13 @@ the machine's busy time)."""
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import select
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -34,6 +36,35 @@ READ_ROUNDS = 8
 
 def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+def env_steps(name: str, default: str) -> list[int]:
+    """A comma-separated list of counts (the steps of a run)."""
+    return [int(step) for step in (os.environ.get(name) or default).split(",")]
+
+
+@contextlib.contextmanager
+def generator_running(cpu: int, read_every: int, tones: tuple[float, ...]) -> Iterator[Connection]:
+    """A generator process (spawned, pinned to `cpu`) for the time of the block: the
+    driver's end of its control pipe."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    generator = context.Process(
+        target=generator_main, args=(theirs, cpu, read_every, tones), daemon=True
+    )
+    generator.start()
+    try:
+        yield ours
+    finally:
+        with contextlib.suppress(OSError):
+            ours.send(("stop", None))
+        generator.join(5)
+        if generator.is_alive():
+            generator.kill()
 
 
 def pin(pid: int, cpu: int) -> None:

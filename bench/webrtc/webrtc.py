@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import os
 import platform
 import random
@@ -51,7 +50,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from rtp_load import HOST, env_int, generator_main, machine_busy_seconds, pin
+from rtp_load import (
+    HOST,
+    env_float,
+    env_int,
+    env_steps,
+    generator_running,
+    machine_busy_seconds,
+    pin,
+)
 
 from callyard.switch import sdp
 from callyard.switch.relay import SIDE_B, MediaRelay, media_at
@@ -358,42 +365,39 @@ def run_kind(
 ) -> list[Step]:  # fmt: skip
     """Every step of one kind of call, with a generator of its own; stops after two
     failed steps in a row or when the generator falls behind."""
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    generator = context.Process(
-        target=generator_main, args=(theirs, load_cpu, read_every, TONES), daemon=True
-    )
-    generator.start()
-    bench = Bench(relay, rtpengine, ours, kind)
     measured: list[Step] = []
-    try:
-        failed_in_a_row = 0
-        for calls in steps:
-            step = bench.measure(calls, settle, seconds)
-            print(row(step), flush=True)
-            measured.append(step)
-            if step.generator_ticks_late > 0 or step.generator_cpu_percent > 90:
-                print(f"{kind}: the load generator could not keep up", flush=True)
-                break
-            failed_in_a_row = 0 if step.clean else failed_in_a_row + 1
-            if failed_in_a_row >= 2 or (not step.clean and step.relay_cpu_percent > 90):
-                break
-    finally:
-        with contextlib.suppress(Exception):
-            bench.end()
-        with contextlib.suppress(OSError):
-            ours.send(("stop", None))
-        generator.join(5)
-        if generator.is_alive():
-            generator.kill()
+    with generator_running(load_cpu, read_every, TONES) as generator:
+        bench = Bench(relay, rtpengine, generator, kind)
+        try:
+            measure_steps(bench, steps, settle, seconds, measured)
+        finally:
+            with contextlib.suppress(Exception):
+                bench.end()
     return measured
 
 
+def measure_steps(
+    bench: Bench, steps: list[int], settle: float, seconds: float, measured: list[Step]
+) -> None:
+    """Measure each step in turn (into `measured`) until the generator falls behind, two
+    steps in a row fail, or a failed step finds the relay's core full."""
+    failed_in_a_row = 0
+    for calls in steps:
+        step = bench.measure(calls, settle, seconds)
+        print(row(step), flush=True)
+        measured.append(step)
+        if step.generator_ticks_late > 0 or step.generator_cpu_percent > 90:
+            print(f"{bench.kind}: the load generator could not keep up", flush=True)
+            return
+        failed_in_a_row = 0 if step.clean else failed_in_a_row + 1
+        if failed_in_a_row >= 2 or (not step.clean and step.relay_cpu_percent > 90):
+            return
+
+
 def main() -> int:
-    steps = [int(s) for s in (os.environ.get("BENCH_WEBRTC_STEPS") or
-             "10,25,50,100,150,200,300,400,500").split(",")]  # fmt: skip
-    settle = float(os.environ.get("BENCH_WEBRTC_SETTLE") or 3)
-    seconds = float(os.environ.get("BENCH_WEBRTC_SECONDS") or 6)
+    steps = env_steps("BENCH_WEBRTC_STEPS", "10,25,50,100,150,200,300,400,500")
+    settle = env_float("BENCH_WEBRTC_SETTLE", 3)
+    seconds = env_float("BENCH_WEBRTC_SECONDS", 6)
     read_every = env_int("BENCH_WEBRTC_READ_EVERY", 4)
     relay_cpu = env_int("BENCH_RELAY_CPU", 0)
     load_cpu = env_int("BENCH_LOAD_CPU", 1)

@@ -11,7 +11,6 @@ first agent's desktop in the middle of the call (the README's)."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +21,6 @@ from playwright.sync_api import Page, ViewportSize, expect
 from callyard.testing.audio import tones_heard, wav_samples
 from callyard.testing.browser import Browser, chromium_unavailable
 from callyard.testing.receiver import Receiver
-from callyard.testing.sip import Baresip, write_tone_wav
 from callyard.web import DESKTOP
 from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx
 from tests.switch.test_inbound_e2e import download
@@ -37,6 +35,7 @@ from tests.switch.test_mid_call_e2e import (
 from tests.switch.test_queue_e2e import WORK_NUMBERS, nothing_left, staffed_queue
 from tests.switch.test_queued_call import channel
 from tests.switch.test_vcall_calls_e2e import Vcall
+from tests.switch.test_webrtc_e2e import carriers_caller
 
 pytestmark = [
     pytest.mark.sip,
@@ -134,17 +133,7 @@ def test_agents_work_a_queue_call_on_the_desktop(
 ) -> None:
     staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
     crm = desktop_settings(pbx, receiver)
-    pbx.cli(
-        "trunk", "add", "--company", COMPANY, "--name", "carrier",
-        "--host", "127.0.0.1", "--port", "5999",
-    )  # fmt: skip
-    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
-    caller = Baresip(
-        tmp_path / "caller",
-        user=CALLER,
-        port=pbx.server.sip_port,
-        audio=write_tone_wav(tmp_path / "caller.wav", seconds=90, frequency=CALLER_HZ),
-    )
+    caller = carriers_caller(pbx, tmp_path)
     with (
         Browser(tmp_path / "first", tone_hz=FIRST_HZ) as first_browser,
         Browser(tmp_path / "second", tone_hz=SECOND_HZ) as second_browser,

@@ -139,6 +139,21 @@ def test_a_browser_registers_answers_and_calls_with_encrypted_audio_both_ways(
         assert not registered(pbx, AGENT)
 
 
+def carriers_caller(pbx: Pbx, workdir: Path) -> Baresip:
+    """A caller at the company's carrier (a trunk at its host), saying CALLER_HZ."""
+    pbx.cli(
+        "trunk", "add", "--company", COMPANY, "--name", "carrier",
+        "--host", "127.0.0.1", "--port", "5999",
+    )  # fmt: skip
+    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
+    return Baresip(
+        workdir / "caller",
+        user=CALLER,
+        port=pbx.server.sip_port,
+        audio=write_tone_wav(workdir / "caller.wav", seconds=90, frequency=CALLER_HZ),
+    )
+
+
 def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
     """A tab with the vendor's two SDKs from callyard, its agent signed in with login
     type 3 (WebRTC) and its soft phone registered; the agent's events are kept in
@@ -199,17 +214,7 @@ def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
     pbx: Pbx, receiver: Receiver, tmp_path: Path
 ) -> None:
     staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
-    pbx.cli(
-        "trunk", "add", "--company", COMPANY, "--name", "carrier",
-        "--host", "127.0.0.1", "--port", "5999",
-    )  # fmt: skip
-    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
-    caller = Baresip(
-        tmp_path / "caller",
-        user=CALLER,
-        port=pbx.server.sip_port,
-        audio=write_tone_wav(tmp_path / "caller.wav", seconds=90, frequency=CALLER_HZ),
-    )
+    caller = carriers_caller(pbx, tmp_path)
     with (
         Browser(tmp_path / "first", tone_hz=FIRST_HZ) as first_browser,
         Browser(tmp_path / "second", tone_hz=SECOND_HZ) as second_browser,
@@ -269,17 +274,7 @@ def test_a_browser_agent_that_loses_its_connections_keeps_its_call(
     pbx: Pbx, receiver: Receiver, tmp_path: Path
 ) -> None:
     staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
-    pbx.cli(
-        "trunk", "add", "--company", COMPANY, "--name", "carrier",
-        "--host", "127.0.0.1", "--port", "5999",
-    )  # fmt: skip
-    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
-    caller = Baresip(
-        tmp_path / "caller",
-        user=CALLER,
-        port=pbx.server.sip_port,
-        audio=write_tone_wav(tmp_path / "caller.wav", seconds=90, frequency=CALLER_HZ),
-    )
+    caller = carriers_caller(pbx, tmp_path)
     with Browser(tmp_path / "agent", tone_hz=FIRST_HZ) as browser, caller:
         page = agent_desk(browser, pbx, AGENT)
         page.evaluate("window.sdk.idle()")
