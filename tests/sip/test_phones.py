@@ -184,6 +184,7 @@ def test_trades_dtmf_and_audio_with_baresip(tmp_path: Path, name: str) -> None:
             wait_until(lambda: baresip.received_dtmf() == "159#", 20, "baresip's DTMF")
             baresip.send_dtmf("*7")
             wait_until(lambda: phone.received_dtmf() == "*7", 20, f"{name}'s DTMF")
+            time.sleep(1.5)  # a stretch of talk after the digits, for the audio checked
             phone.hangup()
             phone.wait_closed(10)
             baresip.wait_closed(10)

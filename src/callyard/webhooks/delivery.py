@@ -101,7 +101,8 @@ class DeliveryWorker:
         self._loop_task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._rounds = asyncio.Condition()
-        self._idle_round = 0  # rounds that claimed nothing with nothing in flight
+        self._begun = 0  # rounds begun so far
+        self._idle_since = 0  # the number of the last round that found nothing to do
         outbox.add_listener(self.wake)
 
     def wake(self) -> None:
@@ -152,9 +153,11 @@ class DeliveryWorker:
     async def idle(self) -> None:
         """Wait for a round that found nothing due and nothing in flight (tests)."""
         async with self._rounds:
-            seen = self._idle_round
+            # A round already under way may have read the clock before the caller moved
+            # it: only a round begun from now on counts.
+            begun = self._begun
             self.wake()
-            await self._rounds.wait_for(lambda: self._idle_round > seen)
+            await self._rounds.wait_for(lambda: self._idle_since > begun)
 
     async def _run(self) -> None:
         while True:
@@ -174,6 +177,8 @@ class DeliveryWorker:
     async def _round(self) -> bool:
         """Store finished attempts, claim due events and start sending them; True when
         every free slot was filled (more may be due)."""
+        self._begun += 1
+        number = self._begun
         results, self._results = self._results, []
         now = self._clock.now()
         lease = now + timedelta(seconds=self._config.timeout + self._config.lease_margin)
@@ -190,7 +195,7 @@ class DeliveryWorker:
             self._sending[item.id] = (item, loop.create_task(self._deliver(item)))
         async with self._rounds:
             if not claimed and not self._sending and not self._results:
-                self._idle_round += 1
+                self._idle_since = number
             self._rounds.notify_all()
         return free > 0 and len(claimed) == free
 
