@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,13 +22,14 @@ def _unavailable() -> str | None:
     return chromium_unavailable()
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    """A headless Chromium; skipped where it (or the SDKs' build) is missing, except in CI."""
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """A headless Chromium for a module's tests (each opens its own tab); skipped where
+    it (or the SDKs' build) is missing, except in CI."""
     reason = _unavailable()
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(f"browser tests cannot run in CI: {reason}")
         pytest.skip(reason)
-    with Browser(tmp_path / "browser") as started:
+    with Browser(tmp_path_factory.mktemp("browser")) as started:
         yield started

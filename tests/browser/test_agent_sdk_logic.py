@@ -4,6 +4,7 @@ session's token, the heartbeat, and the soft phone of a WebRTC sign-in."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ from tests.browser.pages import blank_page_with
 
 
 @pytest.fixture
-def page(browser: Browser) -> Page:
-    return blank_page_with(browser.page(), AGENT_SDK, "fake_agent_socket.js")
+def page(browser: Browser) -> Iterator[Page]:
+    opened = blank_page_with(browser.page(), AGENT_SDK, "fake_agent_socket.js")
+    yield opened
+    opened.close()
 
 
 def sent(page: Page) -> list[dict[str, Any]]:

@@ -4,6 +4,8 @@ events as it registers, fails, unregisters and is offered a call, and what it re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import Page
 
@@ -13,8 +15,10 @@ from tests.browser.pages import blank_page_with
 
 
 @pytest.fixture
-def page(browser: Browser) -> Page:
-    return blank_page_with(browser.page(), SOFT_PHONE_SDK, "fake_sip_socket.js")
+def page(browser: Browser) -> Iterator[Page]:
+    opened = blank_page_with(browser.page(), SOFT_PHONE_SDK, "fake_sip_socket.js")
+    yield opened
+    opened.close()
 
 
 @pytest.mark.parametrize(
