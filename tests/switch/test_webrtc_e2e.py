@@ -4,20 +4,34 @@ with the audio checked at both ends."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
+import ssl
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 from playwright.sync_api import Page
+from websockets.typing import Subprotocol
 
 from callyard.testing.audio import tones_heard, wav_samples
 from callyard.testing.browser import Browser, chromium_unavailable
 from callyard.testing.receiver import Receiver
+from callyard.testing.server import Server
 from callyard.testing.sip import Baresip, running, write_tone_wav
-from tests.switch.pbx import AGENT, CALLER_ID, COMPANY, SECOND_AGENT, Pbx, make_call
+from tests.switch.pbx import (
+    AGENT,
+    CALLER_ID,
+    COMPANY,
+    SECOND_AGENT,
+    Pbx,
+    make_call,
+    relay_ports,
+)
 from tests.switch.test_dialer_e2e import ok
 from tests.switch.test_inbound_e2e import download
 from tests.switch.test_mid_call_e2e import (
@@ -367,3 +381,73 @@ def test_a_predictive_task_puts_an_answered_customer_through_to_a_browser(
     assert record["answertime"]
     samples, rate = wav_samples(download(pbx, record))
     assert tones_heard(samples[0::2], TONES, rate=rate) == {BROWSER_HZ}
+
+
+def self_signed(workdir: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    chain, key_file = workdir / "sip-ws.crt", workdir / "sip-ws.key"
+    chain.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return chain, key_file
+
+
+def test_the_switch_takes_sip_over_tls_websockets_with_its_certificate(tmp_path: Path) -> None:
+    chain, key = self_signed(tmp_path)
+    server = Server(
+        tmp_path / "data",
+        "--rtp-ports", relay_ports(), "--sip-ws-cert", str(chain), "--sip-ws-key", str(key),
+        sip_ws=True,
+    )  # fmt: skip
+    try:
+        trusted = ssl.create_default_context(cafile=str(chain))
+        register = (
+            f"REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/WSS client.invalid;branch=z9hG4bK-{time.monotonic_ns()}\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:10010001@127.0.0.1>;tag=t1\r\n"
+            "To: <sip:10010001@127.0.0.1>\r\nCall-ID: wss-test\r\nCSeq: 1 REGISTER\r\n"
+            "Contact: <sip:x@client.invalid;transport=ws>\r\nExpires: 600\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+
+        async def exchange() -> str:
+            url = f"wss://127.0.0.1:{server.sip_ws_port}"
+            async with websockets.connect(
+                url, subprotocols=[Subprotocol("sip")], ssl=trusted
+            ) as socket:
+                await socket.send(register)
+                answer = await asyncio.wait_for(socket.recv(), 10)
+                return answer if isinstance(answer, str) else answer.decode()
+
+        answer = asyncio.run(exchange())
+        assert answer.startswith("SIP/2.0 401 Unauthorized"), answer  # the same registrar
+        assert "WWW-Authenticate: Digest" in answer
+    finally:
+        server.stop()
