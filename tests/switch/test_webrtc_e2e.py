@@ -42,7 +42,7 @@ from tests.switch.test_mid_call_e2e import (
     SECOND_HZ,
     VOICES,
 )
-from tests.switch.test_queue_e2e import WORK_NUMBERS, nothing_left, staffed_queue
+from tests.switch.test_queue_e2e import THIRD_AGENT, WORK_NUMBERS, nothing_left, staffed_queue
 from tests.switch.test_queued_call import channel
 
 pytestmark = [
@@ -182,7 +182,7 @@ def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
           window.heard = [];
           const sdk = new AgentSdk({url, companyShortName: company, agentNumber, password,
                                     softPhoneFactory: SoftPhoneSdk, autoAnswer: true});
-          for (const name of ['Login', 'Reconnect', 'Idle', 'Busy', 'AgentRinging',
+          for (const name of ['Login', 'Reconnect', 'Idle', 'Busy', 'AgentRinging', 'Listen',
                               'Conversation', 'Hold', 'UnHold', 'ConsultCall',
                               'ConsultCancel', 'TransferCalling', 'TransferCall', 'After'])
             sdk.on(name, () => window.heard.push(name));
@@ -451,3 +451,36 @@ def test_the_switch_takes_sip_over_tls_websockets_with_its_certificate(tmp_path:
         assert "WWW-Authenticate: Digest" in answer
     finally:
         server.stop()
+
+
+def test_a_supervisor_in_the_browser_listens_to_a_browser_agents_call(
+    pbx: Pbx, receiver: Receiver, tmp_path: Path
+) -> None:
+    staffed_queue(pbx, receiver, supervisor=THIRD_AGENT, ring_seconds=10, max_wait_seconds=120)
+    caller = carriers_caller(pbx, tmp_path)
+    with (
+        Browser(tmp_path / "agent", tone_hz=FIRST_HZ) as agent_browser,
+        Browser(tmp_path / "supervisor", tone_hz=SECOND_HZ) as supervisor_browser,
+        caller,
+    ):
+        agent = agent_desk(agent_browser, pbx, AGENT)
+        supervisor = agent_desk(supervisor_browser, pbx, THIRD_AGENT)
+        agent.evaluate("window.sdk.idle()")
+        wait_for(agent, "Idle")
+        caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{pbx.server.sip_port}")
+        caller.wait_established(timeout=20)
+        wait_for(agent, "Conversation")
+        # The supervisor's soft phone is called into the call's room through a relay
+        # session of its own, and hears the call; nobody hears the supervisor.
+        supervisor.evaluate(f"window.sdk.listen({WORK_NUMBERS[AGENT]!r})")
+        wait_for(supervisor, "Listen")
+        assert agent_hears(supervisor)["totalAudioEnergy"] > 0
+        heard = agent_hears(agent)["packetsReceived"]
+        assert agent_hears(agent, packets=heard + 100)["packetsReceived"] > heard
+        time.sleep(1)
+        caller.hangup()
+        caller.wait_closed(timeout=10)
+        wait_for(agent, "After")
+    samples, rate = wav_samples(caller.received_wav())
+    assert tones_heard(samples, VOICES, rate=rate) == {FIRST_HZ}  # not the supervisor
+    nothing_left(pbx.server.url)
