@@ -303,12 +303,16 @@ class Generator:
         window = until - since
         frames = round(window / FRAME_SECONDS)
         lost = gaps = late = received = expected = 0
+        # Frames lost by the party's place in its group (what it hears: the others').
+        lost_by_place = [0] * len(self.tones_hz)
         heard: dict[int, dict[float, float]] = {}
         for index, stream in enumerate(self.streams):
             if self.mixer_ports[index] is None or not stream.read:
                 continue
+            place = index % len(self.tones_hz)
             if not stream.received:
                 lost += frames
+                lost_by_place[place] += frames
                 expected += frames
                 continue
             span = (stream.last_ts - stream.first_ts) // FRAME + 1
@@ -316,7 +320,9 @@ class Generator:
             head = max(0, int((stream.first_arrival - since) / FRAME_SECONDS) - 1)
             tail = max(0, int((until - stream.last_arrival) / FRAME_SECONDS) - 1)
             expected += span + head + tail
-            lost += max(0, span - stream.received) + head + tail
+            lost_here = max(0, span - stream.received) + head + tail
+            lost += lost_here
+            lost_by_place[place] += lost_here
             gaps += stream.gaps
             received += stream.received
             best = min(stream.transits)
@@ -335,6 +341,7 @@ class Generator:
             "expected": expected,
             "received": received,
             "lost": lost,
+            "lost_by_place": lost_by_place,
             "gaps": gaps,
             "late": late,
             "heard": heard,

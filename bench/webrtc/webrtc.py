@@ -212,6 +212,8 @@ class Step:
     received: int
     expected: int
     lost: int
+    lost_to_customer: int  # frames the customers did not get (what the browsers said)
+    lost_to_browser: int  # frames the browsers' side did not get (what customers said)
     late: int
     tones_right: bool
     tone_levels: dict[str, dict[float, float]]
@@ -318,6 +320,8 @@ class Bench:
             received=load["received"],
             expected=load["expected"],
             lost=load["lost"],
+            lost_to_customer=load["lost_by_place"][0],
+            lost_to_browser=load["lost_by_place"][1],
             late=load["late"],
             tones_right=tones_right,
             tone_levels=levels,
@@ -344,7 +348,7 @@ class Bench:
 
 
 HEADER = (
-    f"{'kind':>6} {'calls':>6} {'relay CPU %':>11} {'ms/call/s':>9} {'lost':>6} {'late':>6} "
+    f"{'kind':>6} {'calls':>6} {'relay CPU %':>11} {'ms/call/s':>9} {'lost':>11} {'late':>6} "
     f"{'tones':>5} {'rtpengine %':>11} {'load CPU %':>10} {'load late':>9} {'other CPU %':>11}"
 )
 
@@ -352,7 +356,8 @@ HEADER = (
 def row(step: Step) -> str:
     return (
         f"{step.kind:>6} {step.calls:>6} {step.relay_cpu_percent:>11.1f} "
-        f"{step.relay_cpu_ms_per_call_second:>9.3f} {step.lost:>6} {step.late:>6} "
+        f"{step.relay_cpu_ms_per_call_second:>9.3f} "
+        f"{f'{step.lost_to_customer}+{step.lost_to_browser}':>11} {step.late:>6} "
         f"{'ok' if step.tones_right else 'WRONG':>5} {step.rtpengine_cpu_percent:>11.1f} "
         f"{step.generator_cpu_percent:>10.1f} {step.generator_ticks_late:>9} "
         f"{step.others_cpu_percent:>11.1f}"
