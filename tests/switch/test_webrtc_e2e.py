@@ -204,6 +204,16 @@ def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
     return page
 
 
+def queue_call_reaches(page: Page, caller: Baresip, pbx: Pbx) -> None:
+    """The agent of `page` goes ready; the carrier's caller dials the queued number and
+    the agent's soft phone answers by itself."""
+    page.evaluate("window.sdk.idle()")
+    wait_for(page, "Idle")
+    caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{pbx.server.sip_port}")
+    caller.wait_established(timeout=20)
+    wait_for(page, "Conversation")
+
+
 def agent_hears(page: Page, packets: int = 100, timeout: float = 10) -> dict[str, Any]:
     """The agent's soft phone's statistics of the audio it receives, once `packets`
     packets have come (its call's own, as the browser counts them)."""
@@ -238,11 +248,7 @@ def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
         second = agent_desk(second_browser, pbx, SECOND_AGENT)
         second.evaluate("window.sdk.busy()")
         wait_for(second, "Busy")
-        first.evaluate("window.sdk.idle()")
-        wait_for(first, "Idle")
-        caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{pbx.server.sip_port}")
-        caller.wait_established(timeout=20)
-        wait_for(first, "Conversation")  # its soft phone answered by itself
+        queue_call_reaches(first, caller, pbx)
         assert agent_hears(first)["totalAudioEnergy"] > 0
         first.evaluate("window.sdk.hold()")
         wait_for(first, "Hold")
@@ -291,11 +297,7 @@ def test_a_browser_agent_that_loses_its_connections_keeps_its_call(
     caller = carriers_caller(pbx, tmp_path)
     with Browser(tmp_path / "agent", tone_hz=FIRST_HZ) as browser, caller:
         page = agent_desk(browser, pbx, AGENT)
-        page.evaluate("window.sdk.idle()")
-        wait_for(page, "Idle")
-        caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{pbx.server.sip_port}")
-        caller.wait_established(timeout=20)
-        wait_for(page, "Conversation")
+        queue_call_reaches(page, caller, pbx)
         before = agent_hears(page)["packetsReceived"]
         # The network drops both of the tab's connections (not the page closing them):
         # the agent's socket and the soft phone's SIP WebSocket. The media, over UDP,
@@ -465,11 +467,7 @@ def test_a_supervisor_in_the_browser_listens_to_a_browser_agents_call(
     ):
         agent = agent_desk(agent_browser, pbx, AGENT)
         supervisor = agent_desk(supervisor_browser, pbx, THIRD_AGENT)
-        agent.evaluate("window.sdk.idle()")
-        wait_for(agent, "Idle")
-        caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{pbx.server.sip_port}")
-        caller.wait_established(timeout=20)
-        wait_for(agent, "Conversation")
+        queue_call_reaches(agent, caller, pbx)
         # The supervisor's soft phone is called into the call's room through a relay
         # session of its own, and hears the call; nobody hears the supervisor.
         supervisor.evaluate(f"window.sdk.listen({WORK_NUMBERS[AGENT]!r})")

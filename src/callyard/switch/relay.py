@@ -14,8 +14,8 @@ A browser's side is encrypted (DTLS-SRTP) and reached after ICE checks: the rela
 `dtls_gw` and `ice_lite` modules terminate both, driven by subcommands after a U or L
 (`&& M4:1 ...`, `&& M5:1 ...`). A command carrying a browser's own media tells the
 relay its fingerprint, ICE credentials and candidates; a command whose port is offered
-to a browser asks for the relay's (kept per port: `secure`). Recordings and prompts stay
-plain RTP.
+to a browser asks for the relay's (kept per side of a session: `secure`). Recordings and
+prompts stay plain RTP.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from callyard.switch.sdp import SecureMedia
+from callyard.switch.sdp import MediaOffer, SecureMedia
 
 log = logging.getLogger("callyard.switch.relay")
 
@@ -326,11 +326,10 @@ class MediaRelay:
         port of that host, latching nothing (its commands carry the A modifier). Its
         sources change as the call moves it; a stray packet from the last one must not
         latch the side back there."""
-        sides = self._internal.setdefault(call_id, set())
         if internal:
-            sides.add(side)
-        else:
-            sides.discard(side)
+            self._internal.setdefault(call_id, set()).add(side)
+        elif call_id in self._internal:
+            self._internal[call_id].discard(side)
 
     def secure(self, call_id: str, side: str) -> SecureMedia | None:
         """The relay's DTLS and ICE for the browser on side `side` of a session, if one
@@ -446,7 +445,7 @@ class MediaRelay:
 MediaAt = tuple[str, int, SecureMedia | None]
 
 
-def media_at(media: Any) -> MediaAt:
+def media_at(media: MediaOffer) -> MediaAt:
     """A party's `sdp.MediaOffer` as the relay's commands take it."""
     return media.address, media.port, media.secure
 
@@ -471,13 +470,6 @@ def _relay_secure(results: list[str]) -> SecureMedia | None:
         return None
     candidates = tuple(unquote(c[2:]) for c in ice[2:])
     return SecureMedia(dtls[0], dtls[1], ice[0], ice[1], candidates)
-
-
-def _port(then: PortThen) -> Callable[[str | None], None]:
-    def port(reply: str | None) -> None:
-        then(_allocated(reply))
-
-    return port
 
 
 def _allocated(reply: str | None) -> int | None:
