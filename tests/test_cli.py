@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from callyard.store import migrate
+from callyard.testing.cli import forked, spawned
 from callyard.testing.server import callyard
 
 
@@ -110,3 +111,24 @@ def test_cli_errors_are_json_on_stderr_with_a_nonzero_exit(db_url: str) -> None:
 
 def test_db_upgrade_reports_the_revision(db_url: str) -> None:
     assert callyard("db", "upgrade", "--db-url", db_url) == {"revision": migrate.head_revision()}
+
+
+def test_a_forked_command_behaves_as_one_started_from_scratch(tmp_path: Path) -> None:
+    # The suite forks its commands from a process that imported the CLI once; each
+    # command must still see its own arguments, environment and working directory,
+    # and give the same output and exit status as `python -m callyard`.
+    env = {"CALLYARD_DATA_DIR": str(tmp_path)}
+    created = forked(["company", "create", "--name", "Forked"], env)
+    assert created.returncode == 0, created.stderr
+    for run in (forked, spawned):
+        listed = run(["company", "list"], env)
+        assert (listed.returncode, listed.stderr) == (0, "")
+        assert [c["name"] for c in json.loads(listed.stdout)] == ["Forked"]
+        missing = run(["company", "show", "4242"], env)
+        assert missing.returncode == 3
+        assert json.loads(missing.stderr)["error"] == "no company with code 4242"
+        elsewhere = run(["company", "list"], {"CALLYARD_DATA_DIR": str(tmp_path / "other")})
+        assert json.loads(elsewhere.stdout) == []
+        unknown = run(["no-such-command"], env)
+        assert unknown.returncode == 2
+        assert "No such command" in unknown.stderr

@@ -177,6 +177,25 @@ class Rtpengine:
         self.log.close()
 
 
+def socket_drops() -> dict[str, int]:
+    """Datagrams the kernel dropped so far at full receive queues (/proc/net/udp's
+    `drops`), summed by owner: the relay's ports, rtpengine's, everyone else's (the
+    generator's parties)."""
+    drops = {"relay": 0, "rtpengine": 0, "generator": 0}
+    with open("/proc/net/udp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            owner = "generator"
+            if RELAY_PORTS[0] <= port <= RELAY_PORTS[1]:
+                owner = "relay"
+            elif RTPENGINE_PORTS[0] <= port <= RTPENGINE_PORTS[1]:
+                owner = "rtpengine"
+            drops[owner] += int(fields[-1])
+    return drops
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process, every thread's."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -217,6 +236,10 @@ class Step:
     late: int
     tones_right: bool
     tone_levels: dict[str, dict[float, float]]
+    relay_in_from_customers: int  # the relay's own counts over the step, all calls
+    relay_in_from_browsers: int
+    relay_dropped: int
+    socket_drops: dict[str, int]  # the kernel's, by the socket's owner
     rtpengine_cpu_percent: float
     generator_cpu_percent: float
     generator_ticks_late: int
@@ -291,9 +314,22 @@ class Bench:
         to_customer = waiting(lambda then: self.relay.side_b_at(call_id, media_at(answer), then))
         return [to_customer, party.port]
 
+    def relay_counts(self) -> tuple[int, int, int]:
+        """Packets the relay received from each side and dropped, over every call."""
+        counts = [0, 0, 0]
+        for call_id in self.calls:
+            stats = self.relay.stats(call_id)
+            if stats is not None:
+                counts[0] += stats.packets_from_customer
+                counts[1] += stats.packets_from_agent
+                counts[2] += stats.dropped
+        return counts[0], counts[1], counts[2]
+
     def measure(self, calls: int, settle: float, seconds: float) -> Step:
         self.grow(calls)
         time.sleep(settle)
+        counts_before = self.relay_counts()
+        drops_before = socket_drops()
         self.ask("measure")
         started = time.monotonic()
         busy_before = machine_busy_seconds()
@@ -302,6 +338,8 @@ class Bench:
         time.sleep(seconds)
         load = self.ask("report")
         wall = time.monotonic() - started
+        counts = [b - a for a, b in zip(counts_before, self.relay_counts(), strict=True)]
+        drops = {k: v - drops_before[k] for k, v in socket_drops().items()}
         relay = process_cpu_seconds(os.getpid()) - relay_before
         engine = self.rtpengine.cpu_seconds() - engine_before
         busy = machine_busy_seconds() - busy_before
@@ -325,6 +363,10 @@ class Bench:
             late=load["late"],
             tones_right=tones_right,
             tone_levels=levels,
+            relay_in_from_customers=counts[0],
+            relay_in_from_browsers=counts[1],
+            relay_dropped=counts[2],
+            socket_drops=drops,
             rtpengine_cpu_percent=round(100 * engine / wall, 1),
             generator_cpu_percent=round(100 * load["cpu_seconds"] / load["window_seconds"], 1),
             generator_ticks_late=load["ticks_late"],
@@ -349,7 +391,8 @@ class Bench:
 
 HEADER = (
     f"{'kind':>6} {'calls':>6} {'relay CPU %':>11} {'ms/call/s':>9} {'lost':>11} {'late':>6} "
-    f"{'tones':>5} {'rtpengine %':>11} {'load CPU %':>10} {'load late':>9} {'other CPU %':>11}"
+    f"{'tones':>5} {'relay in':>13} {'dropped':>7} {'socket drops':>12} "
+    f"{'rtpengine %':>11} {'load CPU %':>10} {'load late':>9} {'other CPU %':>11}"
 )
 
 
@@ -358,7 +401,10 @@ def row(step: Step) -> str:
         f"{step.kind:>6} {step.calls:>6} {step.relay_cpu_percent:>11.1f} "
         f"{step.relay_cpu_ms_per_call_second:>9.3f} "
         f"{f'{step.lost_to_customer}+{step.lost_to_browser}':>11} {step.late:>6} "
-        f"{'ok' if step.tones_right else 'WRONG':>5} {step.rtpengine_cpu_percent:>11.1f} "
+        f"{'ok' if step.tones_right else 'WRONG':>5} "
+        f"{f'{step.relay_in_from_customers}+{step.relay_in_from_browsers}':>13} "
+        f"{step.relay_dropped:>7} {'/'.join(str(n) for n in step.socket_drops.values()):>12} "
+        f"{step.rtpengine_cpu_percent:>11.1f} "
         f"{step.generator_cpu_percent:>10.1f} {step.generator_ticks_late:>9} "
         f"{step.others_cpu_percent:>11.1f}"
     )

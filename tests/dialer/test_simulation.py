@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from callyard.dialer.pacing import HOUR, FloorView, PacerHistory, PacerStatistics
 from callyard.dialer.simulation import Floor, Scenario, grid, simulate, simulate_pacer
+from callyard.testing.cli import spawned
 
 LOW_ANSWER = Scenario(name="10a-15%-short", agents=10, answer_rate=0.15, mean_talk=60.0)
 
@@ -103,13 +103,7 @@ def test_the_grid_has_eighteen_scenarios() -> None:
 
 
 def callyard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callyard", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return spawned(args, timeout=120)
 
 
 def test_bench_dialer_prints_the_table_and_the_verdict(tmp_path: Path) -> None:

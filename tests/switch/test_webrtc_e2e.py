@@ -9,6 +9,7 @@ import ipaddress
 import json
 import ssl
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from playwright.sync_api import Page
 from websockets.typing import Subprotocol
 
 from callyard.testing.audio import tones_heard, wav_samples
-from callyard.testing.browser import Browser, chromium_unavailable
+from callyard.testing.browser import Browser, chromium_unavailable, received_audio
 from callyard.testing.receiver import Receiver
 from callyard.testing.server import Server
 from callyard.testing.sip import Baresip, running, write_tone_wav
@@ -40,7 +41,10 @@ from tests.switch.test_mid_call_e2e import (
     FIRST_HZ,
     PASSWORD,
     SECOND_HZ,
+    SUPERVISOR_HZ,
     VOICES,
+    heard,
+    music_heard,
 )
 from tests.switch.test_queue_e2e import THIRD_AGENT, WORK_NUMBERS, nothing_left, staffed_queue
 from tests.switch.test_queued_call import channel
@@ -52,6 +56,9 @@ pytestmark = [
 
 BROWSER_HZ, PHONE_HZ = 700.0, 440.0  # what each end's microphone says
 TONES = (BROWSER_HZ, PHONE_HZ)
+SOFT_PHONE = "window.sdk.getSoftPhoneInstance().getSession().connection"
+SETTLE = 0.6  # seconds after a change before its audio is judged (relay, jitter buffers)
+PHASE_SECONDS = 2.0
 
 
 def soft_phone(browser: Browser, pbx: Pbx, number: str) -> Page:
@@ -78,8 +85,11 @@ def soft_phone(browser: Browser, pbx: Pbx, number: str) -> Page:
     return page
 
 
-def wait_for(page: Page, event: str, timeout: float = 15) -> None:
-    page.wait_for_function(f"window.heard.includes({event!r})", timeout=timeout * 1000)
+def wait_for(page: Page, event: str, timeout: float = 15, times: int = 1) -> None:
+    """Until the page has heard `event` `times` times."""
+    page.wait_for_function(
+        f"window.heard.filter(e => e === {event!r}).length >= {times}", timeout=timeout * 1000
+    )
 
 
 def inbound_audio(page: Page) -> dict[str, Any]:
@@ -184,7 +194,8 @@ def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
                                     softPhoneFactory: SoftPhoneSdk, autoAnswer: true});
           for (const name of ['Login', 'Reconnect', 'Idle', 'Busy', 'AgentRinging', 'Listen',
                               'Conversation', 'Hold', 'UnHold', 'ConsultCall',
-                              'ConsultCancel', 'TransferCalling', 'TransferCall', 'After'])
+                              'ConsultCancel', 'TransferCalling', 'TransferCall', 'After',
+                              'TripartiteTalk', 'ConsultTransfer', 'ForceInsert', 'Intercept'])
             sdk.on(name, () => window.heard.push(name));
           window.sdk = sdk;
           sdk.login({agentNumber, password, companyShortName: company, loginType: 3});
@@ -232,6 +243,23 @@ def agent_hears(page: Page, packets: int = 100, timeout: float = 10) -> dict[str
         time.sleep(0.2)
     found: dict[str, Any] = stats
     return found
+
+
+@dataclass
+class Phases:
+    """A call's phases as its browsers hear them, from the moment the caller is put
+    through; each phase's span is kept to judge the caller's audio over the same time."""
+
+    start: float = field(default_factory=time.monotonic)
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def hear(self, name: str, *pages: Page) -> list[set[float]]:
+        """The voices each page's soft phone hears in phase `name`, which begins now."""
+        time.sleep(SETTLE)
+        begin = time.monotonic() - self.start
+        audio = received_audio(pages, SOFT_PHONE, PHASE_SECONDS)
+        self.spans[name] = (begin + 0.2, begin + PHASE_SECONDS - 0.2)
+        return [tones_heard(samples, VOICES, rate=rate) for samples, rate in audio]
 
 
 def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
@@ -455,30 +483,98 @@ def test_the_switch_takes_sip_over_tls_websockets_with_its_certificate(tmp_path:
         server.stop()
 
 
-def test_a_supervisor_in_the_browser_listens_to_a_browser_agents_call(
+def test_a_supervisor_in_the_browser_listens_barges_in_and_intercepts(
     pbx: Pbx, receiver: Receiver, tmp_path: Path
 ) -> None:
     staffed_queue(pbx, receiver, supervisor=THIRD_AGENT, ring_seconds=10, max_wait_seconds=120)
     caller = carriers_caller(pbx, tmp_path)
     with (
         Browser(tmp_path / "agent", tone_hz=FIRST_HZ) as agent_browser,
-        Browser(tmp_path / "supervisor", tone_hz=SECOND_HZ) as supervisor_browser,
+        Browser(tmp_path / "supervisor", tone_hz=SUPERVISOR_HZ) as supervisor_browser,
         caller,
     ):
         agent = agent_desk(agent_browser, pbx, AGENT)
         supervisor = agent_desk(supervisor_browser, pbx, THIRD_AGENT)
         queue_call_reaches(agent, caller, pbx)
+        phases = Phases()
+        assert phases.hear("talk", agent) == [{CALLER_HZ}]
         # The supervisor's soft phone is called into the call's room through a relay
-        # session of its own, and hears the call; nobody hears the supervisor.
+        # session of its own: it hears the call, and nobody hears it.
         supervisor.evaluate(f"window.sdk.listen({WORK_NUMBERS[AGENT]!r})")
         wait_for(supervisor, "Listen")
-        assert agent_hears(supervisor)["totalAudioEnergy"] > 0
-        heard = agent_hears(agent)["packetsReceived"]
-        assert agent_hears(agent, packets=heard + 100)["packetsReceived"] > heard
-        time.sleep(1)
+        assert phases.hear("listen", agent, supervisor) == [{CALLER_HZ}, {CALLER_HZ, FIRST_HZ}]
+        supervisor.evaluate(f"window.sdk.forceInsert({WORK_NUMBERS[AGENT]!r})")
+        wait_for(supervisor, "ForceInsert")
+        assert phases.hear("barge", agent, supervisor) == [
+            {CALLER_HZ, SUPERVISOR_HZ},
+            {CALLER_HZ, FIRST_HZ},
+        ]
+        supervisor.evaluate(f"window.sdk.intercept({WORK_NUMBERS[AGENT]!r})")
+        wait_for(supervisor, "Intercept")
+        wait_for(agent, "After")
+        assert phases.hear("intercepted", supervisor) == [{CALLER_HZ}]
         caller.hangup()
         caller.wait_closed(timeout=10)
-        wait_for(agent, "After")
-    samples, rate = wav_samples(caller.received_wav())
-    assert tones_heard(samples, VOICES, rate=rate) == {FIRST_HZ}  # not the supervisor
+        wait_for(supervisor, "After")
+    to_caller = caller.received_wav()
+    assert heard(to_caller, phases.spans["talk"]) == {FIRST_HZ}
+    assert heard(to_caller, phases.spans["listen"]) == {FIRST_HZ}
+    assert heard(to_caller, phases.spans["barge"]) == {FIRST_HZ, SUPERVISOR_HZ}
+    assert heard(to_caller, phases.spans["intercepted"]) == {SUPERVISOR_HZ}
+    assert pbx.record_with(type="callin")["extnumber"] == THIRD_AGENT
+    nothing_left(pbx.server.url)
+
+
+def test_browser_agents_consult_talk_three_way_and_hand_the_call_over(
+    pbx: Pbx, receiver: Receiver, tmp_path: Path
+) -> None:
+    staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
+    caller = carriers_caller(pbx, tmp_path)
+    with (
+        Browser(tmp_path / "first", tone_hz=FIRST_HZ) as first_browser,
+        Browser(tmp_path / "second", tone_hz=SECOND_HZ) as second_browser,
+        caller,
+    ):
+        first = agent_desk(first_browser, pbx, AGENT)
+        second = agent_desk(second_browser, pbx, SECOND_AGENT)
+        second.evaluate("window.sdk.busy()")
+        wait_for(second, "Busy")
+        queue_call_reaches(first, caller, pbx)
+        phases = Phases()
+        second.evaluate("window.sdk.idle()")
+        wait_for(second, "Idle")
+        first.evaluate(f"window.sdk.consult({WORK_NUMBERS[SECOND_AGENT]!r})")
+        wait_for(first, "ConsultCall")
+        wait_for(second, "Conversation")
+        assert phases.hear("consult", first, second) == [{SECOND_HZ}, {FIRST_HZ}]
+        first.evaluate("window.sdk.tripartiteCall()")
+        wait_for(first, "TripartiteTalk")
+        assert phases.hear("three-way", first, second) == [
+            {CALLER_HZ, SECOND_HZ},
+            {CALLER_HZ, FIRST_HZ},
+        ]
+        # The first agent hangs up: the second keeps the caller, and hands the caller back
+        # after a consult.
+        first.evaluate("window.sdk.hangup()")
+        wait_for(first, "After")
+        assert phases.hear("second", second) == [{CALLER_HZ}]
+        wait_for(first, "Idle")  # the group's wrap-up: none
+        second.evaluate(f"window.sdk.consult({WORK_NUMBERS[AGENT]!r})")
+        wait_for(second, "ConsultCall")
+        wait_for(first, "Conversation", times=2)
+        second.evaluate("window.sdk.consultTransfer()")
+        wait_for(second, "ConsultTransfer")
+        wait_for(second, "After")
+        assert phases.hear("back", first) == [{CALLER_HZ}]
+        caller.hangup()
+        caller.wait_closed(timeout=10)
+        wait_for(first, "After", times=2)
+    to_caller = caller.received_wav()
+    assert music_heard(to_caller, phases.spans["consult"])
+    assert heard(to_caller, phases.spans["three-way"]) == {FIRST_HZ, SECOND_HZ}
+    assert heard(to_caller, phases.spans["second"]) == {SECOND_HZ}
+    assert heard(to_caller, phases.spans["back"]) == {FIRST_HZ}
+    record = pbx.record_with(type="callin")
+    assert record["extnumber"] == AGENT  # who had the call last
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
     nothing_left(pbx.server.url)

@@ -10,9 +10,12 @@ launches the system's.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+from numpy.typing import NDArray
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
 from callyard.testing.sip import write_tone_wav
@@ -20,6 +23,35 @@ from callyard.testing.sip import write_tone_wav
 CHROMIUM = "/usr/bin/chromium"
 FAKE_AUDIO_RATE = 48_000  # what Chromium's fake capture device reads best
 FAKE_AUDIO_SECONDS = 30.0  # the file loops
+HEARD_RATE = 8000  # about what `received_audio` keeps: G.711's own rate
+
+# Taps the first audio track a peer connection receives through Web Audio for `seconds`
+# and keeps every n-th sample, n the nearest to the context's rate over `rate` (the track
+# came as G.711: next to nothing above 4 kHz folds back).
+# The promise is left in the page, so that several pages can listen at once.
+_TAP = """([seconds, rate]) => {
+  const connection = (%s);
+  const track = connection.getReceivers().map(r => r.track).find(t => t && t.kind === 'audio');
+  window.callyardTap = (async () => {
+    const context = new AudioContext();
+    await context.resume();
+    const source = context.createMediaStreamSource(new MediaStream([track]));
+    const tap = context.createScriptProcessor(4096, 1, 1);
+    const step = Math.round(context.sampleRate / rate);
+    const kept = [];
+    tap.onaudioprocess = (event) => {
+      const data = event.inputBuffer.getChannelData(0);
+      for (let i = 0; i < data.length; i += step) kept.push(Math.round(data[i] * 32767));
+    };
+    source.connect(tap);
+    tap.connect(context.destination);
+    await new Promise(done => setTimeout(done, seconds * 1000));
+    source.disconnect();
+    tap.disconnect();
+    await context.close();
+    return {rate: context.sampleRate / step, kept};
+  })();
+}"""
 
 
 def chromium_unavailable(executable: str = CHROMIUM) -> str | None:
@@ -27,6 +59,22 @@ def chromium_unavailable(executable: str = CHROMIUM) -> str | None:
     if shutil.which(executable) is None:
         return f"{executable} is not installed (scripts/install --dev installs chromium)"
     return None
+
+
+def received_audio(
+    pages: Sequence[Page], connection: str, seconds: float
+) -> list[tuple[NDArray[np.int16], int]]:
+    """What each page's peer connection (the JavaScript expression `connection`) receives
+    in the next `seconds`, all pages at once, as the browser decodes it: 16-bit samples
+    at about HEARD_RATE, and their rate."""
+    for page in pages:
+        page.evaluate(_TAP % connection, [seconds, HEARD_RATE])
+    heard = []
+    for page in pages:
+        tap = page.evaluate("window.callyardTap")
+        samples = np.clip(np.asarray(tap["kept"], dtype=np.int32), -32768, 32767)
+        heard.append((samples.astype(np.int16), round(tap["rate"])))
+    return heard
 
 
 def chromium_flags(fake_audio: Path) -> list[str]:

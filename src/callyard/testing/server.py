@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from callyard.testing.cli import forked
+
 
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
@@ -23,14 +25,9 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
 
 
 def callyard(*args: str, env: dict[str, str] | None = None, check: bool = True) -> Any:
-    """Run the CLI; returns its JSON output (or the CompletedProcess when check is False)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "callyard", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
+    """Run a CLI command; returns its JSON output (or the CompletedProcess when check is
+    False)."""
+    result = forked(args, env)
     if not check:
         return result
     assert result.returncode == 0, result.stderr

@@ -192,12 +192,22 @@ def free_tcp_port(host: str = LOOPBACK) -> int:
     return _reserved_block(host, 1, (socket.SOCK_STREAM,))
 
 
-# Ports for the phones and carriers the harness starts: below the kernel's range of
-# clients' source ports (32768 and up by default), so that a port found free stays free
-# while the process it is meant for starts, however many connections other tests open;
-# handed out in turn from a random start, so that two processes about to start never get
+def _harness_ports(first: int = 10000, last: int = 19999) -> range:
+    """Ports for the phones and carriers the harness starts: below the kernel's range of
+    clients' source ports (32768 and up by default), so that a port found free stays free
+    while the process it is meant for starts, however many connections other tests open.
+    Each test worker (pytest-xdist's PYTEST_XDIST_WORKER of PYTEST_XDIST_WORKER_COUNT)
+    has a slice of its own: two workers never find the same port free at once."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    workers = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    size = (last + 1 - first) // workers // 8 * 8
+    return range(first + index * size, first + (index + 1) * size)
+
+
+# Handed out in turn from a random start, so that two processes about to start never get
 # the same one.
-_HARNESS_PORTS = range(10000, 20000)
+_HARNESS_PORTS = _harness_ports()
 _next_block = itertools.count(random.randrange(len(_HARNESS_PORTS) // 8))
 
 
