@@ -48,13 +48,15 @@ def env_steps(name: str, default: str) -> list[int]:
 
 
 @contextlib.contextmanager
-def generator_running(cpu: int, read_every: int, tones: tuple[float, ...]) -> Iterator[Connection]:
+def generator_running(
+    cpu: int, read_every: int, tones: tuple[float, ...], slots: int = 1
+) -> Iterator[Connection]:
     """A generator process (spawned, pinned to `cpu`) for the time of the block: the
-    driver's end of its control pipe."""
+    driver's end of its control pipe. `slots`: see `Generator`."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     generator = context.Process(
-        target=generator_main, args=(theirs, cpu, read_every, tones), daemon=True
+        target=generator_main, args=(theirs, cpu, read_every, tones, slots), daemon=True
     )
     generator.start()
     try:
@@ -110,10 +112,19 @@ class Stream:
 
 class Generator:
     """Every party's socket, in groups (a room, a call) of one party per tone; every 20 ms
-    one packet from each, then what came back."""
+    one packet from each, then what came back.
 
-    def __init__(self, control: Connection, read_every: int, tones: tuple[float, ...]) -> None:
+    With `slots` above 1 the 20 ms are cut into that many slots and each group sends in a
+    slot of its own (group number modulo `slots`), as calls do whose packet clocks started
+    at different moments; with 1, every party sends at the same moment."""
+
+    def __init__(
+        self, control: Connection, read_every: int, tones: tuple[float, ...], slots: int = 1
+    ) -> None:
         self.control = control
+        self.slots = max(1, slots)
+        self.slot = 0  # the slot that sends next
+        self.slot_of = np.zeros(0, dtype=np.intp)  # per party
         self.read_every = read_every
         self.tones_hz = tones  # party i of every group sends tones[i]
         self.sockets: list[socket.socket] = []
@@ -140,7 +151,8 @@ class Generator:
         self.tone_rows = np.zeros(0, dtype=np.intp)
 
     def run(self) -> None:
-        deadline = time.monotonic() + FRAME_SECONDS
+        period = FRAME_SECONDS / self.slots
+        deadline = time.monotonic() + period
         while True:
             wait = max(deadline - time.monotonic(), 0.0)
             if self.control.poll(wait):
@@ -160,7 +172,7 @@ class Generator:
                 self.ticks_late += 1
             self.send()
             self.read()
-            deadline += FRAME_SECONDS
+            deadline += period
 
     def command(self, message: tuple[str, Any]) -> bool:
         kind, value = message
@@ -227,28 +239,36 @@ class Generator:
         ssrcs = np.arange(1, count + 1, dtype=np.uint32) * np.uint32(2654435761)
         self.headers[:, 8:12] = ssrcs.astype(">u4").view(np.uint8).reshape(count, 4)
         self.tone_rows = np.array(self.tones, dtype=np.intp)
+        self.slot_of = np.arange(count, dtype=np.intp) // len(self.tones_hz) % self.slots
         return addresses
 
     def send(self) -> None:
-        count = len(self.sockets)
-        if not count:
-            return
+        """One packet from each party of the slot whose turn it is."""
+        parties = np.flatnonzero(self.slot_of == self.slot)
+        self.slot = (self.slot + 1) % self.slots
+        if len(parties):
+            self._send(parties)
+        if self.slot == 0:
+            self.tick_number += 1
+
+    def _send(self, parties: np.ndarray[Any, np.dtype[np.intp]]) -> None:
+        count = len(parties)
         packets = np.empty((count, PACKET_SIZE), dtype=np.uint8)
-        packets[:, :12] = self.headers
-        packets[:, 2:4] = self.sequences.astype(">u2").view(np.uint8).reshape(count, 2)
-        packets[:, 4:8] = self.timestamps.astype(">u4").view(np.uint8).reshape(count, 4)
-        packets[:, 12:] = self.frames[self.tone_rows, self.tick_number % 50]
+        packets[:, :12] = self.headers[parties]
+        packets[:, 2:4] = self.sequences[parties].astype(">u2").view(np.uint8).reshape(count, 2)
+        packets[:, 4:8] = self.timestamps[parties].astype(">u4").view(np.uint8).reshape(count, 4)
+        packets[:, 12:] = self.frames[self.tone_rows[parties], self.tick_number % 50]
         data = memoryview(packets.tobytes())
-        for index, (sock, where) in enumerate(zip(self.sockets, self.mixer_ports, strict=True)):
+        for row, index in enumerate(parties.tolist()):
+            where = self.mixer_ports[index]
             if where is not None:
-                start = index * PACKET_SIZE
+                start = row * PACKET_SIZE
                 try:
-                    sock.sendto(data[start : start + PACKET_SIZE], where)
+                    self.sockets[index].sendto(data[start : start + PACKET_SIZE], where)
                 except OSError:
                     self.send_errors += 1
-        self.sequences += np.uint16(1)
-        self.timestamps += np.uint32(FRAME)
-        self.tick_number += 1
+        self.sequences[parties] += np.uint16(1)
+        self.timestamps[parties] += np.uint32(FRAME)
 
     def read(self) -> None:
         ancillary = socket.CMSG_SPACE(TIMESPEC.size)
@@ -352,9 +372,9 @@ class Generator:
 
 
 def generator_main(
-    control: Connection, cpu: int, read_every: int, tones: tuple[float, ...]
+    control: Connection, cpu: int, read_every: int, tones: tuple[float, ...], slots: int = 1
 ) -> None:
     """The generator process: pinned to `cpu`, run until told to stop."""
     os.sched_setaffinity(0, {cpu})
     with contextlib.suppress(EOFError, KeyboardInterrupt):
-        Generator(control, read_every, tones).run()
+        Generator(control, read_every, tones, slots).run()

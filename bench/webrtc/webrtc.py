@@ -20,14 +20,21 @@ second party sends straight to the relay. Each step adds calls to those already 
 them settle (ICE and DTLS done) for BENCH_WEBRTC_SETTLE seconds and measures
 BENCH_WEBRTC_SECONDS; plain calls are measured first, then torn down, then browser calls.
 
+Calls send their packets in BENCH_WEBRTC_SLOTS slots of each 20 ms, as calls whose packet
+clocks started at different moments do, not all at once.
+
 Per step: the relay's CPU (this process, whose only work meanwhile is the relay's threads)
 as a share of one core and per call; frames lost and late at the parties read (every
-BENCH_WEBRTC_READ_EVERY-th call, both directions); whether the first call's parties each
-hear the other's tone; rtpengine's and the generator's CPU. A step is clean with no lost
-and no late frame and the right tones. The largest clean step of each kind is the result.
+BENCH_WEBRTC_READ_EVERY-th call, both directions); the packets the relay itself counted
+in from each side and dropped, over every call; datagrams the kernel dropped at the
+relay's and rtpengine's sockets; whether the first call's parties each hear the other's
+tone; rtpengine's and the generator's CPU. A step is clean with no lost and no late
+frame, the right tones, and nothing dropped by the relay or at a socket. The largest
+clean step of each kind is the result.
 
 Settings (environment): BENCH_WEBRTC_STEPS (10,25,50,100,150,200,300,400,500),
 BENCH_WEBRTC_SETTLE (3), BENCH_WEBRTC_SECONDS (6), BENCH_WEBRTC_READ_EVERY (4),
+BENCH_WEBRTC_SLOTS (10),
 BENCH_RELAY_CPU (0), BENCH_LOAD_CPU (1), BENCH_RESULTS (bench/results/webrtc.json).
 """
 
@@ -177,22 +184,32 @@ class Rtpengine:
         self.log.close()
 
 
-def socket_drops() -> dict[str, int]:
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of a process's sockets."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def socket_drops(rtpengine: int) -> dict[str, int]:
     """Datagrams the kernel dropped so far at full receive queues (/proc/net/udp's
-    `drops`), summed by owner: the relay's ports, rtpengine's, everyone else's (the
-    generator's parties)."""
-    drops = {"relay": 0, "rtpengine": 0, "generator": 0}
+    `drops`) of the relay's sockets (its ports) and of rtpengine's (process `rtpengine`).
+    The generator's parties that are not read drop everything: not counted."""
+    drops = {"relay": 0, "rtpengine": 0}
+    engine = socket_inodes(rtpengine)
     with open("/proc/net/udp") as table:
         next(table)
         for line in table:
             fields = line.split()
             port = int(fields[1].rsplit(":", 1)[1], 16)
-            owner = "generator"
             if RELAY_PORTS[0] <= port <= RELAY_PORTS[1]:
-                owner = "relay"
-            elif RTPENGINE_PORTS[0] <= port <= RTPENGINE_PORTS[1]:
-                owner = "rtpengine"
-            drops[owner] += int(fields[-1])
+                drops["relay"] += int(fields[-1])
+            elif int(fields[9]) in engine:
+                drops["rtpengine"] += int(fields[-1])
     return drops
 
 
@@ -247,7 +264,13 @@ class Step:
 
     @property
     def clean(self) -> bool:
-        return self.lost == 0 and self.late == 0 and self.tones_right
+        return (
+            self.lost == 0
+            and self.late == 0
+            and self.tones_right
+            and self.relay_dropped == 0
+            and not any(self.socket_drops.values())
+        )
 
 
 class Bench:
@@ -329,7 +352,7 @@ class Bench:
         self.grow(calls)
         time.sleep(settle)
         counts_before = self.relay_counts()
-        drops_before = socket_drops()
+        drops_before = socket_drops(self.rtpengine.process.pid)
         self.ask("measure")
         started = time.monotonic()
         busy_before = machine_busy_seconds()
@@ -339,7 +362,9 @@ class Bench:
         load = self.ask("report")
         wall = time.monotonic() - started
         counts = [b - a for a, b in zip(counts_before, self.relay_counts(), strict=True)]
-        drops = {k: v - drops_before[k] for k, v in socket_drops().items()}
+        drops = {
+            k: v - drops_before[k] for k, v in socket_drops(self.rtpengine.process.pid).items()
+        }
         relay = process_cpu_seconds(os.getpid()) - relay_before
         engine = self.rtpengine.cpu_seconds() - engine_before
         busy = machine_busy_seconds() - busy_before
@@ -412,12 +437,12 @@ def row(step: Step) -> str:
 
 def run_kind(
     kind: str, steps: list[int], relay: MediaRelay, rtpengine: Rtpengine, load_cpu: int,
-    settle: float, seconds: float, read_every: int,
+    settle: float, seconds: float, read_every: int, slots: int,
 ) -> list[Step]:  # fmt: skip
     """Every step of one kind of call, with a generator of its own; stops after two
     failed steps in a row or when the generator falls behind."""
     measured: list[Step] = []
-    with generator_running(load_cpu, read_every, TONES) as generator:
+    with generator_running(load_cpu, read_every, TONES, slots) as generator:
         bench = Bench(relay, rtpengine, generator, kind)
         try:
             measure_steps(bench, steps, settle, seconds, measured)
@@ -450,6 +475,7 @@ def main() -> int:
     settle = env_float("BENCH_WEBRTC_SETTLE", 3)
     seconds = env_float("BENCH_WEBRTC_SECONDS", 6)
     read_every = env_int("BENCH_WEBRTC_READ_EVERY", 4)
+    slots = env_int("BENCH_WEBRTC_SLOTS", 10)
     relay_cpu = env_int("BENCH_RELAY_CPU", 0)
     load_cpu = env_int("BENCH_LOAD_CPU", 1)
     results = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results" / "webrtc.json")
@@ -460,14 +486,14 @@ def main() -> int:
     relay = MediaRelay(HOST, RELAY_PORTS, workdir / "captures")
     rtpengine = Rtpengine(workdir, load_cpu)
     print(f"relay (pid {os.getpid()}) on CPU {relay_cpu}; rtpengine and the load generator on "
-          f"CPU {load_cpu}; each step settles {settle:g} s, measured {seconds:g} s",
-          flush=True)  # fmt: skip
+          f"CPU {load_cpu}; each step settles {settle:g} s, measured {seconds:g} s; calls "
+          f"send in {slots} slots of each 20 ms", flush=True)  # fmt: skip
     print(HEADER, flush=True)
     report: dict[str, Any] = {}
     try:
         for kind in ("plain", "webrtc"):
             measured = run_kind(
-                kind, steps, relay, rtpengine, load_cpu, settle, seconds, read_every
+                kind, steps, relay, rtpengine, load_cpu, settle, seconds, read_every, slots
             )
             clean = [step for step in measured if step.clean]
             report[kind] = {
@@ -480,6 +506,7 @@ def main() -> int:
         rtpengine.stop()
         relay.shutdown()
     report |= {
+        "send_slots": slots,
         "settle_seconds": settle,
         "measured_seconds": seconds,
         "relay_cpu": relay_cpu,
