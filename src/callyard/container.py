@@ -163,10 +163,11 @@ class Container:
             cdrs,
             retention=timedelta(days=settings.recording_retention_days),
         )
+        metrics = Metrics()
         switch = None
         if with_switch:
             switch = Switch(
-                RoutingBook(db, directory),
+                RoutingBook(db, directory, on_revision=metrics.routing_revision.set),
                 settings.sip_address,
                 settings.advertise_ip,
                 parse_port_range(settings.rtp_ports),
@@ -186,7 +187,6 @@ class Container:
             asyncio.get_running_loop().run_in_executor(
                 None, hold_music, settings.data_dir / "prompts"
             )
-        metrics = Metrics()
         agents = AgentBoard(switch, directory)
         credentials = CredentialService(
             db, clock, lambda: SecretBox(settings.resolve_credentials_key())

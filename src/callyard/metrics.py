@@ -34,6 +34,12 @@ class Metrics:
             "Calls in progress in the SIP switch (relay sessions open), as it last said",
             registry=self.registry,
         )
+        self.routing_revision = Gauge(
+            "callyard_routing_revision",
+            "The store's change counter as the switch's routing table last followed it "
+            "(within half a second of a change)",
+            registry=self.registry,
+        )
         self.queue_callers = Counter(
             "callyard_queue_callers",
             "Callers of a group's queue by outcome: entered, answered, answered within the "

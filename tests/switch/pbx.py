@@ -4,6 +4,7 @@ and helpers to use it: the API, the CLI, SIPp carriers and baresip phones."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from callyard.services.directory import REVISION_ROW
 from callyard.testing.receiver import Receiver
 from callyard.testing.server import Server, callyard
 from callyard.testing.sip import Baresip, Sipp
@@ -49,6 +51,8 @@ class Pbx:
             timeout=30,
         )
         assert reply.status_code < 300, reply.text
+        if method != "GET":
+            self.routing_settled()
         return reply.json() if reply.content else None
 
     @property
@@ -57,7 +61,35 @@ class Pbx:
         return f"ws://127.0.0.1:{self.server.sip_ws_port}"
 
     def cli(self, *args: str) -> Any:
-        return callyard(*args, "--data-dir", str(self.server.data_dir))
+        """A CLI command on the server's data; returns once the switch routes as the
+        store says after it."""
+        result = callyard(*args, "--data-dir", str(self.server.data_dir))
+        self.routing_settled()
+        return result
+
+    def routing_settled(self, timeout: float = 10) -> None:
+        """Until the switch's routing table follows every change made to the store so far
+        (it looks every half second), while the server runs."""
+        with sqlite3.connect(self.server.data_dir / "callyard.db") as db:
+            row = db.execute(
+                "SELECT value FROM store_revision WHERE id = ?", (REVISION_ROW,)
+            ).fetchone()
+        wanted = int(row[0]) if row else 0
+        deadline = time.monotonic() + timeout
+        while self.server.process.poll() is None:
+            metrics = httpx.get(f"{self.server.url}/metrics").text
+            followed = next(
+                (
+                    float(line.split()[1])
+                    for line in metrics.splitlines()
+                    if line.startswith("callyard_routing_revision ")
+                ),
+                -1.0,
+            )
+            if followed >= wanted:
+                return
+            assert time.monotonic() < deadline, "the switch's routing did not follow the store"
+            time.sleep(0.05)
 
     def password(self, number: str) -> str:
         for extension in self.cli("extension", "list", "--company", COMPANY):

@@ -108,7 +108,6 @@ def center(
         "trunk", "add", "--company", COMPANY, "--name", "carrier",
         "--host", "127.0.0.1", "--port", str(trunk_port),
     )  # fmt: skip
-    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
     tones = {AGENT: FIRST_HZ, SECOND_AGENT: SECOND_HZ, SUPERVISOR: SUPERVISOR_HZ}
     phones = {
         ext: pbx.phone(

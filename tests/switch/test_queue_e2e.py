@@ -67,7 +67,6 @@ def staffed_queue(
         assert created["code"] == "0", created
     pbx.admin("PUT", "/groups/sales/queue", queue)
     pbx.admin("PUT", f"/numbers/{CALLER_ID}/route", {"group": "sales"})
-    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
 
 
 def desk_of(pbx: Pbx, extension: str, ready: bool, login_type: str = "1") -> AgentDesk:
@@ -408,7 +407,6 @@ def test_a_caller_who_waited_too_long_overflows_to_a_number(pbx: Pbx, receiver: 
     staffed_queue(pbx, receiver, max_wait_seconds=2, overflow="number", overflow_number=MOBILE)
     elsewhere = pbx.carrier("uas_answer_echo.xml", calls=1, recv_timeout_ms=2000)
     pbx.trunk_to(elsewhere)  # the number is reached through the trunk; callers share its host
-    time.sleep(0.6)
     carrier = callers(pbx, calls=1, rate=1, seconds=15, trunk=False)
     with running(elsewhere, carrier):
         carrier.wait(timeout=30)

@@ -98,7 +98,8 @@ async def test_the_sip_process_gets_a_new_routing_table_only_when_routes_change(
     container: Container,
 ) -> None:
     sent: list[RoutingTable] = []
-    book = RoutingBook(container.db, container.directory, sent.append)
+    followed: list[int] = []
+    book = RoutingBook(container.db, container.directory, sent.append, followed.append)
     await book.reload()
     sent.clear()
     company = await container.companies.create("book")
@@ -116,6 +117,10 @@ async def test_the_sip_process_gets_a_new_routing_table_only_when_routes_change(
     await container.auth.login(company.appid, company.accesskey, "127.0.0.1")
     await book.reload()  # a login moves the store's revision, not the routes
     assert len(sent) == 2  # the company, then its routes
+    # Every reload says which revision of the store the table follows (for /metrics).
+    assert len(followed) == 4
+    assert followed == sorted(followed)
+    assert followed[-1] == await container.directory.revision()
     account = book.account("70020001")
     assert account is not None
     assert (account.company_id, account.password, account.enabled) == (

@@ -116,7 +116,6 @@ def test_the_wallboard_follows_the_floor_and_its_supervisor_listens(
         "trunk", "add", "--company", COMPANY, "--name", "carrier",
         "--host", "127.0.0.1", "--port", "5999",
     )  # fmt: skip
-    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
     phones = desk_phones(pbx, tmp_path)
     caller = Baresip(
         tmp_path / "caller",

@@ -9,6 +9,8 @@ import ipaddress
 import json
 import ssl
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -169,7 +171,6 @@ def carriers_caller(pbx: Pbx, workdir: Path) -> Baresip:
         "trunk", "add", "--company", COMPANY, "--name", "carrier",
         "--host", "127.0.0.1", "--port", "5999",
     )  # fmt: skip
-    time.sleep(0.6)  # the switch's routing table follows the store within 0.5 s
     return Baresip(
         workdir / "caller",
         user=CALLER,
@@ -262,9 +263,12 @@ class Phases:
         return [tones_heard(samples, VOICES, rate=rate) for samples, rate in audio]
 
 
-def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
+@contextmanager
+def two_browser_agents(
     pbx: Pbx, receiver: Receiver, tmp_path: Path
-) -> None:
+) -> Iterator[tuple[Page, Page, Baresip]]:
+    """The queue's group with two browser agents signed in, the second not ready, and a
+    carrier's caller."""
     staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
     caller = carriers_caller(pbx, tmp_path)
     with (
@@ -276,6 +280,13 @@ def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
         second = agent_desk(second_browser, pbx, SECOND_AGENT)
         second.evaluate("window.sdk.busy()")
         wait_for(second, "Busy")
+        yield first, second, caller
+
+
+def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
+    pbx: Pbx, receiver: Receiver, tmp_path: Path
+) -> None:
+    with two_browser_agents(pbx, receiver, tmp_path) as (first, second, caller):
         queue_call_reaches(first, caller, pbx)
         assert agent_hears(first)["totalAudioEnergy"] > 0
         first.evaluate("window.sdk.hold()")
@@ -528,17 +539,7 @@ def test_a_supervisor_in_the_browser_listens_barges_in_and_intercepts(
 def test_browser_agents_consult_talk_three_way_and_hand_the_call_over(
     pbx: Pbx, receiver: Receiver, tmp_path: Path
 ) -> None:
-    staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
-    caller = carriers_caller(pbx, tmp_path)
-    with (
-        Browser(tmp_path / "first", tone_hz=FIRST_HZ) as first_browser,
-        Browser(tmp_path / "second", tone_hz=SECOND_HZ) as second_browser,
-        caller,
-    ):
-        first = agent_desk(first_browser, pbx, AGENT)
-        second = agent_desk(second_browser, pbx, SECOND_AGENT)
-        second.evaluate("window.sdk.busy()")
-        wait_for(second, "Busy")
+    with two_browser_agents(pbx, receiver, tmp_path) as (first, second, caller):
         queue_call_reaches(first, caller, pbx)
         phases = Phases()
         second.evaluate("window.sdk.idle()")

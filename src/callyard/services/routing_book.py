@@ -37,16 +37,20 @@ log = logging.getLogger("callyard.switch.routing")
 
 class RoutingBook:
     """The latest routing table, replaced whole when the store changes (looked at when
-    its revision moves); `on_change` gets every new table (never changed afterwards)."""
+    its revision moves); `on_change` gets every new table (never changed afterwards),
+    `on_revision` the store revision of every reload (the table follows the store up to
+    there)."""
 
     def __init__(
         self,
         db: Database,
         directory: Directory,
         on_change: Callable[[RoutingTable], None] | None = None,
+        on_revision: Callable[[int], None] | None = None,
     ) -> None:
         self._db = db
         self._directory = directory
+        self._on_revision = on_revision
         self._listeners: list[Callable[[RoutingTable], None]] = []
         if on_change is not None:
             self._listeners.append(on_change)
@@ -181,6 +185,8 @@ class RoutingBook:
             self.table = table
             for listener in self._listeners:
                 listener(table)
+        if self._on_revision is not None:
+            self._on_revision(revision)
 
     async def watch(self, interval: float = 0.5) -> None:
         """Reload whenever the store changes; runs until cancelled."""
