@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import websockets
@@ -48,7 +49,13 @@ from tests.switch.test_mid_call_e2e import (
     heard,
     music_heard,
 )
-from tests.switch.test_queue_e2e import THIRD_AGENT, WORK_NUMBERS, nothing_left, staffed_queue
+from tests.switch.test_queue_e2e import (
+    THIRD_AGENT,
+    WORK_NUMBERS,
+    desk_of,
+    nothing_left,
+    staffed_queue,
+)
 from tests.switch.test_queued_call import channel
 
 pytestmark = [
@@ -577,5 +584,47 @@ def test_browser_agents_consult_talk_three_way_and_hand_the_call_over(
     assert heard(to_caller, phases.spans["back"]) == {FIRST_HZ}
     record = pbx.record_with(type="callin")
     assert record["extnumber"] == AGENT  # who had the call last
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    nothing_left(pbx.server.url)
+
+
+def test_a_desk_phones_attended_transfer_to_a_browser_is_refused_and_the_caller_stays(
+    pbx: Pbx, receiver: Receiver, tmp_path: Path
+) -> None:
+    # A browser's DTLS session stays with its own call's relay port, so it cannot be
+    # moved into the held call as a desk phone would be: the REFER is refused, and the
+    # caller stays with the agent who held it.
+    staffed_queue(pbx, receiver, ring_seconds=10, max_wait_seconds=120)
+    caller = carriers_caller(pbx, tmp_path)
+    voice = write_tone_wav(tmp_path / "agent.wav", seconds=90, frequency=FIRST_HZ)
+    with (
+        Browser(tmp_path / "browser", tone_hz=SECOND_HZ) as browser,
+        pbx.phone(AGENT, audio=voice) as phone,
+        caller,
+    ):
+        phone.wait_registered()
+        desk = desk_of(pbx, AGENT, ready=True)
+        try:
+            page = soft_phone(browser, pbx, SECOND_AGENT)
+            caller.dial(f"sip:{CALLER_ID}@127.0.0.1:{pbx.server.sip_port}")
+            phone.wait_established(timeout=20)
+            caller.wait_established(timeout=10)
+            held = [e for e in phone.events if e.type == "CALL_ESTABLISHED"][-1].call_id
+            phone.hold()
+            phone.dial(f"sip:{SECOND_AGENT}@127.0.0.1:{pbx.server.sip_port}")
+            wait_for(page, "Accepted")
+            target = f"sip:{SECOND_AGENT}@127.0.0.1:{pbx.server.sip_port}"
+            phone.transfer(f"{target}?Replaces={quote(held, safe='')}")
+            refused = phone.wait_event(["TRANSFER_FAILED"], timeout=10)
+            time.sleep(2)
+            assert not [e for e in caller.events if e.type == "CALL_CLOSED"]
+            caller.hangup()
+            caller.wait_closed(timeout=10)
+            desk.event("After")
+        finally:
+            desk.close()
+    assert refused.param.startswith("403"), refused
+    record = pbx.record_with(type="callin")
+    assert record["extnumber"] == AGENT
     assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
     nothing_left(pbx.server.url)

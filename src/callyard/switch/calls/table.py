@@ -232,7 +232,9 @@ class CallTable:
         """A phone's REFER with Replaces (an attended transfer): the phone, in a held
         call as its agent and in another call (its consultation), hands the held call's
         customer to the other call's party, whichever of the two dialogs it referred
-        in. 481 when the dialog named is no call's (the Call-ID is what names it)."""
+        in. 481 when the dialog named is no call's (the Call-ID is what names it); 403
+        when there is no customer to hand over, or the target has not answered or is a
+        browser."""
         dialog = replaces.split(";", 1)[0].strip()
         found = next(
             (
@@ -256,6 +258,9 @@ class CallTable:
         target = next((name for name in consult.legs() if name != referrer), None)
         if target is None or consult.legs()[target].state is not LegState.ANSWERED:
             return 403, "Forbidden (the transfer's target has not answered)", None
+        if consult.legs()[target].browser:
+            # Its DTLS session stays with its own call's relay port: it cannot be moved.
+            return 403, "Forbidden (the transfer's target is a browser)", None
         return 202, "Accepted", partial(self._hand_over, held, held_leg, consult, target)
 
     def _hand_over(self, held: HeldCall, leg: str, consult: RelayedCall, target: str) -> None:
