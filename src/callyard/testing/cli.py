@@ -72,6 +72,7 @@ class _Forks:
     def __init__(self) -> None:
         self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
+        atexit.register(self.stop)
 
     def run(self, args: list[str], request: dict[str, object], timeout: float) -> int:
         with self._lock:
@@ -94,7 +95,6 @@ class _Forks:
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            atexit.register(self.stop)
         return self._process
 
     def stop(self) -> None:
