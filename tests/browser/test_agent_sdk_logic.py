@@ -94,9 +94,10 @@ def test_each_method_sends_the_request_callyard_implements(page: Page) -> None:
           sdk.setUserdata('lead-7');
           const answers = await Promise.all([
             sdk.idle(), sdk.busy('2'), sdk.call('138000', 2, '02150001'), sdk.hangup(),
-            sdk.mute(), sdk.unMute(), sdk.transferCall('0002', 1), sdk.consult('0003'),
-            sdk.consultTransfer(), sdk.tripartiteCall(), sdk.forceBusy('0004'),
-            sdk.listen('0004'), sdk.getStateByAgentId('0004'),
+            sdk.mute(), sdk.unMute(), sdk.transferCall('0002', 1), sdk.transferCancel(),
+            sdk.consult('0003'), sdk.consultTransfer(), sdk.tripartiteCall(),
+            sdk.forceBusy('0004'), sdk.listen('0004'), sdk.whisper('0004'),
+            sdk.getStateByAgentId('0004'),
             sdk.getIdleAgentByGroupId('g-1'), sdk.getGroups(), sdk.surveillance({ groupId: 'g-1' }),
             sdk.logout(),
           ]);
@@ -124,11 +125,13 @@ def test_each_method_sends_the_request_callyard_implements(page: Page) -> None:
         {"request": "mute"},
         {"request": "unmute"},
         {"request": "transferCall", "transferId": "0002", "transferType": "1", "transferMode": 0},
+        {"request": "transferCancel"},
         {"request": "consultCall", "consultId": "0003", "consultType": "1"},
         {"request": "consultTransfer"},
         {"request": "tripartiteTalk"},
         {"request": "forceBusy", "beAgentNumber": "0004"},
         {"request": "listen", "beAgentNumber": "0004"},
+        {"request": "whisper", "beAgentNumber": "0004"},
         {"request": "surveillance", "filter": {"agentNumber": "0004"}},
         {"request": "idleAgent", "groupId": "g-1"},
         {"request": "getGroups"},

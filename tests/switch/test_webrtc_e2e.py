@@ -203,7 +203,8 @@ def agent_desk(browser: Browser, pbx: Pbx, extension: str) -> Page:
           for (const name of ['Login', 'Reconnect', 'Idle', 'Busy', 'AgentRinging', 'Listen',
                               'Conversation', 'Hold', 'UnHold', 'ConsultCall',
                               'ConsultCancel', 'TransferCalling', 'TransferCall', 'After',
-                              'TripartiteTalk', 'ConsultTransfer', 'ForceInsert', 'Intercept'])
+                              'TripartiteTalk', 'ConsultTransfer', 'Whisper', 'ForceInsert',
+                              'Intercept'])
             sdk.on(name, () => window.heard.push(name));
           window.sdk = sdk;
           sdk.login({agentNumber, password, companyShortName: company, loginType: 3});
@@ -501,7 +502,7 @@ def test_the_switch_takes_sip_over_tls_websockets_with_its_certificate(tmp_path:
         server.stop()
 
 
-def test_a_supervisor_in_the_browser_listens_barges_in_and_intercepts(
+def test_a_supervisor_in_the_browser_listens_whispers_barges_in_and_intercepts(
     pbx: Pbx, receiver: Receiver, tmp_path: Path
 ) -> None:
     staffed_queue(pbx, receiver, supervisor=THIRD_AGENT, ring_seconds=10, max_wait_seconds=120)
@@ -521,6 +522,12 @@ def test_a_supervisor_in_the_browser_listens_barges_in_and_intercepts(
         supervisor.evaluate(f"window.sdk.listen({WORK_NUMBERS[AGENT]!r})")
         wait_for(supervisor, "Listen")
         assert phases.hear("listen", agent, supervisor) == [{CALLER_HZ}, {CALLER_HZ, FIRST_HZ}]
+        supervisor.evaluate(f"window.sdk.whisper({WORK_NUMBERS[AGENT]!r})")
+        wait_for(supervisor, "Whisper")
+        assert phases.hear("whisper", agent, supervisor) == [
+            {CALLER_HZ, SUPERVISOR_HZ},
+            {CALLER_HZ, FIRST_HZ},
+        ]
         supervisor.evaluate(f"window.sdk.forceInsert({WORK_NUMBERS[AGENT]!r})")
         wait_for(supervisor, "ForceInsert")
         assert phases.hear("barge", agent, supervisor) == [
@@ -537,6 +544,7 @@ def test_a_supervisor_in_the_browser_listens_barges_in_and_intercepts(
     to_caller = caller.received_wav()
     assert heard(to_caller, phases.spans["talk"]) == {FIRST_HZ}
     assert heard(to_caller, phases.spans["listen"]) == {FIRST_HZ}
+    assert heard(to_caller, phases.spans["whisper"]) == {FIRST_HZ}
     assert heard(to_caller, phases.spans["barge"]) == {FIRST_HZ, SUPERVISOR_HZ}
     assert heard(to_caller, phases.spans["intercepted"]) == {SUPERVISOR_HZ}
     assert pbx.record_with(type="callin")["extnumber"] == THIRD_AGENT

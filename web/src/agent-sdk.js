@@ -509,7 +509,7 @@ export class AgentSdk extends EventSource {
 }
 
 // Requests without parameters: the SDK's method and the request it sends (callyard adds
-// hold, unHold and consultCancel, which the vendor's SDK leaves out).
+// hold, unHold, consultCancel and transferCancel, which the vendor's SDK leaves out).
 const PLAIN_REQUESTS = {
   logout: 'logout',
   idle: 'idle',
@@ -518,6 +518,7 @@ const PLAIN_REQUESTS = {
   hold: 'hold',
   unHold: 'unHold',
   consultCancel: 'consultCancel',
+  transferCancel: 'transferCancel',
   consultTransfer: 'consultTransfer',
   tripartiteCall: 'tripartiteTalk',
   getGroups: 'getGroups',
@@ -528,8 +529,11 @@ for (const [method, request] of Object.entries(PLAIN_REQUESTS)) {
   };
 }
 
-// A supervisor's requests on another agent (`beAgentNumber`).
-const ON_AGENT = ['forceIdle', 'forceBusy', 'forceLogout', 'listen', 'forceBreak', 'forceInsert', 'intercept'];
+// A supervisor's requests on another agent (`beAgentNumber`; callyard adds whisper).
+const ON_AGENT = [
+  'forceIdle', 'forceBusy', 'forceLogout', 'listen', 'whisper', 'forceBreak', 'forceInsert',
+  'intercept',
+];
 for (const request of ON_AGENT) {
   AgentSdk.prototype[request] = function onAgent(target) {
     return this._onAgent(request, target);
@@ -540,9 +544,9 @@ for (const request of ON_AGENT) {
 // instead of throwing them.
 const REQUESTS = [
   'login', 'logout', 'idle', 'busy', 'call', 'hangup', 'mute', 'unMute', 'hold', 'unHold',
-  'transferCall', 'consult', 'consultCancel', 'consultTransfer', 'tripartiteCall',
-  'surveillance', 'surveillanceStart', 'forceIdle', 'forceBusy', 'forceLogout', 'listen',
-  'forceBreak', 'forceInsert', 'intercept', 'getStateByAgentId', 'getIdleAgentByGroupId',
+  'transferCall', 'transferCancel', 'consult', 'consultCancel', 'consultTransfer',
+  'tripartiteCall', 'surveillance', 'surveillanceStart', 'forceIdle', 'forceBusy',
+  'forceLogout', 'listen', 'whisper', 'forceBreak', 'forceInsert', 'intercept', 'getStateByAgentId', 'getIdleAgentByGroupId',
   'getGroups', 'getQueueInfo', 'getAutoGroups',
 ];
 for (const name of REQUESTS) {

@@ -1,7 +1,7 @@
 // callyard's supervisor wallboard: a supervisor signs in through the agent SDK (its own
 // soft phone in the page with login type 3), then the wallboard feed
-// (/supervisor/api/wallboard/ws) keeps the board up to date; listen, barge, intercept and
-// the force requests go through the supervisor's own CTI session.
+// (/supervisor/api/wallboard/ws) keeps the board up to date; listen, whisper, barge,
+// intercept and the force requests go through the supervisor's own CTI session.
 
 import { AgentSdk } from '../../agent-sdk.js';
 import { SoftPhoneSdk } from '../../soft-phone-sdk.js';
@@ -29,6 +29,7 @@ const BUSY_REASONS = { missed: 'missed a call', phone: 'phone lost', 0: '', '': 
 // What a supervisor can do to an agent: [action, label, needs the agent in a call].
 const ACTIONS = [
   ['listen', 'Listen', true],
+  ['whisper', 'Whisper', true],
   ['forceInsert', 'Barge', true],
   ['intercept', 'Intercept', true],
   ['forceIdle', 'Force ready', false],
@@ -38,7 +39,8 @@ const ACTIONS = [
 const IN_CALL = new Set(['talking']);
 // The outcomes of those requests, as the supervisor's own session reports them.
 const OUTCOMES = [
-  'Listening', 'Listen', 'ListenFail', 'ForceInserting', 'ForceInsert', 'ForceInsertFail',
+  'Listening', 'Listen', 'ListenFail', 'Whispering', 'Whisper', 'WhisperFail',
+  'ForceInserting', 'ForceInsert', 'ForceInsertFail',
   'Intercepting', 'Intercept', 'InterceptFail',
 ];
 
