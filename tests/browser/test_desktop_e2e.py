@@ -1,9 +1,10 @@
 """callyard's agent desktop (`/agent/`) worked as an agent works it, by clicks and keys
 only: two agents sign in with their browsers as phones (login type 3), one takes a queue
 call from a carrier's caller (the screen pop opens with the caller's number), talks,
-holds, mutes, sends a tone from the dial pad and hands the call to the other, who hangs
-up; the audio is checked in each browser's own statistics (shown on the page) and in the
-call's recording, and the call shows in the recent calls with its recording playable.
+holds, mutes, sends a tone from the dial pad, calls off a supervised transfer while the
+other's phone rings, and hands the call to the other, who hangs up; the audio is checked
+in each browser's own statistics (shown on the page) and in the call's recording, and
+the call shows in the recent calls with its recording playable.
 
 `CALLYARD_DESKTOP_SCREENSHOT=docs/images/agent-desktop.png` saves a screenshot of the
 first agent's desktop in the middle of the call (the README's)."""
@@ -179,7 +180,20 @@ def test_agents_work_a_queue_call_on_the_desktop(
         first.get_by_label("To", exact=True).select_option(label="Agent number")
         first.get_by_label("Number", exact=True).focus()
         first.keyboard.type(WORK_NUMBERS[SECOND_AGENT])
-        assert first.get_by_label("Transfer", exact=True).input_value() == "0"  # blind
+        # A supervised transfer, called off while the second agent's phone rings.
+        auto_answer = second.get_by_label("Answer incoming calls automatically")
+        auto_answer.uncheck()
+        mode = first.get_by_label("Transfer", exact=True)
+        assert mode.input_value() == "0"  # blind
+        mode.select_option(value="1")
+        click(first, "Transfer")
+        saw(second, "AgentRinging")
+        click(first, "Cancel transfer")
+        saw(first, "TransferCancel")
+        in_state(second, "Idle")
+        in_state(first, "Conversation")
+        auto_answer.check()
+        mode.select_option(value="0")
         click(first, "Transfer")
         in_state(second, "Conversation")
         in_state(first, "After")
@@ -194,7 +208,8 @@ def test_agents_work_a_queue_call_on_the_desktop(
 
         assert in_order(
             ["Login", "Idle", "AgentRinging", "Conversation", "Hold", "UnHold", "Mute",
-             "Unmute", "DTMF 5", "TransferCalling", "After", "Idle"],
+             "Unmute", "DTMF 5", "TransferCalling", "TransferCancel", "TransferCalling",
+             "After", "Idle"],
             shown_events(first),
         ), shown_events(first)  # fmt: skip
         assert in_order(

@@ -72,6 +72,14 @@ const CONSULT_PHASES = {
   TripartiteTalk: 'three-way',
   After: '',
 };
+// Which events start or end a transfer's call to its target.
+const TRANSFER_PHASES = {
+  TransferCalling: true,
+  TransferCall: false,
+  TransferCallFail: false,
+  TransferCancel: false,
+  After: false,
+};
 const PHONE_STATUSES = {
   Connected: ['connecting', 'connected, registering'],
   Registered: ['registered', 'registered'],
@@ -93,6 +101,7 @@ const desk = {
   held: false,
   muted: false,
   consult: '', // '', calling, talking, three-way
+  transferring: false, // a supervised transfer's target is being called
   popupUrl: '',
   popped: new Set(), // calls whose screen pop opened
   wrapUpEnds: 0,
@@ -194,6 +203,7 @@ function signedOut(name) {
   desk.token = '';
   desk.call = null;
   desk.consult = '';
+  desk.transferring = false;
   desk.state = 'Logout';
   $('desk').hidden = true;
   $('who').hidden = true;
@@ -248,6 +258,7 @@ function onEvent(name, message) {
   if (name === 'Hold' || name === 'UnHold') desk.held = name === 'Hold';
   if (name === 'Mute' || name === 'Unmute') desk.muted = name === 'Mute';
   if (name in CONSULT_PHASES) desk.consult = CONSULT_PHASES[name];
+  if (name in TRANSFER_PHASES) desk.transferring = TRANSFER_PHASES[name];
   if (name === 'After') afterCall(data);
   if (message.nowState) setState(message.nowState);
   render();
@@ -411,7 +422,8 @@ function render() {
   $('hangup').disabled = !inCall;
   setToggle('hold', talking, desk.held, 'Unhold', 'Hold');
   setToggle('mute', talking, desk.muted, 'Unmute', 'Mute');
-  $('transfer').disabled = !talking || Boolean(desk.consult);
+  $('transfer').disabled = !talking || Boolean(desk.consult) || desk.transferring;
+  $('transfer-cancel').disabled = !desk.transferring;
   $('consult').disabled = !talking || Boolean(desk.consult);
   $('consult-cancel').disabled = !desk.consult;
   $('consult-transfer').disabled = desk.consult !== 'talking' && desk.consult !== 'three-way';
@@ -584,6 +596,7 @@ function wire() {
     }),
   );
   on('consult-cancel', () => request(() => desk.sdk.consultCancel()));
+  on('transfer-cancel', () => request(() => desk.sdk.transferCancel()));
   on('consult-transfer', () => request(() => desk.sdk.consultTransfer()));
   on('three-way', () => request(() => desk.sdk.tripartiteCall()));
   on('dial', () => request(() => desk.sdk.call($('dial-number').value.trim(), 2)));
