@@ -103,32 +103,43 @@ def fits_a_laptop(page: Page) -> None:
     assert width <= LAPTOP["width"], f"the page is {width} px wide"
 
 
+def signed_in_by_keyboard(
+    browser: Browser, url: str, fields: dict[str, str], fetched: list[str]
+) -> Page:
+    """A tab at a laptop's size on `url`, its form filled (label: text) with keys only and
+    sent with Enter; every URL it requests goes into `fetched`."""
+    page = browser.page()
+    page.on("request", lambda request: fetched.append(request.url))
+    page.set_viewport_size(LAPTOP)
+    page.goto(url)
+    for label, text in fields.items():
+        type_into(page, label, text)
+    page.keyboard.press("Enter")
+    return page
+
+
 def test_the_desktop_and_the_wallboard_work_by_keyboard_on_a_laptop_from_callyard_alone(
     pbx: Pbx, receiver: Receiver, tmp_path: Path
 ) -> None:
     staffed_queue(pbx, receiver, supervisor=THIRD_AGENT)
     fetched: list[str] = []
     with Browser(tmp_path / "browser") as browser:
-        desktop = browser.page()
-        desktop.on("request", lambda request: fetched.append(request.url))
-        desktop.set_viewport_size(LAPTOP)
-        desktop.goto(f"{pbx.server.url}/{DESKTOP.path}/")
-        type_into(desktop, "Company code", COMPANY)
-        type_into(desktop, "Agent number", WORK_NUMBERS[AGENT])
-        type_into(desktop, "Password", PASSWORD)
-        desktop.keyboard.press("Enter")
+        desktop = signed_in_by_keyboard(
+            browser,
+            f"{pbx.server.url}/{DESKTOP.path}/",
+            {"Company code": COMPANY, "Agent number": WORK_NUMBERS[AGENT], "Password": PASSWORD},
+            fetched,
+        )
         expect(desktop.locator("#state")).to_have_attribute("data-state", "Login", timeout=WAIT_MS)
         every_control_by_keyboard(desktop)
         fits_a_laptop(desktop)
-
-        wallboard = browser.page()
-        wallboard.on("request", lambda request: fetched.append(request.url))
-        wallboard.set_viewport_size(LAPTOP)
-        wallboard.goto(f"{pbx.server.url}/{WALLBOARD.path}/")
-        type_into(wallboard, "Company", COMPANY)
-        type_into(wallboard, "Agent number", WORK_NUMBERS[THIRD_AGENT])
-        type_into(wallboard, "Password", PASSWORD)
-        wallboard.keyboard.press("Enter")
+        supervisor = WORK_NUMBERS[THIRD_AGENT]
+        wallboard = signed_in_by_keyboard(
+            browser,
+            f"{pbx.server.url}/{WALLBOARD.path}/",
+            {"Company": COMPANY, "Agent number": supervisor, "Password": PASSWORD},
+            fetched,
+        )
         wallboard.wait_for_selector(f'[data-agent="{WORK_NUMBERS[AGENT]}"]', timeout=WAIT_MS)
         every_control_by_keyboard(wallboard)
         fits_a_laptop(wallboard)
