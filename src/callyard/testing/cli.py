@@ -50,6 +50,8 @@ def _child(main: Callable[[], None], request: dict[str, object]) -> None:
             file = os.open(str(path), os.O_RDWR)
             os.dup2(file, stream)
             os.close(file)
+        # Not the requests this process had read ahead.
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (the command's stdin till it exits)
         args = request["args"]
         assert isinstance(args, list)
         sys.argv = [COMMAND, *args]
