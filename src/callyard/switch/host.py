@@ -10,6 +10,7 @@ after hanging up every call; SIGINT and SIGTERM are left to the server, which st
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import sys
 import threading
@@ -42,6 +43,7 @@ log = logging.getLogger("callyard.switch.host")
 
 REALM = "callyard"
 PROCESS_NAME = b"callyard-sip"
+STOP_DUMP_SECONDS = 8.0  # before the server gives up on the stop (process.STOP_SECONDS)
 
 
 class SipHost:
@@ -110,7 +112,10 @@ class SipHost:
         try:
             self._serve()
         finally:
+            # A stop that hangs leaves every thread's stack in the log, to say where.
+            faulthandler.dump_traceback_later(STOP_DUMP_SECONDS)
             self._stack.stop()
+            faulthandler.cancel_dump_traceback_later()
             self._send(Stopped())
 
     def _serve(self) -> None:

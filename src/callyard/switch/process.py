@@ -88,17 +88,20 @@ class SipProcess:
             raise RuntimeError(f"SIP switch is not running: {exc}") from exc
 
     async def stop(self) -> None:
-        """Ask the child to hang up every call and exit; kill it if it does not in time."""
+        """Ask the child to hang up every call and exit; kill it if it has not stopped in
+        STOP_SECONDS."""
         if self._link is None:
             return
         self._stopping = True
-        if not self._ended.is_set():
+        stopped = self._ended.is_set()
+        if not stopped:
             try:
                 send(self._link, Stop())
                 await asyncio.wait_for(self._ended.wait(), STOP_SECONDS)
+                stopped = True
             except (OSError, TimeoutError):
-                log.warning("the SIP switch did not stop in time")
-        await self._reap(kill=False)
+                log.warning("the SIP switch did not stop in time: killed")
+        await self._reap(kill=not stopped)
 
     def _readable(self) -> None:
         link = self._link
