@@ -172,11 +172,14 @@ def test_a_task_runs_to_its_end_through_pause_and_kill_9(tmp_path: Path) -> None
 
         wait_for(forty_dialed, 60, "40 numbers dialed")
         assert all(0 <= share <= 100 for share in occupancies), occupancies
+
         # /metrics follows the running task (refreshed every second).
-        time.sleep(1.0)
+        def metrics_dialed() -> float:
+            text = httpx.get(f"{pbx.server.url}/metrics").text
+            return metric(text, "callyard_task_calls", taskid=taskid, outcome="dialed")
+
+        wait_for(lambda: metrics_dialed() >= 40, 10, "/metrics to count 40 dialed")
         metrics = httpx.get(f"{pbx.server.url}/metrics").text
-        dialed = metric(metrics, "callyard_task_calls", taskid=taskid, outcome="dialed")
-        assert dialed >= 40
         assert metric(metrics, "callyard_task_agents", taskid=taskid, state="staffed") == 5
         ok(pbx.api("App.Sip_Yccall.TaskPause", taskid=taskid))
         time.sleep(1.0)
