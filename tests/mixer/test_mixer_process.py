@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from callyard.mixer import g711, rtp
 from callyard.mixer.client import Mixer, MixerError, MixerStats
 from callyard.testing.audio import tone, tone_power, tones_heard
+from callyard.testing.sip import this_worker
 
 HOST = "127.0.0.1"
 TELEPHONE_EVENT = 101
@@ -27,8 +28,7 @@ FRAME = 160
 
 def port_area() -> int:
     """The first port of this test worker's 500: others use 36000-37999 and 50000 up."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    return 40000 + 500 * (int(worker) if worker.isdigit() else 0)
+    return 40000 + 500 * this_worker()[0]
 
 
 class Phone:

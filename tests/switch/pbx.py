@@ -3,8 +3,6 @@ and helpers to use it: the API, the CLI, SIPp carriers and baresip phones."""
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,16 +11,27 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, select
 
 from callyard.services.directory import REVISION_ROW
+from callyard.store.models import StoreRevision
 from callyard.testing.receiver import Receiver
 from callyard.testing.server import Server, callyard
-from callyard.testing.sip import Baresip, Sipp
+from callyard.testing.sip import Baresip, Sipp, this_worker
 
 COMPANY = "1001"
 AGENT, SECOND_AGENT = "10010001", "10010002"
 CALLER_ID = "622150001"
 RING_SECONDS = 4
+
+
+def metric(text: str, name: str) -> float:
+    """The sum of a metric's samples in a /metrics text."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith((name + " ", name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 @dataclass
@@ -70,23 +79,17 @@ class Pbx:
     def routing_settled(self, timeout: float = 10) -> None:
         """Until the switch's routing table follows every change made to the store so far
         (it looks every half second), while the server runs."""
-        with sqlite3.connect(self.server.data_dir / "callyard.db") as db:
-            row = db.execute(
-                "SELECT value FROM store_revision WHERE id = ?", (REVISION_ROW,)
-            ).fetchone()
-        wanted = int(row[0]) if row else 0
+        engine = create_engine(f"sqlite:///{self.server.data_dir / 'callyard.db'}")
+        try:
+            with engine.connect() as db:
+                query = select(StoreRevision.value).where(StoreRevision.id == REVISION_ROW)
+                wanted = db.scalar(query) or 0
+        finally:
+            engine.dispose()
         deadline = time.monotonic() + timeout
         while self.server.process.poll() is None:
             metrics = httpx.get(f"{self.server.url}/metrics").text
-            followed = next(
-                (
-                    float(line.split()[1])
-                    for line in metrics.splitlines()
-                    if line.startswith("callyard_routing_revision ")
-                ),
-                -1.0,
-            )
-            if followed >= wanted:
+            if metric(metrics, "callyard_routing_revision") >= wanted:
                 return
             assert time.monotonic() < deadline, "the switch's routing did not follow the store"
             time.sleep(0.05)
@@ -151,8 +154,7 @@ class Pbx:
 def relay_ports() -> str:
     """The relay's ports of a server this test worker starts: each worker its own, none
     that another test's switch or phone uses."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    base = 50000 + 2000 * (int(worker) if worker.isdigit() else 0)
+    base = 50000 + 2000 * this_worker()[0]
     return f"{base}-{base + 999}"
 
 

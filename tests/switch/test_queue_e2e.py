@@ -34,6 +34,7 @@ from tests.switch.pbx import (
     COMPANY,
     SECOND_AGENT,
     Pbx,
+    metric,
     open_pbx,
     start_server,
 )
@@ -136,15 +137,6 @@ def inbound_records(pbx: Pbx, count: int, timeout: float = 30) -> list[dict[str,
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
-
-
-def metric(text: str, name: str) -> float:
-    """The sum of a metric's samples in a /metrics text."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith((name + " ", name + "{")):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def nothing_left(server_url: str, timeout: float = 10) -> None:

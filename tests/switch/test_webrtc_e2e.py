@@ -254,6 +254,14 @@ def agent_hears(page: Page, packets: int = 100, timeout: float = 10) -> dict[str
     return found
 
 
+def the_one_record(pbx: Pbx, extension: str) -> dict[str, Any]:
+    """The queue call's one record; it names `extension`, the agent who had it last."""
+    record = pbx.record_with(type="callin")
+    assert record["extnumber"] == extension
+    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    return record
+
+
 @dataclass
 class Phases:
     """A call's phases as its browsers hear them, from the moment the caller is put
@@ -325,9 +333,7 @@ def test_browser_agents_take_a_queue_call_hold_it_and_hand_it_over(
         caller.hangup()
         caller.wait_closed(timeout=10)
         wait_for(second, "After")
-    record = pbx.record_with(type="callin")
-    assert record["extnumber"] == SECOND_AGENT  # who had the call last
-    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    record = the_one_record(pbx, SECOND_AGENT)
     stereo = download(pbx, record)
     left, right = (channel(stereo, side, tmp_path / f"{side}.wav") for side in (True, False))
     assert tones_heard(wav_samples(left)[0], VOICES) == {FIRST_HZ, SECOND_HZ}
@@ -590,9 +596,7 @@ def test_browser_agents_consult_talk_three_way_and_hand_the_call_over(
     assert heard(to_caller, phases.spans["three-way"]) == {FIRST_HZ, SECOND_HZ}
     assert heard(to_caller, phases.spans["second"]) == {SECOND_HZ}
     assert heard(to_caller, phases.spans["back"]) == {FIRST_HZ}
-    record = pbx.record_with(type="callin")
-    assert record["extnumber"] == AGENT  # who had the call last
-    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    the_one_record(pbx, AGENT)
     nothing_left(pbx.server.url)
 
 
@@ -632,7 +636,5 @@ def test_a_desk_phones_attended_transfer_to_a_browser_is_refused_and_the_caller_
         finally:
             desk.close()
     assert refused.param.startswith("403"), refused
-    record = pbx.record_with(type="callin")
-    assert record["extnumber"] == AGENT
-    assert len([r for r in pbx.records() if r["type"] == "callin"]) == 1
+    the_one_record(pbx, AGENT)
     nothing_left(pbx.server.url)

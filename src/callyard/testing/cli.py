@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,6 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 COMMAND = "callyard"
 
@@ -83,8 +83,10 @@ class _Forks:
             assert process.stdout is not None
             process.stdin.write(json.dumps({"args": args, **request}) + "\n")
             process.stdin.flush()
-            answer = _read_line(process.stdout, timeout)
-            if answer is None:
+            # One line comes per request, so nothing waits in the pipe's reader buffer.
+            ready, _, _ = select.select([process.stdout], [], [], timeout)
+            answer = process.stdout.readline() if ready else ""
+            if not answer:
                 self.stop()
                 raise subprocess.TimeoutExpired([COMMAND, *args], timeout)
             return int(answer)
@@ -104,14 +106,6 @@ class _Forks:
             self._process.kill()
             self._process.wait()
             self._process = None
-
-
-def _read_line(stream: IO[str], timeout: float) -> str | None:
-    got: list[str] = []
-    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return got[0] if got and got[0] else None
 
 
 _forks = _Forks()

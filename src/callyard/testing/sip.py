@@ -192,15 +192,22 @@ def free_tcp_port(host: str = LOOPBACK) -> int:
     return _reserved_block(host, 1, (socket.SOCK_STREAM,))
 
 
+def this_worker() -> tuple[int, int]:
+    """This test worker's number and how many there are (pytest-xdist's
+    PYTEST_XDIST_WORKER and PYTEST_XDIST_WORKER_COUNT; 0 of 1 without it), so that each
+    worker takes ports of its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    return index, max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+
+
 def _harness_ports(first: int = 10000, last: int = 19999) -> range:
     """Ports for the phones and carriers the harness starts: below the kernel's range of
     clients' source ports (32768 and up by default), so that a port found free stays free
     while the process it is meant for starts, however many connections other tests open.
-    Each test worker (pytest-xdist's PYTEST_XDIST_WORKER of PYTEST_XDIST_WORKER_COUNT)
-    has a slice of its own: two workers never find the same port free at once."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    index = int(worker) if worker.isdigit() else 0
-    workers = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    Each test worker has a slice of its own: two workers never find the same port free
+    at once."""
+    index, workers = this_worker()
     size = (last + 1 - first) // workers // 8 * 8
     return range(first + index * size, first + (index + 1) * size)
 
